@@ -1,0 +1,486 @@
+//! The headless command line: `train`, `sample`, `import`, `bench`, `demo`.
+//!
+//! A thin front end over the engine: parse, call, show progress, print results. Errors are
+//! reported once, in `main`, as one line with their causes.
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::data::{ImportOptions, ImportProgress, import_folder};
+use crate::device::{self, ChosenDevice, DeviceChoice};
+use crate::export::{grid, save_png_atomic};
+use crate::latent::{latent_for_seed, truncate};
+use crate::preset::Preset;
+use crate::sample::Sampler;
+use crate::train::{Checkpoint, GanSession, LATEST, RunOptions, TrainEvent, train_run};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "atelier",
+    version,
+    about = "Atelier: train GANs on product photos and make product shots"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// No progress bars.
+    #[arg(long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a GAN on a folder of images (class labels from first-level sub-folders).
+    Train(TrainArgs),
+    /// Render PNG shots from a run's latest checkpoint.
+    Sample(SampleArgs),
+    /// Import a folder and print the import report (trains nothing).
+    Import(ImportArgs),
+    /// Print training and sampling throughput (images/s) for a preset on this machine.
+    Bench(BenchArgs),
+    /// Train on the embedded demo set (procedural T-shirts) and write samples.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[arg(long)]
+    pub data: PathBuf,
+    /// A shipped preset name (dcgan-28, dcgan-64-rgb, tshirt-mlp-28, ...) or a TOML file.
+    #[arg(long)]
+    pub preset: String,
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, conflicts_with = "steps")]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub steps: Option<u64>,
+    #[arg(long)]
+    pub batch: Option<usize>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    #[arg(long)]
+    pub run: PathBuf,
+    #[arg(long, default_value_t = 64)]
+    pub count: usize,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// First seed; shot k uses seed + k, so every file is reproducible from its name.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Scale of the latent vector (1 = none; smaller = more typical shots).
+    #[arg(long, default_value_t = 1.0)]
+    pub truncation: f32,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long, default_value = "dcgan-28")]
+    pub preset: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[arg(long, default_value = "dcgan-28")]
+    pub preset: String,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Timed training steps (after warm-up).
+    #[arg(long, default_value_t = 30)]
+    pub steps: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo set, the run and the samples go.
+    #[arg(long, default_value = "atelier-demo")]
+    pub out: PathBuf,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    #[arg(long, default_value_t = 600)]
+    pub steps: u64,
+}
+
+/// Runs a parsed command.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Some(Command::Train(args)) => train(args, cli.quiet),
+        Some(Command::Sample(args)) => sample(&args),
+        Some(Command::Import(args)) => import(&args, cli.quiet),
+        Some(Command::Bench(args)) => bench(&args),
+        Some(Command::Demo(args)) => demo(&args, cli.quiet),
+        None => demo(
+            &DemoArgs {
+                out: PathBuf::from("atelier-demo"),
+                device: DeviceChoice::Auto,
+                steps: 600,
+            },
+            cli.quiet,
+        ),
+    }
+}
+
+fn resolve_device(choice: DeviceChoice) -> Result<ChosenDevice> {
+    let chosen = device::resolve(choice).with_context(|| format!("selecting --device {choice}"))?;
+    eprintln!("device: {}", chosen.description);
+    Ok(chosen)
+}
+
+/// Installs Ctrl-C handling: the first press asks the run to checkpoint and stop, a second
+/// one exits at once.
+fn cancel_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let handler_flag = flag.clone();
+    let installed = ctrlc::set_handler(move || {
+        if handler_flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping: saving a checkpoint (press Ctrl-C again to quit at once)");
+    });
+    if let Err(e) = installed {
+        eprintln!("warning: Ctrl-C will not checkpoint before quitting: {e}");
+    }
+    flag
+}
+
+fn import_bar(quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("importing {bar:30} {pos}/{len} files")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn train(args: TrainArgs, quiet: bool) -> Result<()> {
+    let mut preset = Preset::load(&args.preset).context("loading the preset")?;
+    if let Some(epochs) = args.epochs {
+        preset.train.epochs = epochs;
+        preset.train.steps = None;
+    }
+    if let Some(steps) = args.steps {
+        preset.train.steps = Some(steps);
+    }
+    if let Some(batch) = args.batch {
+        preset.train.batch = batch;
+    }
+    if let Some(seed) = args.seed {
+        preset.train.seed = seed;
+    }
+    preset
+        .validate()
+        .context("checking the command-line overrides")?;
+    let chosen = resolve_device(args.device)?;
+    let options = RunOptions {
+        data_dir: args.data.clone(),
+        run_dir: args.out.clone(),
+        preset,
+        resume: args.resume,
+    };
+    let cancel = cancel_flag();
+    let ibar = import_bar(quiet);
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut on_event = |event: TrainEvent| match event {
+        TrainEvent::Imported(report) => {
+            ibar.finish_and_clear();
+            let skipped = report.skipped.len();
+            eprintln!(
+                "imported {} images in {} classes ({} skipped; see import-report.txt)",
+                report.imported,
+                report.per_class.len(),
+                skipped
+            );
+        }
+        TrainEvent::Started {
+            step,
+            total_steps,
+            steps_per_epoch,
+            batch,
+            train_images,
+        } => {
+            eprintln!(
+                "training on {train_images} images, batch {batch}, {steps_per_epoch} steps/epoch, steps {step}→{total_steps}"
+            );
+            bar.set_length(total_steps);
+            bar.set_position(step);
+            bar.reset_eta();
+        }
+        TrainEvent::Stepped { step, .. } => bar.set_position(step),
+        TrainEvent::Metrics(m) => {
+            let msg = format!(
+                "D {:.3} G {:.3} D(x) {:.2} D(G(z)) {:.2} {:.0} img/s",
+                m.d_loss, m.g_loss, m.d_real, m.d_fake, m.images_per_sec
+            );
+            if quiet {
+                return;
+            }
+            bar.set_message(msg);
+        }
+        TrainEvent::Preview { .. } | TrainEvent::Checkpoint { .. } => {}
+    };
+    let progress = |p: ImportProgress| {
+        ibar.set_length(p.total as u64);
+        ibar.set_position(p.done as u64);
+    };
+    let summary = train_run(&options, &chosen.device, &cancel, &progress, &mut on_event)
+        .with_context(|| format!("training into {}", args.out.display()))?;
+    bar.finish_and_clear();
+    if let Some(m) = &summary.last_metrics {
+        println!(
+            "step {}/{}: D loss {:.4}, G loss {:.4}, D(x) {:.3}, D(G(z)) {:.3}, {:.0} images/s",
+            summary.step,
+            summary.total_steps,
+            m.d_loss,
+            m.g_loss,
+            m.d_real,
+            m.d_fake,
+            m.images_per_sec
+        );
+    }
+    if summary.cancelled {
+        println!("stopped at step {}; continue with --resume", summary.step);
+    } else {
+        println!("done: checkpoint {}", args.out.join(LATEST).display());
+    }
+    Ok(())
+}
+
+fn sample(args: &SampleArgs) -> Result<()> {
+    if args.count == 0 {
+        bail!("--count must be at least 1");
+    }
+    if !(args.truncation.is_finite() && args.truncation > 0.0 && args.truncation <= 2.0) {
+        bail!("--truncation must be in (0, 2], got {}", args.truncation);
+    }
+    let ckpt_path = args.run.join(LATEST);
+    let checkpoint = Checkpoint::load(&ckpt_path).context("loading the run's checkpoint")?;
+    let chosen = resolve_device(args.device)?;
+    let sampler =
+        Sampler::from_checkpoint(&checkpoint, &chosen.device).context("building the generator")?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let seeds: Vec<u64> = (0..args.count as u64)
+        .map(|k| args.seed.wrapping_add(k))
+        .collect();
+    let names: Vec<PathBuf> = seeds
+        .iter()
+        .map(|s| args.out.join(format!("seed-{s:08}.png")))
+        .collect();
+    if let Some(existing) = names.iter().find(|p| p.exists()) {
+        bail!(
+            "{} already exists; choose another --out or --seed (existing shots are never overwritten)",
+            existing.display()
+        );
+    }
+    let dim = sampler.model.latent_dim;
+    for (chunk_seeds, chunk_names) in seeds.chunks(256).zip(names.chunks(256)) {
+        let latents: Vec<Vec<f32>> = chunk_seeds
+            .iter()
+            .map(|&s| truncate(&latent_for_seed(s, dim), args.truncation))
+            .collect();
+        let pictures = sampler.render(&latents)?;
+        for (picture, path) in pictures.iter().zip(chunk_names) {
+            save_png_atomic(picture, path)?;
+        }
+    }
+    println!(
+        "wrote {} shots to {} (checkpoint {}, seeds {}..{})",
+        args.count,
+        args.out.display(),
+        sampler.checkpoint_id,
+        args.seed,
+        args.seed.wrapping_add(args.count as u64 - 1)
+    );
+    Ok(())
+}
+
+fn import(args: &ImportArgs, quiet: bool) -> Result<()> {
+    let preset = Preset::load(&args.preset).context("loading the preset")?;
+    let options = ImportOptions {
+        resolution: preset.model.resolution,
+        channels: preset.model.channels,
+        square: preset.data.square,
+    };
+    let bar = import_bar(quiet);
+    let (dataset, report) = import_folder(&args.data, options, &|p| {
+        bar.set_length(p.total as u64);
+        bar.set_position(p.done as u64);
+    })
+    .with_context(|| format!("importing {}", args.data.display()))?;
+    bar.finish_and_clear();
+    print!("{report}");
+    let split = crate::data::Split::new(&dataset, preset.data.split, preset.data.split_seed);
+    println!(
+        "Split (seed {}): train {}, validation {}, test {}",
+        preset.data.split_seed,
+        split.train.len(),
+        split.validation.len(),
+        split.test.len()
+    );
+    Ok(())
+}
+
+/// Training and sampling throughput on a synthetic set of the preset's size (no disk I/O).
+fn bench(args: &BenchArgs) -> Result<()> {
+    let mut preset = Preset::load(&args.preset).context("loading the preset")?;
+    preset.train.ema_decay = preset.train.ema_decay.max(0.0);
+    let chosen = resolve_device(args.device)?;
+    let (c, r) = (preset.model.channels, preset.model.resolution);
+    let n = preset.train.batch * 8;
+    let mut rng = crate::rng::Rng::new(7);
+    let pixels: Vec<u8> = (0..n * c * r * r)
+        .map(|_| (rng.next_u64() & 0xff) as u8)
+        .collect();
+    let dataset = crate::data::Dataset {
+        resolution: r,
+        channels: c,
+        pixels,
+        labels: vec![0; n],
+        class_names: vec!["bench".into()],
+        sources: vec![PathBuf::new(); n],
+        content_hashes: (0..n).map(|i| [i as u8; 32]).collect(),
+    };
+    let mut session = GanSession::new(
+        preset.clone(),
+        Arc::new(dataset),
+        (0..n).collect(),
+        &chosen.device,
+    )?;
+    let warmup = 5;
+    let t0 = Instant::now();
+    for _ in 0..warmup {
+        session.step()?;
+    }
+    session.take_metrics()?;
+    let warm_secs = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    for _ in 0..args.steps {
+        session.step()?;
+    }
+    session.take_metrics()?; // a device sync: everything queued has run
+    let train_secs = t1.elapsed().as_secs_f64();
+    let train_ips = (args.steps as usize * session.batch()) as f64 / train_secs;
+
+    let sampler = session.sampler(&chosen.device)?;
+    let latents: Vec<Vec<f32>> = (0..256)
+        .map(|s| latent_for_seed(s, preset.model.latent_dim))
+        .collect();
+    sampler.render(&latents[..64])?;
+    let t2 = Instant::now();
+    let rounds = 4;
+    for _ in 0..rounds {
+        sampler.render(&latents)?;
+    }
+    let sample_ips = (rounds * latents.len()) as f64 / t2.elapsed().as_secs_f64();
+    println!("preset {} on {}", preset.name, chosen.description);
+    println!("warm-up: {warmup} steps in {warm_secs:.2} s");
+    println!(
+        "training: {train_ips:.1} images/s ({} steps of batch {} in {train_secs:.2} s; one step = D on real+fake, G, EMA)",
+        args.steps,
+        session.batch()
+    );
+    println!(
+        "sampling: {sample_ips:.1} images/s (EMA generator, batches of 64, PNG encoding excluded)"
+    );
+    Ok(())
+}
+
+fn demo(args: &DemoArgs, quiet: bool) -> Result<()> {
+    let data = args.out.join("demo-shirts");
+    if !data.exists() {
+        eprintln!("drawing 512 demo T-shirts into {}", data.display());
+        crate::demo::write_demo_set(&data, 512)?;
+    }
+    let run_dir = args.out.join("run");
+    let resume = run_dir.join(LATEST).exists();
+    let mut preset = Preset::load("dcgan-28")?;
+    preset.name = "demo".into();
+    preset.model.g_width = 32;
+    preset.model.d_width = 32;
+    preset.train.steps = Some(args.steps);
+    train(
+        TrainArgs {
+            data,
+            preset: write_temp_preset(&args.out, &preset)?,
+            out: run_dir.clone(),
+            epochs: None,
+            steps: Some(args.steps),
+            batch: None,
+            seed: None,
+            device: args.device,
+            resume,
+        },
+        quiet,
+    )?;
+    let samples = args.out.join(format!("samples-{}", unique_suffix()));
+    sample(&SampleArgs {
+        run: run_dir,
+        count: 64,
+        out: samples.clone(),
+        seed: 0,
+        truncation: 1.0,
+        device: args.device,
+    })?;
+    let pictures: Result<Vec<_>> = (0..64u64)
+        .map(|s| {
+            let bytes = std::fs::read(samples.join(format!("seed-{s:08}.png")))?;
+            let img = image::load_from_memory(&bytes)?.to_luma8();
+            Ok(crate::export::Picture {
+                width: img.width() as usize,
+                height: img.height() as usize,
+                channels: 1,
+                pixels: img.into_raw(),
+            })
+        })
+        .collect();
+    let sheet = samples.join("contact-sheet.png");
+    save_png_atomic(&grid(&pictures?, 8), &sheet)?;
+    println!("demo contact sheet: {}", sheet.display());
+    Ok(())
+}
+
+fn write_temp_preset(dir: &Path, preset: &Preset) -> Result<String> {
+    let path = dir.join("demo-preset.toml");
+    crate::fsutil::write_atomic(&path, preset.to_toml().as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path.display().to_string())
+}
+
+fn unique_suffix() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
+    format!("{secs}")
+}

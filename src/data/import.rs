@@ -1,0 +1,433 @@
+//! Import a folder of product photos: scan, decode, normalise, de-duplicate, report.
+//!
+//! Every file is either imported or listed in the report with the reason it was skipped;
+//! nothing a file contains can panic the importer or exhaust memory (decoder limits).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage, imageops::FilterType};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use super::Dataset;
+use crate::preset::SquareMode;
+
+/// Files larger than this are refused before they are read.
+const MAX_FILE_BYTES: u64 = 256 << 20;
+/// Largest side a decoder may declare (a decompression bomb declares huge sides).
+const MAX_IMAGE_SIDE: u32 = 20_000;
+/// Most memory one decoder may allocate.
+const MAX_DECODE_ALLOC: u64 = 512 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImportOptions {
+    pub resolution: usize,
+    pub channels: usize,
+    pub square: SquareMode,
+}
+
+/// How far an import has got, for progress bars.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImportProgress {
+    pub done: usize,
+    pub total: usize,
+}
+
+#[derive(Debug, Error)]
+pub enum ImportError {
+    #[error("{0} does not exist")]
+    NotFound(PathBuf),
+    #[error("{0} is not a folder")]
+    NotAFolder(PathBuf),
+    #[error("cannot read folder {path}: {source}")]
+    ReadDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0} holds no files")]
+    Empty(PathBuf),
+    #[error("{path} holds no usable image ({skipped} files skipped; first: {first})")]
+    NoUsableImage {
+        path: PathBuf,
+        skipped: usize,
+        first: String,
+    },
+}
+
+/// Why a file was not imported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SkipReason {
+    EmptyFile,
+    TooLarge {
+        bytes: u64,
+    },
+    Unreadable(String),
+    NotAnImage,
+    Decode(String),
+    /// An exact byte-for-byte copy of another imported file.
+    Duplicate {
+        of: PathBuf,
+    },
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::EmptyFile => write!(f, "empty file (0 bytes)"),
+            Self::TooLarge { bytes } => write!(
+                f,
+                "file too large ({} MiB; limit {} MiB)",
+                bytes >> 20,
+                MAX_FILE_BYTES >> 20
+            ),
+            Self::Unreadable(e) => write!(f, "cannot read: {e}"),
+            Self::NotAnImage => write!(f, "not an image (unknown format)"),
+            Self::Decode(e) => write!(f, "cannot decode: {e}"),
+            Self::Duplicate { of } => write!(f, "exact duplicate of {}", of.display()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub reason: SkipReason,
+}
+
+/// What an import did: per-class counts and every skipped file with its reason.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ImportReport {
+    pub root: PathBuf,
+    pub files_seen: usize,
+    pub imported: usize,
+    /// (class name, images imported), in label order.
+    pub per_class: Vec<(String, usize)>,
+    pub skipped: Vec<Skipped>,
+    pub seconds: f64,
+}
+
+impl ImportReport {
+    #[must_use]
+    pub fn duplicates(&self) -> usize {
+        self.skipped
+            .iter()
+            .filter(|s| matches!(s.reason, SkipReason::Duplicate { .. }))
+            .count()
+    }
+}
+
+impl fmt::Display for ImportReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Imported {} of {} files from {} in {:.1} s",
+            self.imported,
+            self.files_seen,
+            self.root.display(),
+            self.seconds
+        )?;
+        writeln!(f, "Classes ({}):", self.per_class.len())?;
+        for (name, count) in &self.per_class {
+            writeln!(f, "  {name:<24} {count:>7}")?;
+        }
+        let dups = self.duplicates();
+        writeln!(
+            f,
+            "Skipped: {} ({} exact duplicates)",
+            self.skipped.len(),
+            dups
+        )?;
+        for s in &self.skipped {
+            writeln!(f, "  {}: {}", s.path.display(), s.reason)?;
+        }
+        Ok(())
+    }
+}
+
+struct Candidate {
+    path: PathBuf,
+    class: String,
+}
+
+/// Imports every image under `root` (recursively). Classes are the first-level sub-folders;
+/// files directly in `root` form one class named after the folder.
+pub fn import_folder(
+    root: &Path,
+    options: ImportOptions,
+    progress: &(dyn Fn(ImportProgress) + Sync),
+) -> Result<(Dataset, ImportReport), ImportError> {
+    let started = Instant::now();
+    if !root.exists() {
+        return Err(ImportError::NotFound(root.to_path_buf()));
+    }
+    if !root.is_dir() {
+        return Err(ImportError::NotAFolder(root.to_path_buf()));
+    }
+    let root_class = root.file_name().map_or_else(
+        || "images".to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut candidates = Vec::new();
+    scan(root, root, &root_class, &mut candidates)?;
+    if candidates.is_empty() {
+        return Err(ImportError::Empty(root.to_path_buf()));
+    }
+    // Sorted order makes labels, duplicates ("first one wins") and reports reproducible.
+    candidates.sort_by(|a, b| a.path.cmp(&b.path));
+    let total = candidates.len();
+    let done = AtomicUsize::new(0);
+    let decoded: Vec<Result<(Vec<u8>, [u8; 32]), SkipReason>> = candidates
+        .par_iter()
+        .map(|c| {
+            let r = load_one(&c.path, options);
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if n % 64 == 0 || n == total {
+                progress(ImportProgress { done: n, total });
+            }
+            r
+        })
+        .collect();
+
+    let mut class_names: Vec<String> = candidates.iter().map(|c| c.class.clone()).collect();
+    class_names.sort();
+    class_names.dedup();
+    let mut report = ImportReport {
+        root: root.to_path_buf(),
+        files_seen: total,
+        ..ImportReport::default()
+    };
+    let mut seen: HashMap<[u8; 32], PathBuf> = HashMap::new();
+    let mut dataset = Dataset {
+        resolution: options.resolution,
+        channels: options.channels,
+        pixels: Vec::new(),
+        labels: Vec::new(),
+        class_names: Vec::new(),
+        sources: Vec::new(),
+        content_hashes: Vec::new(),
+    };
+    let mut used_labels = vec![0usize; class_names.len()];
+    let mut kept: Vec<(usize, Vec<u8>, [u8; 32], PathBuf)> = Vec::new();
+    for (candidate, result) in candidates.into_iter().zip(decoded) {
+        match result {
+            Ok((pixels, hash)) => {
+                if let Some(first) = seen.get(&hash) {
+                    report.skipped.push(Skipped {
+                        path: candidate.path,
+                        reason: SkipReason::Duplicate { of: first.clone() },
+                    });
+                    continue;
+                }
+                seen.insert(hash, candidate.path.clone());
+                let label = class_names.binary_search(&candidate.class).unwrap_or(0);
+                used_labels[label] += 1;
+                kept.push((label, pixels, hash, candidate.path));
+            }
+            Err(reason) => report.skipped.push(Skipped {
+                path: candidate.path,
+                reason,
+            }),
+        }
+    }
+    if kept.is_empty() {
+        let first = report
+            .skipped
+            .first()
+            .map(|s| format!("{}: {}", s.path.display(), s.reason))
+            .unwrap_or_default();
+        return Err(ImportError::NoUsableImage {
+            path: root.to_path_buf(),
+            skipped: report.skipped.len(),
+            first,
+        });
+    }
+    // Classes whose every file was skipped are dropped so labels stay dense.
+    let remap: Vec<Option<u32>> = {
+        let mut next = 0u32;
+        used_labels
+            .iter()
+            .map(|&n| {
+                (n > 0).then(|| {
+                    next += 1;
+                    next - 1
+                })
+            })
+            .collect()
+    };
+    for (i, name) in class_names.iter().enumerate() {
+        if used_labels[i] > 0 {
+            dataset.class_names.push(name.clone());
+            report.per_class.push((name.clone(), used_labels[i]));
+        }
+    }
+    dataset
+        .pixels
+        .reserve(kept.len() * options.channels * options.resolution * options.resolution);
+    for (label, pixels, hash, path) in kept {
+        dataset.pixels.extend_from_slice(&pixels);
+        dataset.labels.push(remap[label].unwrap_or(0));
+        dataset.content_hashes.push(hash);
+        dataset.sources.push(path);
+    }
+    report.imported = dataset.len();
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok((dataset, report))
+}
+
+fn scan(
+    root: &Path,
+    dir: &Path,
+    root_class: &str,
+    out: &mut Vec<Candidate>,
+) -> Result<(), ImportError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ImportError::ReadDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        // `file_type` does not follow symlinks: a link loop cannot recurse forever.
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            scan(root, &path, root_class, out)?;
+        } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
+            let class = path
+                .strip_prefix(root)
+                .ok()
+                .and_then(|rel| {
+                    let mut parts = rel.components();
+                    let first = parts.next()?;
+                    parts
+                        .next()
+                        .map(|_| first.as_os_str().to_string_lossy().into_owned())
+                })
+                .unwrap_or_else(|| root_class.to_string());
+            out.push(Candidate { path, class });
+        }
+    }
+    Ok(())
+}
+
+/// Reads, hashes and decodes one file into `options`' size and channels.
+fn load_one(path: &Path, options: ImportOptions) -> Result<(Vec<u8>, [u8; 32]), SkipReason> {
+    let meta = std::fs::metadata(path).map_err(|e| SkipReason::Unreadable(e.to_string()))?;
+    if meta.len() == 0 {
+        return Err(SkipReason::EmptyFile);
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(SkipReason::TooLarge { bytes: meta.len() });
+    }
+    let bytes = std::fs::read(path).map_err(|e| SkipReason::Unreadable(e.to_string()))?;
+    let hash: [u8; 32] = Sha256::digest(&bytes).into();
+    let image = decode(&bytes)?;
+    Ok((normalise(image, options), hash))
+}
+
+/// Decodes with memory limits and applies the EXIF orientation.
+pub(crate) fn decode(bytes: &[u8]) -> Result<DynamicImage, SkipReason> {
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| SkipReason::Unreadable(e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(SkipReason::NotAnImage);
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    let mut reader = reader;
+    reader.limits(limits);
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| SkipReason::Decode(e.to_string()))?;
+    let orientation = decoder.orientation().ok();
+    let mut image =
+        DynamicImage::from_decoder(decoder).map_err(|e| SkipReason::Decode(e.to_string()))?;
+    if let Some(o) = orientation {
+        image.apply_orientation(o);
+    }
+    if image.width() == 0 || image.height() == 0 {
+        return Err(SkipReason::Decode("image has no pixels".into()));
+    }
+    Ok(image)
+}
+
+/// Composites alpha onto white, squares (crop or pad), resizes, and lays out as (C, H, W) u8.
+pub(crate) fn normalise(image: DynamicImage, options: ImportOptions) -> Vec<u8> {
+    let rgba = image.to_rgba8();
+    let (w, h) = rgba.dimensions();
+    let mut rgb = RgbImage::new(w, h);
+    for (dst, src) in rgb.pixels_mut().zip(rgba.pixels()) {
+        let a = u16::from(src[3]);
+        for c in 0..3 {
+            // Straight alpha over white: c·a + 255·(1−a).
+            dst[c] = ((u16::from(src[c]) * a + 255 * (255 - a) + 127) / 255) as u8;
+        }
+    }
+    let square = match options.square {
+        SquareMode::Crop => {
+            let side = w.min(h);
+            image::imageops::crop_imm(&rgb, (w - side) / 2, (h - side) / 2, side, side).to_image()
+        }
+        SquareMode::Pad => {
+            let side = w.max(h);
+            let fill = border_mean(&rgb);
+            let mut canvas = RgbImage::from_pixel(side, side, fill);
+            image::imageops::overlay(
+                &mut canvas,
+                &rgb,
+                i64::from((side - w) / 2),
+                i64::from((side - h) / 2),
+            );
+            canvas
+        }
+    };
+    let r = options.resolution as u32;
+    let resized = if square.width() == r {
+        square
+    } else {
+        // Lanczos3 scales its support with the ratio, so big downscales do not alias.
+        image::imageops::resize(&square, r, r, FilterType::Lanczos3)
+    };
+    let plane = (r * r) as usize;
+    let mut out = vec![0u8; options.channels * plane];
+    for (i, p) in resized.pixels().enumerate() {
+        if options.channels == 1 {
+            // Rec. 601 luma, as `image` uses.
+            let y = (299 * u32::from(p[0]) + 587 * u32::from(p[1]) + 114 * u32::from(p[2]) + 500)
+                / 1000;
+            out[i] = y as u8;
+        } else {
+            out[i] = p[0];
+            out[plane + i] = p[1];
+            out[2 * plane + i] = p[2];
+        }
+    }
+    out
+}
+
+/// Mean colour of the outermost pixels: the product photo's background, used to pad.
+fn border_mean(img: &RgbImage) -> image::Rgb<u8> {
+    let (w, h) = img.dimensions();
+    let mut sum = [0u64; 3];
+    let mut n = 0u64;
+    for (x, y, p) in img.enumerate_pixels() {
+        if x == 0 || y == 0 || x + 1 == w || y + 1 == h {
+            for c in 0..3 {
+                sum[c] += u64::from(p[c]);
+            }
+            n += 1;
+        }
+    }
+    let n = n.max(1);
+    image::Rgb([(sum[0] / n) as u8, (sum[1] / n) as u8, (sum[2] / n) as u8])
+}

@@ -1,0 +1,108 @@
+//! Choosing where tensors live: a real GPU through wgpu when there is one, else burn's `flex`
+//! CPU backend (measured fastest on CPUs; see the README).
+
+use std::fmt;
+use std::str::FromStr;
+
+use burn::tensor::wgpu::wgpu;
+use burn::tensor::{Device, DeviceKind};
+use thiserror::Error;
+
+/// What the user asked for with `--device`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeviceChoice {
+    /// A real GPU when wgpu finds one; software adapters (lavapipe) do not count.
+    #[default]
+    Auto,
+    /// wgpu, whatever adapter it finds (software adapters included).
+    Wgpu,
+    /// burn's `flex` CPU backend.
+    Cpu,
+}
+
+impl FromStr for DeviceChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "wgpu" | "gpu" => Ok(Self::Wgpu),
+            "cpu" | "flex" => Ok(Self::Cpu),
+            other => Err(format!("unknown device '{other}' (use auto, wgpu or cpu)")),
+        }
+    }
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Wgpu => "wgpu",
+            Self::Cpu => "cpu",
+        })
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum DeviceError {
+    #[error("wgpu could not start a device: {0}")]
+    Wgpu(String),
+}
+
+/// A resolved device and a human description of it.
+#[derive(Clone, Debug)]
+pub struct ChosenDevice {
+    pub device: Device,
+    pub description: String,
+    pub is_gpu: bool,
+}
+
+/// The first hardware GPU adapter wgpu can see, if any: (kind, name).
+fn hardware_gpu() -> Option<(DeviceKind, String)> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY));
+    let mut best: Option<(DeviceKind, String)> = None;
+    for adapter in adapters {
+        let info = adapter.get_info();
+        match info.device_type {
+            wgpu::DeviceType::DiscreteGpu => return Some((DeviceKind::DiscreteGpu(0), info.name)),
+            wgpu::DeviceType::IntegratedGpu if best.is_none() => {
+                best = Some((DeviceKind::IntegratedGpu(0), info.name));
+            }
+            _ => {}
+        }
+    }
+    best
+}
+
+/// Resolves `choice` to a device (without autodiff).
+pub fn resolve(choice: DeviceChoice) -> Result<ChosenDevice, DeviceError> {
+    let cpu = || ChosenDevice {
+        device: Device::flex(),
+        description: "CPU (burn flex)".into(),
+        is_gpu: false,
+    };
+    match choice {
+        DeviceChoice::Cpu => Ok(cpu()),
+        DeviceChoice::Auto => match hardware_gpu() {
+            Some((kind, name)) => init_wgpu(kind, &name),
+            None => Ok(cpu()),
+        },
+        DeviceChoice::Wgpu => {
+            let (kind, name) =
+                hardware_gpu().unwrap_or((DeviceKind::DefaultDevice, "default adapter".into()));
+            init_wgpu(kind, &name)
+        }
+    }
+}
+
+fn init_wgpu(kind: DeviceKind, name: &str) -> Result<ChosenDevice, DeviceError> {
+    let device = Device::wgpu_options()
+        .device_kind(kind)
+        .init()
+        .map_err(|e| DeviceError::Wgpu(format!("{e:?}")))?;
+    Ok(ChosenDevice {
+        device,
+        description: format!("GPU via wgpu ({name})"),
+        is_gpu: true,
+    })
+}

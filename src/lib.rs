@@ -1,0 +1,24 @@
+//! Atelier: a desktop studio that trains GANs on a designer's product photos.
+//!
+//! Module map (domain code never touches egui, eframe or rfd):
+//! - [`data`]: import a folder (decode, validate, square, resize, labels, split).
+//! - [`model`]: generator/discriminator families (seed MLP, DCGAN), device-agnostic.
+//! - [`train`]: the GAN step, EMA, metrics, checkpoints, the run driver.
+//! - [`latent`], [`sample`]: latent vectors and rendering shots from a checkpoint.
+//! - [`export`]: pictures to files (PNG, grids), atomically.
+//! - [`preset`]: the TOML training recipes under `presets/`.
+//! - [`device`]: picking a GPU through wgpu or the CPU backend.
+//! - [`cli`]: the headless command line.
+
+pub mod cli;
+pub mod data;
+pub mod demo;
+pub mod device;
+pub mod export;
+pub mod fsutil;
+pub mod latent;
+pub mod model;
+pub mod preset;
+pub mod rng;
+pub mod sample;
+pub mod train;

@@ -1,0 +1,346 @@
+//! Training presets: the TOML files under `presets/`, parsed strictly.
+//!
+//! Every field has a default, unknown keys are rejected (a typo must not silently fall back to a
+//! default), and `validate` names the field at fault. The shipped presets are embedded in the
+//! binary so `--preset dcgan-28` works from any directory.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Presets shipped with Atelier, embedded at build time: (name, TOML text).
+pub const BUILTIN_PRESETS: &[(&str, &str)] = &[
+    (
+        "tshirt-mlp-28",
+        include_str!("../presets/tshirt-mlp-28.toml"),
+    ),
+    ("dcgan-28", include_str!("../presets/dcgan-28.toml")),
+    ("dcgan-32-rgb", include_str!("../presets/dcgan-32-rgb.toml")),
+    ("dcgan-64-rgb", include_str!("../presets/dcgan-64-rgb.toml")),
+    ("tiny-test", include_str!("../presets/tiny-test.toml")),
+];
+
+#[derive(Debug, Error)]
+pub enum PresetError {
+    #[error(
+        "unknown preset '{0}': use a file path or one of: tshirt-mlp-28, dcgan-28, dcgan-32-rgb, dcgan-64-rgb, tiny-test"
+    )]
+    Unknown(String),
+    #[error("cannot read preset file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("preset '{name}' is not valid TOML for a preset: {message}")]
+    Parse { name: String, message: String },
+    #[error("preset field `{field}`: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+}
+
+/// Which generator/discriminator family to build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// The project's original fully connected GAN, kept as the baseline.
+    SeedMlp,
+    /// Radford et al. 2015 convolutional GAN.
+    Dcgan,
+}
+
+/// How a non-square photo becomes square before resizing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SquareMode {
+    /// Keep the centre square; loses the edges of wide or tall photos.
+    Crop,
+    /// Keep the whole photo; fills the borders with the photo's edge colour average.
+    Pad,
+}
+
+/// Which optimiser updates a network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizerKind {
+    Adam,
+    Adamw,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelPreset {
+    pub kind: ModelKind,
+    /// Square image side in pixels: 28, 32, 64 or 128 for DCGAN, any for the MLP.
+    pub resolution: usize,
+    /// 1 = grey, 3 = RGB.
+    pub channels: usize,
+    /// Length of the latent vector z.
+    pub latent_dim: usize,
+    /// DCGAN: channels of the generator's finest hidden feature map; doubled at each halving.
+    pub g_width: usize,
+    /// DCGAN: channels of the discriminator's first feature map; doubled at each halving.
+    pub d_width: usize,
+    /// Seed MLP: hidden units of the generator's layers.
+    pub hidden: usize,
+}
+
+impl Default for ModelPreset {
+    fn default() -> Self {
+        Self {
+            kind: ModelKind::Dcgan,
+            resolution: 28,
+            channels: 1,
+            latent_dim: 100,
+            g_width: 128,
+            d_width: 64,
+            hidden: 256,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataPreset {
+    pub square: SquareMode,
+    /// Train / validation / test fractions; they must add up to 1.
+    pub split: [f64; 3],
+    /// Seed of the split: a fixed seed keeps the held-out images held out across runs.
+    pub split_seed: u64,
+}
+
+impl Default for DataPreset {
+    fn default() -> Self {
+        Self {
+            square: SquareMode::Pad,
+            split: [0.90, 0.05, 0.05],
+            split_seed: 2024,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainPreset {
+    pub batch: usize,
+    /// Passes over the training split; ignored when `steps` is set.
+    pub epochs: usize,
+    /// Exact number of optimiser steps (one D and one G update each); overrides `epochs`.
+    pub steps: Option<u64>,
+    pub optimizer: OptimizerKind,
+    pub lr_g: f64,
+    pub lr_d: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    /// Decoupled weight decay (AdamW only).
+    pub weight_decay: f64,
+    /// Decay of the generator's exponential moving average; 0 disables the EMA copy.
+    pub ema_decay: f64,
+    pub seed: u64,
+    /// Steps between atomic checkpoints.
+    pub checkpoint_every: u64,
+    /// Steps between preview grids of the fixed latents.
+    pub preview_every: u64,
+    /// Steps between metric lines (each costs a device sync).
+    pub metrics_every: u64,
+}
+
+impl Default for TrainPreset {
+    fn default() -> Self {
+        Self {
+            batch: 64,
+            epochs: 10,
+            steps: None,
+            optimizer: OptimizerKind::Adam,
+            lr_g: 2e-4,
+            lr_d: 2e-4,
+            beta1: 0.5,
+            beta2: 0.999,
+            weight_decay: 0.0,
+            ema_decay: 0.999,
+            seed: 1,
+            checkpoint_every: 500,
+            preview_every: 250,
+            metrics_every: 50,
+        }
+    }
+}
+
+/// A complete training recipe.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Preset {
+    pub name: String,
+    pub description: String,
+    pub model: ModelPreset,
+    pub data: DataPreset,
+    pub train: TrainPreset,
+}
+
+impl Default for Preset {
+    fn default() -> Self {
+        Self {
+            name: "custom".into(),
+            description: String::new(),
+            model: ModelPreset::default(),
+            data: DataPreset::default(),
+            train: TrainPreset::default(),
+        }
+    }
+}
+
+impl Preset {
+    /// A shipped preset by name, or a TOML file by path.
+    pub fn load(name_or_path: &str) -> Result<Self, PresetError> {
+        if let Some((_, text)) = BUILTIN_PRESETS.iter().find(|(n, _)| *n == name_or_path) {
+            return Self::from_toml(name_or_path, text);
+        }
+        let path = Path::new(name_or_path);
+        if path.is_file() {
+            let text = std::fs::read_to_string(path).map_err(|source| PresetError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
+            return Self::from_toml(name_or_path, &text);
+        }
+        Err(PresetError::Unknown(name_or_path.to_string()))
+    }
+
+    pub fn from_toml(name: &str, text: &str) -> Result<Self, PresetError> {
+        let preset: Self = toml::from_str(text).map_err(|e| PresetError::Parse {
+            name: name.to_string(),
+            message: e.to_string().trim().to_string(),
+        })?;
+        preset.validate()?;
+        Ok(preset)
+    }
+
+    pub fn to_toml(&self) -> String {
+        // Serialising plain data structs cannot fail.
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Checks ranges that serde cannot express, naming the field at fault.
+    pub fn validate(&self) -> Result<(), PresetError> {
+        let bad =
+            |field: &'static str, message: String| Err(PresetError::Invalid { field, message });
+        let m = &self.model;
+        if !(m.channels == 1 || m.channels == 3) {
+            return bad(
+                "model.channels",
+                format!("{} (use 1 for grey, 3 for RGB)", m.channels),
+            );
+        }
+        if m.kind == ModelKind::Dcgan && ![28, 32, 64, 128].contains(&m.resolution) {
+            return bad(
+                "model.resolution",
+                format!("{} (DCGAN supports 28, 32, 64 or 128)", m.resolution),
+            );
+        }
+        if !(8..=1024).contains(&m.resolution) {
+            return bad("model.resolution", format!("{} (8 to 1024)", m.resolution));
+        }
+        if !(1..=4096).contains(&m.latent_dim) {
+            return bad("model.latent_dim", format!("{} (1 to 4096)", m.latent_dim));
+        }
+        for (field, width) in [("model.g_width", m.g_width), ("model.d_width", m.d_width)] {
+            if !(2..=1024).contains(&width) {
+                return bad(field, format!("{width} (2 to 1024)"));
+            }
+        }
+        if !(8..=8192).contains(&m.hidden) {
+            return bad("model.hidden", format!("{} (8 to 8192)", m.hidden));
+        }
+        let s = self.data.split;
+        if s.iter().any(|f| !(0.0..=1.0).contains(f)) || (s.iter().sum::<f64>() - 1.0).abs() > 1e-6
+        {
+            return bad(
+                "data.split",
+                format!("{s:?} (three fractions in [0,1] adding up to 1)"),
+            );
+        }
+        if s[0] <= 0.0 {
+            return bad("data.split", "the training fraction must be above 0".into());
+        }
+        let t = &self.train;
+        if !(2..=4096).contains(&t.batch) {
+            return bad("train.batch", format!("{} (2 to 4096)", t.batch));
+        }
+        if t.epochs == 0 && t.steps.is_none() {
+            return bad(
+                "train.epochs",
+                "must be at least 1 (or set train.steps)".into(),
+            );
+        }
+        if t.steps == Some(0) {
+            return bad("train.steps", "must be at least 1".into());
+        }
+        for (field, lr) in [("train.lr_g", t.lr_g), ("train.lr_d", t.lr_d)] {
+            if !(lr.is_finite() && lr > 0.0 && lr < 1.0) {
+                return bad(field, format!("{lr} (a learning rate in (0, 1))"));
+            }
+        }
+        for (field, beta) in [("train.beta1", t.beta1), ("train.beta2", t.beta2)] {
+            if !(0.0..1.0).contains(&beta) {
+                return bad(field, format!("{beta} (in [0, 1))"));
+            }
+        }
+        if !(0.0..1.0).contains(&t.ema_decay) {
+            return bad(
+                "train.ema_decay",
+                format!("{} (in [0, 1); 0 disables the EMA)", t.ema_decay),
+            );
+        }
+        if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
+            return bad(
+                "train.weight_decay",
+                format!("{} (must be ≥ 0)", t.weight_decay),
+            );
+        }
+        for (field, every) in [
+            ("train.checkpoint_every", t.checkpoint_every),
+            ("train.preview_every", t.preview_every),
+            ("train.metrics_every", t.metrics_every),
+        ] {
+            if every == 0 {
+                return bad(field, "must be at least 1".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_preset_parses_and_validates() {
+        for (name, _) in BUILTIN_PRESETS {
+            let p = Preset::load(name).unwrap();
+            assert_eq!(&p.name, name);
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        let err = Preset::from_toml("x", "[train]\nbatchsize = 3\n").unwrap_err();
+        assert!(err.to_string().contains("batchsize"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let err = Preset::from_toml("x", "[model]\nchannels = 2\n").unwrap_err();
+        assert!(err.to_string().contains("model.channels"), "{err}");
+        let err = Preset::from_toml("x", "[data]\nsplit = [0.5, 0.1, 0.1]\n").unwrap_err();
+        assert!(err.to_string().contains("data.split"), "{err}");
+    }
+
+    #[test]
+    fn toml_round_trip() {
+        let p = Preset::load("dcgan-64-rgb").unwrap();
+        assert_eq!(Preset::from_toml("rt", &p.to_toml()).unwrap(), p);
+    }
+}

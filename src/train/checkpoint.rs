@@ -1,0 +1,283 @@
+//! Checkpoint files: everything a run needs to continue exactly, in one atomically written file.
+//!
+//! Layout: magic `ATELIER-CKPT\0`, format version (u32 LE), header length (u64 LE), a JSON
+//! header (training state, preset TOML, a table of blobs with SHA-256 each), then the blobs
+//! (burnpack records of G, EMA-G, D and both optimisers). Damage anywhere is detected by the
+//! hashes or lengths and reported as an error; a file of another version is refused by name.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::fsutil::write_atomic;
+use crate::rng::Rng;
+
+const MAGIC: &[u8; 13] = b"ATELIER-CKPT\0";
+/// Bump when the layout or the meaning of a field changes.
+pub const FORMAT_VERSION: u32 = 1;
+/// The file name of the latest checkpoint inside a run folder.
+pub const LATEST: &str = "checkpoint.atl";
+
+#[derive(Debug, Error)]
+pub enum CheckpointError {
+    #[error("cannot read checkpoint {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot write checkpoint {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0} is not an Atelier checkpoint")]
+    NotACheckpoint(String),
+    #[error("{path} is checkpoint format v{found}; this Atelier reads v{FORMAT_VERSION}")]
+    WrongVersion { path: String, found: u32 },
+    #[error("checkpoint {path} is damaged: {what}")]
+    Damaged { path: String, what: String },
+}
+
+/// Counters and random state: with the records, enough to resume bit-for-bit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Optimiser steps done (one D and one G update each).
+    pub step: u64,
+    /// Epochs completed.
+    pub epoch: u64,
+    /// Position inside the current epoch's order.
+    pub epoch_pos: usize,
+    /// The current epoch's order of training indices.
+    pub order: Vec<u32>,
+    pub batch_rng: Rng,
+    pub latent_rng: Rng,
+    /// Images seen in total (for images/s and ETA after resume).
+    pub images_seen: u64,
+    /// Seconds of training so far, across resumes.
+    pub train_seconds: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct BlobEntry {
+    name: String,
+    len: u64,
+    sha256: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Header {
+    state: TrainState,
+    preset_toml: String,
+    /// Identifies the training images; resume refuses another folder's contents.
+    dataset_fingerprint: String,
+    blobs: Vec<BlobEntry>,
+    app_version: String,
+}
+
+/// A checkpoint in memory: state plus named binary records.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    pub state: TrainState,
+    pub preset_toml: String,
+    pub dataset_fingerprint: String,
+    pub app_version: String,
+    pub blobs: Vec<(String, Vec<u8>)>,
+}
+
+impl Checkpoint {
+    #[must_use]
+    pub fn blob(&self, name: &str) -> Option<&[u8]> {
+        self.blobs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b.as_slice())
+    }
+
+    /// Serialises to bytes (see the module docs for the layout).
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = Header {
+            state: self.state.clone(),
+            preset_toml: self.preset_toml.clone(),
+            dataset_fingerprint: self.dataset_fingerprint.clone(),
+            app_version: self.app_version.clone(),
+            blobs: self
+                .blobs
+                .iter()
+                .map(|(name, bytes)| BlobEntry {
+                    name: name.clone(),
+                    len: bytes.len() as u64,
+                    sha256: hex(&Sha256::digest(bytes)),
+                })
+                .collect(),
+        };
+        // A struct of plain data always serialises.
+        let json = serde_json::to_vec(&header).unwrap_or_default();
+        let total: usize = self.blobs.iter().map(|(_, b)| b.len()).sum();
+        let mut out = Vec::with_capacity(MAGIC.len() + 12 + json.len() + total);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+        out.extend_from_slice(&json);
+        for (_, bytes) in &self.blobs {
+            out.extend_from_slice(bytes);
+        }
+        out
+    }
+
+    /// Parses and verifies bytes; `path` only names the file in errors.
+    pub fn from_bytes(bytes: &[u8], path: &str) -> Result<Self, CheckpointError> {
+        let damaged = |what: &str| CheckpointError::Damaged {
+            path: path.to_string(),
+            what: what.to_string(),
+        };
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(CheckpointError::NotACheckpoint(path.to_string()));
+        }
+        let mut at = MAGIC.len();
+        let version = read_u32(bytes, at).ok_or_else(|| damaged("truncated header"))?;
+        if version != FORMAT_VERSION {
+            return Err(CheckpointError::WrongVersion {
+                path: path.to_string(),
+                found: version,
+            });
+        }
+        at += 4;
+        let header_len = read_u64(bytes, at).ok_or_else(|| damaged("truncated header"))? as usize;
+        at += 8;
+        let json = bytes
+            .get(at..at.saturating_add(header_len))
+            .ok_or_else(|| damaged("truncated header"))?;
+        let header: Header =
+            serde_json::from_slice(json).map_err(|e| damaged(&format!("header: {e}")))?;
+        at += header_len;
+        let mut blobs = Vec::with_capacity(header.blobs.len());
+        for entry in &header.blobs {
+            let end = at.saturating_add(entry.len as usize);
+            let blob = bytes
+                .get(at..end)
+                .ok_or_else(|| damaged(&format!("record '{}' is truncated", entry.name)))?;
+            if hex(&Sha256::digest(blob)) != entry.sha256 {
+                return Err(damaged(&format!(
+                    "record '{}' fails its checksum",
+                    entry.name
+                )));
+            }
+            blobs.push((entry.name.clone(), blob.to_vec()));
+            at = end;
+        }
+        if at != bytes.len() {
+            return Err(damaged("trailing bytes after the last record"));
+        }
+        Ok(Self {
+            state: header.state,
+            preset_toml: header.preset_toml,
+            dataset_fingerprint: header.dataset_fingerprint,
+            app_version: header.app_version,
+            blobs,
+        })
+    }
+
+    /// Writes atomically: a kill mid-write leaves the previous checkpoint intact.
+    pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
+        write_atomic(path, &self.to_bytes()).map_err(|source| CheckpointError::Write {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Self, CheckpointError> {
+        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_bytes(&bytes, &path.display().to_string())
+    }
+
+    /// Short content id (first 12 hex digits of SHA-256 over the G/EMA records), for exports
+    /// and the gallery to say which checkpoint made a shot.
+    #[must_use]
+    pub fn id(&self) -> String {
+        let mut h = Sha256::new();
+        for (name, bytes) in &self.blobs {
+            if name.starts_with('g') || name.starts_with("ema") {
+                h.update(bytes);
+            }
+        }
+        hex(&h.finalize())[..12].to_string()
+    }
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn read_u64(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+}
+
+#[must_use]
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Checkpoint {
+        Checkpoint {
+            state: TrainState {
+                step: 7,
+                epoch: 1,
+                epoch_pos: 3,
+                order: vec![2, 0, 1],
+                batch_rng: Rng::new(1),
+                latent_rng: Rng::new(2),
+                images_seen: 448,
+                train_seconds: 1.5,
+            },
+            preset_toml: "name = \"x\"".into(),
+            dataset_fingerprint: "abc".into(),
+            app_version: "0.1.0".into(),
+            blobs: vec![("g".into(), vec![1, 2, 3]), ("d".into(), vec![4; 100])],
+        }
+    }
+
+    #[test]
+    fn round_trip_and_damage_detection() {
+        let c = sample();
+        let bytes = c.to_bytes();
+        let back = Checkpoint::from_bytes(&bytes, "t").unwrap();
+        assert_eq!(back.state, c.state);
+        assert_eq!(back.blobs, c.blobs);
+
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        let err = Checkpoint::from_bytes(&flipped, "t").unwrap_err();
+        assert!(matches!(err, CheckpointError::Damaged { .. }), "{err}");
+
+        let err = Checkpoint::from_bytes(&bytes[..bytes.len() - 10], "t").unwrap_err();
+        assert!(err.to_string().contains("truncated"), "{err}");
+
+        let mut other = bytes.clone();
+        other[MAGIC.len()] = 99;
+        let err = Checkpoint::from_bytes(&other, "t").unwrap_err();
+        assert!(
+            matches!(err, CheckpointError::WrongVersion { found: 99, .. }),
+            "{err}"
+        );
+
+        let err = Checkpoint::from_bytes(b"PNG....", "t").unwrap_err();
+        assert!(matches!(err, CheckpointError::NotACheckpoint(_)));
+    }
+}

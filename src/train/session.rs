@@ -1,0 +1,422 @@
+//! One GAN being trained: networks, optimisers, EMA, counters. Steps on demand, so the CLI
+//! can loop it and the studio's worker can interleave steps with sampling requests.
+
+use std::sync::Arc;
+
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::store::ModuleRecord;
+use burn::tensor::activation::{sigmoid, softplus};
+use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use sha2::{Digest, Sha256};
+
+use super::TrainError;
+use super::checkpoint::{Checkpoint, TrainState, hex};
+use super::ema::{ema_update, warmed_up_decay};
+use super::metrics::MetricsRecord;
+use crate::data::Dataset;
+use crate::model::{Discriminator, Generator};
+use crate::preset::{OptimizerKind, Preset};
+use crate::rng::Rng;
+use crate::sample::Sampler;
+
+struct Nets {
+    g: Generator,
+    d: Discriminator,
+}
+
+/// Loss and probability sums since the last metrics read, kept on the device (no sync).
+struct Window {
+    sums: Tensor<1>,
+    steps: u64,
+    images: u64,
+    started: std::time::Instant,
+}
+
+pub struct GanSession {
+    preset: Preset,
+    data: Arc<Dataset>,
+    train: Vec<usize>,
+    device: Device,
+    nets: Option<Nets>,
+    ema: Option<Generator>,
+    opt_g: ModuleOptimizer,
+    opt_d: ModuleOptimizer,
+    state: TrainState,
+    batch: usize,
+    window: Option<Window>,
+    fingerprint: String,
+}
+
+fn optimizer(preset: &Preset) -> ModuleOptimizer {
+    let t = &preset.train;
+    match t.optimizer {
+        OptimizerKind::Adam => {
+            let config = AdamConfig::new()
+                .with_beta_1(t.beta1 as f32)
+                .with_beta_2(t.beta2 as f32)
+                .with_epsilon(1e-8);
+            let config = if t.weight_decay > 0.0 {
+                config.with_weight_decay(Some(WeightDecayConfig::new(t.weight_decay as f32)))
+            } else {
+                config
+            };
+            config.init()
+        }
+        OptimizerKind::Adamw => AdamWConfig::new()
+            .with_beta_1(t.beta1 as f32)
+            .with_beta_2(t.beta2 as f32)
+            .with_epsilon(1e-8)
+            .with_weight_decay(t.weight_decay as f32)
+            .init(),
+    }
+}
+
+/// Identifies the training images (content, not names), so resume can refuse other data.
+fn fingerprint(data: &Dataset, train: &[usize]) -> String {
+    let mut h = Sha256::new();
+    h.update((data.resolution as u64).to_le_bytes());
+    h.update((data.channels as u64).to_le_bytes());
+    for &i in train {
+        h.update(data.content_hashes[i]);
+    }
+    hex(&h.finalize())[..16].to_string()
+}
+
+fn load_record<M: Module>(
+    module: M,
+    bytes: Option<&[u8]>,
+    what: &'static str,
+) -> Result<M, TrainError> {
+    let bytes = bytes.ok_or(TrainError::Record {
+        what,
+        message: "missing".into(),
+    })?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| {
+        TrainError::Record {
+            what,
+            message: e.to_string(),
+        }
+    })?;
+    module
+        .try_load_record(record)
+        .map_err(|e| TrainError::Record {
+            what,
+            message: e.to_string(),
+        })
+}
+
+fn record_bytes<M: Module>(module: M, what: &'static str) -> Result<Vec<u8>, TrainError> {
+    module
+        .into_record()
+        .into_bytes()
+        .map(|b| b.to_vec())
+        .map_err(|e| TrainError::Record {
+            what,
+            message: e.to_string(),
+        })
+}
+
+impl GanSession {
+    /// A fresh run. `device` is a plain device; autodiff is enabled here.
+    pub fn new(
+        preset: Preset,
+        data: Arc<Dataset>,
+        train: Vec<usize>,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        if train.len() < 2 {
+            return Err(TrainError::TooFewImages(train.len()));
+        }
+        let seed = preset.train.seed;
+        device.seed(seed);
+        let ad = device.clone().autodiff();
+        let g = Generator::new(&preset.model, &ad);
+        let d = Discriminator::new(&preset.model, &ad);
+        let ema = (preset.train.ema_decay > 0.0).then(|| g.valid());
+        let mut batch_rng = Rng::derived(seed, "batches");
+        let mut order: Vec<u32> = (0..train.len() as u32).collect();
+        batch_rng.shuffle(&mut order);
+        let state = TrainState {
+            step: 0,
+            epoch: 0,
+            epoch_pos: 0,
+            order,
+            batch_rng,
+            latent_rng: Rng::derived(seed, "train-latents"),
+            images_seen: 0,
+            train_seconds: 0.0,
+        };
+        let batch = preset.train.batch.min(train.len());
+        let fingerprint = fingerprint(&data, &train);
+        Ok(Self {
+            opt_g: optimizer(&preset),
+            opt_d: optimizer(&preset),
+            preset,
+            data,
+            train,
+            device: ad,
+            nets: Some(Nets { g, d }),
+            ema,
+            state,
+            batch,
+            window: None,
+            fingerprint,
+        })
+    }
+
+    /// Continues a run from `checkpoint` exactly: weights, EMA, optimiser moments, counters and
+    /// random state. `preset` may differ from the checkpoint's only in its step/epoch budget.
+    pub fn resume(
+        checkpoint: &Checkpoint,
+        preset: Preset,
+        data: Arc<Dataset>,
+        train: Vec<usize>,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        let mut session = Self::new(preset, data, train, device)?;
+        if session.fingerprint != checkpoint.dataset_fingerprint {
+            return Err(TrainError::Incompatible(
+                "the training images differ from the ones this run started on (files added, removed or changed); resume with the original folder, or start a new run".into(),
+            ));
+        }
+        let ad = session.device.clone();
+        let g = load_record(
+            Generator::new(&session.preset.model, &ad),
+            checkpoint.blob("g"),
+            "generator",
+        )?;
+        let d = load_record(
+            Discriminator::new(&session.preset.model, &ad),
+            checkpoint.blob("d"),
+            "discriminator",
+        )?;
+        session.ema = match checkpoint.blob("ema") {
+            Some(bytes) => Some(load_record(g.valid(), Some(bytes), "EMA generator")?),
+            None => None,
+        };
+        session.nets = Some(Nets { g, d });
+        for (name, opt) in [("opt_g", &mut session.opt_g), ("opt_d", &mut session.opt_d)] {
+            let bytes = checkpoint.blob(name).ok_or(TrainError::Record {
+                what: "optimiser state",
+                message: format!("{name} missing"),
+            })?;
+            *opt = opt
+                .clone()
+                .from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+                .map_err(|e| TrainError::Record {
+                    what: "optimiser state",
+                    message: e.to_string(),
+                })?;
+        }
+        if checkpoint.state.order.len() != session.train.len() {
+            return Err(TrainError::Incompatible(
+                "the checkpoint's epoch order does not match the data".into(),
+            ));
+        }
+        session.state = checkpoint.state.clone();
+        Ok(session)
+    }
+
+    #[must_use]
+    pub fn preset(&self) -> &Preset {
+        &self.preset
+    }
+
+    #[must_use]
+    pub fn state(&self) -> &TrainState {
+        &self.state
+    }
+
+    /// Effective batch (the preset's, capped by the training split's size).
+    #[must_use]
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Steps per epoch: full batches only (BatchNorm dislikes a ragged last batch).
+    #[must_use]
+    pub fn steps_per_epoch(&self) -> u64 {
+        (self.train.len() / self.batch).max(1) as u64
+    }
+
+    /// The step budget: `steps`, else `epochs` × steps per epoch.
+    #[must_use]
+    pub fn total_steps(&self) -> u64 {
+        self.preset
+            .train
+            .steps
+            .unwrap_or(self.preset.train.epochs as u64 * self.steps_per_epoch())
+    }
+
+    #[must_use]
+    pub fn dataset(&self) -> &Arc<Dataset> {
+        &self.data
+    }
+
+    fn next_batch(&mut self) -> Vec<usize> {
+        let s = &mut self.state;
+        if s.epoch_pos + self.batch > s.order.len() {
+            s.batch_rng.shuffle(&mut s.order);
+            s.epoch_pos = 0;
+            s.epoch += 1;
+        }
+        let picked = s.order[s.epoch_pos..s.epoch_pos + self.batch]
+            .iter()
+            .map(|&k| self.train[k as usize])
+            .collect();
+        s.epoch_pos += self.batch;
+        picked
+    }
+
+    fn latents(&mut self, n: usize) -> Tensor<2> {
+        let dim = self.preset.model.latent_dim;
+        let z: Vec<f32> = (0..n * dim)
+            .map(|_| self.state.latent_rng.normal())
+            .collect();
+        Tensor::from_data(TensorData::new(z, [n, dim]), &self.device)
+    }
+
+    /// One D update and one G update (non-saturating logistic loss, `softplus` form, which is
+    /// BCE-with-logits without its overflow).
+    pub fn step(&mut self) -> Result<(), TrainError> {
+        let started = std::time::Instant::now();
+        let Nets { g, d } = self.nets.take().ok_or_else(|| {
+            TrainError::Device("an earlier step failed; restart from the checkpoint".into())
+        })?;
+        let (b, c, r) = (
+            self.batch,
+            self.preset.model.channels,
+            self.preset.model.resolution,
+        );
+        let indices = self.next_batch();
+        let real = Tensor::<4>::from_data(
+            TensorData::new(self.data.batch_f32(&indices), [b, c, r, r]),
+            &self.device,
+        );
+        let z = self.latents(b);
+        let fake = g.forward(z);
+
+        // Discriminator: real → 1, fake → 0.
+        let real_logits = d.forward(real);
+        let fake_logits = d.forward(fake.clone().detach());
+        let d_loss = softplus(real_logits.clone().neg(), 1.0).mean()
+            + softplus(fake_logits.clone(), 1.0).mean();
+        let d_grads = GradientsParams::from_grads(d_loss.backward(), &d);
+        let d = self.opt_d.step(self.preset.train.lr_d, d, d_grads);
+
+        // Generator: make the updated D call the same fakes real.
+        let g_logits = d.forward(fake);
+        let g_loss = softplus(g_logits.neg(), 1.0).mean();
+        let g_grads = GradientsParams::from_grads(g_loss.backward(), &g);
+        let g = self.opt_g.step(self.preset.train.lr_g, g, g_grads);
+
+        if let Some(ema) = self.ema.take() {
+            let decay = warmed_up_decay(self.preset.train.ema_decay, self.state.step);
+            self.ema = Some(ema_update(ema, &g, decay));
+        }
+        self.nets = Some(Nets { g, d });
+
+        let stats = Tensor::cat(
+            vec![
+                d_loss.detach().reshape([1]),
+                g_loss.detach().reshape([1]),
+                sigmoid(real_logits.detach()).mean().reshape([1]),
+                sigmoid(fake_logits.detach()).mean().reshape([1]),
+            ],
+            0,
+        )
+        .without_autodiff();
+        let window = self.window.get_or_insert_with(|| Window {
+            sums: stats.zeros_like(),
+            steps: 0,
+            images: 0,
+            started,
+        });
+        window.sums = window.sums.clone() + stats;
+        window.steps += 1;
+        window.images += b as u64;
+        self.state.step += 1;
+        self.state.images_seen += b as u64;
+        Ok(())
+    }
+
+    /// Averages since the last call (one device sync), or `None` if no step ran since.
+    pub fn take_metrics(&mut self) -> Result<Option<MetricsRecord>, TrainError> {
+        let Some(w) = self.window.take() else {
+            return Ok(None);
+        };
+        let sums = w
+            .sums
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| TrainError::Device(format!("reading metrics: {e:?}")))?;
+        let secs = w.started.elapsed().as_secs_f64();
+        self.state.train_seconds += secs;
+        let n = w.steps as f32;
+        Ok(Some(MetricsRecord {
+            step: self.state.step,
+            epoch: self.state.epoch,
+            d_loss: sums[0] / n,
+            g_loss: sums[1] / n,
+            d_real: sums[2] / n,
+            d_fake: sums[3] / n,
+            images_per_sec: (w.images as f64 / secs.max(1e-9)) as f32,
+            train_seconds: self.state.train_seconds,
+        }))
+    }
+
+    /// A sampler over the EMA generator (or the raw one without EMA), on `device`.
+    pub fn sampler(&self, device: &Device) -> Result<Sampler, TrainError> {
+        let g = match (&self.ema, &self.nets) {
+            (Some(ema), _) => ema.clone(),
+            (None, Some(nets)) => nets.g.valid(),
+            (None, None) => {
+                return Err(TrainError::Device(
+                    "no generator (an earlier step failed)".into(),
+                ));
+            }
+        };
+        Ok(Sampler::new(
+            g,
+            self.preset.model.clone(),
+            device,
+            format!("step-{}", self.state.step),
+        ))
+    }
+
+    /// Everything needed to resume, as a [`Checkpoint`].
+    pub fn checkpoint(&self) -> Result<Checkpoint, TrainError> {
+        let nets = self.nets.as_ref().ok_or_else(|| {
+            TrainError::Device("no networks to save (an earlier step failed)".into())
+        })?;
+        let mut blobs = vec![
+            ("g".to_string(), record_bytes(nets.g.clone(), "generator")?),
+            (
+                "d".to_string(),
+                record_bytes(nets.d.clone(), "discriminator")?,
+            ),
+        ];
+        if let Some(ema) = &self.ema {
+            blobs.push((
+                "ema".to_string(),
+                record_bytes(ema.clone(), "EMA generator")?,
+            ));
+        }
+        for (name, opt) in [("opt_g", &self.opt_g), ("opt_d", &self.opt_d)] {
+            let bytes = opt.into_bytes().map_err(|e| TrainError::Record {
+                what: "optimiser state",
+                message: e.to_string(),
+            })?;
+            blobs.push((name.to_string(), bytes.to_vec()));
+        }
+        Ok(Checkpoint {
+            state: self.state.clone(),
+            preset_toml: self.preset.to_toml(),
+            dataset_fingerprint: self.fingerprint.clone(),
+            app_version: env!("CARGO_PKG_VERSION").to_string(),
+            blobs,
+        })
+    }
+}

@@ -1,0 +1,133 @@
+//! The `atelier` binary as scripts use it: exit codes, one-line errors, files written.
+
+use std::path::Path;
+use std::process::Command;
+
+fn atelier(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .args(args)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn train_then_sample_then_refuse_to_overwrite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("shirts");
+    atelier::demo::write_demo_set(&data, 24).unwrap();
+    std::fs::write(data.join("broken.png"), b"\x89PNG\r\n\x1a\nbroken").unwrap();
+    let run = tmp.path().join("run");
+    let p = |x: &Path| x.to_str().unwrap().to_string();
+    let (code, stdout, stderr) = atelier(&[
+        "train",
+        "--data",
+        &p(&data),
+        "--preset",
+        "tiny-test",
+        "--out",
+        &p(&run),
+        "--steps",
+        "4",
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("step 4/4"), "{stdout}");
+    assert!(stderr.contains("1 skipped"), "{stderr}");
+
+    let shots = tmp.path().join("shots");
+    let (code, stdout, stderr) = atelier(&[
+        "sample",
+        "--run",
+        &p(&run),
+        "--count",
+        "5",
+        "--out",
+        &p(&shots),
+        "--seed",
+        "10",
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let files: Vec<_> = std::fs::read_dir(&shots).unwrap().collect();
+    assert_eq!(files.len(), 5);
+    assert!(shots.join("seed-00000014.png").exists());
+    let img = image::open(shots.join("seed-00000010.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (28, 28));
+
+    let (code, _, stderr) = atelier(&[
+        "sample",
+        "--run",
+        &p(&run),
+        "--count",
+        "5",
+        "--out",
+        &p(&shots),
+        "--seed",
+        "12",
+        "--device",
+        "cpu",
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("already exists"), "{stderr}");
+}
+
+#[test]
+fn errors_are_one_line_with_non_zero_exit() {
+    let (code, _, stderr) = atelier(&[
+        "train",
+        "--data",
+        "/no/such/folder",
+        "--preset",
+        "tiny-test",
+        "--out",
+        "/tmp/x",
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("error:") && stderr.contains("/no/such/folder"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr
+            .trim()
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .count(),
+        1,
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = atelier(&["import", "--data", ".", "--preset", "no-such-preset"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("unknown preset 'no-such-preset'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn import_prints_the_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    atelier::demo::write_demo_set(tmp.path(), 6).unwrap();
+    std::fs::write(tmp.path().join("empty.png"), b"").unwrap();
+    let (code, stdout, stderr) = atelier(&[
+        "import",
+        "--data",
+        tmp.path().to_str().unwrap(),
+        "--preset",
+        "dcgan-28",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Imported 6 of 7 files"), "{stdout}");
+    assert!(stdout.contains("empty.png: empty file"), "{stdout}");
+}

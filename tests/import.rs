@@ -1,0 +1,245 @@
+//! Importing folders full of good and bad files: every bad file is skipped and reported,
+//! nothing panics, and the good images come out at the preset's size.
+
+use std::fs;
+use std::io::Cursor;
+use std::path::Path;
+
+use atelier::data::{ImportError, ImportOptions, SkipReason, Split, import_folder};
+use atelier::preset::SquareMode;
+use image::{DynamicImage, ImageBuffer, ImageFormat, Luma, Rgb, Rgba};
+
+fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+fn gradient_rgb(w: u32, h: u32) -> DynamicImage {
+    DynamicImage::ImageRgb8(ImageBuffer::from_fn(w, h, |x, y| {
+        Rgb([(x * 7) as u8, (y * 5) as u8, 128])
+    }))
+}
+
+/// A PNG whose header declares a 60000×60000 image: a decompression bomb's calling card.
+fn png_bomb() -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&crc32(&body).to_be_bytes());
+    }
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&60_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&60_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(
+        &mut out,
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) {
+    fs::write(dir.join(name), bytes).unwrap();
+}
+
+const RGB64: ImportOptions = ImportOptions {
+    resolution: 16,
+    channels: 3,
+    square: SquareMode::Pad,
+};
+
+#[test]
+fn bad_files_are_skipped_and_reported_and_good_ones_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good = gradient_rgb(40, 30);
+    write(d, "good.png", &encode(&good, ImageFormat::Png));
+    write(
+        d,
+        "good.jpg",
+        &encode(&gradient_rgb(33, 50), ImageFormat::Jpeg),
+    );
+    write(
+        d,
+        "good.bmp",
+        &encode(&gradient_rgb(20, 20), ImageFormat::Bmp),
+    );
+    write(
+        d,
+        "good.gif",
+        &encode(&gradient_rgb(21, 20), ImageFormat::Gif),
+    );
+    write(
+        d,
+        "good.tiff",
+        &encode(&gradient_rgb(22, 20), ImageFormat::Tiff),
+    );
+    write(
+        d,
+        "good.webp",
+        &encode(&gradient_rgb(23, 20), ImageFormat::WebP),
+    );
+    let sixteen: ImageBuffer<Luma<u16>, Vec<u16>> =
+        ImageBuffer::from_fn(25, 25, |x, _| Luma([(x * 2000) as u16]));
+    write(
+        d,
+        "sixteen-bit.png",
+        &encode(&DynamicImage::ImageLuma16(sixteen), ImageFormat::Png),
+    );
+    let clear: ImageBuffer<Rgba<u8>, Vec<u8>> = ImageBuffer::from_pixel(24, 24, Rgba([0, 0, 0, 0]));
+    write(
+        d,
+        "transparent.png",
+        &encode(&DynamicImage::ImageRgba8(clear), ImageFormat::Png),
+    );
+
+    write(d, "empty.png", b"");
+    let full = encode(&gradient_rgb(64, 64), ImageFormat::Png);
+    write(d, "truncated.png", &full[..full.len() / 3]);
+    write(
+        d,
+        "notes.txt",
+        b"these are not the pixels you are looking for",
+    );
+    write(d, "noise.jpg", &[0x13u8; 5000]);
+    write(d, "bomb.png", &png_bomb());
+    write(d, "copy-of-good.png", &encode(&good, ImageFormat::Png));
+
+    let (data, report) = import_folder(d, RGB64, &|_| {}).unwrap();
+    let names = |pred: &dyn Fn(&SkipReason) -> bool| -> Vec<String> {
+        let mut v: Vec<String> = report
+            .skipped
+            .iter()
+            .filter(|s| pred(&s.reason))
+            .map(|s| s.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        names(&|r| matches!(r, SkipReason::EmptyFile)),
+        ["empty.png"]
+    );
+    assert_eq!(
+        names(&|r| matches!(r, SkipReason::NotAnImage)),
+        ["noise.jpg", "notes.txt"]
+    );
+    assert_eq!(
+        names(&|r| matches!(r, SkipReason::Decode(_))),
+        ["bomb.png", "truncated.png"]
+    );
+    // Sorted order: "copy-of-good.png" comes first, so "good.png" is the reported copy.
+    assert_eq!(
+        names(&|r| matches!(r, SkipReason::Duplicate { .. })),
+        ["good.png"]
+    );
+    assert_eq!(report.skipped.len(), 6, "{report}");
+    assert_eq!(data.len(), 8, "{report}");
+    assert_eq!(report.imported, 8);
+    assert_eq!(data.image_len(), 3 * 16 * 16);
+    assert_eq!(data.pixels.len(), 8 * 3 * 16 * 16);
+    // Fully transparent pixels are composited onto white.
+    let t = data
+        .sources
+        .iter()
+        .position(|p| p.ends_with("transparent.png"))
+        .unwrap();
+    assert!(data.image(t).iter().all(|&v| v == 255));
+    let text = report.to_string();
+    assert!(
+        text.contains("bomb.png") && text.contains("empty file"),
+        "{text}"
+    );
+}
+
+#[test]
+fn classes_come_from_first_level_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    for (class, n) in [("mugs", 3), ("sneakers", 5)] {
+        let sub = dir.path().join(class).join("nested");
+        fs::create_dir_all(&sub).unwrap();
+        for i in 0..n {
+            write(
+                &sub,
+                &format!("{i}.png"),
+                &encode(&gradient_rgb(10 + i, 12 + i * 3), ImageFormat::Png),
+            );
+        }
+    }
+    let opts = ImportOptions {
+        resolution: 8,
+        channels: 1,
+        square: SquareMode::Crop,
+    };
+    let (data, report) = import_folder(dir.path(), opts, &|_| {}).unwrap();
+    assert_eq!(data.class_names, ["mugs", "sneakers"]);
+    assert_eq!(
+        report.per_class,
+        vec![("mugs".to_string(), 3), ("sneakers".to_string(), 5)]
+    );
+    assert_eq!(data.labels.iter().filter(|&&l| l == 1).count(), 5);
+}
+
+#[test]
+fn empty_and_useless_folders_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = import_folder(dir.path(), RGB64, &|_| {}).unwrap_err();
+    assert!(matches!(err, ImportError::Empty(_)), "{err}");
+    write(dir.path(), "a.txt", b"hello");
+    let err = import_folder(dir.path(), RGB64, &|_| {}).unwrap_err();
+    assert!(
+        matches!(err, ImportError::NoUsableImage { skipped: 1, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("a.txt"), "{err}");
+    let err = import_folder(&dir.path().join("missing"), RGB64, &|_| {}).unwrap_err();
+    assert!(matches!(err, ImportError::NotFound(_)), "{err}");
+}
+
+#[test]
+fn real_fashion_mnist_folder_imports_and_splits_deterministically() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/fmnist-sneaker-train");
+    if !root.exists() {
+        panic!(
+            "shared data missing at {}: tests need ../shared/data",
+            root.display()
+        );
+    }
+    let opts = ImportOptions {
+        resolution: 28,
+        channels: 1,
+        square: SquareMode::Pad,
+    };
+    let (data, report) = import_folder(&root, opts, &|_| {}).unwrap();
+    assert_eq!(report.imported + report.skipped.len(), 6000);
+    assert!(report.imported > 5900, "{} imported", report.imported);
+    let a = Split::new(&data, [0.9, 0.05, 0.05], 2024);
+    let b = Split::new(&data, [0.9, 0.05, 0.05], 2024);
+    assert_eq!(a, b);
+    assert_eq!(
+        a.train.len() + a.validation.len() + a.test.len(),
+        data.len()
+    );
+    assert!(a.validation.len() >= 290 && a.test.len() >= 290);
+}

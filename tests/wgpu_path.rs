@@ -1,0 +1,42 @@
+//! The GPU code path: one tiny training step and one sample on wgpu. With no GPU this runs on
+//! Mesa's software Vulkan (lavapipe, installed by `.ci/run`), which is slow, hence tiny.
+
+use std::sync::Arc;
+
+use atelier::data::Dataset;
+use atelier::preset::Preset;
+use atelier::train::GanSession;
+use burn::tensor::Device;
+
+#[test]
+fn one_tiny_step_and_a_sample_on_wgpu() {
+    let device = Device::wgpu_options()
+        .init()
+        .expect("wgpu needs a Vulkan/Metal/DX12 adapter; on Debian install mesa-vulkan-drivers (.ci/run does)");
+    let mut preset = Preset::load("tiny-test").unwrap();
+    preset.train.batch = 4;
+    let n = 8;
+    let side = preset.model.resolution;
+    let pixels: Vec<u8> = (0..n * side * side).map(|i| (i * 37 % 251) as u8).collect();
+    let data = Dataset {
+        resolution: side,
+        channels: 1,
+        pixels,
+        labels: vec![0; n],
+        class_names: vec!["t".into()],
+        sources: vec![Default::default(); n],
+        content_hashes: (0..n).map(|i| [i as u8; 32]).collect(),
+    };
+    let mut session = GanSession::new(preset, Arc::new(data), (0..n).collect(), &device).unwrap();
+    session.step().unwrap();
+    let m = session.take_metrics().unwrap().unwrap();
+    assert!(m.is_finite(), "{m:?}");
+    assert!(m.d_loss > 0.0 && m.g_loss > 0.0);
+    assert_eq!(session.state().step, 1);
+    let shots = session
+        .sampler(&device)
+        .unwrap()
+        .render(&[vec![0.5; 16]])
+        .unwrap();
+    assert_eq!(shots[0].pixels.len(), side * side);
+}
