@@ -176,15 +176,14 @@ fn bad_files_are_skipped_and_reported_and_good_ones_imported() {
 #[test]
 fn classes_come_from_first_level_folders() {
     let dir = tempfile::tempdir().unwrap();
-    for (class, n) in [("mugs", 3), ("sneakers", 5)] {
+    for (class, n, tint) in [("mugs", 3, 10u8), ("sneakers", 5, 200u8)] {
         let sub = dir.path().join(class).join("nested");
         fs::create_dir_all(&sub).unwrap();
         for i in 0..n {
-            write(
-                &sub,
-                &format!("{i}.png"),
-                &encode(&gradient_rgb(10 + i, 12 + i * 3), ImageFormat::Png),
-            );
+            let img = DynamicImage::ImageRgb8(ImageBuffer::from_fn(10 + i, 12 + i * 3, |x, _| {
+                Rgb([x as u8, tint, 0])
+            }));
+            write(&sub, &format!("{i}.png"), &encode(&img, ImageFormat::Png));
         }
     }
     let opts = ImportOptions {

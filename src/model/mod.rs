@@ -6,7 +6,7 @@
 mod dcgan;
 mod mlp;
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 
 pub use dcgan::{DcganDiscriminator, DcganGenerator, DcganShape};
@@ -62,6 +62,23 @@ impl Discriminator {
             Self::Dcgan(d) => d.forward(images),
         }
     }
+}
+
+/// Every float value of a module (weights and running statistics) in its fixed visiting order:
+/// lets tests and tools compare two models value for value, independent of parameter ids.
+#[must_use]
+pub fn flat_values<M: Module>(module: &M) -> Vec<f32> {
+    struct Flatten(Vec<f32>);
+    impl ModuleVisitor for Flatten {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Ok(values) = param.val().into_data().convert::<f32>().into_vec::<f32>() {
+                self.0.extend(values);
+            }
+        }
+    }
+    let mut flatten = Flatten(Vec::new());
+    module.visit(&mut flatten);
+    flatten.0
 }
 
 #[cfg(test)]

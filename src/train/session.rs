@@ -314,7 +314,8 @@ impl GanSession {
 
         if let Some(ema) = self.ema.take() {
             let decay = warmed_up_decay(self.preset.train.ema_decay, self.state.step);
-            self.ema = Some(ema_update(ema, &g, decay));
+            // `valid()` folds BatchNorm's pending running-statistic update in (see `checkpoint`).
+            self.ema = Some(ema_update(ema, &g.valid(), decay));
         }
         self.nets = Some(Nets { g, d });
 
