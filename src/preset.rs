@@ -217,6 +217,7 @@ impl Preset {
         Ok(preset)
     }
 
+    #[must_use]
     pub fn to_toml(&self) -> String {
         // Serialising plain data structs cannot fail.
         toml::to_string_pretty(self).unwrap_or_default()

@@ -1,5 +1,11 @@
 //! The `atelier` binary as scripts use it: exit codes, one-line errors, files written.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::many_single_char_names
+)]
+
 use std::path::Path;
 use std::process::Command;
 

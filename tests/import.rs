@@ -1,6 +1,12 @@
 //! Importing folders full of good and bad files: every bad file is skipped and reported,
 //! nothing panics, and the good images come out at the preset's size.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::many_single_char_names
+)]
+
 use std::fs;
 use std::io::Cursor;
 use std::path::Path;
@@ -23,7 +29,7 @@ fn gradient_rgb(w: u32, h: u32) -> DynamicImage {
 
 /// A PNG whose header declares a 60000×60000 image: a decompression bomb's calling card.
 fn png_bomb() -> Vec<u8> {
-    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    fn chunk(out: &mut Vec<u8>, kind: [u8; 4], data: &[u8]) {
         out.extend_from_slice(&(data.len() as u32).to_be_bytes());
         let mut body = kind.to_vec();
         body.extend_from_slice(data);
@@ -49,13 +55,13 @@ fn png_bomb() -> Vec<u8> {
     ihdr.extend_from_slice(&60_000u32.to_be_bytes());
     ihdr.extend_from_slice(&60_000u32.to_be_bytes());
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, *b"IHDR", &ihdr);
     chunk(
         &mut out,
-        b"IDAT",
+        *b"IDAT",
         &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
     );
-    chunk(&mut out, b"IEND", &[]);
+    chunk(&mut out, *b"IEND", &[]);
     out
 }
 
@@ -219,12 +225,11 @@ fn empty_and_useless_folders_are_clear_errors() {
 #[test]
 fn real_fashion_mnist_folder_imports_and_splits_deterministically() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/fmnist-sneaker-train");
-    if !root.exists() {
-        panic!(
-            "shared data missing at {}: tests need ../shared/data",
-            root.display()
-        );
-    }
+    assert!(
+        root.exists(),
+        "shared data missing at {}: tests need ../shared/data",
+        root.display()
+    );
     let opts = ImportOptions {
         resolution: 28,
         channels: 1,

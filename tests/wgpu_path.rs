@@ -1,6 +1,12 @@
 //! The GPU code path: one tiny training step and one sample on wgpu. With no GPU this runs on
 //! Mesa's software Vulkan (lavapipe, installed by `.ci/run`), which is slow, hence tiny.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::many_single_char_names
+)]
+
 use std::sync::Arc;
 
 use atelier::data::Dataset;
@@ -24,7 +30,7 @@ fn one_tiny_step_and_a_sample_on_wgpu() {
         pixels,
         labels: vec![0; n],
         class_names: vec!["t".into()],
-        sources: vec![Default::default(); n],
+        sources: vec![std::path::PathBuf::default(); n],
         content_hashes: (0..n).map(|i| [i as u8; 32]).collect(),
     };
     let mut session = GanSession::new(preset, Arc::new(data), (0..n).collect(), &device).unwrap();

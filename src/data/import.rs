@@ -151,6 +151,9 @@ impl fmt::Display for ImportReport {
     }
 }
 
+/// One decoded image: normalised pixels and the SHA-256 of its file.
+type Decoded = (Vec<u8>, [u8; 32]);
+
 struct Candidate {
     path: PathBuf,
     class: String,
@@ -183,26 +186,41 @@ pub fn import_folder(
     candidates.sort_by(|a, b| a.path.cmp(&b.path));
     let total = candidates.len();
     let done = AtomicUsize::new(0);
-    let decoded: Vec<Result<(Vec<u8>, [u8; 32]), SkipReason>> = candidates
+    let decoded: Vec<Result<Decoded, SkipReason>> = candidates
         .par_iter()
         .map(|c| {
             let r = load_one(&c.path, options);
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if n % 64 == 0 || n == total {
+            if n.is_multiple_of(64) || n == total {
                 progress(ImportProgress { done: n, total });
             }
             r
         })
         .collect();
 
-    let mut class_names: Vec<String> = candidates.iter().map(|c| c.class.clone()).collect();
-    class_names.sort();
-    class_names.dedup();
     let mut report = ImportReport {
         root: root.to_path_buf(),
         files_seen: total,
         ..ImportReport::default()
     };
+    let dataset = assemble(root, options, candidates, decoded, &mut report)?;
+    report.imported = dataset.len();
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok((dataset, report))
+}
+
+/// Keeps the first of each set of identical files, drops classes left empty, and lays the
+/// images out as one dataset; every file not kept goes into `report.skipped`.
+fn assemble(
+    root: &Path,
+    options: ImportOptions,
+    candidates: Vec<Candidate>,
+    decoded: Vec<Result<Decoded, SkipReason>>,
+    report: &mut ImportReport,
+) -> Result<Dataset, ImportError> {
+    let mut class_names: Vec<String> = candidates.iter().map(|c| c.class.clone()).collect();
+    class_names.sort();
+    class_names.dedup();
     let mut seen: HashMap<[u8; 32], PathBuf> = HashMap::new();
     let mut dataset = Dataset {
         resolution: options.resolution,
@@ -276,9 +294,7 @@ pub fn import_folder(
         dataset.content_hashes.push(hash);
         dataset.sources.push(path);
     }
-    report.imported = dataset.len();
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok((dataset, report))
+    Ok(dataset)
 }
 
 fn scan(
@@ -318,7 +334,7 @@ fn scan(
 }
 
 /// Reads, hashes and decodes one file into `options`' size and channels.
-fn load_one(path: &Path, options: ImportOptions) -> Result<(Vec<u8>, [u8; 32]), SkipReason> {
+fn load_one(path: &Path, options: ImportOptions) -> Result<Decoded, SkipReason> {
     let meta = std::fs::metadata(path).map_err(|e| SkipReason::Unreadable(e.to_string()))?;
     if meta.len() == 0 {
         return Err(SkipReason::EmptyFile);

@@ -29,7 +29,7 @@ impl DcganShape {
     /// Plan for `resolution`, one of 28, 32, 64, 128 (checked by the preset).
     #[must_use]
     pub fn new(resolution: usize) -> Self {
-        let base = if resolution % 7 == 0 { 7 } else { 4 };
+        let base = if resolution.is_multiple_of(7) { 7 } else { 4 };
         let mut upsamplings = 0;
         while base << upsamplings < resolution {
             upsamplings += 1;

@@ -15,6 +15,8 @@ pub use mlp::{MlpDiscriminator, MlpGenerator};
 use crate::preset::{ModelKind, ModelPreset};
 
 /// Maps latent vectors `[B, latent_dim]` to images `[B, C, H, W]` in `[-1, 1]`.
+// One generator lives per run; boxing a variant would only add an indirection to every call.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Generator {
     Mlp(MlpGenerator),
@@ -71,7 +73,12 @@ pub fn flat_values<M: Module>(module: &M) -> Vec<f32> {
     struct Flatten(Vec<f32>);
     impl ModuleVisitor for Flatten {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if let Ok(values) = param.val().into_data().convert::<f32>().into_vec::<f32>() {
+            if let Ok(values) = param
+                .val()
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+            {
                 self.0.extend(values);
             }
         }

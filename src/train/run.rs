@@ -72,6 +72,34 @@ fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Tra
     move |source| TrainError::Io { what, path, source }
 }
 
+/// The recipe and, on resume, the checkpoint to continue; refuses to start over a run or to
+/// resume nothing.
+fn run_recipe(options: &RunOptions) -> Result<(Preset, Option<Checkpoint>), TrainError> {
+    let run_dir = &options.run_dir;
+    let ckpt_path = run_dir.join(LATEST);
+    if options.resume {
+        if !ckpt_path.exists() {
+            return Err(TrainError::Incompatible(format!(
+                "{} holds no checkpoint to resume; start the run without --resume",
+                run_dir.display()
+            )));
+        }
+        let checkpoint = Checkpoint::load(&ckpt_path)?;
+        let mut preset = Preset::from_toml("checkpoint", &checkpoint.preset_toml)
+            .map_err(|e| TrainError::Incompatible(e.to_string()))?;
+        preset.train.epochs = options.preset.train.epochs;
+        preset.train.steps = options.preset.train.steps;
+        Ok((preset, Some(checkpoint)))
+    } else if ckpt_path.exists() {
+        Err(TrainError::Incompatible(format!(
+            "{} already holds a run; add --resume to continue it, or choose another --out",
+            run_dir.display()
+        )))
+    } else {
+        Ok((options.preset.clone(), None))
+    }
+}
+
 /// Trains per `options` on `device` until the budget is met or `cancel` is set. Cancelling
 /// saves a checkpoint first, so Ctrl-C loses nothing; a kill loses at most the steps since
 /// the last checkpoint.
@@ -84,63 +112,23 @@ pub fn train_run(
 ) -> Result<RunSummary, TrainError> {
     let run_dir = &options.run_dir;
     let ckpt_path = run_dir.join(LATEST);
-    let (preset, checkpoint) = if options.resume {
-        if !ckpt_path.exists() {
-            return Err(TrainError::Incompatible(format!(
-                "{} holds no checkpoint to resume; start the run without --resume",
-                run_dir.display()
-            )));
-        }
-        let checkpoint = Checkpoint::load(&ckpt_path)?;
-        let mut preset = Preset::from_toml("checkpoint", &checkpoint.preset_toml)
-            .map_err(|e| TrainError::Incompatible(e.to_string()))?;
-        preset.train.epochs = options.preset.train.epochs;
-        preset.train.steps = options.preset.train.steps;
-        (preset, Some(checkpoint))
-    } else {
-        if ckpt_path.exists() {
-            return Err(TrainError::Incompatible(format!(
-                "{} already holds a run; add --resume to continue it, or choose another --out",
-                run_dir.display()
-            )));
-        }
-        (options.preset.clone(), None)
-    };
-    std::fs::create_dir_all(run_dir.join("previews")).map_err(io_err("cannot create", run_dir))?;
-
-    let import_options = ImportOptions {
-        resolution: preset.model.resolution,
-        channels: preset.model.channels,
-        square: preset.data.square,
-    };
-    let (dataset, report) = import_folder(&options.data_dir, import_options, import_progress)?;
-    let report_path = run_dir.join("import-report.txt");
-    write_atomic(&report_path, report.to_string().as_bytes())
-        .map_err(io_err("cannot write", &report_path))?;
-    on_event(TrainEvent::Imported(report));
-    let split = Split::new(&dataset, preset.data.split, preset.data.split_seed);
-    let dataset = Arc::new(dataset);
-
-    let mut session = match &checkpoint {
-        Some(c) => GanSession::resume(c, preset.clone(), dataset, split.train.clone(), device)?,
-        None => GanSession::new(preset.clone(), dataset, split.train.clone(), device)?,
-    };
-    let preset_path = run_dir.join("preset.toml");
-    write_atomic(&preset_path, session.preset().to_toml().as_bytes())
-        .map_err(io_err("cannot write", &preset_path))?;
+    let (preset, checkpoint) = run_recipe(options)?;
     let metrics_path = run_dir.join("metrics.jsonl");
-    if checkpoint.is_some() {
-        metrics::truncate_after(&metrics_path, session.state().step)
-            .map_err(io_err("cannot rewrite", &metrics_path))?;
-    }
-
+    let (mut session, train_images) = prepare_session(
+        options,
+        preset.clone(),
+        checkpoint.as_ref(),
+        device,
+        import_progress,
+        on_event,
+    )?;
     let total = session.total_steps();
     on_event(TrainEvent::Started {
         step: session.state().step,
         total_steps: total,
         steps_per_epoch: session.steps_per_epoch(),
         batch: session.batch(),
-        train_images: split.train.len(),
+        train_images,
     });
     let preview_latents: Vec<Vec<f32>> = (0..PREVIEW_COUNT as u64)
         .map(|i| {
@@ -184,10 +172,8 @@ pub fn train_run(
         let finishing = step == total;
         if step % t.metrics_every == 0 || step % t.checkpoint_every == 0 || finishing {
             read_metrics(&mut session, &mut last_metrics)?;
-            if let Some(m) = &last_metrics {
-                if m.step == step {
-                    on_event(TrainEvent::Metrics(m.clone()));
-                }
+            if let Some(m) = last_metrics.as_ref().filter(|m| m.step == step) {
+                on_event(TrainEvent::Metrics(m.clone()));
             }
         }
         if step % t.preview_every == 0 || finishing {
@@ -216,6 +202,48 @@ pub fn train_run(
         cancelled,
         last_metrics,
     })
+}
+
+/// Imports the data, writes the run's report and recipe, and builds (or restores) the session.
+/// Returns it with the size of the training split.
+fn prepare_session(
+    options: &RunOptions,
+    preset: Preset,
+    checkpoint: Option<&Checkpoint>,
+    device: &Device,
+    import_progress: &(dyn Fn(ImportProgress) + Sync),
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<(GanSession, usize), TrainError> {
+    let run_dir = &options.run_dir;
+    std::fs::create_dir_all(run_dir.join("previews")).map_err(io_err("cannot create", run_dir))?;
+
+    let import_options = ImportOptions {
+        resolution: preset.model.resolution,
+        channels: preset.model.channels,
+        square: preset.data.square,
+    };
+    let (dataset, report) = import_folder(&options.data_dir, import_options, import_progress)?;
+    let report_path = run_dir.join("import-report.txt");
+    write_atomic(&report_path, report.to_string().as_bytes())
+        .map_err(io_err("cannot write", &report_path))?;
+    on_event(TrainEvent::Imported(report));
+    let split = Split::new(&dataset, preset.data.split, preset.data.split_seed);
+    let dataset = Arc::new(dataset);
+
+    let session = match checkpoint {
+        Some(c) => GanSession::resume(c, preset, dataset, split.train.clone(), device)?,
+        None => GanSession::new(preset, dataset, split.train.clone(), device)?,
+    };
+    let preset_path = run_dir.join("preset.toml");
+    write_atomic(&preset_path, session.preset().to_toml().as_bytes())
+        .map_err(io_err("cannot write", &preset_path))?;
+    let metrics_path = run_dir.join("metrics.jsonl");
+    if checkpoint.is_some() {
+        metrics::truncate_after(&metrics_path, session.state().step)
+            .map_err(io_err("cannot rewrite", &metrics_path))?;
+    }
+
+    Ok((session, split.train.len()))
 }
 
 fn write_preview(
