@@ -137,3 +137,99 @@ fn import_prints_the_report() {
     assert!(stdout.contains("Imported 6 of 7 files"), "{stdout}");
     assert!(stdout.contains("empty.png: empty file"), "{stdout}");
 }
+
+/// Sends `signal` (e.g. "-INT", "-KILL") to a child process with the system's `kill`.
+fn signal(child: &std::process::Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn interrupt_checkpoints_and_resume_continues_even_after_a_kill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("shirts");
+    atelier::demo::write_demo_set(&data, 32).unwrap();
+    let run = tmp.path().join("run");
+    let (d, r) = (data.to_str().unwrap(), run.to_str().unwrap());
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            d,
+            "--preset",
+            "tiny-test",
+            "--out",
+            r,
+            "--device",
+            "cpu",
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_atelier"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let ckpt = run.join("checkpoint.atl");
+    let step_of = |path: &Path| atelier::train::Checkpoint::load(path).map(|c| c.state.step);
+
+    // Ctrl-C: the run saves a checkpoint at the step it reached and exits cleanly.
+    let child = train(&["--steps", "1000000"]);
+    wait_for("a first checkpoint", || {
+        step_of(&ckpt).is_ok_and(|s| s >= 5)
+    });
+    signal(&child, "-INT");
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stopped: u64 = stdout
+        .split("stopped at step ")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no 'stopped at step' in {stdout}"));
+    assert_eq!(step_of(&ckpt).unwrap(), stopped);
+
+    // SIGKILL: nothing can be saved, so at most the steps since the last checkpoint are lost.
+    let child = train(&["--steps", "1000000", "--resume"]);
+    wait_for("a checkpoint after the resume", || {
+        step_of(&ckpt).is_ok_and(|s| s >= stopped + 10)
+    });
+    signal(&child, "-KILL");
+    let _ = child.wait_with_output().unwrap();
+    let kept = step_of(&ckpt).expect("the checkpoint survives a kill intact");
+    assert!(kept >= stopped + 10);
+
+    // Resume continues from the kept checkpoint to the new budget.
+    let target = (kept + 3).to_string();
+    let out = train(&["--steps", &target, "--resume"])
+        .wait_with_output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("step {target}/{target}")));
+    assert_eq!(step_of(&ckpt).unwrap(), kept + 3);
+}
