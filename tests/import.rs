@@ -247,3 +247,47 @@ fn real_fashion_mnist_folder_imports_and_splits_deterministically() {
     );
     assert!(a.validation.len() >= 290 && a.test.len() >= 290);
 }
+
+#[test]
+fn exif_orientation_is_applied() {
+    use image::ImageEncoder;
+    // 20×10, left half white; EXIF orientation 6 (rotate 90° clockwise) makes it 10×20 with
+    // the white half on top.
+    let img: ImageBuffer<Rgb<u8>, Vec<u8>> = ImageBuffer::from_fn(20, 10, |x, _| {
+        if x < 10 {
+            Rgb([255, 255, 255])
+        } else {
+            Rgb([0, 0, 0])
+        }
+    });
+    // Big-endian TIFF header, one IFD entry: Orientation (0x0112), SHORT, count 1, value 6.
+    let exif: Vec<u8> = vec![
+        b'M', b'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0,
+        0, 0,
+    ];
+    let mut bytes = Vec::new();
+    let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 95);
+    encoder.set_exif_metadata(exif).unwrap();
+    encoder
+        .write_image(img.as_raw(), 20, 10, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "rotated.jpg", &bytes);
+    let opts = ImportOptions {
+        resolution: 8,
+        channels: 1,
+        square: SquareMode::Crop,
+    };
+    let (data, _) = import_folder(dir.path(), opts, &|_| {}).unwrap();
+    let px = data.image(0);
+    assert!(
+        px[0] > 200 && px[7] > 200,
+        "top row white after rotation: {:?}",
+        &px[..8]
+    );
+    assert!(
+        px[56] < 60 && px[63] < 60,
+        "bottom row black after rotation: {:?}",
+        &px[56..]
+    );
+}

@@ -97,7 +97,13 @@ mod tests {
     #[test]
     fn every_shipped_architecture_has_the_right_shapes() {
         let device = Device::flex();
-        for name in ["tshirt-mlp-28", "dcgan-28", "dcgan-32-rgb", "tiny-test"] {
+        for name in [
+            "tshirt-mlp-28",
+            "dcgan-28",
+            "dcgan-32-rgb",
+            "dcgan-64-rgb",
+            "tiny-test",
+        ] {
             let p = Preset::load(name).unwrap().model;
             let g = Generator::new(&p, &device);
             let d = Discriminator::new(&p, &device);
