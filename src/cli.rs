@@ -19,7 +19,10 @@ use crate::export::{grid, save_png_atomic};
 use crate::latent::{latent_for_seed, truncate};
 use crate::preset::Preset;
 use crate::sample::Sampler;
-use crate::train::{Checkpoint, GanSession, LATEST, RunOptions, TrainEvent, train_run};
+use crate::train::{
+    BEST, Checkpoint, GanSession, LATEST, RUN_INFO, RunInfo, RunOptions, TrainEvent, evaluate,
+    train_run,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,6 +50,19 @@ pub enum Command {
     Bench(BenchArgs),
     /// Train on the embedded demo set (procedural T-shirts) and write samples.
     Demo(DemoArgs),
+    /// Print held-out quality figures (SWD, memorisation) for a run's checkpoints.
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[arg(long)]
+    pub run: PathBuf,
+    /// The run's image folder (default: the one recorded in the run's run.json).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +145,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Import(args)) => import(&args, cli.quiet),
         Some(Command::Bench(args)) => bench(&args),
         Some(Command::Demo(args)) => demo(&args, cli.quiet),
+        Some(Command::Eval(args)) => eval(&args, cli.quiet),
         None => demo(
             &DemoArgs {
                 out: PathBuf::from("atelier-demo"),
@@ -175,6 +192,66 @@ fn import_bar(quiet: bool) -> ProgressBar {
     bar
 }
 
+/// Turns training events into progress-bar updates and log lines.
+fn event_printer<'a>(
+    bar: &'a ProgressBar,
+    ibar: &'a ProgressBar,
+    quiet: bool,
+) -> impl FnMut(TrainEvent) + 'a {
+    move |event: TrainEvent| match event {
+        TrainEvent::Imported(report) => {
+            ibar.finish_and_clear();
+            let skipped = report.skipped.len();
+            eprintln!(
+                "imported {} images in {} classes ({} skipped; see import-report.txt)",
+                report.imported,
+                report.per_class.len(),
+                skipped
+            );
+        }
+        TrainEvent::Started {
+            step,
+            total_steps,
+            steps_per_epoch,
+            batch,
+            train_images,
+        } => {
+            eprintln!(
+                "training on {train_images} images, batch {batch}, {steps_per_epoch} steps/epoch, steps {step}→{total_steps}"
+            );
+            bar.set_length(total_steps);
+            bar.set_position(step);
+            bar.reset_eta();
+        }
+        TrainEvent::Stepped { step, .. } => bar.set_position(step),
+        TrainEvent::Metrics(m) => {
+            let msg = format!(
+                "D {:.3} G {:.3} D(x) {:.2} D(G(z)) {:.2} {:.0} img/s",
+                m.d_loss, m.g_loss, m.d_real, m.d_fake, m.images_per_sec
+            );
+            if quiet {
+                return;
+            }
+            bar.set_message(msg);
+        }
+        TrainEvent::Quality { record, best } => {
+            let line = format!(
+                "step {}: held-out SWD {:.1}{} (near-copies {:.1} %)",
+                record.step,
+                record.swd,
+                if best { ", best so far" } else { "" },
+                100.0 * record.near_copy_fraction
+            );
+            if quiet {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
+        }
+        TrainEvent::Preview { .. } | TrainEvent::Checkpoint { .. } => {}
+    }
+}
+
 fn train(args: TrainArgs, quiet: bool) -> Result<()> {
     let mut preset = Preset::load(&args.preset).context("loading the preset")?;
     if let Some(epochs) = args.epochs {
@@ -211,44 +288,7 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut on_event = |event: TrainEvent| match event {
-        TrainEvent::Imported(report) => {
-            ibar.finish_and_clear();
-            let skipped = report.skipped.len();
-            eprintln!(
-                "imported {} images in {} classes ({} skipped; see import-report.txt)",
-                report.imported,
-                report.per_class.len(),
-                skipped
-            );
-        }
-        TrainEvent::Started {
-            step,
-            total_steps,
-            steps_per_epoch,
-            batch,
-            train_images,
-        } => {
-            eprintln!(
-                "training on {train_images} images, batch {batch}, {steps_per_epoch} steps/epoch, steps {step}→{total_steps}"
-            );
-            bar.set_length(total_steps);
-            bar.set_position(step);
-            bar.reset_eta();
-        }
-        TrainEvent::Stepped { step, .. } => bar.set_position(step),
-        TrainEvent::Metrics(m) => {
-            let msg = format!(
-                "D {:.3} G {:.3} D(x) {:.2} D(G(z)) {:.2} {:.0} img/s",
-                m.d_loss, m.g_loss, m.d_real, m.d_fake, m.images_per_sec
-            );
-            if quiet {
-                return;
-            }
-            bar.set_message(msg);
-        }
-        TrainEvent::Preview { .. } | TrainEvent::Checkpoint { .. } => {}
-    };
+    let mut on_event = event_printer(&bar, &ibar, quiet);
     let progress = |p: ImportProgress| {
         ibar.set_length(p.total as u64);
         ibar.set_position(p.done as u64);
@@ -268,8 +308,19 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
             m.images_per_sec
         );
     }
+    if let Some(best) = summary.best_swd {
+        println!(
+            "best held-out SWD {best:.2} (×10³), saved as {}",
+            args.out.join(BEST).display()
+        );
+    }
     if summary.cancelled {
         println!("stopped at step {}; continue with --resume", summary.step);
+    } else if summary.early_stopped {
+        println!(
+            "stopped early at step {}: held-out SWD did not improve for {} evaluations",
+            summary.step, options.preset.train.patience
+        );
     } else {
         println!("done: checkpoint {}", args.out.join(LATEST).display());
     }
@@ -413,6 +464,83 @@ fn bench(args: &BenchArgs) -> Result<()> {
     println!(
         "sampling: {sample_ips:.1} images/s (EMA generator, batches of 64, PNG encoding excluded)"
     );
+    Ok(())
+}
+
+/// Held-out SWD and memorisation of the latest and best checkpoints, with a real-vs-real
+/// reference (training images against the same held-out images) to read them against.
+fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
+    let data_dir = if let Some(d) = &args.data {
+        d.clone()
+    } else {
+        let path = args.run.join(RUN_INFO);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {} (or pass --data)", path.display()))?;
+        let info: RunInfo =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        info.data_dir
+    };
+    let latest =
+        Checkpoint::load(&args.run.join(LATEST)).context("loading the run's checkpoint")?;
+    let preset = Preset::from_toml("checkpoint", &latest.preset_toml)?;
+    let options = ImportOptions {
+        resolution: preset.model.resolution,
+        channels: preset.model.channels,
+        square: preset.data.square,
+    };
+    let bar = import_bar(quiet);
+    let (dataset, _) = import_folder(&data_dir, options, &|p| {
+        bar.set_length(p.total as u64);
+        bar.set_position(p.done as u64);
+    })
+    .with_context(|| format!("importing {}", data_dir.display()))?;
+    bar.finish_and_clear();
+    let split = crate::data::Split::new(&dataset, preset.data.split, preset.data.split_seed);
+    let held = crate::train::held_out(&split);
+    if held.is_empty() {
+        bail!(
+            "the split holds no held-out image; use a larger folder or a larger validation ratio"
+        );
+    }
+    let chosen = resolve_device(args.device)?;
+    // Reference: as many training images as held-out ones, against the held-out set.
+    let n = held.len().min(split.train.len());
+    let train_refs: Vec<&[u8]> = split.train[..n].iter().map(|&i| dataset.image(i)).collect();
+    let held_refs: Vec<&[u8]> = held.iter().map(|&i| dataset.image(i)).collect();
+    let reference = crate::quality::swd(
+        &train_refs,
+        &held_refs,
+        dataset.channels,
+        dataset.resolution,
+        &crate::quality::SwdConfig::default(),
+    );
+    println!(
+        "held-out images: {} ({} classes); real-vs-real SWD ×10³ {:.2}",
+        held.len(),
+        dataset.class_names.len(),
+        reference.mean
+    );
+    let mut checkpoints = vec![("latest", latest)];
+    if let Ok(best) = Checkpoint::load(&args.run.join(BEST)) {
+        checkpoints.push(("best", best));
+    }
+    for (name, checkpoint) in checkpoints {
+        let sampler = Sampler::from_checkpoint(&checkpoint, &chosen.device)?;
+        let q = evaluate(&sampler, &dataset, &split, checkpoint.state.step)?
+            .context("no held-out images to evaluate against")?;
+        let levels: Vec<String> = q
+            .swd_levels
+            .iter()
+            .map(|(side, v)| format!("{side}px {v:.2}"))
+            .collect();
+        println!(
+            "{name:<6} step {:>7}: SWD ×10³ {:.2} [{}], near-copies {:.1} %",
+            q.step,
+            q.swd,
+            levels.join(", "),
+            100.0 * q.near_copy_fraction
+        );
+    }
     Ok(())
 }
 

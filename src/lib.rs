@@ -7,6 +7,7 @@
 //! - [`latent`], [`sample`]: latent vectors and rendering shots from a checkpoint.
 //! - [`export`]: pictures to files (PNG, grids), atomically.
 //! - [`preset`]: the TOML training recipes under `presets/`.
+//! - [`quality`]: held-out quality figures (multi-scale SWD, memorisation).
 //! - [`device`]: picking a GPU through wgpu or the CPU backend.
 //! - [`cli`]: the headless command line.
 
@@ -19,6 +20,7 @@ pub mod fsutil;
 pub mod latent;
 pub mod model;
 pub mod preset;
+pub mod quality;
 pub mod rng;
 pub mod sample;
 pub mod train;

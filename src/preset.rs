@@ -145,6 +145,10 @@ pub struct TrainPreset {
     pub preview_every: u64,
     /// Steps between metric lines (each costs a device sync).
     pub metrics_every: u64,
+    /// Steps between quality evaluations on the held-out split (SWD, memorisation); 0 = never.
+    pub eval_every: u64,
+    /// Stop after this many evaluations without a better SWD; 0 = never stop early.
+    pub patience: u32,
 }
 
 impl Default for TrainPreset {
@@ -164,6 +168,8 @@ impl Default for TrainPreset {
             checkpoint_every: 500,
             preview_every: 250,
             metrics_every: 50,
+            eval_every: 500,
+            patience: 0,
         }
     }
 }

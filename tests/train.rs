@@ -324,3 +324,37 @@ fn damaged_checkpoint_is_a_clear_error() {
     .unwrap_err();
     assert!(err.to_string().contains("damaged"), "{err}");
 }
+
+#[test]
+fn evaluations_log_quality_keep_the_best_checkpoint_and_can_stop_early() {
+    let data = demo_folder(48);
+    let out = tempfile::tempdir().unwrap();
+    let r = out.path().join("r");
+    let mut preset = tiny(12);
+    preset.train.eval_every = 4;
+    let summary = run(data.path(), &r, preset, false);
+    let lines: Vec<atelier::quality::QualityRecord> =
+        std::fs::read_to_string(r.join("quality.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    assert_eq!(lines.iter().map(|q| q.step).collect::<Vec<_>>(), [4, 8, 12]);
+    assert!(
+        lines
+            .iter()
+            .all(|q| q.swd.is_finite() && q.swd > 0.0 && q.real_images > 0)
+    );
+    let best = lines.iter().min_by(|a, b| a.swd.total_cmp(&b.swd)).unwrap();
+    assert_eq!(summary.best_swd, Some(best.swd));
+    let best_ckpt = Checkpoint::load(&r.join(atelier::train::BEST)).unwrap();
+    assert_eq!(best_ckpt.state.step, best.step);
+
+    let r2 = out.path().join("r2");
+    let mut preset = tiny(400);
+    preset.train.eval_every = 2;
+    preset.train.patience = 2;
+    let summary = run(data.path(), &r2, preset, false);
+    assert!(summary.early_stopped && summary.step < 400, "{summary:?}");
+    assert_eq!(latest(&r2).state.evals_since_best, 2);
+}

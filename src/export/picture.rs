@@ -66,6 +66,19 @@ impl Picture {
         }
     }
 
+    /// Channel-major `u8` (C, H, W), the dataset's layout.
+    #[must_use]
+    pub fn to_chw_u8(&self) -> Vec<u8> {
+        let plane = self.width * self.height;
+        let mut out = vec![0u8; plane * self.channels];
+        for i in 0..plane {
+            for c in 0..self.channels {
+                out[c * plane + i] = self.pixels[i * self.channels + c];
+            }
+        }
+        out
+    }
+
     #[must_use]
     pub fn to_dynamic(&self) -> DynamicImage {
         let (w, h) = (self.width as u32, self.height as u32);

@@ -4,6 +4,8 @@
 //!
 //! Runs on the CPU over `u8` images: it is an evaluation, not part of the training graph.
 
+use rayon::prelude::*;
+
 use crate::rng::Rng;
 
 /// How the distance is estimated.
@@ -24,7 +26,14 @@ pub struct SwdConfig {
 
 impl Default for SwdConfig {
     fn default() -> Self {
-        Self { patch: 7, patches_per_image: 64, directions: 128, repeats: 4, min_side: 8, seed: 12345 }
+        Self {
+            patch: 7,
+            patches_per_image: 64,
+            directions: 128,
+            repeats: 4,
+            min_side: 8,
+            seed: 12345,
+        }
     }
 }
 
@@ -90,7 +99,11 @@ fn downsample(p: &Planes) -> Planes {
             }
         }
     }
-    Planes { channels: p.channels, side: half, data }
+    Planes {
+        channels: p.channels,
+        side: half,
+        data,
+    }
 }
 
 /// Doubles the side (zero insertion, then blur ×4), to `side`.
@@ -106,7 +119,11 @@ fn upsample(p: &Planes, side: usize) -> Planes {
         }
         data.extend(blur(&up, side));
     }
-    Planes { channels: p.channels, side, data }
+    Planes {
+        channels: p.channels,
+        side,
+        data,
+    }
 }
 
 /// Laplacian pyramid, finest level first, down to `min_side`; the last level is the blurred,
@@ -117,8 +134,17 @@ fn pyramid(image: Planes, min_side: usize) -> Vec<Planes> {
     while current.side / 2 >= min_side {
         let down = downsample(&current);
         let up = upsample(&down, current.side);
-        let detail: Vec<f32> = current.data.iter().zip(&up.data).map(|(a, b)| a - b).collect();
-        levels.push(Planes { channels: current.channels, side: current.side, data: detail });
+        let detail: Vec<f32> = current
+            .data
+            .iter()
+            .zip(&up.data)
+            .map(|(a, b)| a - b)
+            .collect();
+        levels.push(Planes {
+            channels: current.channels,
+            side: current.side,
+            data: detail,
+        });
         current = down;
     }
     levels.push(current);
@@ -126,11 +152,20 @@ fn pyramid(image: Planes, min_side: usize) -> Vec<Planes> {
 }
 
 /// Random patch descriptors of every image at every level: `[level][descriptor]`.
-fn descriptors(images: &[&[u8]], channels: usize, side: usize, cfg: &SwdConfig) -> Vec<(usize, Vec<Vec<f32>>)> {
+fn descriptors(
+    images: &[&[u8]],
+    channels: usize,
+    side: usize,
+    cfg: &SwdConfig,
+) -> Vec<(usize, Vec<Vec<f32>>)> {
     let mut rng = Rng::derived(cfg.seed, "swd-patches");
     let mut per_level: Vec<(usize, Vec<Vec<f32>>)> = Vec::new();
     for image in images {
-        let planes = Planes { channels, side, data: image.iter().map(|&v| f32::from(v) / 255.0).collect() };
+        let planes = Planes {
+            channels,
+            side,
+            data: image.iter().map(|&v| f32::from(v) / 255.0).collect(),
+        };
         for (level, p) in pyramid(planes, cfg.min_side).into_iter().enumerate() {
             if per_level.len() <= level {
                 per_level.push((p.side, Vec::new()));
@@ -190,14 +225,24 @@ fn sliced_wasserstein(a: &[Vec<f32>], b: &[Vec<f32>], cfg: &SwdConfig, rng: &mut
             })
             .collect();
         let project = |set: &[Vec<f32>], dir: &[f32]| -> Vec<f32> {
-            let mut p: Vec<f32> = set[..n].iter().map(|d| d.iter().zip(dir).map(|(x, w)| x * w).sum()).collect();
+            let mut p: Vec<f32> = set[..n]
+                .iter()
+                .map(|d| d.iter().zip(dir).map(|(x, w)| x * w).sum())
+                .collect();
             p.sort_by(f32::total_cmp);
             p
         };
-        for dir in &dirs {
-            let (pa, pb) = (project(a, dir), project(b, dir));
-            total += pa.iter().zip(&pb).map(|(x, y)| f64::from((x - y).abs())).sum::<f64>() / n as f64;
-        }
+        total += dirs
+            .par_iter()
+            .map(|dir| {
+                let (pa, pb) = (project(a, dir), project(b, dir));
+                pa.iter()
+                    .zip(&pb)
+                    .map(|(x, y)| f64::from((x - y).abs()))
+                    .sum::<f64>()
+                    / n as f64
+            })
+            .sum::<f64>();
     }
     total / (cfg.repeats * cfg.directions) as f64
 }
@@ -216,7 +261,10 @@ pub fn swd(a: &[&[u8]], b: &[&[u8]], channels: usize, side: usize, cfg: &SwdConf
         }
         normalise(set_a, channels);
         normalise(set_b, channels);
-        levels.push((*level_side, 1e3 * sliced_wasserstein(set_a, set_b, cfg, &mut rng)));
+        levels.push((
+            *level_side,
+            1e3 * sliced_wasserstein(set_a, set_b, cfg, &mut rng),
+        ));
     }
     let mean = levels.iter().map(|(_, v)| v).sum::<f64>() / levels.len().max(1) as f64;
     SwdReport { levels, mean }

@@ -19,6 +19,8 @@ const MAGIC: &[u8; 13] = b"ATELIER-CKPT\0";
 pub const FORMAT_VERSION: u32 = 1;
 /// The file name of the latest checkpoint inside a run folder.
 pub const LATEST: &str = "checkpoint.atl";
+/// The checkpoint with the best held-out SWD so far.
+pub const BEST: &str = "best.atl";
 
 #[derive(Debug, Error)]
 pub enum CheckpointError {
@@ -57,6 +59,12 @@ pub struct TrainState {
     pub images_seen: u64,
     /// Seconds of training so far, across resumes.
     pub train_seconds: f64,
+    /// Best held-out SWD so far (the `best.atl` checkpoint's).
+    #[serde(default)]
+    pub best_swd: Option<f64>,
+    /// Evaluations since the best one (for early stopping).
+    #[serde(default)]
+    pub evals_since_best: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -244,6 +252,8 @@ mod tests {
                 latent_rng: Rng::new(2),
                 images_seen: 448,
                 train_seconds: 1.5,
+                best_swd: Some(12.5),
+                evals_since_best: 2,
             },
             preset_toml: "name = \"x\"".into(),
             dataset_fingerprint: "abc".into(),

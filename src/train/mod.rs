@@ -6,14 +6,16 @@
 
 mod checkpoint;
 mod ema;
+mod evaluate;
 mod metrics;
 mod run;
 mod session;
 
-pub use checkpoint::{Checkpoint, CheckpointError, FORMAT_VERSION, LATEST, TrainState, hex};
+pub use checkpoint::{BEST, Checkpoint, CheckpointError, FORMAT_VERSION, LATEST, TrainState, hex};
 pub use ema::{ema_update, warmed_up_decay};
+pub use evaluate::{evaluate, held_out};
 pub use metrics::{MetricsRecord, read_all as read_metrics};
-pub use run::{RunOptions, RunSummary, TrainEvent, train_run};
+pub use run::{RUN_INFO, RunInfo, RunOptions, RunSummary, TrainEvent, train_run};
 pub use session::GanSession;
 
 use thiserror::Error;

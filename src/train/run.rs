@@ -10,14 +10,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use burn::tensor::Device;
 
 use super::TrainError;
-use super::checkpoint::{Checkpoint, LATEST};
+use super::checkpoint::{BEST, Checkpoint, LATEST};
+use super::evaluate::evaluate;
 use super::metrics::{self, MetricsRecord};
 use super::session::GanSession;
 use crate::data::{ImportOptions, ImportProgress, ImportReport, Split, import_folder};
 use crate::export::{grid, save_png_atomic};
 use crate::fsutil::write_atomic;
 use crate::latent::latent_for_seed;
-use crate::preset::Preset;
+use crate::preset::{Preset, TrainPreset};
+use crate::quality::QualityRecord;
+
+/// The file name of a run's provenance record.
+pub const RUN_INFO: &str = "run.json";
 
 /// Number of fixed preview latents (an 8×8 grid).
 pub const PREVIEW_COUNT: usize = 64;
@@ -49,6 +54,11 @@ pub enum TrainEvent {
         total_steps: u64,
     },
     Metrics(MetricsRecord),
+    /// A held-out evaluation; `best` when it beat every earlier one (saved as `best.atl`).
+    Quality {
+        record: QualityRecord,
+        best: bool,
+    },
     Preview {
         step: u64,
         path: PathBuf,
@@ -64,6 +74,9 @@ pub struct RunSummary {
     pub step: u64,
     pub total_steps: u64,
     pub cancelled: bool,
+    /// Stopped because the held-out SWD had not improved for `patience` evaluations.
+    pub early_stopped: bool,
+    pub best_swd: Option<f64>,
     pub last_metrics: Option<MetricsRecord>,
 }
 
@@ -100,9 +113,24 @@ fn run_recipe(options: &RunOptions) -> Result<(Preset, Option<Checkpoint>), Trai
     }
 }
 
-/// Trains per `options` on `device` until the budget is met or `cancel` is set. Cancelling
-/// saves a checkpoint first, so Ctrl-C loses nothing; a kill loses at most the steps since
-/// the last checkpoint.
+/// Paths and settings the periodic work of a run needs.
+struct RunContext<'a> {
+    device: &'a Device,
+    run_dir: &'a Path,
+    split: Split,
+    preview_latents: Vec<Vec<f32>>,
+    train: TrainPreset,
+}
+
+impl RunContext<'_> {
+    fn path(&self, name: &str) -> PathBuf {
+        self.run_dir.join(name)
+    }
+}
+
+/// Trains per `options` on `device` until the budget is met, `cancel` is set, or early
+/// stopping ends it. Cancelling saves a checkpoint first, so Ctrl-C loses nothing; a kill loses
+/// at most the steps since the last checkpoint.
 pub fn train_run(
     options: &RunOptions,
     device: &Device,
@@ -110,11 +138,8 @@ pub fn train_run(
     import_progress: &(dyn Fn(ImportProgress) + Sync),
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<RunSummary, TrainError> {
-    let run_dir = &options.run_dir;
-    let ckpt_path = run_dir.join(LATEST);
     let (preset, checkpoint) = run_recipe(options)?;
-    let metrics_path = run_dir.join("metrics.jsonl");
-    let (mut session, train_images) = prepare_session(
+    let (mut session, split) = prepare_session(
         options,
         preset.clone(),
         checkpoint.as_ref(),
@@ -128,36 +153,25 @@ pub fn train_run(
         total_steps: total,
         steps_per_epoch: session.steps_per_epoch(),
         batch: session.batch(),
-        train_images,
+        train_images: split.train.len(),
     });
-    let preview_latents: Vec<Vec<f32>> = (0..PREVIEW_COUNT as u64)
-        .map(|i| {
-            latent_for_seed(
-                preset.train.seed.wrapping_mul(1000).wrapping_add(i),
-                preset.model.latent_dim,
-            )
-        })
-        .collect();
-    let t = session.preset().train.clone();
+    let ctx = RunContext {
+        device,
+        run_dir: &options.run_dir,
+        split,
+        preview_latents: (0..PREVIEW_COUNT as u64)
+            .map(|i| {
+                latent_for_seed(
+                    preset.train.seed.wrapping_mul(1000).wrapping_add(i),
+                    preset.model.latent_dim,
+                )
+            })
+            .collect(),
+        train: session.preset().train.clone(),
+    };
     let mut last_metrics = None;
     let mut cancelled = false;
-
-    let read_metrics =
-        |session: &mut GanSession, last: &mut Option<MetricsRecord>| -> Result<(), TrainError> {
-            if let Some(m) = session.take_metrics()? {
-                if !m.is_finite() {
-                    return Err(TrainError::Diverged {
-                        step: m.step,
-                        what: "a loss".into(),
-                    });
-                }
-                metrics::append(&metrics_path, &m)
-                    .map_err(io_err("cannot append to", &metrics_path))?;
-                *last = Some(m);
-            }
-            Ok(())
-        };
-
+    let mut early_stopped = false;
     while session.state().step < total {
         if cancel.load(Ordering::Relaxed) {
             cancelled = true;
@@ -169,39 +183,123 @@ pub fn train_run(
             step,
             total_steps: total,
         });
-        let finishing = step == total;
-        if step % t.metrics_every == 0 || step % t.checkpoint_every == 0 || finishing {
-            read_metrics(&mut session, &mut last_metrics)?;
-            if let Some(m) = last_metrics.as_ref().filter(|m| m.step == step) {
-                on_event(TrainEvent::Metrics(m.clone()));
-            }
-        }
-        if step % t.preview_every == 0 || finishing {
-            let path = write_preview(&session, device, &preview_latents, run_dir)?;
-            on_event(TrainEvent::Preview { step, path });
-        }
-        if step % t.checkpoint_every == 0 || finishing {
-            session.checkpoint()?.save(&ckpt_path)?;
-            on_event(TrainEvent::Checkpoint {
-                step,
-                path: ckpt_path.clone(),
-            });
+        if after_step(
+            &mut session,
+            &ctx,
+            step == total,
+            &mut last_metrics,
+            on_event,
+        )? {
+            early_stopped = true;
+            break;
         }
     }
     if cancelled {
-        read_metrics(&mut session, &mut last_metrics)?;
-        session.checkpoint()?.save(&ckpt_path)?;
-        on_event(TrainEvent::Checkpoint {
-            step: session.state().step,
-            path: ckpt_path.clone(),
-        });
+        read_metrics(&mut session, &ctx, &mut last_metrics)?;
+        save_checkpoint(&session, &ctx, false, on_event)?;
     }
     Ok(RunSummary {
         step: session.state().step,
         total_steps: total,
         cancelled,
+        early_stopped,
+        best_swd: session.state().best_swd,
         last_metrics,
     })
+}
+
+/// Reads the metrics window (a device sync), refuses a non-finite loss, and logs it.
+fn read_metrics(
+    session: &mut GanSession,
+    ctx: &RunContext,
+    last: &mut Option<MetricsRecord>,
+) -> Result<(), TrainError> {
+    if let Some(m) = session.take_metrics()? {
+        if !m.is_finite() {
+            return Err(TrainError::Diverged {
+                step: m.step,
+                what: "a loss".into(),
+            });
+        }
+        let path = ctx.path("metrics.jsonl");
+        metrics::append(&path, &m).map_err(io_err("cannot append to", &path))?;
+        *last = Some(m);
+    }
+    Ok(())
+}
+
+/// Saves `checkpoint.atl` (and `best.atl` when `best`), atomically.
+fn save_checkpoint(
+    session: &GanSession,
+    ctx: &RunContext,
+    best: bool,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<(), TrainError> {
+    let checkpoint = session.checkpoint()?;
+    let path = ctx.path(LATEST);
+    checkpoint.save(&path)?;
+    if best {
+        checkpoint.save(&ctx.path(BEST))?;
+    }
+    on_event(TrainEvent::Checkpoint {
+        step: session.state().step,
+        path,
+    });
+    Ok(())
+}
+
+/// The periodic work after a step: metrics, preview, evaluation, checkpoint. Returns whether
+/// early stopping ends the run.
+fn after_step(
+    session: &mut GanSession,
+    ctx: &RunContext,
+    finishing: bool,
+    last_metrics: &mut Option<MetricsRecord>,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<bool, TrainError> {
+    let t = &ctx.train;
+    let step = session.state().step;
+    let due = |every: u64| every > 0 && (step.is_multiple_of(every) || finishing);
+    let checkpoint_due = due(t.checkpoint_every);
+    if due(t.metrics_every) || checkpoint_due {
+        read_metrics(session, ctx, last_metrics)?;
+        if let Some(m) = last_metrics.as_ref().filter(|m| m.step == step) {
+            on_event(TrainEvent::Metrics(m.clone()));
+        }
+    }
+    if due(t.preview_every) {
+        let path = write_preview(session, ctx)?;
+        on_event(TrainEvent::Preview { step, path });
+    }
+    let mut early_stop = false;
+    if due(t.eval_every) {
+        let sampler = session.sampler(ctx.device)?;
+        if let Some(q) = evaluate(&sampler, session.dataset(), &ctx.split, step)? {
+            let path = ctx.path("quality.jsonl");
+            append_json_line(&path, &q).map_err(io_err("cannot append to", &path))?;
+            let best = session.record_quality(q.swd);
+            on_event(TrainEvent::Quality { record: q, best });
+            // Checkpoint with every evaluation, so `best.atl` is exactly what was measured.
+            read_metrics(session, ctx, last_metrics)?;
+            save_checkpoint(session, ctx, best, on_event)?;
+            early_stop = t.patience > 0 && session.state().evals_since_best >= t.patience;
+            return Ok(early_stop);
+        }
+    }
+    if checkpoint_due {
+        save_checkpoint(session, ctx, false, on_event)?;
+    }
+    Ok(early_stop)
+}
+
+fn append_json_line<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    use std::io::Write;
+    let line = serde_json::to_string(value).map_err(std::io::Error::other)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    writeln!(file, "{line}")
 }
 
 /// Imports the data, writes the run's report and recipe, and builds (or restores) the session.
@@ -213,7 +311,7 @@ fn prepare_session(
     device: &Device,
     import_progress: &(dyn Fn(ImportProgress) + Sync),
     on_event: &mut dyn FnMut(TrainEvent),
-) -> Result<(GanSession, usize), TrainError> {
+) -> Result<(GanSession, Split), TrainError> {
     let run_dir = &options.run_dir;
     std::fs::create_dir_all(run_dir.join("previews")).map_err(io_err("cannot create", run_dir))?;
 
@@ -243,15 +341,51 @@ fn prepare_session(
             .map_err(io_err("cannot rewrite", &metrics_path))?;
     }
 
-    Ok((session, split.train.len()))
+    if checkpoint.is_some() {
+        let path = run_dir.join("quality.jsonl");
+        truncate_json_lines(&path, session.state().step)
+            .map_err(io_err("cannot rewrite", &path))?;
+    }
+    let info = RunInfo {
+        data_dir: std::fs::canonicalize(&options.data_dir)
+            .unwrap_or_else(|_| options.data_dir.clone()),
+        app_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let info_path = run_dir.join(RUN_INFO);
+    let json = serde_json::to_vec_pretty(&info).unwrap_or_default();
+    write_atomic(&info_path, &json).map_err(io_err("cannot write", &info_path))?;
+    Ok((session, split))
 }
 
-fn write_preview(
-    session: &GanSession,
-    device: &Device,
-    latents: &[Vec<f32>],
-    run_dir: &Path,
-) -> Result<PathBuf, TrainError> {
+/// `run.json`: where a run's data came from, so `atelier eval` can find its held-out images.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct RunInfo {
+    pub data_dir: PathBuf,
+    pub app_version: String,
+}
+
+/// On resume: drops JSON lines whose `step` is after the checkpoint.
+fn truncate_json_lines(path: &Path, step: u64) -> std::io::Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mut kept = String::new();
+    for line in text.lines().filter(|l| {
+        serde_json::from_str::<serde_json::Value>(l)
+            .ok()
+            .and_then(|v| v.get("step").and_then(serde_json::Value::as_u64))
+            .is_some_and(|s| s <= step)
+    }) {
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    write_atomic(path, kept.as_bytes())
+}
+
+fn write_preview(session: &GanSession, ctx: &RunContext) -> Result<PathBuf, TrainError> {
+    let (device, latents, run_dir) = (ctx.device, &ctx.preview_latents, ctx.run_dir);
     let pictures = session.sampler(device)?.render(latents)?;
     let sheet = grid(&pictures, 8);
     let path = run_dir

@@ -147,6 +147,8 @@ impl GanSession {
             latent_rng: Rng::derived(seed, "train-latents"),
             images_seen: 0,
             train_seconds: 0.0,
+            best_swd: None,
+            evals_since_best: 0,
         };
         let batch = preset.train.batch.min(train.len());
         let fingerprint = fingerprint(&data, &train);
@@ -227,6 +229,18 @@ impl GanSession {
     #[must_use]
     pub fn state(&self) -> &TrainState {
         &self.state
+    }
+
+    /// Records an evaluation's SWD; returns whether it is the best so far.
+    pub fn record_quality(&mut self, swd: f64) -> bool {
+        let best = self.state.best_swd.is_none_or(|b| swd < b);
+        if best {
+            self.state.best_swd = Some(swd);
+            self.state.evals_since_best = 0;
+        } else {
+            self.state.evals_since_best += 1;
+        }
+        best
     }
 
     /// Effective batch (the preset's, capped by the training split's size).

@@ -1,0 +1,27 @@
+//! Honest quality figures computed on held-out images: multi-scale sliced Wasserstein distance
+//! (SWD) between generated and real patches, and a memorisation check (distance from each shot
+//! to its nearest training image).
+//!
+//! Pure CPU code over `u8` images; knows nothing of devices, training or the GUI.
+
+mod nearest;
+mod swd;
+
+pub use nearest::{Memorisation, nearest_neighbours};
+pub use swd::{SwdConfig, SwdReport, swd};
+
+use serde::{Deserialize, Serialize};
+
+/// Quality of a generator at one point of training.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QualityRecord {
+    pub step: u64,
+    /// Mean multi-scale SWD ×10³ between shots and held-out real images (lower is better).
+    pub swd: f64,
+    /// SWD per pyramid level: (side in px, value ×10³), finest first.
+    pub swd_levels: Vec<(usize, f64)>,
+    /// Fraction of shots that are near-copies of a training image.
+    pub near_copy_fraction: f64,
+    /// Held-out real images compared against.
+    pub real_images: usize,
+}

@@ -1,0 +1,66 @@
+//! Quality of a generator on the held-out split: shots from fixed seeds compared with the
+//! validation images (SWD) and with the training images (memorisation).
+
+use crate::data::{Dataset, Split};
+use crate::latent::latent_for_seed;
+use crate::quality::{Memorisation, QualityRecord, SwdConfig, swd};
+use crate::sample::{SampleError, Sampler};
+
+/// Seeds of the evaluation shots: fixed, so every evaluation of a run compares like with like.
+const EVAL_SEED_BASE: u64 = 0xE7A1_0000;
+/// Fewest shots an evaluation uses, even when the held-out split is smaller.
+const MIN_SHOTS: usize = 64;
+/// Most held-out images (and shots) an evaluation uses, to bound its cost.
+const MAX_SHOTS: usize = 1000;
+
+/// The held-out images: the validation split, or the test split when there is no validation.
+#[must_use]
+pub fn held_out(split: &Split) -> &[usize] {
+    if split.validation.is_empty() {
+        &split.test
+    } else {
+        &split.validation
+    }
+}
+
+/// Evaluates `sampler` at `step`. `None` when the split holds no held-out image.
+pub fn evaluate(
+    sampler: &Sampler,
+    data: &Dataset,
+    split: &Split,
+    step: u64,
+) -> Result<Option<QualityRecord>, SampleError> {
+    let real_idx = held_out(split);
+    if real_idx.is_empty() {
+        return Ok(None);
+    }
+    let real_idx = &real_idx[..real_idx.len().min(MAX_SHOTS)];
+    let count = real_idx.len().clamp(MIN_SHOTS, MAX_SHOTS);
+    let dim = sampler.model.latent_dim;
+    let latents: Vec<Vec<f32>> = (0..count as u64)
+        .map(|k| latent_for_seed(EVAL_SEED_BASE + k, dim))
+        .collect();
+    let shots = sampler.render(&latents)?;
+    let shot_chw: Vec<Vec<u8>> = shots
+        .iter()
+        .map(crate::export::Picture::to_chw_u8)
+        .collect();
+    let shot_refs: Vec<&[u8]> = shot_chw.iter().map(Vec::as_slice).collect();
+    let real: Vec<&[u8]> = real_idx.iter().map(|&i| data.image(i)).collect();
+    let report = swd(
+        &shot_refs,
+        &real,
+        data.channels,
+        data.resolution,
+        &SwdConfig::default(),
+    );
+    let train: Vec<&[u8]> = split.train.iter().map(|&i| data.image(i)).collect();
+    let memorisation = Memorisation::assess(&shot_refs, &train, &real);
+    Ok(Some(QualityRecord {
+        step,
+        swd: report.mean,
+        swd_levels: report.levels,
+        near_copy_fraction: memorisation.near_copy_fraction(),
+        real_images: real.len(),
+    }))
+}

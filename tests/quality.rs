@@ -1,0 +1,71 @@
+//! The quality metric must fall as samples improve: real-vs-real is small, blurred real images
+//! score worse the stronger the blur, and noise scores worst. On real Fashion-MNIST T-shirts.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use atelier::data::{Dataset, ImportOptions, import_folder};
+use atelier::preset::SquareMode;
+use atelier::quality::{SwdConfig, swd};
+use atelier::rng::Rng;
+
+fn tshirts() -> Dataset {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/fmnist-tshirt-train");
+    let opts = ImportOptions {
+        resolution: 28,
+        channels: 1,
+        square: SquareMode::Pad,
+    };
+    import_folder(&root, opts, &|_| {}).unwrap().0
+}
+
+fn refs(v: &[Vec<u8>]) -> Vec<&[u8]> {
+    v.iter().map(Vec::as_slice).collect()
+}
+
+fn blurred(img: &[u8], radius: usize) -> Vec<u8> {
+    let side: usize = 28;
+    let mut out = vec![0u8; img.len()];
+    for y in 0..side {
+        for x in 0..side {
+            let (mut sum, mut n) = (0u32, 0u32);
+            for yy in y.saturating_sub(radius)..=(y + radius).min(side - 1) {
+                for xx in x.saturating_sub(radius)..=(x + radius).min(side - 1) {
+                    sum += u32::from(img[yy * side + xx]);
+                    n += 1;
+                }
+            }
+            out[y * side + x] = (sum / n) as u8;
+        }
+    }
+    out
+}
+
+#[test]
+fn swd_orders_real_blurred_and_noise() {
+    let data = tshirts();
+    let a: Vec<&[u8]> = (0..400).map(|i| data.image(i)).collect();
+    let b: Vec<&[u8]> = (400..800).map(|i| data.image(i)).collect();
+    let cfg = SwdConfig::default();
+    let real = swd(&a, &b, 1, 28, &cfg).mean;
+    let blur1: Vec<Vec<u8>> = b.iter().map(|i| blurred(i, 1)).collect();
+    let blur2: Vec<Vec<u8>> = b.iter().map(|i| blurred(i, 2)).collect();
+    let mut rng = Rng::new(3);
+    let static_noise: Vec<Vec<u8>> = (0..400)
+        .map(|_| (0..784).map(|_| (rng.next_u64() & 255) as u8).collect())
+        .collect();
+    let soft = swd(&a, &refs(&blur1), 1, 28, &cfg).mean;
+    let softer = swd(&a, &refs(&blur2), 1, 28, &cfg).mean;
+    let noise_swd = swd(&a, &refs(&static_noise), 1, 28, &cfg).mean;
+    eprintln!("SWD×1e3 real {real:.1}, blur r1 {soft:.1}, blur r2 {softer:.1}, noise {noise_swd:.1}");
+    assert!(real < soft, "real {real} vs blur {soft}");
+    assert!(soft < softer, "blur r1 {soft} vs r2 {softer}");
+    assert!(softer < noise_swd, "blur {softer} vs noise {noise_swd}");
+    assert!(
+        real * 2.0 < soft,
+        "blur must be clearly worse than real: {real} vs {soft}"
+    );
+    // Deterministic for a fixed config.
+    assert!((swd(&a, &b, 1, 28, &cfg).mean - real).abs() < 1e-12);
+}
