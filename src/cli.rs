@@ -61,6 +61,10 @@ pub struct EvalArgs {
     /// The run's image folder (default: the one recorded in the run's run.json).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Compare against every image of this folder instead of the run's held-out split (a
+    /// folder the run never saw: the most honest figure).
+    #[arg(long)]
+    pub against: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
 }
@@ -495,7 +499,22 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
     })
     .with_context(|| format!("importing {}", data_dir.display()))?;
     bar.finish_and_clear();
-    let split = crate::data::Split::new(&dataset, preset.data.split, preset.data.split_seed);
+    let mut split = crate::data::Split::new(&dataset, preset.data.split, preset.data.split_seed);
+    let mut dataset = dataset;
+    if let Some(against) = &args.against {
+        // Append the outside images as the validation split; training images stay as they are.
+        let (outside, _) = import_folder(against, options, &|_| {})
+            .with_context(|| format!("importing {}", against.display()))?;
+        let offset = dataset.len();
+        dataset.pixels.extend_from_slice(&outside.pixels);
+        dataset.labels.extend(std::iter::repeat_n(0, outside.len()));
+        dataset.sources.extend(outside.sources.iter().cloned());
+        dataset
+            .content_hashes
+            .extend(outside.content_hashes.iter().copied());
+        split.validation = (offset..offset + outside.len()).collect();
+        split.test.clear();
+    }
     let held = crate::train::held_out(&split);
     if held.is_empty() {
         bail!(

@@ -61,6 +61,27 @@ pub enum SquareMode {
     Pad,
 }
 
+/// The adversarial loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossKind {
+    /// Non-saturating logistic loss (Goodfellow et al. 2014), BCE on logits.
+    NonSaturating,
+    /// Hinge loss (Lim & Ye 2017; Miyato et al. 2018).
+    Hinge,
+}
+
+/// Differentiable augmentation of D's inputs (`DiffAugment`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AugmentMode {
+    Off,
+    /// Always at probability `augment_p`.
+    Fixed,
+    /// Starts at `augment_p` and follows D's over-fitting signal towards `ada_target`.
+    Adaptive,
+}
+
 /// Which optimiser updates a network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -130,6 +151,12 @@ pub struct TrainPreset {
     /// Exact number of optimiser steps (one D and one G update each); overrides `epochs`.
     pub steps: Option<u64>,
     pub optimizer: OptimizerKind,
+    pub loss: LossKind,
+    pub augment: AugmentMode,
+    /// Augmentation probability: fixed, or the adaptive mode's starting value.
+    pub augment_p: f64,
+    /// Adaptive mode: the target of `r_t = E[sign(D(real))]` (0.6 in StyleGAN2-ADA).
+    pub ada_target: f64,
     pub lr_g: f64,
     pub lr_d: f64,
     pub beta1: f64,
@@ -158,6 +185,10 @@ impl Default for TrainPreset {
             epochs: 10,
             steps: None,
             optimizer: OptimizerKind::Adam,
+            loss: LossKind::NonSaturating,
+            augment: AugmentMode::Off,
+            augment_p: 0.0,
+            ada_target: 0.6,
             lr_g: 2e-4,
             lr_d: 2e-4,
             beta1: 0.5,
@@ -299,6 +330,15 @@ impl Preset {
                 "train.ema_decay",
                 format!("{} (in [0, 1); 0 disables the EMA)", t.ema_decay),
             );
+        }
+        if !(0.0..=1.0).contains(&t.augment_p) {
+            return bad(
+                "train.augment_p",
+                format!("{} (a probability in [0, 1])", t.augment_p),
+            );
+        }
+        if !(t.ada_target > 0.0 && t.ada_target < 1.0) {
+            return bad("train.ada_target", format!("{} (in (0, 1))", t.ada_target));
         }
         if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
             return bad(

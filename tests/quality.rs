@@ -58,7 +58,9 @@ fn swd_orders_real_blurred_and_noise() {
     let soft = swd(&a, &refs(&blur1), 1, 28, &cfg).mean;
     let softer = swd(&a, &refs(&blur2), 1, 28, &cfg).mean;
     let noise_swd = swd(&a, &refs(&static_noise), 1, 28, &cfg).mean;
-    eprintln!("SWD×1e3 real {real:.1}, blur r1 {soft:.1}, blur r2 {softer:.1}, noise {noise_swd:.1}");
+    eprintln!(
+        "SWD×1e3 real {real:.1}, blur r1 {soft:.1}, blur r2 {softer:.1}, noise {noise_swd:.1}"
+    );
     assert!(real < soft, "real {real} vs blur {soft}");
     assert!(soft < softer, "blur r1 {soft} vs r2 {softer}");
     assert!(softer < noise_swd, "blur {softer} vs noise {noise_swd}");

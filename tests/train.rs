@@ -1,10 +1,12 @@
 //! Training end to end on burn's CPU backend with the tiny preset: losses move, checkpoints
 //! round-trip exactly, and resume continues the same run.
 
+// Exact float comparison is the point here: resumed state must be bit-identical.
 #![allow(
     clippy::unwrap_used,
     clippy::too_many_lines,
-    clippy::many_single_char_names
+    clippy::many_single_char_names,
+    clippy::float_cmp
 )]
 
 use std::path::{Path, PathBuf};
@@ -357,4 +359,36 @@ fn evaluations_log_quality_keep_the_best_checkpoint_and_can_stop_early() {
     let summary = run(data.path(), &r2, preset, false);
     assert!(summary.early_stopped && summary.step < 400, "{summary:?}");
     assert_eq!(latest(&r2).state.evals_since_best, 2);
+}
+
+#[test]
+fn hinge_loss_and_adaptive_augmentation_train_and_resume_their_strength() {
+    let data = demo_folder(32);
+    let out = tempfile::tempdir().unwrap();
+    let r = out.path().join("r");
+    let mut preset = tiny(20);
+    preset.train.loss = atelier::preset::LossKind::Hinge;
+    preset.train.augment = atelier::preset::AugmentMode::Adaptive;
+    preset.train.augment_p = 0.5;
+    preset.train.lr_d = 2e-3;
+    run(data.path(), &r, preset.clone(), false);
+    let metrics = read_metrics(&r.join("metrics.jsonl")).unwrap();
+    assert!(metrics.iter().all(atelier::train::MetricsRecord::is_finite));
+    assert!(metrics.iter().all(|m| (-1.0..=1.0).contains(&m.r_t)));
+    let ps: Vec<f64> = metrics.iter().map(|m| m.augment_p).collect();
+    assert!(
+        ps.windows(2).any(|w| w[0] != w[1]),
+        "adaptive p never moved: {ps:?}"
+    );
+    let saved_p = latest(&r).state.augment_p;
+    assert_eq!(saved_p, *ps.last().unwrap());
+    // Resume keeps the strength it had reached (not the preset's starting value).
+    preset.train.steps = Some(22);
+    run(data.path(), &r, preset, true);
+    let m = read_metrics(&r.join("metrics.jsonl")).unwrap();
+    let resumed = m.iter().find(|m| m.step == 22).unwrap();
+    assert!(
+        (resumed.augment_p - saved_p).abs()
+            <= 2.0 * 16.0 / atelier::train::ADA_SPEED_IMAGES + 1e-12
+    );
 }

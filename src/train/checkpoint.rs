@@ -65,6 +65,12 @@ pub struct TrainState {
     /// Evaluations since the best one (for early stopping).
     #[serde(default)]
     pub evals_since_best: u32,
+    /// Current augmentation probability (adaptive runs move it).
+    #[serde(default)]
+    pub augment_p: f64,
+    /// Random choices of the augmentations.
+    #[serde(default)]
+    pub augment_rng: Option<Rng>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -254,6 +260,8 @@ mod tests {
                 train_seconds: 1.5,
                 best_swd: Some(12.5),
                 evals_since_best: 2,
+                augment_p: 0.25,
+                augment_rng: Some(Rng::new(3)),
             },
             preset_toml: "name = \"x\"".into(),
             dataset_fingerprint: "abc".into(),

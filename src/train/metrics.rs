@@ -23,6 +23,12 @@ pub struct MetricsRecord {
     pub images_per_sec: f32,
     /// Wall-clock seconds of training so far, across resumes.
     pub train_seconds: f64,
+    /// D's over-fitting signal `r_t = E[sign(D(real))]` (ADA): near 1 = D is sure of reals.
+    #[serde(default)]
+    pub r_t: f32,
+    /// Augmentation probability at the end of the window.
+    #[serde(default)]
+    pub augment_p: f64,
 }
 
 impl MetricsRecord {

@@ -4,6 +4,7 @@
 //! optimiser; a GAN has two of each). Knows nothing of the GUI or the terminal: progress goes
 //! out through a callback of [`TrainEvent`]s.
 
+mod augment;
 mod checkpoint;
 mod ema;
 mod evaluate;
@@ -11,6 +12,7 @@ mod metrics;
 mod run;
 mod session;
 
+pub use augment::{ADA_SPEED_IMAGES, ada_adjust, augment};
 pub use checkpoint::{BEST, Checkpoint, CheckpointError, FORMAT_VERSION, LATEST, TrainState, hex};
 pub use ema::{ema_update, warmed_up_decay};
 pub use evaluate::{evaluate, held_out};

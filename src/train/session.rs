@@ -7,17 +7,18 @@ use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::store::ModuleRecord;
-use burn::tensor::activation::{sigmoid, softplus};
+use burn::tensor::activation::{relu, sigmoid, softplus};
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use sha2::{Digest, Sha256};
 
 use super::TrainError;
+use super::augment::{ada_adjust, augment};
 use super::checkpoint::{Checkpoint, TrainState, hex};
 use super::ema::{ema_update, warmed_up_decay};
 use super::metrics::MetricsRecord;
 use crate::data::Dataset;
 use crate::model::{Discriminator, Generator};
-use crate::preset::{OptimizerKind, Preset};
+use crate::preset::{AugmentMode, LossKind, OptimizerKind, Preset};
 use crate::rng::Rng;
 use crate::sample::Sampler;
 
@@ -149,6 +150,12 @@ impl GanSession {
             train_seconds: 0.0,
             best_swd: None,
             evals_since_best: 0,
+            augment_p: if preset.train.augment == AugmentMode::Off {
+                0.0
+            } else {
+                preset.train.augment_p
+            },
+            augment_rng: Some(Rng::derived(seed, "augment")),
         };
         let batch = preset.train.batch.min(train.len());
         let fingerprint = fingerprint(&data, &train);
@@ -292,8 +299,8 @@ impl GanSession {
         Tensor::from_data(TensorData::new(z, [n, dim]), &self.device)
     }
 
-    /// One D update and one G update (non-saturating logistic loss, `softplus` form, which is
-    /// BCE-with-logits without its overflow).
+    /// One D update and one G update. The non-saturating loss is written with `softplus`
+    /// (BCE-with-logits without its overflow); hinge is the alternative.
     pub fn step(&mut self) -> Result<(), TrainError> {
         let started = std::time::Instant::now();
         let Nets { g, d } = self.nets.take().ok_or_else(|| {
@@ -312,17 +319,38 @@ impl GanSession {
         let z = self.latents(b);
         let fake = g.forward(z);
 
-        // Discriminator: real → 1, fake → 0.
-        let real_logits = d.forward(real);
-        let fake_logits = d.forward(fake.clone().detach());
-        let d_loss = softplus(real_logits.clone().neg(), 1.0).mean()
-            + softplus(fake_logits.clone(), 1.0).mean();
+        // Discriminator: real → 1, fake → 0, both seen through the same kind of augmentation.
+        let p = self.state.augment_p;
+        let mut aug_rng = self
+            .state
+            .augment_rng
+            .take()
+            .unwrap_or_else(|| Rng::derived(self.preset.train.seed, "augment"));
+        let ad = self.device.clone();
+        let mut aug = |x: Tensor<4>| augment(x, p, &mut aug_rng, &ad);
+        let real_logits = d.forward(aug(real));
+        let fake_logits = d.forward(aug(fake.clone().detach()));
+        let loss = self.preset.train.loss;
+        let d_loss = match loss {
+            LossKind::NonSaturating => {
+                softplus(real_logits.clone().neg(), 1.0).mean()
+                    + softplus(fake_logits.clone(), 1.0).mean()
+            }
+            LossKind::Hinge => {
+                relu(real_logits.clone().neg() + 1.0).mean()
+                    + relu(fake_logits.clone() + 1.0).mean()
+            }
+        };
         let d_grads = GradientsParams::from_grads(d_loss.backward(), &d);
         let d = self.opt_d.step(self.preset.train.lr_d, d, d_grads);
 
         // Generator: make the updated D call the same fakes real.
-        let g_logits = d.forward(fake);
-        let g_loss = softplus(g_logits.neg(), 1.0).mean();
+        let g_logits = d.forward(aug(fake));
+        self.state.augment_rng = Some(aug_rng);
+        let g_loss = match loss {
+            LossKind::NonSaturating => softplus(g_logits.neg(), 1.0).mean(),
+            LossKind::Hinge => g_logits.neg().mean(),
+        };
         let g_grads = GradientsParams::from_grads(g_loss.backward(), &g);
         let g = self.opt_g.step(self.preset.train.lr_g, g, g_grads);
 
@@ -337,8 +365,9 @@ impl GanSession {
             vec![
                 d_loss.detach().reshape([1]),
                 g_loss.detach().reshape([1]),
-                sigmoid(real_logits.detach()).mean().reshape([1]),
+                sigmoid(real_logits.clone().detach()).mean().reshape([1]),
                 sigmoid(fake_logits.detach()).mean().reshape([1]),
+                real_logits.detach().sign().mean().reshape([1]),
             ],
             0,
         )
@@ -370,6 +399,15 @@ impl GanSession {
         let secs = w.started.elapsed().as_secs_f64();
         self.state.train_seconds += secs;
         let n = w.steps as f32;
+        let r_t = sums[4] / n;
+        if self.preset.train.augment == AugmentMode::Adaptive {
+            self.state.augment_p = ada_adjust(
+                self.state.augment_p,
+                f64::from(r_t),
+                self.preset.train.ada_target,
+                w.images,
+            );
+        }
         Ok(Some(MetricsRecord {
             step: self.state.step,
             epoch: self.state.epoch,
@@ -379,6 +417,8 @@ impl GanSession {
             d_fake: sums[3] / n,
             images_per_sec: (w.images as f64 / secs.max(1e-9)) as f32,
             train_seconds: self.state.train_seconds,
+            r_t,
+            augment_p: self.state.augment_p,
         }))
     }
 
