@@ -1,12 +1,10 @@
 //! Training metrics: one JSON object per line in `metrics.jsonl` inside the run folder.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-
-use crate::fsutil::write_atomic;
 
 /// Averages over the steps since the previous record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -40,13 +38,6 @@ impl MetricsRecord {
     }
 }
 
-/// Appends one record as a JSON line.
-pub fn append(path: &Path, record: &MetricsRecord) -> io::Result<()> {
-    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
-    let line = serde_json::to_string(record).map_err(io::Error::other)?;
-    writeln!(file, "{line}")
-}
-
 /// Reads every well-formed record (a torn last line from a kill is ignored).
 pub fn read_all(path: &Path) -> io::Result<Vec<MetricsRecord>> {
     let file = match File::open(path) {
@@ -59,18 +50,4 @@ pub fn read_all(path: &Path) -> io::Result<Vec<MetricsRecord>> {
         .map_while(Result::ok)
         .filter_map(|l| serde_json::from_str(&l).ok())
         .collect())
-}
-
-/// On resume: drops records from after the checkpoint, so the log matches the weights.
-pub fn truncate_after(path: &Path, step: u64) -> io::Result<()> {
-    let kept: Vec<MetricsRecord> = read_all(path)?
-        .into_iter()
-        .filter(|r| r.step <= step)
-        .collect();
-    let mut text = String::new();
-    for r in &kept {
-        text.push_str(&serde_json::to_string(r).map_err(io::Error::other)?);
-        text.push('\n');
-    }
-    write_atomic(path, text.as_bytes())
 }

@@ -12,7 +12,7 @@ use burn::tensor::Device;
 use super::TrainError;
 use super::checkpoint::{BEST, Checkpoint, LATEST};
 use super::evaluate::evaluate;
-use super::metrics::{self, MetricsRecord};
+use super::metrics::MetricsRecord;
 use super::session::GanSession;
 use crate::data::{ImportOptions, ImportProgress, ImportReport, Split, import_folder};
 use crate::export::{grid, save_png_atomic};
@@ -222,7 +222,7 @@ fn read_metrics(
             });
         }
         let path = ctx.path("metrics.jsonl");
-        metrics::append(&path, &m).map_err(io_err("cannot append to", &path))?;
+        append_json_line(&path, &m).map_err(io_err("cannot append to", &path))?;
         *last = Some(m);
     }
     Ok(())
@@ -335,16 +335,12 @@ fn prepare_session(
     let preset_path = run_dir.join("preset.toml");
     write_atomic(&preset_path, session.preset().to_toml().as_bytes())
         .map_err(io_err("cannot write", &preset_path))?;
-    let metrics_path = run_dir.join("metrics.jsonl");
     if checkpoint.is_some() {
-        metrics::truncate_after(&metrics_path, session.state().step)
-            .map_err(io_err("cannot rewrite", &metrics_path))?;
-    }
-
-    if checkpoint.is_some() {
-        let path = run_dir.join("quality.jsonl");
-        truncate_json_lines(&path, session.state().step)
-            .map_err(io_err("cannot rewrite", &path))?;
+        for log in ["metrics.jsonl", "quality.jsonl"] {
+            let path = run_dir.join(log);
+            truncate_json_lines(&path, session.state().step)
+                .map_err(io_err("cannot rewrite", &path))?;
+        }
     }
     let info = RunInfo {
         data_dir: std::fs::canonicalize(&options.data_dir)
@@ -364,7 +360,8 @@ pub struct RunInfo {
     pub app_version: String,
 }
 
-/// On resume: drops JSON lines whose `step` is after the checkpoint.
+/// On resume: drops JSON lines whose `step` is after the checkpoint, so the logs match the
+/// weights (a torn last line from a kill goes too).
 fn truncate_json_lines(path: &Path, step: u64) -> std::io::Result<()> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
