@@ -106,6 +106,8 @@ pub struct ModelPreset {
     pub d_width: usize,
     /// Seed MLP: hidden units of the generator's layers.
     pub hidden: usize,
+    /// DCGAN: spectrally normalised convolutions in D (and no BatchNorm there).
+    pub spectral_norm: bool,
 }
 
 impl Default for ModelPreset {
@@ -118,6 +120,7 @@ impl Default for ModelPreset {
             g_width: 128,
             d_width: 64,
             hidden: 256,
+            spectral_norm: false,
         }
     }
 }

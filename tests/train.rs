@@ -392,3 +392,21 @@ fn hinge_loss_and_adaptive_augmentation_train_and_resume_their_strength() {
             <= 2.0 * 16.0 / atelier::train::ADA_SPEED_IMAGES + 1e-12
     );
 }
+
+#[test]
+fn spectral_norm_discriminator_trains_and_resumes() {
+    let data = demo_folder(48);
+    let out = tempfile::tempdir().unwrap();
+    let mut preset = tiny(10);
+    preset.model.spectral_norm = true;
+    preset.train.loss = atelier::preset::LossKind::Hinge;
+    let r = out.path().join("r");
+    let mut first = preset.clone();
+    first.train.steps = Some(6);
+    run(data.path(), &r, first, false);
+    let summary = run(data.path(), &r, preset, true);
+    assert_eq!(summary.step, 10);
+    let metrics = read_metrics(&r.join("metrics.jsonl")).unwrap();
+    assert!(metrics.iter().all(atelier::train::MetricsRecord::is_finite));
+    assert!(metrics.iter().all(|m| m.d_loss > 0.0));
+}

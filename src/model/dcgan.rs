@@ -10,6 +10,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
 use burn::tensor::activation::{leaky_relu, relu, tanh};
 use burn::tensor::{Device, Tensor};
 
+use super::SpectralConv2d;
 use crate::preset::ModelPreset;
 
 const SLOPE: f64 = 0.2;
@@ -111,10 +112,26 @@ impl DcganGenerator {
     }
 }
 
+/// A plain or a spectrally normalised convolution.
+#[derive(Module, Debug)]
+pub enum DownConv {
+    Plain(Conv2d),
+    Spectral(SpectralConv2d),
+}
+
+impl DownConv {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Self::Plain(c) => c.forward(x),
+            Self::Spectral(c) => c.forward(x),
+        }
+    }
+}
+
 /// One Conv ×½ + (BN) + LeakyReLU stage.
 #[derive(Module, Debug)]
 pub struct DownBlock {
-    conv: Conv2d,
+    conv: DownConv,
     norm: Option<BatchNorm>,
 }
 
@@ -132,7 +149,7 @@ impl DownBlock {
 #[derive(Module, Debug)]
 pub struct DcganDiscriminator {
     blocks: Vec<DownBlock>,
-    to_logit: Conv2d,
+    to_logit: DownConv,
 }
 
 impl DcganDiscriminator {
@@ -143,22 +160,34 @@ impl DcganDiscriminator {
         let mut from = c.channels;
         for i in 0..shape.upsamplings {
             let to = c.d_width << i;
-            // No BatchNorm on the first block (the input layer), as in the paper.
+            // No BatchNorm on the first block (the input layer), as in the paper, nor with
+            // spectral normalisation, which replaces it.
             let first = i == 0;
-            blocks.push(DownBlock {
-                conv: Conv2dConfig::new([from, to], [4, 4])
-                    .with_stride([2, 2])
-                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                    .with_bias(first)
-                    .with_initializer(INIT)
-                    .init(device),
-                norm: (!first).then(|| BatchNormConfig::new(to).init(device)),
-            });
+            let conv = if c.spectral_norm {
+                DownConv::Spectral(SpectralConv2d::new([from, to], 4, 2, 1, device))
+            } else {
+                DownConv::Plain(
+                    Conv2dConfig::new([from, to], [4, 4])
+                        .with_stride([2, 2])
+                        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                        .with_bias(first)
+                        .with_initializer(INIT)
+                        .init(device),
+                )
+            };
+            let norm = (!first && !c.spectral_norm).then(|| BatchNormConfig::new(to).init(device));
+            blocks.push(DownBlock { conv, norm });
             from = to;
         }
-        let to_logit = Conv2dConfig::new([from, 1], [shape.base, shape.base])
-            .with_initializer(INIT)
-            .init(device);
+        let to_logit = if c.spectral_norm {
+            DownConv::Spectral(SpectralConv2d::new([from, 1], shape.base, 1, 0, device))
+        } else {
+            DownConv::Plain(
+                Conv2dConfig::new([from, 1], [shape.base, shape.base])
+                    .with_initializer(INIT)
+                    .init(device),
+            )
+        };
         Self { blocks, to_logit }
     }
 

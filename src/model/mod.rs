@@ -5,12 +5,14 @@
 
 mod dcgan;
 mod mlp;
+mod spectral;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 
 pub use dcgan::{DcganDiscriminator, DcganGenerator, DcganShape};
 pub use mlp::{MlpDiscriminator, MlpGenerator};
+pub use spectral::SpectralConv2d;
 
 use crate::preset::{ModelKind, ModelPreset};
 
