@@ -408,8 +408,7 @@ fn import(args: &ImportArgs, quiet: bool) -> Result<()> {
 
 /// Training and sampling throughput on a synthetic set of the preset's size (no disk I/O).
 fn bench(args: &BenchArgs) -> Result<()> {
-    let mut preset = Preset::load(&args.preset).context("loading the preset")?;
-    preset.train.ema_decay = preset.train.ema_decay.max(0.0);
+    let preset = Preset::load(&args.preset).context("loading the preset")?;
     let chosen = resolve_device(args.device)?;
     let (c, r) = (preset.model.channels, preset.model.resolution);
     let n = preset.train.batch * 8;
