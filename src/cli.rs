@@ -145,7 +145,7 @@ pub struct DemoArgs {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Train(args)) => train(args, cli.quiet),
-        Some(Command::Sample(args)) => sample(&args),
+        Some(Command::Sample(args)) => sample(&args, 0).map(drop),
         Some(Command::Import(args)) => import(&args, cli.quiet),
         Some(Command::Bench(args)) => bench(&args),
         Some(Command::Demo(args)) => demo(&args, cli.quiet),
@@ -331,7 +331,9 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-fn sample(args: &SampleArgs) -> Result<()> {
+/// Writes the shots; returns the first `keep` of them as pictures, so a caller that shows
+/// them (the demo's contact sheet) need not read the files back.
+fn sample(args: &SampleArgs, keep: usize) -> Result<Vec<crate::export::Picture>> {
     if args.count == 0 {
         bail!("--count must be at least 1");
     }
@@ -359,6 +361,7 @@ fn sample(args: &SampleArgs) -> Result<()> {
         );
     }
     let dim = sampler.model.latent_dim;
+    let mut kept = Vec::new();
     for (chunk_seeds, chunk_names) in seeds.chunks(256).zip(names.chunks(256)) {
         let latents: Vec<Vec<f32>> = chunk_seeds
             .iter()
@@ -368,6 +371,8 @@ fn sample(args: &SampleArgs) -> Result<()> {
         for (picture, path) in pictures.iter().zip(chunk_names) {
             save_png_atomic(picture, path)?;
         }
+        let room = keep.saturating_sub(kept.len());
+        kept.extend(pictures.into_iter().take(room));
     }
     println!(
         "wrote {} shots to {} (checkpoint {}, seeds {}..{})",
@@ -377,7 +382,7 @@ fn sample(args: &SampleArgs) -> Result<()> {
         args.seed,
         args.seed.wrapping_add(args.count as u64 - 1)
     );
-    Ok(())
+    Ok(kept)
 }
 
 fn import(args: &ImportArgs, quiet: bool) -> Result<()> {
@@ -590,28 +595,19 @@ fn demo(args: &DemoArgs, quiet: bool) -> Result<()> {
         quiet,
     )?;
     let samples = args.out.join(format!("samples-{}", unique_suffix()));
-    sample(&SampleArgs {
-        run: run_dir,
-        count: 64,
-        out: samples.clone(),
-        seed: 0,
-        truncation: 1.0,
-        device: args.device,
-    })?;
-    let pictures: Result<Vec<_>> = (0..64u64)
-        .map(|s| {
-            let bytes = std::fs::read(samples.join(format!("seed-{s:08}.png")))?;
-            let img = image::load_from_memory(&bytes)?.to_luma8();
-            Ok(crate::export::Picture {
-                width: img.width() as usize,
-                height: img.height() as usize,
-                channels: 1,
-                pixels: img.into_raw(),
-            })
-        })
-        .collect();
+    let pictures = sample(
+        &SampleArgs {
+            run: run_dir,
+            count: 64,
+            out: samples.clone(),
+            seed: 0,
+            truncation: 1.0,
+            device: args.device,
+        },
+        64,
+    )?;
     let sheet = samples.join("contact-sheet.png");
-    save_png_atomic(&grid(&pictures?, 8), &sheet)?;
+    save_png_atomic(&grid(&pictures, 8), &sheet)?;
     println!("demo contact sheet: {}", sheet.display());
     Ok(())
 }
