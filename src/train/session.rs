@@ -119,6 +119,34 @@ fn record_bytes<M: Module>(module: M, what: &'static str) -> Result<Vec<u8>, Tra
         })
 }
 
+/// Serialises seeding and weight initialisation: the backend's RNG is process-wide and burn
+/// initialises parameters lazily, so another thread drawing random numbers between our
+/// `seed` and the first use of a weight would change the initial weights of this run.
+static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Forces lazy parameter initialisation now (reading a value initialises it).
+struct Materialise;
+
+impl burn::module::ModuleVisitor for Materialise {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
+/// G and D initialised from `preset.train.seed` alone, whatever other threads are doing.
+fn seeded_networks(preset: &Preset, device: &Device, ad: &Device) -> (Generator, Discriminator) {
+    // A poisoned lock only means another initialisation panicked; the guard data is `()`.
+    let _guard = INIT_LOCK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    device.seed(preset.train.seed);
+    let g = Generator::new(&preset.model, ad);
+    let d = Discriminator::new(&preset.model, ad);
+    g.visit(&mut Materialise);
+    d.visit(&mut Materialise);
+    (g, d)
+}
+
 impl GanSession {
     /// A fresh run. `device` is a plain device; autodiff is enabled here.
     pub fn new(
@@ -131,10 +159,8 @@ impl GanSession {
             return Err(TrainError::TooFewImages(train.len()));
         }
         let seed = preset.train.seed;
-        device.seed(seed);
         let ad = device.clone().autodiff();
-        let g = Generator::new(&preset.model, &ad);
-        let d = Discriminator::new(&preset.model, &ad);
+        let (g, d) = seeded_networks(&preset, device, &ad);
         let ema = (preset.train.ema_decay > 0.0).then(|| g.valid());
         let mut batch_rng = Rng::derived(seed, "batches");
         let mut order: Vec<u32> = (0..train.len() as u32).collect();
