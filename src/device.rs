@@ -106,3 +106,58 @@ fn init_wgpu(kind: DeviceKind, name: &str) -> Result<ChosenDevice, DeviceError> 
         is_gpu: true,
     })
 }
+
+/// wgpu errors seen on a device, by the thread that raised them.
+///
+/// Installed as the device's uncaptured-error handler in place of cubecl's panicking one
+/// (see the README): a renderer hiccup during a resize must not kill a training run, and a
+/// training step that raised an error must be noticed and rolled back, not trusted.
+#[derive(Clone, Debug, Default)]
+pub struct GpuErrorLog {
+    inner: std::sync::Arc<std::sync::Mutex<GpuErrorState>>,
+}
+
+#[derive(Debug, Default)]
+struct GpuErrorState {
+    total: u64,
+    by_thread: std::collections::HashMap<String, u64>,
+    last: Option<String>,
+}
+
+impl GpuErrorLog {
+    pub fn record(&self, message: &str) {
+        let thread = std::thread::current().name().unwrap_or("unnamed").to_string();
+        if let Ok(mut s) = self.inner.lock() {
+            s.total += 1;
+            *s.by_thread.entry(thread).or_default() += 1;
+            s.last = Some(message.lines().next().unwrap_or(message).to_string());
+        }
+    }
+
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.inner.lock().map(|s| s.total).unwrap_or(0)
+    }
+
+    /// Errors raised on the thread called `thread`.
+    #[must_use]
+    pub fn on_thread(&self, thread: &str) -> u64 {
+        self.inner
+            .lock()
+            .map(|s| s.by_thread.get(thread).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    #[must_use]
+    pub fn last(&self) -> Option<String> {
+        self.inner.lock().ok().and_then(|s| s.last.clone())
+    }
+
+    /// Replaces `device`'s uncaptured-error handler with one that records into this log.
+    pub fn install(&self, device: &wgpu::Device) {
+        let log = self.clone();
+        device.on_uncaptured_error(std::sync::Arc::new(move |error| {
+            log.record(&error.to_string());
+        }));
+    }
+}

@@ -79,6 +79,26 @@ impl Picture {
         out
     }
 
+    /// From any decoded image: grey stays grey, everything else becomes RGB.
+    #[must_use]
+    pub fn from_dynamic(image: &DynamicImage) -> Self {
+        let (width, height) = (image.width() as usize, image.height() as usize);
+        match image {
+            DynamicImage::ImageLuma8(g) => Self {
+                width,
+                height,
+                channels: 1,
+                pixels: g.as_raw().clone(),
+            },
+            other => Self {
+                width,
+                height,
+                channels: 3,
+                pixels: other.to_rgb8().into_raw(),
+            },
+        }
+    }
+
     #[must_use]
     pub fn to_dynamic(&self) -> DynamicImage {
         let (w, h) = (self.width as u32, self.height as u32);

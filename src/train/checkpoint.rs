@@ -210,17 +210,35 @@ impl Checkpoint {
         Self::from_bytes(&bytes, &path.display().to_string())
     }
 
-    /// Short content id (first 12 hex digits of SHA-256 over the G/EMA records), for exports
-    /// and the gallery to say which checkpoint made a shot.
+    /// Short content id (first 12 hex digits of SHA-256 over the generator that renders shots:
+    /// the EMA record, else the raw one), for exports and the gallery to say which weights made
+    /// a shot. A generator-only copy keeps the id of the checkpoint it came from.
     #[must_use]
     pub fn id(&self) -> String {
         let mut h = Sha256::new();
-        for (name, bytes) in &self.blobs {
-            if name.starts_with('g') || name.starts_with("ema") {
-                h.update(bytes);
-            }
+        if let Some(bytes) = self.blob("ema").or_else(|| self.blob("g")) {
+            h.update(bytes);
         }
         hex(&h.finalize())[..12].to_string()
+    }
+
+    /// A copy with only the generator that renders shots: a small file that pins the exact
+    /// weights behind a curated shot while the run's `checkpoint.atl` moves on.
+    #[must_use]
+    pub fn generator_only(&self) -> Self {
+        let name = if self.blob("ema").is_some() { "ema" } else { "g" };
+        Self {
+            state: self.state.clone(),
+            preset_toml: self.preset_toml.clone(),
+            dataset_fingerprint: self.dataset_fingerprint.clone(),
+            app_version: self.app_version.clone(),
+            blobs: self
+                .blobs
+                .iter()
+                .filter(|(n, _)| n == name)
+                .cloned()
+                .collect(),
+        }
     }
 }
 

@@ -17,7 +17,10 @@ pub use checkpoint::{BEST, Checkpoint, CheckpointError, FORMAT_VERSION, LATEST, 
 pub use ema::{ema_update, warmed_up_decay};
 pub use evaluate::{evaluate, held_out};
 pub use metrics::{MetricsRecord, read_all as read_metrics};
-pub use run::{RUN_INFO, RunInfo, RunOptions, RunSummary, TrainEvent, train_run};
+pub use run::{
+    PREVIEW_COUNT, RUN_INFO, RunInfo, RunOptions, RunSummary, StepOutcome, TrainEvent, TrainRun,
+    train_run,
+};
 pub use session::GanSession;
 
 use thiserror::Error;

@@ -20,6 +20,7 @@ use crate::fsutil::write_atomic;
 use crate::latent::latent_for_seed;
 use crate::preset::{Preset, TrainPreset};
 use crate::quality::QualityRecord;
+use crate::sample::Sampler;
 
 /// The file name of a run's provenance record.
 pub const RUN_INFO: &str = "run.json";
@@ -114,18 +115,167 @@ fn run_recipe(options: &RunOptions) -> Result<(Preset, Option<Checkpoint>), Trai
 }
 
 /// Paths and settings the periodic work of a run needs.
-struct RunContext<'a> {
-    device: &'a Device,
-    run_dir: &'a Path,
+struct RunContext {
+    device: Device,
+    run_dir: PathBuf,
     split: Split,
     preview_latents: Vec<Vec<f32>>,
     train: TrainPreset,
 }
 
-impl RunContext<'_> {
+impl RunContext {
     fn path(&self, name: &str) -> PathBuf {
         self.run_dir.join(name)
     }
+}
+
+/// What one call of [`TrainRun::step`] ended in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// More steps remain.
+    Continue,
+    /// The step budget is met.
+    Finished,
+    /// The held-out SWD had not improved for `patience` evaluations.
+    EarlyStopped,
+}
+
+/// A run in progress, stepped by its owner: the CLI loops it, the studio's worker interleaves
+/// its steps with sampling requests.
+pub struct TrainRun {
+    session: GanSession,
+    ctx: RunContext,
+    total: u64,
+    last_metrics: Option<MetricsRecord>,
+    early_stopped: bool,
+}
+
+impl TrainRun {
+    /// Imports the data and builds (or, with `options.resume`, restores) the session.
+    pub fn start(
+        options: &RunOptions,
+        device: &Device,
+        import_progress: &(dyn Fn(ImportProgress) + Sync),
+        on_event: &mut dyn FnMut(TrainEvent),
+    ) -> Result<Self, TrainError> {
+        let (preset, checkpoint) = run_recipe(options)?;
+        let (session, split) = prepare_session(
+            options,
+            preset.clone(),
+            checkpoint.as_ref(),
+            device,
+            import_progress,
+            on_event,
+        )?;
+        let total = session.total_steps();
+        on_event(TrainEvent::Started {
+            step: session.state().step,
+            total_steps: total,
+            steps_per_epoch: session.steps_per_epoch(),
+            batch: session.batch(),
+            train_images: split.train.len(),
+        });
+        let ctx = RunContext {
+            device: device.clone(),
+            run_dir: options.run_dir.clone(),
+            split,
+            preview_latents: preview_latents(&preset),
+            train: session.preset().train.clone(),
+        };
+        Ok(Self {
+            session,
+            ctx,
+            total,
+            last_metrics: None,
+            early_stopped: false,
+        })
+    }
+
+    /// The current step and the budget.
+    #[must_use]
+    pub fn progress(&self) -> (u64, u64) {
+        (self.session.state().step, self.total)
+    }
+
+    /// The recipe being trained.
+    #[must_use]
+    pub fn preset(&self) -> &Preset {
+        self.session.preset()
+    }
+
+    /// Whether no step remains (budget met or stopped early).
+    #[must_use]
+    pub fn is_done(&self) -> bool {
+        self.early_stopped || self.session.state().step >= self.total
+    }
+
+    /// One training step plus whatever periodic work falls due after it.
+    pub fn step(&mut self, on_event: &mut dyn FnMut(TrainEvent)) -> Result<StepOutcome, TrainError> {
+        if self.is_done() {
+            return Ok(if self.early_stopped {
+                StepOutcome::EarlyStopped
+            } else {
+                StepOutcome::Finished
+            });
+        }
+        self.session.step()?;
+        let step = self.session.state().step;
+        on_event(TrainEvent::Stepped {
+            step,
+            total_steps: self.total,
+        });
+        let finishing = step >= self.total;
+        if after_step(
+            &mut self.session,
+            &self.ctx,
+            finishing,
+            &mut self.last_metrics,
+            on_event,
+        )? {
+            self.early_stopped = true;
+            return Ok(StepOutcome::EarlyStopped);
+        }
+        Ok(if finishing {
+            StepOutcome::Finished
+        } else {
+            StepOutcome::Continue
+        })
+    }
+
+    /// Stops before the budget: reads the last metrics and checkpoints, so nothing is lost.
+    pub fn stop(&mut self, on_event: &mut dyn FnMut(TrainEvent)) -> Result<(), TrainError> {
+        read_metrics(&mut self.session, &self.ctx, &mut self.last_metrics)?;
+        save_checkpoint(&self.session, &self.ctx, false, on_event)
+    }
+
+    /// The EMA generator as it is now, ready to render on `device`.
+    pub fn sampler(&self, device: &Device) -> Result<Sampler, TrainError> {
+        self.session.sampler(device)
+    }
+
+    #[must_use]
+    pub fn summary(&self, cancelled: bool) -> RunSummary {
+        RunSummary {
+            step: self.session.state().step,
+            total_steps: self.total,
+            cancelled,
+            early_stopped: self.early_stopped,
+            best_swd: self.session.state().best_swd,
+            last_metrics: self.last_metrics.clone(),
+        }
+    }
+}
+
+/// The fixed latents of a run's preview grid (derived from its seed, so they survive resume).
+fn preview_latents(preset: &Preset) -> Vec<Vec<f32>> {
+    (0..PREVIEW_COUNT as u64)
+        .map(|i| {
+            latent_for_seed(
+                preset.train.seed.wrapping_mul(1000).wrapping_add(i),
+                preset.model.latent_dim,
+            )
+        })
+        .collect()
 }
 
 /// Trains per `options` on `device` until the budget is met, `cancel` is set, or early
@@ -138,74 +288,16 @@ pub fn train_run(
     import_progress: &(dyn Fn(ImportProgress) + Sync),
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<RunSummary, TrainError> {
-    let (preset, checkpoint) = run_recipe(options)?;
-    let (mut session, split) = prepare_session(
-        options,
-        preset.clone(),
-        checkpoint.as_ref(),
-        device,
-        import_progress,
-        on_event,
-    )?;
-    let total = session.total_steps();
-    on_event(TrainEvent::Started {
-        step: session.state().step,
-        total_steps: total,
-        steps_per_epoch: session.steps_per_epoch(),
-        batch: session.batch(),
-        train_images: split.train.len(),
-    });
-    let ctx = RunContext {
-        device,
-        run_dir: &options.run_dir,
-        split,
-        preview_latents: (0..PREVIEW_COUNT as u64)
-            .map(|i| {
-                latent_for_seed(
-                    preset.train.seed.wrapping_mul(1000).wrapping_add(i),
-                    preset.model.latent_dim,
-                )
-            })
-            .collect(),
-        train: session.preset().train.clone(),
-    };
-    let mut last_metrics = None;
-    let mut cancelled = false;
-    let mut early_stopped = false;
-    while session.state().step < total {
+    let mut run = TrainRun::start(options, device, import_progress, on_event)?;
+    loop {
         if cancel.load(Ordering::Relaxed) {
-            cancelled = true;
-            break;
+            run.stop(on_event)?;
+            return Ok(run.summary(true));
         }
-        session.step()?;
-        let step = session.state().step;
-        on_event(TrainEvent::Stepped {
-            step,
-            total_steps: total,
-        });
-        if after_step(
-            &mut session,
-            &ctx,
-            step == total,
-            &mut last_metrics,
-            on_event,
-        )? {
-            early_stopped = true;
-            break;
+        if run.step(on_event)? != StepOutcome::Continue {
+            return Ok(run.summary(false));
         }
     }
-    if cancelled {
-        read_metrics(&mut session, &ctx, &mut last_metrics)?;
-        save_checkpoint(&session, &ctx, false, on_event)?;
-    }
-    Ok(RunSummary {
-        step: session.state().step,
-        total_steps: total,
-        cancelled,
-        early_stopped,
-        best_swd: session.state().best_swd,
-        last_metrics,
-    })
 }
 
 /// Reads the metrics window (a device sync), refuses a non-finite loss, and logs it.
@@ -273,7 +365,7 @@ fn after_step(
     }
     let mut early_stop = false;
     if due(t.eval_every) {
-        let sampler = session.sampler(ctx.device)?;
+        let sampler = session.sampler(&ctx.device)?;
         if let Some(q) = evaluate(&sampler, session.dataset(), &ctx.split, step)? {
             let path = ctx.path("quality.jsonl");
             append_json_line(&path, &q).map_err(io_err("cannot append to", &path))?;
@@ -382,7 +474,7 @@ fn truncate_json_lines(path: &Path, step: u64) -> std::io::Result<()> {
 }
 
 fn write_preview(session: &GanSession, ctx: &RunContext) -> Result<PathBuf, TrainError> {
-    let (device, latents, run_dir) = (ctx.device, &ctx.preview_latents, ctx.run_dir);
+    let (device, latents, run_dir) = (&ctx.device, &ctx.preview_latents, &ctx.run_dir);
     let pictures = session.sampler(device)?.render(latents)?;
     let sheet = grid(&pictures, 8);
     let path = run_dir

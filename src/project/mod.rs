@@ -1,0 +1,262 @@
+//! A studio project: one folder with its settings, dataset reference, import report, runs,
+//! pinned generators and curation, each saved atomically as it changes.
+//!
+//! ```text
+//! project.json        settings: data folder, recipe, current run and generator, export options
+//! curation.json       every shot: latent, seed, truncation, generator id, favourite/reject/tags
+//! import-report.txt   the last import's report
+//! runs/run-NNN/       engine run folders (checkpoints, logs, previews)
+//! generators/ID.atl   generator-only snapshots that shots were rendered from
+//! ```
+//! Knows nothing of egui; the studio and tests use it alike.
+
+mod curation;
+mod recent;
+
+pub use curation::{Curation, Shot, ShotId};
+pub use recent::RecentProjects;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::export::ExportSettings;
+use crate::fsutil::write_atomic;
+use crate::preset::Preset;
+
+pub const PROJECT_FILE: &str = "project.json";
+pub const CURATION_FILE: &str = "curation.json";
+pub const IMPORT_REPORT_FILE: &str = "import-report.txt";
+
+#[derive(Debug, Error)]
+pub enum ProjectError {
+    #[error("cannot create the project folder {path}: {source}")]
+    Create {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is damaged ({message}); the file is left as it is")]
+    Damaged { path: String, message: String },
+    #[error("cannot save {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0} is not an Atelier project (no project.json)")]
+    NotAProject(String),
+}
+
+/// What a project remembers. Every field has a default, so older files still load.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProjectSettings {
+    pub format_version: u32,
+    pub name: String,
+    /// The imported image folder (absolute).
+    pub data_dir: Option<PathBuf>,
+    /// The recipe as edited in the training panel.
+    pub preset: Preset,
+    /// Folder name under `runs/` of the current run.
+    pub current_run: Option<String>,
+    /// Id of the generator the gallery samples new shots from (`generators/ID.atl`).
+    pub generator_id: Option<String>,
+    pub export: ExportSettings,
+    /// Truncation ψ for new shots.
+    pub truncation: f32,
+    /// Show rejected shots in the gallery.
+    pub show_rejected: bool,
+}
+
+impl Default for ProjectSettings {
+    fn default() -> Self {
+        Self {
+            format_version: 1,
+            name: "Untitled".into(),
+            data_dir: None,
+            preset: Preset::load("dcgan-28").unwrap_or_default(),
+            current_run: None,
+            generator_id: None,
+            export: ExportSettings::default(),
+            truncation: 0.8,
+            show_rejected: false,
+        }
+    }
+}
+
+/// An open project: its folder plus what is saved in it.
+#[derive(Clone, Debug)]
+pub struct Project {
+    pub root: PathBuf,
+    pub settings: ProjectSettings,
+    pub curation: Curation,
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, ProjectError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| ProjectError::Damaged {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ProjectError::Read {
+            path: path.display().to_string(),
+            source,
+        }),
+    }
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ProjectError> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| ProjectError::Write {
+        path: path.display().to_string(),
+        source: std::io::Error::other(e),
+    })?;
+    write_atomic(path, &bytes).map_err(|source| ProjectError::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+impl Project {
+    /// Creates a project in `root` (made if missing) and saves it.
+    pub fn create(root: &Path, name: &str) -> Result<Self, ProjectError> {
+        for dir in [root.to_path_buf(), root.join("runs"), root.join("generators")] {
+            std::fs::create_dir_all(&dir).map_err(|source| ProjectError::Create {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let project = Self {
+            root: root.to_path_buf(),
+            settings: ProjectSettings {
+                name: name.to_string(),
+                export: ExportSettings {
+                    folder: root.join("exports"),
+                    ..ExportSettings::default()
+                },
+                ..ProjectSettings::default()
+            },
+            curation: Curation::default(),
+        };
+        project.save_settings()?;
+        project.save_curation()?;
+        Ok(project)
+    }
+
+    /// Opens the project in `root`.
+    pub fn open(root: &Path) -> Result<Self, ProjectError> {
+        let settings: ProjectSettings = read_json(&root.join(PROJECT_FILE))?
+            .ok_or_else(|| ProjectError::NotAProject(root.display().to_string()))?;
+        let curation = read_json(&root.join(CURATION_FILE))?.unwrap_or_default();
+        for dir in [root.join("runs"), root.join("generators")] {
+            std::fs::create_dir_all(&dir).map_err(|source| ProjectError::Create {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+            settings,
+            curation,
+        })
+    }
+
+    pub fn save_settings(&self) -> Result<(), ProjectError> {
+        write_json(&self.root.join(PROJECT_FILE), &self.settings)
+    }
+
+    pub fn save_curation(&self) -> Result<(), ProjectError> {
+        write_json(&self.root.join(CURATION_FILE), &self.curation)
+    }
+
+    #[must_use]
+    pub fn generators_dir(&self) -> PathBuf {
+        self.root.join("generators")
+    }
+
+    /// The pinned generator file for `id`.
+    #[must_use]
+    pub fn generator_path(&self, id: &str) -> PathBuf {
+        self.generators_dir().join(format!("{id}.atl"))
+    }
+
+    #[must_use]
+    pub fn run_dir(&self, name: &str) -> PathBuf {
+        self.root.join("runs").join(name)
+    }
+
+    #[must_use]
+    pub fn import_report_path(&self) -> PathBuf {
+        self.root.join(IMPORT_REPORT_FILE)
+    }
+
+    /// A fresh run folder name: `run-001`, `run-002`, …
+    #[must_use]
+    pub fn next_run_name(&self) -> String {
+        (1..)
+            .map(|n| format!("run-{n:03}"))
+            .find(|name| !self.run_dir(name).exists())
+            .unwrap_or_else(|| "run-new".into())
+    }
+
+    /// Run folders that hold a checkpoint, newest name last.
+    #[must_use]
+    pub fn runs(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.root.join("runs"))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| e.path().join(crate::train::LATEST).exists())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_project_reopens_with_its_settings_and_curation() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = Project::create(dir.path(), "Shirts").unwrap();
+        p.settings.data_dir = Some("/data/shirts".into());
+        p.settings.preset.train.epochs = 3;
+        let id = p.curation.add(Shot::from_seed(5, vec![0.5; 4], 0.7, "gen1".into()));
+        p.curation.get_mut(id).unwrap().favourite = true;
+        p.save_settings().unwrap();
+        p.save_curation().unwrap();
+        let q = Project::open(dir.path()).unwrap();
+        assert_eq!(q.settings, p.settings);
+        assert_eq!(q.curation, p.curation);
+        assert_eq!(q.next_run_name(), "run-001");
+    }
+
+    #[test]
+    fn a_damaged_project_file_is_a_named_error_and_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(PROJECT_FILE), b"{ not json").unwrap();
+        let err = Project::open(dir.path()).unwrap_err();
+        assert!(matches!(err, ProjectError::Damaged { .. }), "{err}");
+        assert_eq!(
+            std::fs::read(dir.path().join(PROJECT_FILE)).unwrap(),
+            b"{ not json"
+        );
+        let empty = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            Project::open(empty.path()),
+            Err(ProjectError::NotAProject(_))
+        ));
+    }
+}

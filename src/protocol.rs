@@ -1,0 +1,151 @@
+//! The typed messages between the studio (or any front end) and the worker thread.
+//!
+//! No egui and no tensors here: commands carry paths, latents and settings; events carry
+//! pictures, figures and typed errors. The studio sends [`Command`]s and drains [`Event`]s once
+//! per frame; the worker never blocks on a full event channel (see `worker`).
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::data::{ImportError, ImportProgress, ImportReport};
+use crate::export::Picture;
+use crate::latent::Directions;
+use crate::preset::ModelPreset;
+use crate::sample::SampleError;
+use crate::train::{CheckpointError, RunOptions, RunSummary, TrainError, TrainEvent};
+
+/// Matches a render result to its request.
+pub type Ticket = u64;
+
+/// Why a picture is wanted; decides how requests are queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RenderKind {
+    /// New or re-rendered gallery shots: every request is served, in order.
+    Gallery,
+    /// The selected shot as the sliders move it: only the newest pending request is served.
+    Live,
+    /// An interpolation strip between two shots: only the newest pending request is served.
+    Morph,
+}
+
+impl RenderKind {
+    /// Whether a newer request of this kind makes older pending ones worthless.
+    #[must_use]
+    pub fn coalesces(self) -> bool {
+        matches!(self, Self::Live | Self::Morph)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RenderRequest {
+    pub ticket: Ticket,
+    pub kind: RenderKind,
+    /// A pinned generator file (see [`GeneratorInfo::pinned`]).
+    pub generator: PathBuf,
+    /// Latents as rendered: already moved by sliders and truncated.
+    pub latents: Vec<Vec<f32>>,
+}
+
+/// Training as the studio asks for it.
+#[derive(Clone, Debug)]
+pub struct TrainRequest {
+    pub options: RunOptions,
+    /// Where generators behind checkpoints are pinned (the project's `generators/`).
+    pub pin_dir: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// Load a checkpoint (full or generator-only) for sampling, pin its generator into
+    /// `pin_dir`, and compute its latent directions.
+    LoadGenerator { path: PathBuf, pin_dir: PathBuf },
+    StartTraining(TrainRequest),
+    Pause,
+    Resume,
+    /// Checkpoint and end the run.
+    Stop,
+    Render(RenderRequest),
+    Shutdown,
+}
+
+/// A generator ready to sample, as the UI needs to know it.
+#[derive(Clone, Debug)]
+pub struct GeneratorInfo {
+    /// Content id of the generator weights.
+    pub id: String,
+    /// The generator-only file that reproduces shots from these weights.
+    pub pinned: PathBuf,
+    /// The checkpoint it came from.
+    pub source: PathBuf,
+    pub model: ModelPreset,
+    /// Training step of the weights.
+    pub step: u64,
+    pub directions: Directions,
+}
+
+/// Training-state changes that are not engine events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrainingState {
+    Preparing,
+    Running,
+    Paused,
+    Stopping,
+}
+
+#[derive(Debug)]
+pub enum Event {
+    GeneratorReady(GeneratorInfo),
+    Rendered {
+        ticket: Ticket,
+        kind: RenderKind,
+        pictures: Vec<Picture>,
+        /// Time the worker spent rendering this request.
+        render_ms: f32,
+    },
+    Train(TrainEvent),
+    TrainingState(TrainingState),
+    /// A preview grid (the fixed latents) as pixels, so the UI never reads the disk.
+    PreviewGrid {
+        step: u64,
+        picture: Picture,
+    },
+    TrainingEnded(RunSummary),
+    ImportProgress(ImportProgress),
+    Imported {
+        report: ImportReport,
+        /// A few imported images, for the report's thumbnail strip.
+        thumbnails: Vec<Picture>,
+    },
+    /// A GPU error reported by wgpu (renderer or training). Counted and shown, never fatal.
+    GpuError(String),
+    Failed(WorkerError),
+}
+
+#[derive(Debug, Error)]
+pub enum WorkerError {
+    #[error("training stopped: {0}")]
+    Train(#[from] TrainError),
+    #[error("cannot load the generator {path}: {source}")]
+    Load { path: String, source: SampleError },
+    #[error("cannot read the checkpoint: {0}")]
+    Checkpoint(#[from] CheckpointError),
+    #[error("rendering failed: {0}")]
+    Render(SampleError),
+    #[error("import failed: {0}")]
+    Import(#[from] ImportError),
+    #[error("no generator is loaded yet; open a checkpoint or train first")]
+    NoGenerator,
+    #[error("a training run is already going; stop it first")]
+    AlreadyTraining,
+    #[error(
+        "a GPU error hit training step {step}; rolled back to the checkpoint at step {restored}: {message}"
+    )]
+    RolledBack {
+        step: u64,
+        restored: u64,
+        message: String,
+    },
+    #[error("the worker hit an internal error ({0}); the last checkpoint is intact")]
+    Panicked(String),
+}

@@ -1,0 +1,420 @@
+//! The one background thread that owns the compute device, the training run and the samplers.
+//!
+//! It takes [`Command`]s and emits [`Event`]s. While training it interleaves: each turn it
+//! drains all commands, renders the newest live-slider request (older ones are dropped, so
+//! dragging never builds a queue), renders one queued gallery request, then runs one training
+//! step. Knows nothing of egui; the CLI or tests can drive it as well as the studio.
+
+mod import;
+mod outbox;
+mod samplers;
+
+pub use import::spawn_import;
+pub use outbox::{Outbox, Wake};
+
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use burn::tensor::Device;
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+use crate::device::GpuErrorLog;
+use crate::export::Picture;
+use crate::protocol::{
+    Command, Event, RenderKind, RenderRequest, TrainRequest, TrainingState,
+    WorkerError,
+};
+use crate::train::{Checkpoint, LATEST, StepOutcome, TrainEvent, TrainRun};
+use samplers::SamplerCache;
+
+/// The worker thread's name; GPU errors raised on it are attributed to training.
+pub const WORKER_THREAD: &str = "atelier-worker";
+
+/// Capacity of the command and event channels.
+const CHANNEL_CAPACITY: usize = 256;
+
+/// The front end's ends of the worker's channels.
+pub struct WorkerHandle {
+    pub commands: Sender<Command>,
+    pub events: Receiver<Event>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl WorkerHandle {
+    /// Asks the worker to stop (checkpointing a run in progress) and waits for it.
+    pub fn shutdown(&mut self) {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// How the worker treats its device.
+#[derive(Clone, Debug)]
+pub struct WorkerDevice {
+    pub device: Device,
+    /// The window renders on this device too: flush after each step so the renderer's
+    /// submissions interleave with training, and watch `gpu_errors` for the worker's thread.
+    pub shared_with_renderer: bool,
+    pub gpu_errors: Option<GpuErrorLog>,
+}
+
+/// Starts the worker thread.
+pub fn spawn_worker(device: WorkerDevice, wake: Wake) -> std::io::Result<WorkerHandle> {
+    let (command_tx, command_rx) = bounded(CHANNEL_CAPACITY);
+    let (event_tx, event_rx) = bounded(CHANNEL_CAPACITY);
+    let thread = std::thread::Builder::new()
+        .name(WORKER_THREAD.into())
+        .spawn(move || {
+            let mut worker = Worker::new(device, Outbox::new(event_tx, wake), command_rx);
+            worker.run();
+        })?;
+    Ok(WorkerHandle {
+        commands: command_tx,
+        events: event_rx,
+        thread: Some(thread),
+    })
+}
+
+struct Training {
+    run: TrainRun,
+    request: TrainRequest,
+    paused: bool,
+}
+
+struct Worker {
+    device: WorkerDevice,
+    out: Outbox,
+    commands: Receiver<Command>,
+    samplers: SamplerCache,
+    training: Option<Training>,
+    live: Option<RenderRequest>,
+    morph: Option<RenderRequest>,
+    gallery: VecDeque<RenderRequest>,
+    shutting_down: bool,
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(ToString::to_string)
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+impl Worker {
+    fn new(device: WorkerDevice, out: Outbox, commands: Receiver<Command>) -> Self {
+        Self {
+            samplers: SamplerCache::new(device.device.clone()),
+            device,
+            out,
+            commands,
+            training: None,
+            live: None,
+            morph: None,
+            gallery: VecDeque::new(),
+            shutting_down: false,
+        }
+    }
+
+    fn has_work(&self) -> bool {
+        self.live.is_some()
+            || self.morph.is_some()
+            || !self.gallery.is_empty()
+            || self.training.as_ref().is_some_and(|t| !t.paused)
+    }
+
+    fn run(&mut self) {
+        while !self.shutting_down {
+            if !self.has_work() && !self.out.has_held() {
+                // Idle: sleep until the next command.
+                match self.commands.recv() {
+                    Ok(command) => self.handle(command),
+                    Err(_) => break,
+                }
+            }
+            while let Ok(command) = self.commands.try_recv() {
+                self.handle(command);
+            }
+            if self.commands.is_empty() && self.out.is_closed() {
+                // Nobody listens any more: checkpoint and leave.
+                self.shutting_down = true;
+            }
+            if self.shutting_down {
+                break;
+            }
+            self.out.flush();
+            if self.out.has_held() && !self.has_work() {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            for kind in [RenderKind::Live, RenderKind::Morph] {
+                let request = match kind {
+                    RenderKind::Live => self.live.take(),
+                    _ => self.morph.take(),
+                };
+                if let Some(request) = request {
+                    self.render(request);
+                }
+            }
+            if let Some(request) = self.gallery.pop_front() {
+                self.render(request);
+            }
+            self.train_one_step();
+        }
+        self.stop_training();
+        self.out.flush();
+    }
+
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::LoadGenerator { path, pin_dir } => {
+                if let Err(error) = self.load_generator(&path, &pin_dir) {
+                    self.out.send(Event::Failed(error));
+                }
+            }
+            Command::StartTraining(request) => self.start_training(request),
+            Command::Pause => {
+                if let Some(t) = self.training.as_mut() {
+                    t.paused = true;
+                    self.out.send(Event::TrainingState(TrainingState::Paused));
+                }
+            }
+            Command::Resume => {
+                if let Some(t) = self.training.as_mut() {
+                    t.paused = false;
+                    self.out.send(Event::TrainingState(TrainingState::Running));
+                }
+            }
+            Command::Stop => self.stop_training(),
+            Command::Render(request) => match request.kind {
+                RenderKind::Live => self.live = Some(request),
+                RenderKind::Morph => self.morph = Some(request),
+                RenderKind::Gallery => self.gallery.push_back(request),
+            },
+            Command::Shutdown => self.shutting_down = true,
+        }
+    }
+
+    fn render(&mut self, request: RenderRequest) {
+        let started = Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let sampler = self.samplers.get(&request.generator)?;
+            sampler.render(&request.latents).map_err(WorkerError::Render)
+        }));
+        match result {
+            Ok(Ok(pictures)) => self.out.send(Event::Rendered {
+                ticket: request.ticket,
+                kind: request.kind,
+                pictures,
+                render_ms: started.elapsed().as_secs_f32() * 1000.0,
+            }),
+            Ok(Err(error)) => self.out.send(Event::Failed(error)),
+            Err(panic) => self
+                .out
+                .send(Event::Failed(WorkerError::Panicked(panic_message(&*panic)))),
+        }
+    }
+
+    fn load_generator(&mut self, path: &Path, pin_dir: &Path) -> Result<(), WorkerError> {
+        let checkpoint = Checkpoint::load(path)?;
+        let info = self.samplers.pin(&checkpoint, path, pin_dir)?;
+        self.out.send(Event::GeneratorReady(info));
+        Ok(())
+    }
+
+    fn start_training(&mut self, request: TrainRequest) {
+        if self.training.is_some() {
+            self.out.send(Event::Failed(WorkerError::AlreadyTraining));
+            return;
+        }
+        self.out
+            .send(Event::TrainingState(TrainingState::Preparing));
+        match self.open_run(&request) {
+            Ok(run) => {
+                self.training = Some(Training {
+                    run,
+                    request,
+                    paused: false,
+                });
+                self.out.send(Event::TrainingState(TrainingState::Running));
+            }
+            Err(error) => self.out.send(Event::Failed(error)),
+        }
+    }
+
+    fn open_run(&mut self, request: &TrainRequest) -> Result<TrainRun, WorkerError> {
+        let out = &mut self.out;
+        let import_progress = |_p: crate::data::ImportProgress| {};
+        let mut events = Vec::new();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            TrainRun::start(
+                &request.options,
+                &self.device.device,
+                &import_progress,
+                &mut |e| events.push(e),
+            )
+        }));
+        for event in events {
+            out.send(Event::Train(event));
+        }
+        match result {
+            Ok(run) => Ok(run?),
+            Err(panic) => Err(WorkerError::Panicked(panic_message(&*panic))),
+        }
+    }
+
+    fn train_one_step(&mut self) {
+        let Some(training) = self.training.as_mut().filter(|t| !t.paused) else {
+            return;
+        };
+        let errors_before = self
+            .device
+            .gpu_errors
+            .as_ref()
+            .map_or(0, |log| log.on_thread(WORKER_THREAD));
+        let mut events = Vec::new();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let outcome = training.run.step(&mut |e| events.push(e));
+            if self.device.shared_with_renderer {
+                // Short submissions: let the renderer's frame in between two steps.
+                let _ = self.device.device.flush();
+            }
+            outcome
+        }));
+        let step = training.run.progress().0;
+        let gpu_error = self.device.gpu_errors.as_ref().and_then(|log| {
+            (log.on_thread(WORKER_THREAD) > errors_before).then(|| log.last().unwrap_or_default())
+        });
+        if let Some(message) = gpu_error {
+            self.roll_back(step, message);
+            return;
+        }
+        let mut finished = None;
+        match result {
+            Ok(Ok(StepOutcome::Continue)) => {}
+            Ok(Ok(_)) => finished = Some(()),
+            Ok(Err(error)) => {
+                self.forward(events);
+                self.fail_training(WorkerError::Train(error));
+                return;
+            }
+            Err(panic) => {
+                self.forward(events);
+                self.fail_training(WorkerError::Panicked(panic_message(&*panic)));
+                return;
+            }
+        }
+        self.forward(events);
+        if finished.is_some()
+            && let Some(t) = self.training.take()
+        {
+            self.out.send(Event::TrainingEnded(t.run.summary(false)));
+        }
+    }
+
+    /// Passes engine events on; a new checkpoint also becomes the sampling generator.
+    fn forward(&mut self, events: Vec<TrainEvent>) {
+        for event in events {
+            match &event {
+                TrainEvent::Stepped { .. } => {
+                    self.out.send_progress(Event::Train(event));
+                    continue;
+                }
+                TrainEvent::Preview { step, path } => {
+                    if let Ok(image) = image::open(path) {
+                        self.out.send(Event::PreviewGrid {
+                            step: *step,
+                            picture: Picture::from_dynamic(&image),
+                        });
+                    }
+                }
+                TrainEvent::Checkpoint { path, .. } => {
+                    let pin_dir = self
+                        .training
+                        .as_ref()
+                        .map(|t| t.request.pin_dir.clone())
+                        .unwrap_or_default();
+                    let path = path.clone();
+                    if let Err(error) = self.load_generator(&path, &pin_dir) {
+                        self.out.send(Event::Failed(error));
+                    }
+                }
+                _ => {}
+            }
+            self.out.send(Event::Train(event));
+        }
+    }
+
+    /// A GPU error was raised while the worker stepped: the step's result cannot be trusted.
+    /// Drop the run in memory and continue from the last checkpoint on disk.
+    fn roll_back(&mut self, step: u64, message: String) {
+        let Some(old) = self.training.take() else {
+            return;
+        };
+        let request = old.request.clone();
+        drop(old);
+        let mut resumed = request.clone();
+        resumed.options.resume = request.options.run_dir.join(LATEST).exists();
+        match self.open_run(&resumed) {
+            Ok(run) => {
+                let restored = run.progress().0;
+                self.out.send(Event::Failed(WorkerError::RolledBack {
+                    step,
+                    restored,
+                    message,
+                }));
+                self.training = Some(Training {
+                    run,
+                    request: resumed,
+                    paused: false,
+                });
+            }
+            Err(error) => self.fail_training(error),
+        }
+    }
+
+    fn fail_training(&mut self, error: WorkerError) {
+        if let Some(t) = self.training.take() {
+            self.out.send(Event::Failed(error));
+            self.out.send(Event::TrainingEnded(t.run.summary(true)));
+        } else {
+            self.out.send(Event::Failed(error));
+        }
+    }
+
+    fn stop_training(&mut self) {
+        let Some(mut training) = self.training.take() else {
+            return;
+        };
+        self.out
+            .send(Event::TrainingState(TrainingState::Stopping));
+        let mut events = Vec::new();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            training.run.stop(&mut |e| events.push(e))
+        }));
+        self.training = Some(training);
+        self.forward(events);
+        let training = self.training.take();
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => self.out.send(Event::Failed(WorkerError::Train(error))),
+            Err(panic) => self
+                .out
+                .send(Event::Failed(WorkerError::Panicked(panic_message(&*panic)))),
+        }
+        if let Some(t) = training {
+            self.out.send(Event::TrainingEnded(t.run.summary(true)));
+        }
+    }
+}
+
