@@ -1,4 +1,5 @@
-//! The headless command line: `train`, `sample`, `import`, `bench`, `demo`.
+//! The command line: `train`, `sample`, `import`, `bench`, `demo`, `eval`, `generator`, and
+//! `studio` (the default), which opens the window.
 //!
 //! A thin front end over the engine: parse, call, show progress, print results. Errors are
 //! reported once, in `main`, as one line with their causes.
@@ -52,6 +53,43 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print held-out quality figures (SWD, memorisation) for a run's checkpoints.
     Eval(EvalArgs),
+    /// Open the studio (the default when no command is given).
+    Studio(StudioArgs),
+    /// Write the generator-only part of a checkpoint: a small file that samples and shares.
+    Generator(GeneratorArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct StudioArgs {
+    /// Project folder to open (created if it holds no project). Default: the last project,
+    /// else the embedded demo project.
+    #[arg(long)]
+    pub project: Option<PathBuf>,
+    /// Where training and sampling run: auto, shared, separate or cpu (default: the saved
+    /// setting, else auto).
+    #[arg(long)]
+    pub compute: Option<crate::studio::ComputeSetting>,
+    /// Write frame-time, slider-latency and GPU-error figures as JSON here at exit.
+    #[arg(long)]
+    pub stats_out: Option<PathBuf>,
+    /// Start (or resume) training as soon as the project is open.
+    #[arg(long)]
+    pub auto_train: bool,
+    /// Close the window after this many seconds (for benchmarks and screenshots).
+    #[arg(long)]
+    pub exit_after: Option<f64>,
+    /// Move the sliders of the first shot continuously (measures slider latency).
+    #[arg(long)]
+    pub drive_sliders: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GeneratorArgs {
+    /// A checkpoint file (`checkpoint.atl`, `best.atl`).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -150,14 +188,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Bench(args)) => bench(&args),
         Some(Command::Demo(args)) => demo(&args, cli.quiet),
         Some(Command::Eval(args)) => eval(&args, cli.quiet),
-        None => demo(
-            &DemoArgs {
-                out: PathBuf::from("atelier-demo"),
-                device: DeviceChoice::Auto,
-                steps: 600,
-            },
-            cli.quiet,
-        ),
+        Some(Command::Studio(args)) => crate::studio::run(args),
+        Some(Command::Generator(args)) => generator(&args),
+        None => crate::studio::run(StudioArgs::default()),
     }
 }
 
@@ -567,18 +600,36 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
+fn generator(args: &GeneratorArgs) -> Result<()> {
+    let checkpoint = Checkpoint::load(&args.checkpoint)?;
+    if args.out.exists() {
+        bail!("{} exists; choose another --out", args.out.display());
+    }
+    let generator = checkpoint.generator_only();
+    generator.save(&args.out)?;
+    println!(
+        "wrote generator {} (step {}, {} bytes) to {}",
+        generator.id(),
+        generator.state.step,
+        generator.to_bytes().len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
 fn demo(args: &DemoArgs, quiet: bool) -> Result<()> {
     let data = args.out.join("demo-shirts");
     if !data.exists() {
-        eprintln!("drawing 512 demo T-shirts into {}", data.display());
-        crate::demo::write_demo_set(&data, 512)?;
+        eprintln!(
+            "drawing {} demo T-shirts into {}",
+            crate::demo::DEMO_SET_SIZE,
+            data.display()
+        );
+        crate::demo::write_demo_set(&data, crate::demo::DEMO_SET_SIZE)?;
     }
     let run_dir = args.out.join("run");
     let resume = run_dir.join(LATEST).exists();
-    let mut preset = Preset::load("dcgan-28")?;
-    preset.name = "demo".into();
-    preset.model.g_width = 32;
-    preset.model.d_width = 32;
+    let mut preset = Preset::load("demo-28")?;
     preset.train.steps = Some(args.steps);
     train(
         TrainArgs {

@@ -9,6 +9,9 @@ use std::path::Path;
 use crate::export::{ExportError, Picture, save_png_atomic};
 use crate::rng::Rng;
 
+/// Shirts in the demo set (the studio's demo project and `atelier demo`).
+pub const DEMO_SET_SIZE: usize = 2048;
+
 /// Side of the demo images in pixels (Fashion-MNIST-sized).
 pub const DEMO_SIDE: usize = 28;
 

@@ -25,5 +25,6 @@ pub mod project;
 pub mod quality;
 pub mod rng;
 pub mod sample;
+pub mod studio;
 pub mod train;
 pub mod worker;

@@ -19,12 +19,13 @@ pub const BUILTIN_PRESETS: &[(&str, &str)] = &[
     ("dcgan-32-rgb", include_str!("../presets/dcgan-32-rgb.toml")),
     ("dcgan-64-rgb", include_str!("../presets/dcgan-64-rgb.toml")),
     ("tiny-test", include_str!("../presets/tiny-test.toml")),
+    ("demo-28", include_str!("../presets/demo-28.toml")),
 ];
 
 #[derive(Debug, Error)]
 pub enum PresetError {
     #[error(
-        "unknown preset '{0}': use a file path or one of: tshirt-mlp-28, dcgan-28, dcgan-32-rgb, dcgan-64-rgb, tiny-test"
+        "unknown preset '{0}': use a file path or one of: tshirt-mlp-28, dcgan-28, dcgan-32-rgb, dcgan-64-rgb, tiny-test, demo-28"
     )]
     Unknown(String),
     #[error("cannot read preset file {path}: {source}")]

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use crate::data::{ImportError, ImportProgress, ImportReport};
-use crate::export::Picture;
+use crate::export::{Picture, ShotMeta};
 use crate::latent::Directions;
 use crate::preset::ModelPreset;
 use crate::sample::SampleError;
@@ -117,8 +117,8 @@ pub enum Event {
         /// A few imported images, for the report's thumbnail strip.
         thumbnails: Vec<Picture>,
     },
-    /// A GPU error reported by wgpu (renderer or training). Counted and shown, never fatal.
-    GpuError(String),
+    /// Dropped files were Atelier exports: the shots they carry, to add to the gallery.
+    ShotsDropped(Vec<(PathBuf, ShotMeta)>),
     Failed(WorkerError),
 }
 
@@ -134,6 +134,11 @@ pub enum WorkerError {
     Render(SampleError),
     #[error("import failed: {0}")]
     Import(#[from] ImportError),
+    #[error("cannot copy the dropped files into {into}: {source}")]
+    Copy {
+        into: String,
+        source: std::io::Error,
+    },
     #[error("no generator is loaded yet; open a checkpoint or train first")]
     NoGenerator,
     #[error("a training run is already going; stop it first")]

@@ -11,9 +11,11 @@
 //! Knows nothing of egui; the studio and tests use it alike.
 
 mod curation;
+mod demo;
 mod recent;
 
 pub use curation::{Curation, Shot, ShotId};
+pub use demo::{DEMO_GENERATOR, default_demo_root, open_or_create_demo};
 pub use recent::RecentProjects;
 
 use std::path::{Path, PathBuf};

@@ -8,16 +8,40 @@ use crossbeam_channel::{Sender, TrySendError};
 
 use super::Wake;
 use crate::data::{ImportOptions, import_folder};
-use crate::export::Picture;
+use crate::export::{Picture, read_shot_meta};
 use crate::protocol::{Event, WorkerError};
 
 /// Images shown in the import report's thumbnail strip.
 const THUMBNAILS: usize = 16;
 
-/// Imports `folder` with `options`, reporting progress and then the report (or the error) as
-/// events. The result is also written to `report_path` (atomically) when given.
+/// What was dropped or picked.
+#[derive(Clone, Debug)]
+pub enum ImportSource {
+    Folder(PathBuf),
+    /// Loose image files: copied into `into` (a new folder in the project), then imported.
+    /// Files exported by Atelier come back as shots instead.
+    Files { files: Vec<PathBuf>, into: PathBuf },
+}
+
+/// Copies loose files into `into`; never replaces a file already there.
+fn copy_files(files: &[PathBuf], into: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(into)?;
+    for file in files {
+        let Some(name) = file.file_name() else {
+            continue;
+        };
+        let target = into.join(name);
+        if !target.exists() {
+            std::fs::copy(file, &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Imports `source` with `options`, reporting progress and then the report (or the error) as
+/// events. The report is also written to `report_path` (atomically) when given.
 pub fn spawn_import(
-    folder: PathBuf,
+    source: ImportSource,
     options: ImportOptions,
     report_path: Option<PathBuf>,
     events: Sender<Event>,
@@ -26,6 +50,29 @@ pub fn spawn_import(
     std::thread::Builder::new()
         .name("atelier-import".into())
         .spawn(move || {
+            let folder = match source {
+                ImportSource::Folder(folder) => folder,
+                ImportSource::Files { files, into } => {
+                    let shots: Vec<_> = files
+                        .iter()
+                        .filter_map(|f| read_shot_meta(f).ok().map(|m| (f.clone(), m)))
+                        .collect();
+                    if !shots.is_empty() && shots.len() == files.len() {
+                        let _ = events.send(Event::ShotsDropped(shots));
+                        wake();
+                        return;
+                    }
+                    if let Err(error) = copy_files(&files, &into) {
+                        let _ = events.send(Event::Failed(WorkerError::Copy {
+                            into: into.display().to_string(),
+                            source: error,
+                        }));
+                        wake();
+                        return;
+                    }
+                    into
+                }
+            };
             let progress_events = events.clone();
             let progress_wake = wake.clone();
             let progress = move |p| {

@@ -9,7 +9,7 @@ mod import;
 mod outbox;
 mod samplers;
 
-pub use import::spawn_import;
+pub use import::{ImportSource, spawn_import};
 pub use outbox::{Outbox, Wake};
 
 use std::collections::VecDeque;

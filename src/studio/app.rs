@@ -1,0 +1,1009 @@
+//! The studio's state and its event handling; the panels draw it (see the sibling modules).
+//!
+//! What is saved lives in [`Project`] (settings and curation, written by the saver thread);
+//! everything else here is rebuilt at start: textures, pending requests, plots.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+use eframe::egui;
+
+use super::background::{Background, DialogPurpose, LoadedProject, Message};
+use super::stats::Stats;
+use super::textures::texture;
+use crate::data::{ImportOptions, ImportProgress, ImportReport};
+use crate::device::GpuErrorLog;
+use crate::export::{Picture, ShotMeta, ShotToExport};
+use crate::latent::{latent_for_seed, perturb, slerp, truncate};
+use crate::project::{Project, Shot, ShotId};
+use crate::protocol::{
+    Command, Event, GeneratorInfo, RenderKind, RenderRequest, Ticket, TrainRequest,
+    TrainingState, WorkerError,
+};
+use crate::quality::QualityRecord;
+use crate::rng::Rng;
+use crate::train::{MetricsRecord, RunOptions, RunSummary, TrainEvent};
+use crate::worker::{ImportSource, Wake, WorkerHandle, spawn_import};
+
+/// Most events handled per frame, so a flood never stalls a frame (the rest wait a frame).
+const EVENTS_PER_FRAME: usize = 512;
+/// Curation and settings are saved this long after the last change.
+const SAVE_DELAY: Duration = Duration::from_millis(400);
+/// Frames of a morph strip.
+pub const MORPH_FRAMES: usize = 8;
+
+/// A request the worker has not answered yet.
+enum Pending {
+    Gallery(Vec<ShotId>),
+    Live {
+        shot: ShotId,
+        sent: Instant,
+    },
+    Morph,
+}
+
+/// One line in the status log.
+#[derive(Clone, Debug)]
+pub struct Notice {
+    pub text: String,
+    pub is_error: bool,
+    pub at: Instant,
+}
+
+/// The sliders of the selected shot.
+#[derive(Clone, Debug, Default)]
+pub struct ShotEditor {
+    pub shot: Option<ShotId>,
+    /// The latent when the shot was selected; slider amounts move away from it.
+    pub base: Vec<f32>,
+    pub amounts: Vec<f32>,
+    pub truncation: f32,
+}
+
+/// The training panel's live view.
+#[derive(Default)]
+pub struct TrainingView {
+    pub state: Option<TrainingState>,
+    pub step: u64,
+    pub total_steps: u64,
+    pub metrics: Vec<MetricsRecord>,
+    pub quality: Vec<QualityRecord>,
+    pub preview: Option<(u64, egui::TextureHandle)>,
+    pub last_summary: Option<RunSummary>,
+    pub train_images: usize,
+}
+
+/// The import window's view.
+#[derive(Default)]
+pub struct ImportView {
+    pub running: bool,
+    pub progress: Option<ImportProgress>,
+    pub report: Option<ImportReport>,
+    pub thumbnails: Vec<egui::TextureHandle>,
+    pub window_open: bool,
+}
+
+pub struct Studio {
+    pub project: Project,
+    pub(super) worker: WorkerHandle,
+    pub(super) imports: (Sender<Event>, Receiver<Event>),
+    pub(super) background: Background,
+    pub(super) wake: Wake,
+    pub gpu_errors: GpuErrorLog,
+    pub compute_description: String,
+    pub generator: Option<GeneratorInfo>,
+    // Gallery.
+    pub textures: HashMap<ShotId, egui::TextureHandle>,
+    pub pictures: HashMap<ShotId, Picture>,
+    pub selected: Vec<ShotId>,
+    pub(super) anchor: Option<ShotId>,
+    requested: HashSet<ShotId>,
+    pub favourites_only: bool,
+    pub compare: bool,
+    pub tag_draft: String,
+    pub columns: usize,
+    // Sliders and morph.
+    pub editor: ShotEditor,
+    pub morph: Vec<egui::TextureHandle>,
+    pub(super) morph_pair: Option<(ShotId, ShotId)>,
+    // Training, import, export.
+    pub training: TrainingView,
+    pub import: ImportView,
+    pub export_open: bool,
+    pub export_contact_sheet: bool,
+    pub exporting: bool,
+    pub last_export: Vec<PathBuf>,
+    // Bookkeeping.
+    pub notices: Vec<Notice>,
+    pub stats: Stats,
+    pending: HashMap<Ticket, Pending>,
+    next_ticket: Ticket,
+    curation_dirty: Option<Instant>,
+    settings_dirty: Option<Instant>,
+    rng: Rng,
+    pub(super) last_frame_start: Option<Instant>,
+    pub ctx: Option<egui::Context>,
+}
+
+impl Studio {
+    /// A studio over `loaded`, talking to `worker`.
+    pub fn new(
+        loaded: LoadedProject,
+        worker: WorkerHandle,
+        background: Background,
+        wake: Wake,
+        gpu_errors: GpuErrorLog,
+        compute_description: String,
+    ) -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        let mut studio = Self {
+            project: loaded.project.clone(),
+            worker,
+            imports: bounded(256),
+            background,
+            wake,
+            gpu_errors,
+            compute_description,
+            generator: None,
+            textures: HashMap::new(),
+            pictures: HashMap::new(),
+            selected: Vec::new(),
+            anchor: None,
+            requested: HashSet::new(),
+            favourites_only: false,
+            compare: false,
+            tag_draft: String::new(),
+            columns: 6,
+            editor: ShotEditor::default(),
+            morph: Vec::new(),
+            morph_pair: None,
+            training: TrainingView::default(),
+            import: ImportView::default(),
+            export_open: false,
+            export_contact_sheet: true,
+            exporting: false,
+            last_export: Vec::new(),
+            notices: Vec::new(),
+            stats: Stats::default(),
+            pending: HashMap::new(),
+            next_ticket: 1,
+            curation_dirty: None,
+            settings_dirty: None,
+            rng: Rng::new(seed),
+            last_frame_start: None,
+            ctx: None,
+        };
+        studio.adopt(loaded);
+        studio
+    }
+
+    /// Switches to a freshly loaded project: resets the views and asks for its generator.
+    fn adopt(&mut self, loaded: LoadedProject) {
+        self.project = loaded.project;
+        self.training = TrainingView {
+            metrics: loaded.metrics,
+            quality: loaded.quality,
+            ..TrainingView::default()
+        };
+        if let Some(last) = self.training.metrics.last() {
+            self.training.step = last.step;
+        }
+        self.textures.clear();
+        self.pictures.clear();
+        self.requested.clear();
+        self.selected.clear();
+        self.editor = ShotEditor::default();
+        self.morph.clear();
+        self.morph_pair = None;
+        self.generator = None;
+        if let Some(id) = self.project.settings.generator_id.clone() {
+            self.send(Command::LoadGenerator {
+                path: self.project.generator_path(&id),
+                pin_dir: self.project.generators_dir(),
+            });
+        }
+        self.remember_recent();
+        self.notify(format!("Opened project {}", self.project.root.display()));
+    }
+
+    fn remember_recent(&self) {
+        if let Some(path) = crate::project::RecentProjects::default_path() {
+            let mut recent = crate::project::RecentProjects::load(&path);
+            recent.push(&self.project.root);
+            if let Ok(bytes) = serde_json::to_vec_pretty(&recent) {
+                self.background.save(path, bytes);
+            }
+        }
+    }
+
+    pub fn notify(&mut self, text: impl Into<String>) {
+        self.notices.push(Notice {
+            text: text.into(),
+            is_error: false,
+            at: Instant::now(),
+        });
+    }
+
+    pub fn report_error(&mut self, text: impl Into<String>) {
+        self.notices.push(Notice {
+            text: text.into(),
+            is_error: true,
+            at: Instant::now(),
+        });
+    }
+
+    pub(super) fn send(&mut self, command: Command) {
+        if self.worker.commands.try_send(command).is_err() {
+            self.report_error("The worker is busy or gone; the request was not sent.");
+        }
+    }
+
+    fn ticket(&mut self) -> Ticket {
+        self.next_ticket += 1;
+        self.next_ticket
+    }
+
+    // ----- events -------------------------------------------------------------------------
+
+    /// Drains worker, import and background messages (bounded per frame).
+    pub fn pump(&mut self, ctx: &egui::Context) {
+        self.ctx = Some(ctx.clone());
+        for _ in 0..EVENTS_PER_FRAME {
+            let event = self
+                .worker
+                .events
+                .try_recv()
+                .or_else(|_| self.imports.1.try_recv());
+            match event {
+                Ok(event) => self.on_event(ctx, event),
+                Err(_) => break,
+            }
+        }
+        while let Ok(message) = self.background.rx.try_recv() {
+            self.on_message(message);
+        }
+        self.save_if_due();
+    }
+
+    fn on_event(&mut self, ctx: &egui::Context, event: Event) {
+        match event {
+            Event::GeneratorReady(info) => self.on_generator(info),
+            Event::Rendered {
+                ticket,
+                kind: _,
+                pictures,
+                render_ms,
+            } => self.on_rendered(ctx, ticket, pictures, render_ms),
+            Event::Train(event) => self.on_train_event(event),
+            Event::TrainingState(state) => self.training.state = Some(state),
+            Event::PreviewGrid { step, picture } => {
+                let handle = texture(ctx, "preview-grid", &picture);
+                self.training.preview = Some((step, handle));
+            }
+            Event::TrainingEnded(summary) => {
+                self.training.state = None;
+                let why = if summary.early_stopped {
+                    "stopped early (no better held-out SWD)"
+                } else if summary.cancelled {
+                    "stopped; checkpoint saved"
+                } else {
+                    "finished"
+                };
+                self.notify(format!(
+                    "Training {why} at step {} of {}",
+                    summary.step, summary.total_steps
+                ));
+                self.training.last_summary = Some(summary);
+            }
+            Event::ImportProgress(p) => self.import.progress = Some(p),
+            Event::Imported { report, thumbnails } => {
+                self.import.running = false;
+                self.import.thumbnails = thumbnails
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| texture(ctx, &format!("import-thumb-{i}"), p))
+                    .collect();
+                self.notify(format!(
+                    "Imported {} images ({} skipped) from {}",
+                    report.imported,
+                    report.skipped.len(),
+                    report.root.display()
+                ));
+                self.project.settings.data_dir = Some(report.root.clone());
+                self.import.report = Some(report);
+                self.import.window_open = true;
+                self.mark_settings();
+            }
+            Event::ShotsDropped(shots) => self.on_shots_dropped(shots),
+            Event::Failed(error) => self.on_failure(&error),
+        }
+    }
+
+    fn on_failure(&mut self, error: &WorkerError) {
+        if matches!(error, WorkerError::Import(_) | WorkerError::Copy { .. }) {
+            self.import.running = false;
+        }
+        self.report_error(format!("{error}"));
+    }
+
+    fn on_generator(&mut self, info: GeneratorInfo) {
+        let first = self.generator.is_none();
+        self.notify(format!(
+            "Generator {} ready (step {}, {} px, {} directions)",
+            info.id,
+            info.step,
+            info.model.resolution,
+            info.directions.vectors.len()
+        ));
+        self.project.settings.generator_id = Some(info.id.clone());
+        self.mark_settings();
+        self.editor.amounts = vec![0.0; info.directions.vectors.len()];
+        self.generator = Some(info);
+        if first && self.project.curation.shots.is_empty() {
+            self.generate(24);
+        }
+    }
+
+    fn on_train_event(&mut self, event: TrainEvent) {
+        match event {
+            TrainEvent::Started {
+                step,
+                total_steps,
+                train_images,
+                ..
+            } => {
+                self.training.step = step;
+                self.training.total_steps = total_steps;
+                self.training.train_images = train_images;
+                self.training.metrics.retain(|m| m.step <= step);
+                self.training.quality.retain(|q| q.step <= step);
+            }
+            TrainEvent::Stepped { step, total_steps } => {
+                self.training.step = step;
+                self.training.total_steps = total_steps;
+                self.stats.step(step);
+            }
+            TrainEvent::Metrics(m) => self.training.metrics.push(m),
+            TrainEvent::Quality { record, best } => {
+                if best {
+                    self.notify(format!(
+                        "New best held-out SWD {:.1} at step {}",
+                        record.swd, record.step
+                    ));
+                }
+                self.training.quality.push(record);
+            }
+            TrainEvent::Imported(_) | TrainEvent::Preview { .. } | TrainEvent::Checkpoint { .. } => {
+            }
+        }
+    }
+
+    fn on_rendered(
+        &mut self,
+        ctx: &egui::Context,
+        ticket: Ticket,
+        pictures: Vec<Picture>,
+        render_ms: f32,
+    ) {
+        match self.pending.remove(&ticket) {
+            Some(Pending::Gallery(ids)) => {
+                for (id, picture) in ids.into_iter().zip(pictures) {
+                    self.textures
+                        .insert(id, texture(ctx, &format!("shot-{id}"), &picture));
+                    self.pictures.insert(id, picture);
+                }
+            }
+            Some(Pending::Live { shot, sent }) => {
+                if let Some(picture) = pictures.into_iter().next() {
+                    self.textures
+                        .insert(shot, texture(ctx, &format!("shot-{shot}"), &picture));
+                    self.pictures.insert(shot, picture);
+                    self.stats
+                        .slider(sent.elapsed().as_secs_f32() * 1000.0, render_ms);
+                }
+                // Older live requests were coalesced away by the worker.
+                let stale: Vec<Ticket> = self
+                    .pending
+                    .iter()
+                    .filter(|(t, p)| **t < ticket && matches!(p, Pending::Live { .. }))
+                    .map(|(t, _)| *t)
+                    .collect();
+                self.stats.live_superseded += stale.len() as u64;
+                for t in stale {
+                    self.pending.remove(&t);
+                }
+            }
+            Some(Pending::Morph) => {
+                self.morph = pictures
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| texture(ctx, &format!("morph-{i}"), p))
+                    .collect();
+            }
+            None => {}
+        }
+    }
+
+    fn on_message(&mut self, message: Message) {
+        match message {
+            Message::Picked(_, None) => {}
+            Message::Picked(purpose, Some(path)) => match purpose {
+                DialogPurpose::ImportFolder => self.import_source(ImportSource::Folder(path)),
+                DialogPurpose::OpenProject => self.background.load_project(path, false),
+                DialogPurpose::NewProject => self.background.load_project(path, true),
+                DialogPurpose::ExportFolder => {
+                    self.project.settings.export.folder = path;
+                    self.mark_settings();
+                }
+            },
+            Message::DialogFailed(e) => self.report_error(format!(
+                "The file dialog failed ({e}); type the path instead, or drag a folder onto the window."
+            )),
+            Message::Exported(result) => {
+                self.exporting = false;
+                match result {
+                    Ok((outcome, sheet)) => {
+                        let mut text = format!(
+                            "Exported {} shots to {}",
+                            outcome.written.len(),
+                            self.project.settings.export.folder.display()
+                        );
+                        if !outcome.renamed.is_empty() {
+                            text.push_str(&format!(
+                                " ({} renamed to keep existing files)",
+                                outcome.renamed.len()
+                            ));
+                        }
+                        if let Some(sheet) = sheet {
+                            text.push_str(&format!("; contact sheet {}", sheet.display()));
+                        }
+                        self.last_export.clone_from(&outcome.written);
+                        self.notify(text);
+                    }
+                    Err(e) => self.report_error(format!("Export failed: {e}")),
+                }
+            }
+            Message::ProjectLoaded(Ok(loaded)) => {
+                if self.training.state.is_some() {
+                    self.send(Command::Stop);
+                }
+                self.flush_saves();
+                self.adopt(*loaded);
+            }
+            Message::ProjectLoaded(Err(e)) => self.report_error(format!("{e}")),
+            Message::SaveFailed(e) => self.report_error(e),
+        }
+    }
+
+    // ----- saving ---------------------------------------------------------------------------
+
+    pub fn mark_curation(&mut self) {
+        self.curation_dirty = Some(Instant::now());
+    }
+
+    pub fn mark_settings(&mut self) {
+        self.settings_dirty = Some(Instant::now());
+    }
+
+    fn save_if_due(&mut self) {
+        let due = |t: Option<Instant>| t.is_some_and(|t| t.elapsed() >= SAVE_DELAY);
+        if due(self.curation_dirty) || due(self.settings_dirty) {
+            self.flush_saves();
+        } else if self.curation_dirty.is_some() || self.settings_dirty.is_some() {
+            if let Some(ctx) = &self.ctx {
+                ctx.request_repaint_after(SAVE_DELAY);
+            }
+        }
+    }
+
+    /// Hands pending saves to the saver thread now.
+    pub fn flush_saves(&mut self) {
+        if self.curation_dirty.take().is_some() {
+            match serde_json::to_vec_pretty(&self.project.curation) {
+                Ok(bytes) => {
+                    let path = self.project.root.join(crate::project::CURATION_FILE);
+                    if !self.background.save(path, bytes) {
+                        self.report_error("Could not queue the curation save.");
+                    }
+                }
+                Err(e) => self.report_error(format!("Cannot encode the curation: {e}")),
+            }
+        }
+        if self.settings_dirty.take().is_some() {
+            match serde_json::to_vec_pretty(&self.project.settings) {
+                Ok(bytes) => {
+                    let path = self.project.root.join(crate::project::PROJECT_FILE);
+                    if !self.background.save(path, bytes) {
+                        self.report_error("Could not queue the project save.");
+                    }
+                }
+                Err(e) => self.report_error(format!("Cannot encode the project: {e}")),
+            }
+        }
+    }
+
+    // ----- gallery actions ------------------------------------------------------------------
+
+    /// Asks the worker to render `ids` (each from its own generator).
+    pub fn request_shots(&mut self, ids: &[ShotId]) {
+        let mut by_generator: HashMap<String, Vec<ShotId>> = HashMap::new();
+        for &id in ids {
+            if let Some(shot) = self.project.curation.get(id) {
+                by_generator
+                    .entry(shot.generator_id.clone())
+                    .or_default()
+                    .push(id);
+                self.requested.insert(id);
+            }
+        }
+        for (generator_id, ids) in by_generator {
+            let latents = ids
+                .iter()
+                .filter_map(|id| self.project.curation.get(*id))
+                .map(|s| truncate(&s.latent, s.truncation))
+                .collect();
+            let ticket = self.ticket();
+            self.pending.insert(ticket, Pending::Gallery(ids));
+            let generator = self.project.generator_path(&generator_id);
+            self.send(Command::Render(RenderRequest {
+                ticket,
+                kind: RenderKind::Gallery,
+                generator,
+                latents,
+            }));
+        }
+    }
+
+    /// Renders visible shots that have no picture yet.
+    pub fn request_missing(&mut self) {
+        let show_rejected = self.project.settings.show_rejected;
+        let missing: Vec<ShotId> = self
+            .project
+            .curation
+            .visible(show_rejected)
+            .filter(|s| !self.requested.contains(&s.id))
+            .map(|s| s.id)
+            .collect();
+        if !missing.is_empty() {
+            self.request_shots(&missing);
+        }
+    }
+
+    /// Adds `count` shots from fresh random seeds of the current generator.
+    pub fn generate(&mut self, count: usize) {
+        let Some(info) = &self.generator else {
+            self.report_error("No generator yet: train one or open a project with one.");
+            return;
+        };
+        let (dim, generator_id) = (info.model.latent_dim, info.id.clone());
+        let truncation = self.project.settings.truncation;
+        let ids: Vec<ShotId> = (0..count)
+            .map(|_| {
+                let seed = self.rng.next_u64() >> 16;
+                self.project.curation.add(Shot::from_seed(
+                    seed,
+                    latent_for_seed(seed, dim),
+                    truncation,
+                    generator_id.clone(),
+                ))
+            })
+            .collect();
+        self.mark_curation();
+        self.request_shots(&ids);
+    }
+
+    /// Adds `count` small variations of the primary selected shot.
+    pub fn more_like_this(&mut self, count: usize) {
+        let Some(parent) = self.primary().and_then(|id| self.project.curation.get(id)).cloned()
+        else {
+            return;
+        };
+        let ids: Vec<ShotId> = (0..count)
+            .map(|_| {
+                let seed = self.rng.next_u64();
+                let shot = Shot {
+                    latent: perturb(&parent.latent, seed, 0.35),
+                    parent: Some(parent.id),
+                    edited: true,
+                    favourite: false,
+                    rejected: false,
+                    tags: parent.tags.clone(),
+                    ..parent.clone()
+                };
+                self.project.curation.add(shot)
+            })
+            .collect();
+        self.mark_curation();
+        self.request_shots(&ids);
+    }
+
+    #[must_use]
+    pub fn primary(&self) -> Option<ShotId> {
+        self.selected.last().copied()
+    }
+
+    /// Visible shots in gallery order (filters applied).
+    #[must_use]
+    pub fn visible_ids(&self) -> Vec<ShotId> {
+        self.project
+            .curation
+            .visible(self.project.settings.show_rejected)
+            .filter(|s| !self.favourites_only || s.favourite)
+            .map(|s| s.id)
+            .collect()
+    }
+
+    /// Selects `id` as a click with the given modifiers would.
+    pub fn click_shot(&mut self, id: ShotId, modifiers: egui::Modifiers) {
+        if modifiers.shift {
+            let visible = self.visible_ids();
+            let from = self
+                .anchor
+                .and_then(|a| visible.iter().position(|v| *v == a));
+            let to = visible.iter().position(|v| *v == id);
+            if let (Some(a), Some(b)) = (from, to) {
+                let (lo, hi) = (a.min(b), a.max(b));
+                self.selected = visible[lo..=hi].to_vec();
+                if a > b {
+                    self.selected.reverse();
+                }
+            }
+        } else if modifiers.command || modifiers.ctrl {
+            if let Some(pos) = self.selected.iter().position(|s| *s == id) {
+                self.selected.remove(pos);
+            } else {
+                self.selected.push(id);
+            }
+            self.anchor = Some(id);
+        } else {
+            self.selected = vec![id];
+            self.anchor = Some(id);
+        }
+        self.sync_editor();
+    }
+
+    /// Moves the selection by `delta` places in gallery order.
+    pub fn move_selection(&mut self, delta: isize) {
+        let visible = self.visible_ids();
+        if visible.is_empty() {
+            return;
+        }
+        let current = self
+            .primary()
+            .and_then(|id| visible.iter().position(|v| *v == id));
+        let next = match current {
+            Some(i) => (i as isize + delta).clamp(0, visible.len() as isize - 1) as usize,
+            None => 0,
+        };
+        self.selected = vec![visible[next]];
+        self.anchor = Some(visible[next]);
+        self.sync_editor();
+    }
+
+    /// Points the sliders at the primary selection (resetting them when it changed).
+    pub fn sync_editor(&mut self) {
+        let primary = self.primary();
+        if self.editor.shot != primary {
+            let count = self
+                .generator
+                .as_ref()
+                .map_or(0, |g| g.directions.vectors.len());
+            self.editor = match primary.and_then(|id| self.project.curation.get(id)) {
+                Some(shot) => ShotEditor {
+                    shot: Some(shot.id),
+                    base: shot.latent.clone(),
+                    amounts: vec![0.0; count],
+                    truncation: shot.truncation,
+                },
+                None => ShotEditor::default(),
+            };
+        }
+        self.update_morph();
+    }
+
+    /// Re-renders the selected shot with the sliders' latent and truncation (coalesced).
+    pub fn slider_moved(&mut self) {
+        let Some(id) = self.editor.shot else { return };
+        let Some(info) = &self.generator else { return };
+        let latent = if self.editor.base.len() == info.model.latent_dim {
+            info.directions.apply(&self.editor.base, &self.editor.amounts)
+        } else {
+            self.editor.base.clone()
+        };
+        let truncation = self.editor.truncation;
+        let Some(shot) = self.project.curation.get_mut(id) else {
+            return;
+        };
+        shot.latent.clone_from(&latent);
+        shot.truncation = truncation;
+        shot.edited = true;
+        let generator_id = shot.generator_id.clone();
+        let generator = self.project.generator_path(&generator_id);
+        self.mark_curation();
+        let ticket = self.ticket();
+        self.pending.insert(
+            ticket,
+            Pending::Live {
+                shot: id,
+                sent: Instant::now(),
+            },
+        );
+        self.send(Command::Render(RenderRequest {
+            ticket,
+            kind: RenderKind::Live,
+            generator,
+            latents: vec![truncate(&latent, truncation)],
+        }));
+    }
+
+    /// With exactly two shots selected, renders the morph strip between them.
+    fn update_morph(&mut self) {
+        let pair = match self.selected.as_slice() {
+            [a, b] => Some((*a, *b)),
+            _ => None,
+        };
+        if pair == self.morph_pair {
+            return;
+        }
+        self.morph_pair = pair;
+        self.morph.clear();
+        let Some((a, b)) = pair else { return };
+        let (Some(sa), Some(sb)) = (
+            self.project.curation.get(a).cloned(),
+            self.project.curation.get(b).cloned(),
+        ) else {
+            return;
+        };
+        if sa.generator_id != sb.generator_id || sa.latent.len() != sb.latent.len() {
+            self.notify("Morphs need two shots of the same generator.");
+            return;
+        }
+        let latents = (0..MORPH_FRAMES)
+            .map(|i| {
+                let t = i as f32 / (MORPH_FRAMES - 1) as f32;
+                let psi = sa.truncation + (sb.truncation - sa.truncation) * t;
+                truncate(&slerp(&sa.latent, &sb.latent, t), psi)
+            })
+            .collect();
+        let ticket = self.ticket();
+        self.pending.insert(ticket, Pending::Morph);
+        let generator = self.project.generator_path(&sa.generator_id);
+        self.send(Command::Render(RenderRequest {
+            ticket,
+            kind: RenderKind::Morph,
+            generator,
+            latents,
+        }));
+    }
+
+    pub fn toggle_favourite(&mut self) {
+        let ids = self.selected.clone();
+        let all = ids
+            .iter()
+            .filter_map(|id| self.project.curation.get(*id))
+            .all(|s| s.favourite);
+        for id in ids {
+            if let Some(s) = self.project.curation.get_mut(id) {
+                s.favourite = !all;
+            }
+        }
+        self.mark_curation();
+    }
+
+    pub fn toggle_reject(&mut self) {
+        let ids = self.selected.clone();
+        let all = ids
+            .iter()
+            .filter_map(|id| self.project.curation.get(*id))
+            .all(|s| s.rejected);
+        for id in ids {
+            if let Some(s) = self.project.curation.get_mut(id) {
+                s.rejected = !all;
+            }
+        }
+        if !all && !self.project.settings.show_rejected {
+            self.selected.clear();
+            self.sync_editor();
+        }
+        self.mark_curation();
+    }
+
+    pub fn add_tag(&mut self, tag: &str) {
+        let tag = tag.trim();
+        if tag.is_empty() {
+            return;
+        }
+        for id in self.selected.clone() {
+            if let Some(s) = self.project.curation.get_mut(id)
+                && !s.tags.iter().any(|t| t == tag)
+            {
+                s.tags.push(tag.to_string());
+            }
+        }
+        self.mark_curation();
+    }
+
+    pub fn remove_tag(&mut self, id: ShotId, tag: &str) {
+        if let Some(s) = self.project.curation.get_mut(id) {
+            s.tags.retain(|t| t != tag);
+        }
+        self.mark_curation();
+    }
+
+    fn on_shots_dropped(&mut self, shots: Vec<(PathBuf, ShotMeta)>) {
+        let mut added = Vec::new();
+        for (path, meta) in shots {
+            let generator = self.project.generator_path(&meta.checkpoint_id);
+            if !generator.exists() {
+                self.report_error(format!(
+                    "{} was made by generator {}, which this project does not hold; open the project it came from.",
+                    path.display(),
+                    meta.checkpoint_id
+                ));
+                continue;
+            }
+            let shot = Shot {
+                seed: meta.seed,
+                latent: meta.latent,
+                truncation: meta.truncation,
+                generator_id: meta.checkpoint_id,
+                edited: true,
+                ..Shot::default()
+            };
+            added.push(self.project.curation.add(shot));
+        }
+        if !added.is_empty() {
+            self.notify(format!("Restored {} shots from dropped exports", added.len()));
+            self.mark_curation();
+            self.request_shots(&added);
+            self.selected.clone_from(&added);
+            self.sync_editor();
+        }
+    }
+
+    // ----- import, training, export ----------------------------------------------------------
+
+    /// Imports a folder (or loose files) at the current recipe's size.
+    pub fn import_source(&mut self, source: ImportSource) {
+        if self.import.running {
+            self.report_error("An import is already running.");
+            return;
+        }
+        let model = &self.project.settings.preset.model;
+        let options = ImportOptions {
+            resolution: model.resolution,
+            channels: model.channels,
+            square: self.project.settings.preset.data.square,
+        };
+        let spawned = spawn_import(
+            source,
+            options,
+            Some(self.project.import_report_path()),
+            self.imports.0.clone(),
+            self.wake.clone(),
+        );
+        match spawned {
+            Ok(_) => {
+                self.import.running = true;
+                self.import.progress = None;
+                self.import.window_open = true;
+            }
+            Err(e) => self.report_error(format!("Cannot start the import: {e}")),
+        }
+    }
+
+    /// Handles files dropped on the window: one folder is imported; loose files are copied
+    /// into the project first (or, when they are Atelier exports, restored as shots).
+    pub fn dropped(&mut self, paths: Vec<PathBuf>) {
+        match paths.as_slice() {
+            [] => {}
+            [one] if one.is_dir() => self.import_source(ImportSource::Folder(one.clone())),
+            _ => {
+                let files: Vec<PathBuf> = paths.into_iter().filter(|p| p.is_file()).collect();
+                let into = (1..)
+                    .map(|n| self.project.root.join("images").join(format!("dropped-{n:03}")))
+                    .find(|p| !p.exists())
+                    .unwrap_or_else(|| self.project.root.join("images").join("dropped"));
+                self.import_source(ImportSource::Files { files, into });
+            }
+        }
+    }
+
+    /// Starts a new run with the panel's recipe (or resumes the current one).
+    pub fn start_training(&mut self, resume: bool) {
+        if let Err(e) = self.project.settings.preset.validate() {
+            self.report_error(format!("{e}"));
+            return;
+        }
+        let Some(data_dir) = self.project.settings.data_dir.clone() else {
+            self.report_error("Import a folder of product photos first (drag it onto the window).");
+            return;
+        };
+        let run_name = match (&self.project.settings.current_run, resume) {
+            (Some(run), true) => run.clone(),
+            _ => self.project.next_run_name(),
+        };
+        let run_dir = self.project.run_dir(&run_name);
+        let resume = resume && run_dir.join(crate::train::LATEST).exists();
+        if !resume {
+            self.training.metrics.clear();
+            self.training.quality.clear();
+            self.training.preview = None;
+        }
+        self.project.settings.current_run = Some(run_name);
+        self.mark_settings();
+        self.flush_saves();
+        self.send(Command::StartTraining(TrainRequest {
+            options: RunOptions {
+                data_dir,
+                run_dir,
+                preset: self.project.settings.preset.clone(),
+                resume,
+            },
+            pin_dir: self.project.generators_dir(),
+        }));
+        self.training.state = Some(TrainingState::Preparing);
+    }
+
+    /// The selected shots with their pictures and metadata, ready to export.
+    #[must_use]
+    pub fn selection_for_export(&self) -> Vec<ShotToExport> {
+        self.selected
+            .iter()
+            .filter_map(|id| {
+                let shot = self.project.curation.get(*id)?;
+                let picture = self.pictures.get(id)?.clone();
+                Some(ShotToExport {
+                    id: *id,
+                    picture,
+                    meta: ShotMeta {
+                        seed: if shot.edited { None } else { shot.seed },
+                        latent: shot.latent.clone(),
+                        truncation: shot.truncation,
+                        checkpoint_id: shot.generator_id.clone(),
+                        class: None,
+                        app_version: env!("CARGO_PKG_VERSION").to_string(),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    pub fn export_selection(&mut self) {
+        let shots = self.selection_for_export();
+        if shots.is_empty() {
+            self.report_error("Select rendered shots to export.");
+            return;
+        }
+        self.exporting = true;
+        self.flush_saves();
+        self.background.export(
+            shots,
+            self.project.settings.export.clone(),
+            self.export_contact_sheet,
+        );
+    }
+
+    /// Frame bookkeeping: frame time statistics.
+    pub fn frame_started(&mut self) -> Instant {
+        let now = Instant::now();
+        if let Some(last) = self.last_frame_start
+            && matches!(self.training.state, Some(TrainingState::Running))
+        {
+            self.stats
+                .interval_while_training((now - last).as_secs_f32() * 1000.0);
+        }
+        self.last_frame_start = Some(now);
+        now
+    }
+
+    /// Stops training (checkpointing), saves, and ends the worker.
+    pub fn shutdown(&mut self) {
+        self.flush_saves();
+        self.worker.shutdown();
+    }
+}

@@ -1,0 +1,190 @@
+//! The studio's helpers off the UI thread: file dialogs, atomic saves, exports, project loads.
+//!
+//! Each job runs on its own short-lived named thread (or the one saver thread) and reports back
+//! through one bounded channel that the UI drains every frame, so a frame never waits on the
+//! disk or on a dialog (rfd's portal dialogs can take seconds, or fail without a portal).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+use crate::export::{ExportOutcome, ExportSettings, ShotExportError, ShotToExport};
+use crate::project::{Project, ProjectError};
+use crate::train::MetricsRecord;
+use crate::quality::QualityRecord;
+
+/// Which question a file dialog answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialogPurpose {
+    ImportFolder,
+    OpenProject,
+    NewProject,
+    ExportFolder,
+}
+
+/// A project read from disk with the logs of its current run.
+#[derive(Debug)]
+pub struct LoadedProject {
+    pub project: Project,
+    pub metrics: Vec<MetricsRecord>,
+    pub quality: Vec<QualityRecord>,
+}
+
+#[derive(Debug)]
+pub enum Message {
+    Picked(DialogPurpose, Option<PathBuf>),
+    DialogFailed(String),
+    Exported(Result<(ExportOutcome, Option<PathBuf>), ShotExportError>),
+    ProjectLoaded(Result<Box<LoadedProject>, ProjectError>),
+    SaveFailed(String),
+}
+
+/// A file to write atomically.
+pub struct SaveJob {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+}
+
+pub struct Background {
+    tx: Sender<Message>,
+    pub rx: Receiver<Message>,
+    saves: Sender<SaveJob>,
+    wake: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Background {
+    pub fn new(wake: Arc<dyn Fn() + Send + Sync>) -> std::io::Result<Self> {
+        let (tx, rx) = bounded(64);
+        let (saves, save_rx) = bounded::<SaveJob>(64);
+        let report = tx.clone();
+        let save_wake = wake.clone();
+        std::thread::Builder::new()
+            .name("atelier-saver".into())
+            .spawn(move || {
+                while let Ok(job) = save_rx.recv() {
+                    // Only the newest version of each file matters.
+                    let mut jobs = vec![job];
+                    while let Ok(more) = save_rx.try_recv() {
+                        jobs.retain(|j: &SaveJob| j.path != more.path);
+                        jobs.push(more);
+                    }
+                    for job in jobs {
+                        if let Err(e) = crate::fsutil::write_atomic(&job.path, &job.bytes) {
+                            let _ = report.try_send(Message::SaveFailed(format!(
+                                "cannot save {}: {e}",
+                                job.path.display()
+                            )));
+                            save_wake();
+                        }
+                    }
+                }
+            })?;
+        Ok(Self {
+            tx,
+            rx,
+            saves,
+            wake,
+        })
+    }
+
+    /// Queues an atomic write. Returns false when the saver is gone or swamped.
+    pub fn save(&self, path: PathBuf, bytes: Vec<u8>) -> bool {
+        self.saves.try_send(SaveJob { path, bytes }).is_ok()
+    }
+
+    fn spawn(&self, name: &str, job: impl FnOnce() -> Message + Send + 'static) {
+        let tx = self.tx.clone();
+        let wake = self.wake.clone();
+        let spawned = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                let _ = tx.send(job());
+                wake();
+            });
+        if let Err(e) = spawned {
+            let _ = self
+                .tx
+                .try_send(Message::DialogFailed(format!("cannot start {name}: {e}")));
+        }
+    }
+
+    /// Opens a folder picker without blocking the frame.
+    pub fn pick_folder(&self, purpose: DialogPurpose, title: &str) {
+        let title = title.to_string();
+        self.spawn("atelier-dialog", move || {
+            let picked = pollster::block_on(rfd::AsyncFileDialog::new().set_title(title).pick_folder());
+            Message::Picked(purpose, picked.map(|h| h.path().to_path_buf()))
+        });
+    }
+
+    pub fn export(
+        &self,
+        shots: Vec<ShotToExport>,
+        settings: ExportSettings,
+        contact_sheet: bool,
+    ) {
+        self.spawn("atelier-export", move || {
+            let result = crate::export::export_shots(&shots, &settings).and_then(|outcome| {
+                let sheet = if contact_sheet && shots.len() > 1 {
+                    Some(crate::export::export_contact_sheet(
+                        &shots,
+                        256,
+                        &settings.folder,
+                        "contact-sheet",
+                    )?)
+                } else {
+                    None
+                };
+                Ok((outcome, sheet))
+            });
+            Message::Exported(result)
+        });
+    }
+
+    /// Opens (or, with `create`, creates) a project and reads its current run's logs.
+    pub fn load_project(&self, root: PathBuf, create: bool) {
+        self.spawn("atelier-open", move || {
+            Message::ProjectLoaded(load_project(&root, create).map(Box::new))
+        });
+    }
+}
+
+/// Opens or creates the project in `root` and reads its current run's logs.
+pub fn load_project(root: &std::path::Path, create: bool) -> Result<LoadedProject, ProjectError> {
+    let project = if create && !root.join(crate::project::PROJECT_FILE).exists() {
+        let name = root
+            .file_name()
+            .map_or_else(|| "Untitled".into(), |n| n.to_string_lossy().into_owned());
+        Project::create(root, &name)?
+    } else {
+        Project::open(root)?
+    };
+    let (metrics, quality) = project
+        .settings
+        .current_run
+        .as_ref()
+        .map(|run| {
+            let dir = project.run_dir(run);
+            (
+                read_lines(&dir.join("metrics.jsonl")),
+                read_lines(&dir.join("quality.jsonl")),
+            )
+        })
+        .unwrap_or_default();
+    Ok(LoadedProject {
+        project,
+        metrics,
+        quality,
+    })
+}
+
+fn read_lines<T: for<'de> serde::Deserialize<'de>>(path: &std::path::Path) -> Vec<T> {
+    std::fs::read_to_string(path)
+        .map(|text| {
+            text.lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,253 @@
+//! Windows: the import report, the export dialog, the message log; and the menu bar.
+
+use eframe::egui;
+
+use super::app::Studio;
+use super::background::DialogPurpose;
+use crate::export::ExportFormat;
+
+impl Studio {
+    pub fn menu_ui(&mut self, ui: &mut egui::Ui) {
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("Project", |ui| {
+                if ui.button("New project…").clicked() {
+                    self.background
+                        .pick_folder(DialogPurpose::NewProject, "Folder for the new project");
+                }
+                if ui.button("Open project…").clicked() {
+                    self.background
+                        .pick_folder(DialogPurpose::OpenProject, "Open a project folder");
+                }
+                ui.menu_button("Open recent", |ui| {
+                    let recent = crate::project::RecentProjects::default_path()
+                        .map(|p| crate::project::RecentProjects::load(&p))
+                        .unwrap_or_default();
+                    for path in recent.paths {
+                        if ui.button(path.display().to_string()).clicked() {
+                            self.background.load_project(path, false);
+                        }
+                    }
+                });
+                ui.separator();
+                if ui.button("Import images…").clicked() {
+                    self.background.pick_folder(
+                        DialogPurpose::ImportFolder,
+                        "Folder of product photos",
+                    );
+                }
+                if ui.button("Export selected…").clicked() {
+                    self.export_open = true;
+                }
+            });
+            ui.menu_button("Checkpoint", |ui| {
+                let runs = self.project.runs();
+                if runs.is_empty() {
+                    ui.label("No saved checkpoints yet.");
+                }
+                for run in runs {
+                    for file in [crate::train::LATEST, crate::train::BEST] {
+                        let path = self.project.run_dir(&run).join(file);
+                        if path.exists() && ui.button(format!("{run}/{file}")).clicked() {
+                            self.send(crate::protocol::Command::LoadGenerator {
+                                path,
+                                pin_dir: self.project.generators_dir(),
+                            });
+                        }
+                    }
+                }
+            });
+            ui.menu_button("View", |ui| {
+                let mut show = self.project.settings.show_rejected;
+                if ui.checkbox(&mut show, "Show rejected").changed() {
+                    self.project.settings.show_rejected = show;
+                    self.mark_settings();
+                }
+                ui.checkbox(&mut self.compare, "Compare selected");
+            });
+            ui.label(format!("· {}", self.project.settings.name));
+        });
+    }
+
+    pub fn status_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label(format!("Compute: {}", self.compute_description));
+            let errors = self.gpu_errors.total();
+            if errors > 0 {
+                ui.colored_label(
+                    egui::Color32::ORANGE,
+                    format!(
+                        "GPU errors: {errors} (last: {})",
+                        self.gpu_errors.last().unwrap_or_default()
+                    ),
+                );
+            }
+            if let Some(p95) = super::stats::percentile(&self.stats.frame_ms, 0.95) {
+                ui.label(format!("frame p95 {p95:.1} ms"));
+            }
+            if let Some(n) = self.notices.last() {
+                let color = if n.is_error {
+                    egui::Color32::LIGHT_RED
+                } else {
+                    ui.visuals().text_color()
+                };
+                ui.colored_label(color, &n.text);
+            }
+        });
+    }
+
+    pub fn windows_ui(&mut self, ctx: &egui::Context) {
+        self.import_window(ctx);
+        self.export_window(ctx);
+        let errors: Vec<_> = self
+            .notices
+            .iter()
+            .filter(|n| n.is_error && n.at.elapsed().as_secs() < 20)
+            .map(|n| n.text.clone())
+            .collect();
+        if !errors.is_empty() {
+            egui::Window::new("Problems")
+                .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-8.0, -32.0))
+                .collapsible(true)
+                .show(ctx, |ui| {
+                    for e in errors.iter().rev().take(5) {
+                        ui.colored_label(egui::Color32::LIGHT_RED, e);
+                    }
+                });
+        }
+    }
+
+    fn import_window(&mut self, ctx: &egui::Context) {
+        let mut open = self.import.window_open;
+        let mut close_report = false;
+        egui::Window::new("Import")
+            .open(&mut open)
+            .default_width(420.0)
+            .show(ctx, |ui| {
+                if self.import.running {
+                    let (done, total) = self
+                        .import
+                        .progress
+                        .map_or((0, 0), |p| (p.done, p.total));
+                    ui.add(
+                        egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                            .text(format!("{done} / {total} files")),
+                    );
+                }
+                let Some(report) = &self.import.report else {
+                    return;
+                };
+                if ui.button("Close report").clicked() {
+                    close_report = true;
+                }
+                ui.label(format!(
+                    "Imported {} of {} files from {} in {:.1} s",
+                    report.imported,
+                    report.files_seen,
+                    report.root.display(),
+                    report.seconds
+                ));
+                egui::Grid::new("import-classes").show(ui, |ui| {
+                    for (class, count) in &report.per_class {
+                        ui.label(class);
+                        ui.label(count.to_string());
+                        ui.end_row();
+                    }
+                });
+                ui.horizontal_wrapped(|ui| {
+                    for tex in &self.import.thumbnails {
+                        ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(40.0, 40.0)));
+                    }
+                });
+                if !report.skipped.is_empty() {
+                    ui.label(format!("Skipped {} files:", report.skipped.len()));
+                    egui::ScrollArea::vertical().max_height(160.0).show(ui, |ui| {
+                        for s in &report.skipped {
+                            ui.label(format!("{}: {}", s.path.display(), s.reason));
+                        }
+                    });
+                }
+            });
+        self.import.window_open = open && !close_report;
+    }
+
+    fn export_window(&mut self, ctx: &egui::Context) {
+        let mut open = self.export_open;
+        let mut export = false;
+        egui::Window::new("Export")
+            .open(&mut open)
+            .default_width(380.0)
+            .show(ctx, |ui| {
+                let rendered = self.selection_for_export().len();
+                ui.label(format!(
+                    "{} selected, {rendered} ready to export",
+                    self.selected.len()
+                ));
+                let settings = &mut self.project.settings.export;
+                let mut changed = false;
+                ui.horizontal(|ui| {
+                    ui.label("Format");
+                    changed |= ui
+                        .radio_value(&mut settings.format, ExportFormat::Png, "PNG")
+                        .changed();
+                    changed |= ui
+                        .radio_value(&mut settings.format, ExportFormat::Jpeg, "JPEG")
+                        .changed();
+                });
+                egui::ComboBox::from_label("Size")
+                    .selected_text(format!("{} px", settings.size_px))
+                    .show_ui(ui, |ui| {
+                        for size in [256, 512, 1024, 2048, 4096] {
+                            changed |= ui
+                                .selectable_value(&mut settings.size_px, size, format!("{size} px"))
+                                .changed();
+                        }
+                    });
+                ui.horizontal(|ui| {
+                    let l = ui.label("File name");
+                    changed |= ui
+                        .text_edit_singleline(&mut settings.template)
+                        .labelled_by(l.id)
+                        .changed();
+                });
+                ui.small("{seed} {index} {id} {class} {checkpoint} are replaced");
+                let mut folder = settings.folder.display().to_string();
+                ui.horizontal(|ui| {
+                    let l = ui.label("Folder");
+                    if ui
+                        .text_edit_singleline(&mut folder)
+                        .labelled_by(l.id)
+                        .changed()
+                    {
+                        settings.folder = folder.clone().into();
+                        changed = true;
+                    }
+                    if ui.button("Choose…").clicked() {
+                        self.background
+                            .pick_folder(DialogPurpose::ExportFolder, "Export folder");
+                    }
+                });
+                ui.checkbox(&mut self.export_contact_sheet, "Also a contact sheet");
+                if changed {
+                    self.mark_settings();
+                }
+                let label = if self.exporting {
+                    "Exporting…"
+                } else {
+                    "Export now"
+                };
+                if ui
+                    .add_enabled(rendered > 0 && !self.exporting, egui::Button::new(label))
+                    .clicked()
+                {
+                    export = true;
+                }
+                for path in self.last_export.iter().take(4) {
+                    ui.small(path.display().to_string());
+                }
+            });
+        self.export_open = open;
+        if export {
+            self.export_selection();
+        }
+    }
+}

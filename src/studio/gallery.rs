@@ -1,0 +1,170 @@
+//! The gallery: a scrolling grid of shots, selection by click / shift / ctrl / arrows.
+
+use eframe::egui;
+
+use super::app::Studio;
+
+/// Side of a gallery tile in points.
+const TILE: f32 = 104.0;
+
+impl Studio {
+    pub fn gallery_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.heading("Gallery");
+            let ready = self.generator.is_some();
+            if ui
+                .add_enabled(ready, egui::Button::new("Generate 16"))
+                .on_hover_text("16 new shots from random seeds (G)")
+                .clicked()
+            {
+                self.generate(16);
+            }
+            let one = self.selected.len() == 1;
+            if ui
+                .add_enabled(one, egui::Button::new("More like this"))
+                .on_hover_text("8 small variations of the selected shot (M)")
+                .clicked()
+            {
+                self.more_like_this(8);
+            }
+            let mut show_rejected = self.project.settings.show_rejected;
+            if ui.checkbox(&mut show_rejected, "Show rejected").changed() {
+                self.project.settings.show_rejected = show_rejected;
+                self.mark_settings();
+            }
+            ui.checkbox(&mut self.favourites_only, "Favourites only");
+            let mut psi = self.project.settings.truncation;
+            let slider = ui.add(egui::Slider::new(&mut psi, 0.1..=1.5).text("New-shot truncation"));
+            if slider.changed() {
+                self.project.settings.truncation = psi;
+                self.mark_settings();
+            }
+        });
+        if let Some(info) = &self.generator {
+            ui.label(format!(
+                "Sampling from generator {} (step {})",
+                info.id, info.step
+            ));
+        } else {
+            ui.label("Waiting for a generator…");
+        }
+        ui.separator();
+        self.request_missing();
+        let ids = self.visible_ids();
+        let columns = ((ui.available_width() / (TILE + 8.0)).floor() as usize).max(1);
+        self.columns = columns;
+        let mut clicked = None;
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            egui::Grid::new("gallery-grid")
+                .spacing(egui::vec2(6.0, 6.0))
+                .show(ui, |ui| {
+                    for (i, id) in ids.iter().enumerate() {
+                        let selected = self.selected.contains(id);
+                        let Some(shot) = self.project.curation.get(*id) else {
+                            continue;
+                        };
+                        let mut badges = String::new();
+                        if shot.favourite {
+                            badges.push_str("fav");
+                        }
+                        if shot.rejected {
+                            badges.push_str(if badges.is_empty() { "rejected" } else { " rejected" });
+                        }
+                        let name = if badges.is_empty() {
+                            format!("Shot {id}")
+                        } else {
+                            format!("Shot {id} {badges}")
+                        };
+                        let response = match self.textures.get(id) {
+                            Some(tex) => ui.add(
+                                egui::Button::image(
+                                    egui::Image::new(tex)
+                                        .fit_to_exact_size(egui::vec2(TILE, TILE)),
+                                )
+                                .selected(selected),
+                            ),
+                            None => ui.add_sized(
+                                [TILE, TILE],
+                                egui::Button::new("…").selected(selected),
+                            ),
+                        };
+                        let response = response.on_hover_text(&name);
+                        response.widget_info(|| {
+                            egui::WidgetInfo::selected(
+                                egui::Role::Button,
+                                true,
+                                selected,
+                                &name,
+                            )
+                        });
+                        if !badges.is_empty() {
+                            ui.painter().text(
+                                response.rect.left_top() + egui::vec2(4.0, 2.0),
+                                egui::Align2::LEFT_TOP,
+                                &badges,
+                                egui::FontId::proportional(14.0),
+                                egui::Color32::GOLD,
+                            );
+                        }
+                        if response.clicked() {
+                            clicked = Some((*id, ui.input(|i| i.modifiers)));
+                        }
+                        if (i + 1) % columns == 0 {
+                            ui.end_row();
+                        }
+                    }
+                });
+            if ids.is_empty() {
+                ui.label("No shots yet.");
+            }
+        });
+        if let Some((id, modifiers)) = clicked {
+            self.click_shot(id, modifiers);
+        }
+    }
+
+    /// Keyboard shortcuts (ignored while a text field has focus).
+    pub fn shortcuts(&mut self, ctx: &egui::Context) {
+        // A focused widget (a slider, a text field) owns the keys.
+        if ctx.egui_wants_keyboard_input() || ctx.memory(|m| m.focused().is_some()) {
+            return;
+        }
+        let columns = self.columns.max(1) as isize;
+        let pressed = |key| ctx.input(|i| i.key_pressed(key));
+        let command = ctx.input(|i| i.modifiers.command);
+        if pressed(egui::Key::ArrowRight) {
+            self.move_selection(1);
+        }
+        if pressed(egui::Key::ArrowLeft) {
+            self.move_selection(-1);
+        }
+        if pressed(egui::Key::ArrowDown) {
+            self.move_selection(columns);
+        }
+        if pressed(egui::Key::ArrowUp) {
+            self.move_selection(-columns);
+        }
+        if pressed(egui::Key::F) {
+            self.toggle_favourite();
+        }
+        if pressed(egui::Key::X) || pressed(egui::Key::Delete) {
+            self.toggle_reject();
+        }
+        if pressed(egui::Key::M) {
+            self.more_like_this(8);
+        }
+        if pressed(egui::Key::G) {
+            self.generate(16);
+        }
+        if pressed(egui::Key::C) {
+            self.compare = !self.compare;
+        }
+        if command && pressed(egui::Key::E) {
+            self.export_open = true;
+        }
+        if command && pressed(egui::Key::A) {
+            self.selected = self.visible_ids();
+            self.sync_editor();
+        }
+    }
+}

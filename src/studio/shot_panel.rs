@@ -1,0 +1,154 @@
+//! The selected shot: large view, latent sliders, curation buttons, compare and morph strip.
+
+use eframe::egui;
+
+use super::app::Studio;
+
+impl Studio {
+    pub fn shot_panel_ui(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Shot");
+        if self.selected.is_empty() {
+            ui.label("Select a shot in the gallery (click, shift/ctrl-click, arrow keys).");
+            return;
+        }
+        if self.compare && self.selected.len() > 1 {
+            self.compare_ui(ui);
+        } else if let Some(id) = self.primary() {
+            if let Some(tex) = self.textures.get(&id) {
+                let side = ui.available_width().min(320.0);
+                ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(side, side)));
+            }
+            if let Some(shot) = self.project.curation.get(id) {
+                let seed = shot
+                    .seed
+                    .map_or_else(|| "–".into(), |s| s.to_string());
+                ui.label(format!(
+                    "Shot {id} · seed {seed}{} · ψ {:.2} · generator {}",
+                    if shot.edited { " (edited)" } else { "" },
+                    shot.truncation,
+                    shot.generator_id
+                ));
+            }
+        }
+        self.curation_ui(ui);
+        ui.separator();
+        self.sliders_ui(ui);
+        if !self.morph.is_empty() {
+            ui.separator();
+            ui.label("Morph between the two selected shots");
+            ui.horizontal_wrapped(|ui| {
+                let side = (ui.available_width() / 4.0 - 6.0).clamp(24.0, 80.0);
+                for tex in &self.morph {
+                    ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(side, side)));
+                }
+            });
+        }
+    }
+
+    fn compare_ui(&mut self, ui: &mut egui::Ui) {
+        ui.label(format!("Comparing {} shots", self.selected.len()));
+        let n = self.selected.len().min(4);
+        let side = (ui.available_width() / n as f32 - 8.0).max(32.0);
+        ui.horizontal_wrapped(|ui| {
+            for id in self.selected.iter().take(8) {
+                ui.vertical(|ui| {
+                    if let Some(tex) = self.textures.get(id) {
+                        ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(side, side)));
+                    }
+                    ui.label(format!("Shot {id}"));
+                });
+            }
+        });
+    }
+
+    fn curation_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            if ui.button("Favourite").on_hover_text("F").clicked() {
+                self.toggle_favourite();
+            }
+            if ui.button("Reject").on_hover_text("X").clicked() {
+                self.toggle_reject();
+            }
+            if ui
+                .add_enabled(self.selected.len() > 1, egui::Button::new("Compare"))
+                .on_hover_text("C")
+                .clicked()
+            {
+                self.compare = !self.compare;
+            }
+            if ui.button("Export…").on_hover_text("Ctrl+E").clicked() {
+                self.export_open = true;
+            }
+        });
+        ui.horizontal(|ui| {
+            let label = ui.label("Tag");
+            let edit = ui
+                .add(egui::TextEdit::singleline(&mut self.tag_draft).desired_width(120.0))
+                .labelled_by(label.id);
+            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if ui.button("Add tag").clicked() || enter {
+                let tag = std::mem::take(&mut self.tag_draft);
+                self.add_tag(&tag);
+            }
+        });
+        if let Some(id) = self.primary() {
+            let tags = self
+                .project
+                .curation
+                .get(id)
+                .map(|s| s.tags.clone())
+                .unwrap_or_default();
+            ui.horizontal_wrapped(|ui| {
+                for tag in tags {
+                    if ui
+                        .small_button(format!("{tag} x"))
+                        .on_hover_text("Remove tag")
+                        .clicked()
+                    {
+                        self.remove_tag(id, &tag);
+                    }
+                }
+            });
+        }
+    }
+
+    fn sliders_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(info) = &self.generator else {
+            ui.label("Sliders appear when a generator is loaded.");
+            return;
+        };
+        if self.editor.base.len() != info.model.latent_dim {
+            ui.label("This shot comes from a generator with another latent size; sliders are off.");
+            return;
+        }
+        let explained = info.directions.explained.clone();
+        ui.label("Latent directions (principal components of the generator's shots)");
+        let mut moved = false;
+        for (k, amount) in self.editor.amounts.iter_mut().enumerate() {
+            let share = explained.get(k).copied().unwrap_or(0.0) * 100.0;
+            let response = ui.add(
+                egui::Slider::new(amount, -3.0..=3.0)
+                    .step_by(0.01)
+                    .text(format!("Direction {} ({share:.0} %)", k + 1)),
+            );
+            moved |= response.changed();
+        }
+        let truncation = ui.add(
+            egui::Slider::new(&mut self.editor.truncation, 0.0..=1.5)
+                .step_by(0.01)
+                .text("Truncation"),
+        );
+        moved |= truncation.changed();
+        ui.horizontal(|ui| {
+            if ui.button("Reset sliders").clicked() {
+                for a in &mut self.editor.amounts {
+                    *a = 0.0;
+                }
+                moved = true;
+            }
+        });
+        if moved {
+            self.slider_moved();
+        }
+    }
+}

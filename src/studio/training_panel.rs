@@ -1,0 +1,266 @@
+//! The training panel: recipe, start/pause/stop, progress, live plots, the preview grid.
+
+use eframe::egui;
+use egui_plot::{Legend, Line, Plot, Points};
+
+use super::app::Studio;
+use crate::preset::{AugmentMode, BUILTIN_PRESETS, LossKind, OptimizerKind, Preset};
+use crate::protocol::{Command, TrainingState};
+
+fn eta_text(seconds: f64) -> String {
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return "–".into();
+    }
+    let s = seconds.round() as u64;
+    if s >= 3600 {
+        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
+    } else {
+        format!("{}m {:02}s", s / 60, s % 60)
+    }
+}
+
+/// A labelled numeric field (the label names it for tests and screen readers).
+fn field<N: egui::emath::Numeric>(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut N,
+    speed: f64,
+    range: std::ops::RangeInclusive<N>,
+) -> bool {
+    ui.horizontal(|ui| {
+        let l = ui.label(label);
+        ui.add(egui::DragValue::new(value).speed(speed).range(range))
+            .labelled_by(l.id)
+            .changed()
+    })
+    .inner
+}
+
+impl Studio {
+    pub fn training_panel_ui(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Training");
+        self.dataset_ui(ui);
+        ui.separator();
+        let busy = self.training.state.is_some();
+        ui.add_enabled_ui(!busy, |ui| self.recipe_ui(ui));
+        ui.separator();
+        self.controls_ui(ui);
+        self.progress_ui(ui);
+        ui.separator();
+        self.plots_ui(ui);
+        if let Some((step, preview)) = &self.training.preview {
+            ui.label(format!("Preview (fixed latents), step {step}"));
+            let side = ui.available_width().min(300.0);
+            ui.add(egui::Image::new(preview).fit_to_exact_size(egui::vec2(side, side)));
+        }
+    }
+
+    fn dataset_ui(&mut self, ui: &mut egui::Ui) {
+        match &self.project.settings.data_dir {
+            Some(dir) => {
+                ui.label(format!("Data: {}", dir.display()));
+            }
+            None => {
+                ui.label("No data yet: drag a folder of product photos onto the window.");
+            }
+        }
+        ui.horizontal(|ui| {
+            if ui.button("Import folder…").clicked() {
+                self.background.pick_folder(
+                    super::background::DialogPurpose::ImportFolder,
+                    "Folder of product photos",
+                );
+            }
+            if self.import.report.is_some() && ui.button("Import report").clicked() {
+                self.import.window_open = true;
+            }
+        });
+        if self.import.running {
+            let fraction = self
+                .import
+                .progress
+                .map_or(0.0, |p| p.done as f32 / p.total.max(1) as f32);
+            ui.add(egui::ProgressBar::new(fraction).text("Importing…"));
+        }
+    }
+
+    fn recipe_ui(&mut self, ui: &mut egui::Ui) {
+        let mut changed = false;
+        let current = self.project.settings.preset.name.clone();
+        egui::ComboBox::from_label("Preset")
+            .selected_text(&current)
+            .show_ui(ui, |ui| {
+                for (name, _) in BUILTIN_PRESETS {
+                    if ui.selectable_label(current == *name, *name).clicked()
+                        && let Ok(preset) = Preset::load(name)
+                    {
+                        self.project.settings.preset = preset;
+                        changed = true;
+                    }
+                }
+            });
+        let p = &mut self.project.settings.preset;
+        ui.label(format!(
+            "{} px, {} channel(s), latent {}",
+            p.model.resolution, p.model.channels, p.model.latent_dim
+        ));
+        let t = &mut p.train;
+        changed |= field(ui, "Epochs", &mut t.epochs, 0.2, 1..=100_000);
+        changed |= field(ui, "Batch size", &mut t.batch, 0.2, 1..=4096);
+        changed |= field(ui, "Learning rate G", &mut t.lr_g, 1e-5, 1e-6..=1e-1);
+        changed |= field(ui, "Learning rate D", &mut t.lr_d, 1e-5, 1e-6..=1e-1);
+        egui::ComboBox::from_label("Optimizer")
+            .selected_text(format!("{:?}", t.optimizer))
+            .show_ui(ui, |ui| {
+                for kind in [OptimizerKind::Adam, OptimizerKind::Adamw] {
+                    changed |= ui
+                        .selectable_value(&mut t.optimizer, kind, format!("{kind:?}"))
+                        .changed();
+                }
+            });
+        changed |= field(ui, "Weight decay", &mut t.weight_decay, 1e-4, 0.0..=1.0);
+        egui::ComboBox::from_label("Loss")
+            .selected_text(format!("{:?}", t.loss))
+            .show_ui(ui, |ui| {
+                for kind in [LossKind::NonSaturating, LossKind::Hinge] {
+                    changed |= ui
+                        .selectable_value(&mut t.loss, kind, format!("{kind:?}"))
+                        .changed();
+                }
+            });
+        egui::ComboBox::from_label("Augmentation")
+            .selected_text(format!("{:?}", t.augment))
+            .show_ui(ui, |ui| {
+                for mode in [AugmentMode::Off, AugmentMode::Fixed, AugmentMode::Adaptive] {
+                    changed |= ui
+                        .selectable_value(&mut t.augment, mode, format!("{mode:?}"))
+                        .changed();
+                }
+            });
+        changed |= field(ui, "Augment p", &mut t.augment_p, 0.01, 0.0..=1.0);
+        changed |= field(ui, "EMA decay", &mut t.ema_decay, 0.001, 0.0..=0.9999);
+        changed |= field(ui, "Seed", &mut t.seed, 1.0, 0..=u64::MAX);
+        changed |= field(ui, "Checkpoint every", &mut t.checkpoint_every, 1.0, 1..=1_000_000);
+        changed |= field(ui, "Evaluate every", &mut t.eval_every, 1.0, 0..=1_000_000);
+        changed |= field(ui, "Patience", &mut t.patience, 0.1, 0..=1000);
+        if changed {
+            self.mark_settings();
+        }
+    }
+
+    fn controls_ui(&mut self, ui: &mut egui::Ui) {
+        let state = self.training.state;
+        ui.horizontal(|ui| match state {
+            None => {
+                if ui.button("Train").clicked() {
+                    self.start_training(false);
+                }
+                let can_resume = self
+                    .project
+                    .settings
+                    .current_run
+                    .as_ref()
+                    .is_some_and(|r| self.project.run_dir(r).join(crate::train::LATEST).exists());
+                if can_resume && ui.button("Resume run").clicked() {
+                    self.start_training(true);
+                }
+            }
+            Some(TrainingState::Running) => {
+                if ui.button("Pause").clicked() {
+                    self.send(Command::Pause);
+                }
+                if ui.button("Stop").clicked() {
+                    self.send(Command::Stop);
+                }
+            }
+            Some(TrainingState::Paused) => {
+                if ui.button("Continue").clicked() {
+                    self.send(Command::Resume);
+                }
+                if ui.button("Stop").clicked() {
+                    self.send(Command::Stop);
+                }
+            }
+            Some(TrainingState::Preparing) => {
+                ui.spinner();
+                ui.label("Importing and building the models…");
+            }
+            Some(TrainingState::Stopping) => {
+                ui.spinner();
+                ui.label("Saving a checkpoint…");
+            }
+        });
+    }
+
+    fn progress_ui(&mut self, ui: &mut egui::Ui) {
+        let t = &self.training;
+        if t.total_steps == 0 {
+            return;
+        }
+        let fraction = t.step as f32 / t.total_steps as f32;
+        let rate = t.metrics.last().map_or(0.0, |m| f64::from(m.images_per_sec));
+        let batch = self.project.settings.preset.train.batch as f64;
+        let eta = (t.total_steps.saturating_sub(t.step)) as f64 * batch / rate.max(1e-9);
+        let eta = if rate > 0.0 { eta_text(eta) } else { "–".into() };
+        ui.add(
+            egui::ProgressBar::new(fraction)
+                .text(format!("step {} / {} · ETA {eta}", t.step, t.total_steps)),
+        );
+        if let Some(m) = t.metrics.last() {
+            ui.label(format!(
+                "D {:.3} · G {:.3} · D(x) {:.2} · D(G(z)) {:.2} · {:.0} img/s",
+                m.d_loss, m.g_loss, m.d_real, m.d_fake, m.images_per_sec
+            ));
+            if self.project.settings.preset.train.augment != AugmentMode::Off {
+                ui.label(format!("augmentation p {:.2} · r_t {:.2}", m.augment_p, m.r_t));
+            }
+        }
+        if let Some(q) = t.quality.last() {
+            ui.label(format!(
+                "held-out SWD {:.1} (best {:.1}) · near-copies {:.0} %",
+                q.swd,
+                t.quality.iter().map(|q| q.swd).fold(f64::INFINITY, f64::min),
+                q.near_copy_fraction * 100.0
+            ));
+        }
+    }
+
+    fn plots_ui(&mut self, ui: &mut egui::Ui) {
+        let m = &self.training.metrics;
+        if m.is_empty() {
+            ui.label("Loss plots appear once training runs.");
+            return;
+        }
+        let series = |f: fn(&crate::train::MetricsRecord) -> f32| -> Vec<[f64; 2]> {
+            m.iter().map(|r| [r.step as f64, f64::from(f(r))]).collect()
+        };
+        ui.label("Losses");
+        Plot::new("loss-plot")
+            .height(120.0)
+            .legend(Legend::default())
+            .show(ui, |plot| {
+                plot.line(Line::new("D loss", series(|r| r.d_loss)));
+                plot.line(Line::new("G loss", series(|r| r.g_loss)));
+            });
+        ui.label("Images per second");
+        Plot::new("speed-plot").height(80.0).show(ui, |plot| {
+            plot.line(Line::new("img/s", series(|r| r.images_per_sec)));
+        });
+        if self.project.settings.preset.train.augment != AugmentMode::Off {
+            ui.label("Augmentation strength");
+            Plot::new("augment-plot").height(70.0).show(ui, |plot| {
+                plot.line(Line::new("p", series(|r| r.augment_p as f32)));
+                plot.line(Line::new("r_t", series(|r| r.r_t)));
+            });
+        }
+        let q = &self.training.quality;
+        if !q.is_empty() {
+            ui.label("Held-out SWD ×10³ (lower is better)");
+            let points: Vec<[f64; 2]> = q.iter().map(|r| [r.step as f64, r.swd]).collect();
+            Plot::new("swd-plot").height(90.0).show(ui, |plot| {
+                plot.line(Line::new("SWD", points.clone()));
+                plot.points(Points::new("SWD points", points).radius(3.0));
+            });
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! UI tests: drive the real studio state with egui_kittest, find controls by their labels, and
+//! check the state and the files it writes. The worker trains `tiny-test` on the CPU device.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use atelier::device::GpuErrorLog;
+use atelier::export::read_shot_meta;
+use atelier::preset::Preset;
+use atelier::project::{CURATION_FILE, Curation, Project};
+use atelier::studio::{Background, Studio, load_project};
+use atelier::worker::{Wake, WorkerDevice, spawn_worker};
+use burn::tensor::Device;
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{By, Queryable};
+
+fn studio(root: &Path) -> Studio {
+    let loaded = load_project(root, false).unwrap();
+    let wake: Wake = Arc::new(|| {});
+    let device = WorkerDevice {
+        device: Device::flex(),
+        shared_with_renderer: false,
+        gpu_errors: None,
+    };
+    let worker = spawn_worker(device, wake.clone()).unwrap();
+    let background = Background::new(wake.clone()).unwrap();
+    Studio::new(
+        loaded,
+        worker,
+        background,
+        wake,
+        GpuErrorLog::default(),
+        "CPU (test)".into(),
+    )
+}
+
+fn harness(studio: Studio) -> Harness<'static, Studio> {
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, s: &mut Studio| s.ui(ui), studio)
+}
+
+/// Panels drawn before the one that handled a click show its effect a frame later.
+fn settle(h: &mut Harness<'_, Studio>) {
+    h.step();
+    h.step();
+}
+
+/// Steps frames until `done` holds (the worker answers asynchronously).
+fn wait_for(h: &mut Harness<'_, Studio>, what: &str, done: impl Fn(&Studio) -> bool) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "timed out waiting for {what}; notices: {:?}",
+            h.state().notices.iter().map(|n| &n.text).collect::<Vec<_>>()
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.step();
+}
+
+#[test]
+fn import_train_select_slide_favourite_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("shirts");
+    atelier::demo::write_demo_set(&images, 40).unwrap();
+    std::fs::write(images.join("broken.png"), b"not a png").unwrap();
+    let root = dir.path().join("project");
+    let mut project = Project::create(&root, "UI test").unwrap();
+    project.settings.preset = Preset::load("tiny-test").unwrap();
+    project.settings.preset.train.epochs = 3;
+    project.settings.export.folder = dir.path().join("exports");
+    project.save_settings().unwrap();
+
+    let mut h = harness(studio(&root));
+    h.step();
+
+    // Import by dropping the folder: the report counts the images and names the bad file.
+    h.state_mut().dropped(vec![images.clone()]);
+    wait_for(&mut h, "the import", |s| s.import.report.is_some());
+    let report = h.state().import.report.clone().unwrap();
+    assert_eq!(report.imported, 40);
+    assert_eq!(report.skipped.len(), 1);
+    assert!(report.skipped[0].path.ends_with("broken.png"));
+    assert_eq!(h.state().project.settings.data_dir.as_deref(), Some(images.as_path()));
+    assert!(!h.state().import.thumbnails.is_empty());
+    h.get_by_label("Close report").click();
+    settle(&mut h);
+    assert!(!h.state().import.window_open);
+
+    // Train: the first checkpoint becomes the generator and fills the gallery.
+    h.get_by_label("Train").click();
+    wait_for(&mut h, "a generator from training", |s| s.generator.is_some());
+    wait_for(&mut h, "rendered gallery shots", |s| s.textures.len() >= 24);
+    assert!(h.state().training.step >= 5);
+    assert!(!h.state().training.metrics.is_empty(), "loss plots have data");
+    if h.state().training.state.is_some() {
+        h.get_by_label("Stop").click();
+    }
+    wait_for(&mut h, "training to end", |s| {
+        s.training.state.is_none() && s.training.last_summary.is_some()
+    });
+    let run = h.state().project.settings.current_run.clone().unwrap();
+    assert!(root.join("runs").join(&run).join("checkpoint.atl").exists());
+
+    // Select a shot, move a slider: the shot's latent changes and a new image arrives.
+    let first = h.state().visible_ids()[0];
+    h.get_by_label(&format!("Shot {first}")).click();
+    settle(&mut h);
+    assert_eq!(h.state().selected, vec![first]);
+    let before = h.state().project.curation.get(first).unwrap().latent.clone();
+    let picture_before = h.state().pictures.get(&first).cloned();
+    h.get(
+        By::new()
+            .role(egui::accesskit::Role::Slider)
+            .label_contains("Direction 1 "),
+    )
+    .set_value_accesskit(2.0);
+    settle(&mut h);
+    wait_for(&mut h, "the slider render", |s| !s.stats.slider_latency_ms.is_empty());
+    let shot = h.state().project.curation.get(first).unwrap().clone();
+    assert_ne!(shot.latent, before, "the slider moved the latent");
+    assert!(shot.edited);
+    assert_ne!(h.state().pictures.get(&first).cloned(), picture_before);
+
+    // Shift-click selects a range; arrow keys move the selection.
+    let ids = h.state().visible_ids();
+    h.get_by_label(&format!("Shot {}", ids[3]))
+        .click_modifiers(egui::Modifiers::SHIFT);
+    settle(&mut h);
+    assert_eq!(h.state().selected.len(), 4);
+    h.get_by_label(&format!("Shot {first}")).click();
+    settle(&mut h);
+    h.key_press(egui::Key::ArrowRight);
+    settle(&mut h);
+    assert_eq!(h.state().selected, vec![ids[1]]);
+    h.get_by_label(&format!("Shot {first}")).click();
+    settle(&mut h);
+
+    // Favourite and tag it; reject another (it disappears from the gallery).
+    h.get_by_label("Favourite").click();
+    settle(&mut h);
+    assert!(h.state().project.curation.get(first).unwrap().favourite);
+    h.get_by_label("Tag").focus();
+    settle(&mut h);
+    h.get_by_label("Tag").type_text("hero");
+    settle(&mut h);
+    h.get_by_label("Add tag").click();
+    settle(&mut h);
+    assert_eq!(h.state().project.curation.get(first).unwrap().tags, ["hero"]);
+    h.get_by_label(&format!("Shot {}", ids[2])).click();
+    settle(&mut h);
+    h.get_by_label("Reject").click();
+    settle(&mut h);
+    assert!(!h.state().visible_ids().contains(&ids[2]));
+
+    // Export the favourite at 256 px: the PNG carries the metadata that regenerates it.
+    h.get_by_label(&format!("Shot {first} fav")).click();
+    settle(&mut h);
+    h.get_by_label("Export…").click();
+    settle(&mut h);
+    h.state_mut().project.settings.export.size_px = 256;
+    h.get_by_label("Export now").click();
+    wait_for(&mut h, "the export", |s| !s.last_export.is_empty());
+    let exported = h.state().last_export[0].clone();
+    let meta = read_shot_meta(&exported).unwrap();
+    let shot = h.state().project.curation.get(first).unwrap().clone();
+    assert_eq!(meta.latent, shot.latent);
+    assert_eq!(meta.truncation, shot.truncation);
+    assert_eq!(meta.checkpoint_id, shot.generator_id);
+    let image = image::open(&exported).unwrap();
+    assert_eq!((image.width(), image.height()), (256, 256));
+
+    // Dropping the export back restores the shot with the same latent.
+    let count = h.state().project.curation.shots.len();
+    h.state_mut().dropped(vec![exported.clone(), exported]);
+    wait_for(&mut h, "restored shots", |s| s.project.curation.shots.len() == count + 2);
+    let restored = h.state().project.curation.shots.last().unwrap().clone();
+    assert_eq!(restored.latent, shot.latent);
+
+    // Curation is saved (atomically, off the UI thread) and reopens as it was.
+    h.state_mut().flush_saves();
+    let expected = h.state().project.curation.clone();
+    let start = Instant::now();
+    loop {
+        let saved: Option<Curation> = std::fs::read(root.join(CURATION_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        if saved.as_ref() == Some(&expected) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "curation not saved");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.state_mut().shutdown();
+    let reopened = Project::open(&root).unwrap();
+    assert!(reopened.curation.get(first).unwrap().favourite);
+    assert_eq!(reopened.settings.current_run, Some(run));
+}
+
+#[test]
+fn a_bad_recipe_value_is_reported_by_field_and_nothing_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("project");
+    let mut project = Project::create(&root, "Bad").unwrap();
+    project.settings.data_dir = Some(dir.path().to_path_buf());
+    project.settings.preset = Preset::load("tiny-test").unwrap();
+    project.settings.preset.train.batch = 0;
+    project.save_settings().unwrap();
+    let mut h = harness(studio(&root));
+    h.step();
+    h.get_by_label("Train").click();
+    settle(&mut h);
+    let last = h.state().notices.last().unwrap().clone();
+    assert!(last.is_error);
+    assert!(last.text.contains("batch"), "{}", last.text);
+    assert!(h.state().training.state.is_none());
+    h.state_mut().shutdown();
+}
