@@ -78,9 +78,21 @@ pub struct StudioArgs {
     /// Close the window after this many seconds (for benchmarks and screenshots).
     #[arg(long)]
     pub exit_after: Option<f64>,
+    /// Close the window when the training started with `--auto-train` ends.
+    #[arg(long)]
+    pub exit_when_trained: bool,
     /// Move the sliders of the first shot continuously (measures slider latency).
     #[arg(long)]
     pub drive_sliders: bool,
+    /// Set the project's image folder (as if it had been dropped on the window).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Import this folder at start, exactly as if it had been dropped on the window.
+    #[arg(long)]
+    pub import: Option<PathBuf>,
+    /// Set the project's training recipe (a preset name or a .toml file).
+    #[arg(long)]
+    pub preset: Option<String>,
 }
 
 #[derive(Debug, Args)]

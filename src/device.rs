@@ -126,17 +126,26 @@ struct GpuErrorState {
 
 impl GpuErrorLog {
     pub fn record(&self, message: &str) {
-        let thread = std::thread::current().name().unwrap_or("unnamed").to_string();
+        let thread = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_string();
         if let Ok(mut s) = self.inner.lock() {
             s.total += 1;
             *s.by_thread.entry(thread).or_default() += 1;
-            s.last = Some(message.lines().next().unwrap_or(message).to_string());
+            // wgpu's text is "Validation Error\n\nCaused by:\n  In ...": keep it on one line.
+            let one_line: Vec<&str> = message
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            s.last = Some(one_line.join(" ").chars().take(240).collect());
         }
     }
 
     #[must_use]
     pub fn total(&self) -> u64 {
-        self.inner.lock().map(|s| s.total).unwrap_or(0)
+        self.inner.lock().map_or(0, |s| s.total)
     }
 
     /// Errors raised on the thread called `thread`.
@@ -144,8 +153,19 @@ impl GpuErrorLog {
     pub fn on_thread(&self, thread: &str) -> u64 {
         self.inner
             .lock()
-            .map(|s| s.by_thread.get(thread).copied().unwrap_or(0))
-            .unwrap_or(0)
+            .map_or(0, |s| s.by_thread.get(thread).copied().unwrap_or(0))
+    }
+
+    /// (thread name, errors raised on it), sorted by name.
+    #[must_use]
+    pub fn by_thread(&self) -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = self
+            .inner
+            .lock()
+            .map(|s| s.by_thread.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
     }
 
     #[must_use]

@@ -8,8 +8,12 @@
 //! - [`export`]: pictures to files (PNG, grids), atomically.
 //! - [`preset`]: the TOML training recipes under `presets/`.
 //! - [`quality`]: held-out quality figures (multi-scale SWD, memorisation).
-//! - [`device`]: picking a GPU through wgpu or the CPU backend.
-//! - [`cli`]: the headless command line.
+//! - [`device`]: picking a GPU through wgpu or the CPU backend; the wgpu error log.
+//! - [`protocol`]: the typed commands and events between a front end and the worker.
+//! - [`worker`]: the one background thread that owns the device, training and sampling.
+//! - [`project`]: a studio project folder (settings, curation, runs, pinned generators).
+//! - [`studio`]: the egui window (the only module that knows egui, eframe or rfd).
+//! - [`cli`]: the command line (headless commands, and `studio`).
 
 pub mod cli;
 pub mod data;
@@ -19,9 +23,9 @@ pub mod export;
 pub mod fsutil;
 pub mod latent;
 pub mod model;
-pub mod protocol;
 pub mod preset;
 pub mod project;
+pub mod protocol;
 pub mod quality;
 pub mod rng;
 pub mod sample;

@@ -59,8 +59,11 @@ pub struct TrainRequest {
 pub enum Command {
     /// Load a checkpoint (full or generator-only) for sampling, pin its generator into
     /// `pin_dir`, and compute its latent directions.
-    LoadGenerator { path: PathBuf, pin_dir: PathBuf },
-    StartTraining(TrainRequest),
+    LoadGenerator {
+        path: PathBuf,
+        pin_dir: PathBuf,
+    },
+    StartTraining(Box<TrainRequest>),
     Pause,
     Resume,
     /// Checkpoint and end the run.

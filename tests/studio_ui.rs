@@ -1,5 +1,10 @@
-//! UI tests: drive the real studio state with egui_kittest, find controls by their labels, and
-//! check the state and the files it writes. The worker trains `tiny-test` on the CPU device.
+//! UI tests: drive the real studio state with `egui_kittest`, find controls by their labels,
+//! and check the state and the files it writes. The worker trains `tiny-test` on the CPU
+//! device.
+
+// Helpers unwrap like the tests; the walk-through is one long user story on purpose; exported
+// metadata must round-trip bit for bit.
+#![allow(clippy::unwrap_used, clippy::too_many_lines, clippy::float_cmp)]
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,6 +28,7 @@ fn studio(root: &Path) -> Studio {
         device: Device::flex(),
         shared_with_renderer: false,
         gpu_errors: None,
+        cpu_threads: None,
     };
     let worker = spawn_worker(device, wake.clone()).unwrap();
     let background = Background::new(wake.clone()).unwrap();
@@ -55,7 +61,11 @@ fn wait_for(h: &mut Harness<'_, Studio>, what: &str, done: impl Fn(&Studio) -> b
         assert!(
             start.elapsed() < Duration::from_secs(180),
             "timed out waiting for {what}; notices: {:?}",
-            h.state().notices.iter().map(|n| &n.text).collect::<Vec<_>>()
+            h.state()
+                .notices
+                .iter()
+                .map(|n| &n.text)
+                .collect::<Vec<_>>()
         );
         h.step();
         std::thread::sleep(Duration::from_millis(10));
@@ -86,7 +96,10 @@ fn import_train_select_slide_favourite_export() {
     assert_eq!(report.imported, 40);
     assert_eq!(report.skipped.len(), 1);
     assert!(report.skipped[0].path.ends_with("broken.png"));
-    assert_eq!(h.state().project.settings.data_dir.as_deref(), Some(images.as_path()));
+    assert_eq!(
+        h.state().project.settings.data_dir.as_deref(),
+        Some(images.as_path())
+    );
     assert!(!h.state().import.thumbnails.is_empty());
     h.get_by_label("Close report").click();
     settle(&mut h);
@@ -94,10 +107,15 @@ fn import_train_select_slide_favourite_export() {
 
     // Train: the first checkpoint becomes the generator and fills the gallery.
     h.get_by_label("Train").click();
-    wait_for(&mut h, "a generator from training", |s| s.generator.is_some());
+    wait_for(&mut h, "a generator from training", |s| {
+        s.generator.is_some()
+    });
     wait_for(&mut h, "rendered gallery shots", |s| s.textures.len() >= 24);
     assert!(h.state().training.step >= 5);
-    assert!(!h.state().training.metrics.is_empty(), "loss plots have data");
+    assert!(
+        !h.state().training.metrics.is_empty(),
+        "loss plots have data"
+    );
     if h.state().training.state.is_some() {
         h.get_by_label("Stop").click();
     }
@@ -112,7 +130,14 @@ fn import_train_select_slide_favourite_export() {
     h.get_by_label(&format!("Shot {first}")).click();
     settle(&mut h);
     assert_eq!(h.state().selected, vec![first]);
-    let before = h.state().project.curation.get(first).unwrap().latent.clone();
+    let before = h
+        .state()
+        .project
+        .curation
+        .get(first)
+        .unwrap()
+        .latent
+        .clone();
     let picture_before = h.state().pictures.get(&first).cloned();
     h.get(
         By::new()
@@ -121,7 +146,9 @@ fn import_train_select_slide_favourite_export() {
     )
     .set_value_accesskit(2.0);
     settle(&mut h);
-    wait_for(&mut h, "the slider render", |s| !s.stats.slider_latency_ms.is_empty());
+    wait_for(&mut h, "the slider render", |s| {
+        !s.stats.slider_latency_ms.is_empty()
+    });
     let shot = h.state().project.curation.get(first).unwrap().clone();
     assert_ne!(shot.latent, before, "the slider moved the latent");
     assert!(shot.edited);
@@ -151,7 +178,10 @@ fn import_train_select_slide_favourite_export() {
     settle(&mut h);
     h.get_by_label("Add tag").click();
     settle(&mut h);
-    assert_eq!(h.state().project.curation.get(first).unwrap().tags, ["hero"]);
+    assert_eq!(
+        h.state().project.curation.get(first).unwrap().tags,
+        ["hero"]
+    );
     h.get_by_label(&format!("Shot {}", ids[2])).click();
     settle(&mut h);
     h.get_by_label("Reject").click();
@@ -165,8 +195,8 @@ fn import_train_select_slide_favourite_export() {
     settle(&mut h);
     h.state_mut().project.settings.export.size_px = 256;
     h.get_by_label("Export now").click();
-    wait_for(&mut h, "the export", |s| !s.last_export.is_empty());
-    let exported = h.state().last_export[0].clone();
+    wait_for(&mut h, "the export", |s| !s.export.last.is_empty());
+    let exported = h.state().export.last[0].clone();
     let meta = read_shot_meta(&exported).unwrap();
     let shot = h.state().project.curation.get(first).unwrap().clone();
     assert_eq!(meta.latent, shot.latent);
@@ -178,7 +208,9 @@ fn import_train_select_slide_favourite_export() {
     // Dropping the export back restores the shot with the same latent.
     let count = h.state().project.curation.shots.len();
     h.state_mut().dropped(vec![exported.clone(), exported]);
-    wait_for(&mut h, "restored shots", |s| s.project.curation.shots.len() == count + 2);
+    wait_for(&mut h, "restored shots", |s| {
+        s.project.curation.shots.len() == count + 2
+    });
     let restored = h.state().project.curation.shots.last().unwrap().clone();
     assert_eq!(restored.latent, shot.latent);
 
@@ -193,7 +225,10 @@ fn import_train_select_slide_favourite_export() {
         if saved.as_ref() == Some(&expected) {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "curation not saved");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "curation not saved"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     h.state_mut().shutdown();

@@ -131,10 +131,8 @@ fn file_name(template: &str, shot: &ShotToExport, index: usize) -> Result<String
         .replace("{id}", &shot.id.to_string())
         .replace("{class}", shot.meta.class.as_deref().unwrap_or("all"))
         .replace("{checkpoint}", &shot.meta.checkpoint_id);
-    let unsafe_name = name.trim().is_empty()
-        || name.contains(['/', '\\', '\0'])
-        || name == "."
-        || name == "..";
+    let unsafe_name =
+        name.trim().is_empty() || name.contains(['/', '\\', '\0']) || name == "." || name == "..";
     if unsafe_name {
         return Err(ShotExportError::BadTemplate(template.to_string()));
     }
@@ -158,12 +156,11 @@ pub fn encode_png_with_meta(image: &DynamicImage, meta: &ShotMeta) -> Result<Vec
             .add_text_chunk(SHOT_CHUNK.into(), json)
             .map_err(describe)?;
         encoder
-            .add_text_chunk(
-                "Software".into(),
-                format!("Atelier {}", meta.app_version),
-            )
+            .add_text_chunk("Software".into(), format!("Atelier {}", meta.app_version))
             .map_err(describe)?;
-        let seed = meta.seed.map_or_else(|| "edited latent".into(), |s| s.to_string());
+        let seed = meta
+            .seed
+            .map_or_else(|| "edited latent".into(), |s| s.to_string());
         encoder
             .add_text_chunk(
                 "Description".into(),

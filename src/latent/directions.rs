@@ -75,7 +75,12 @@ pub fn principal_directions(latents: &[Vec<f32>], features: &[Vec<f32>], k: usiz
     }
     let centred: Vec<Vec<f64>> = features[..n]
         .iter()
-        .map(|f| f.iter().zip(&mean).map(|(v, m)| f64::from(*v) - m).collect())
+        .map(|f| {
+            f.iter()
+                .zip(&mean)
+                .map(|(v, m)| f64::from(*v) - m)
+                .collect()
+        })
         .collect();
     let cov = covariance(&centred, d);
     let total_var: f64 = (0..d).map(|i| cov[i * d + i]).sum::<f64>().max(1e-12);
@@ -140,7 +145,13 @@ fn top_eigenvectors(m: &[f64], d: usize, k: usize) -> Vec<Vec<f64>> {
             .iter()
             .map(|v| {
                 (0..d)
-                    .map(|i| m[i * d..(i + 1) * d].iter().zip(v).map(|(a, b)| a * b).sum())
+                    .map(|i| {
+                        m[i * d..(i + 1) * d]
+                            .iter()
+                            .zip(v)
+                            .map(|(a, b)| a * b)
+                            .sum()
+                    })
                     .collect()
             })
             .collect();
@@ -197,7 +208,10 @@ mod tests {
             .max_by(|&a, &b| v[a].abs().total_cmp(&v[b].abs()))
             .unwrap();
         assert_eq!(strongest, 3);
-        assert!((v[3].abs() - 1.0).abs() < 0.15, "one σ ≈ one unit of z[3]: {v:?}");
+        assert!(
+            (v[3].abs() - 1.0).abs() < 0.15,
+            "one σ ≈ one unit of z[3]: {v:?}"
+        );
         assert!(dirs.explained[0] > 0.9);
         let moved = dirs.apply(&[0.0; 6], &[2.0, 0.0]);
         assert!((moved[3].abs() - 2.0 * v[3].abs()).abs() < 1e-6);

@@ -17,9 +17,7 @@ pub fn default_demo_root() -> PathBuf {
     std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("share"))
-        })
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("share")))
         .unwrap_or_else(std::env::temp_dir)
         .join("atelier")
         .join("demo-project")
@@ -36,12 +34,13 @@ pub fn open_or_create_demo(root: &Path) -> Result<Project, ProjectError> {
         return Project::open(root);
     }
     let mut project = Project::create(root, "Demo: T-shirts")?;
-    let checkpoint = Checkpoint::from_bytes(DEMO_GENERATOR, "embedded demo generator").map_err(
-        |e| ProjectError::Damaged {
-            path: "embedded demo generator".into(),
-            message: e.to_string(),
-        },
-    )?;
+    let checkpoint =
+        Checkpoint::from_bytes(DEMO_GENERATOR, "embedded demo generator").map_err(|e| {
+            ProjectError::Damaged {
+                path: "embedded demo generator".into(),
+                message: e.to_string(),
+            }
+        })?;
     let id = checkpoint.id();
     let pinned = project.generator_path(&id);
     crate::fsutil::write_atomic(&pinned, DEMO_GENERATOR).map_err(write_err(&pinned))?;
@@ -75,12 +74,15 @@ mod tests {
             crate::sample::Sampler::from_checkpoint(&generator, &burn::tensor::Device::flex())
                 .unwrap();
         assert_eq!(sampler.model.resolution, 28);
-        let count = std::fs::read_dir(p.settings.data_dir.unwrap()).unwrap().count();
+        let count = std::fs::read_dir(p.settings.data_dir.unwrap())
+            .unwrap()
+            .count();
         assert_eq!(count, crate::demo::DEMO_SET_SIZE);
         // Re-opening keeps what the user changed.
         let mut again = open_or_create_demo(&root).unwrap();
         again.settings.truncation = 0.5;
         again.save_settings().unwrap();
-        assert_eq!(open_or_create_demo(&root).unwrap().settings.truncation, 0.5);
+        let reopened = open_or_create_demo(&root).unwrap();
+        assert!((reopened.settings.truncation - 0.5).abs() < 1e-6);
     }
 }

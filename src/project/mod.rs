@@ -129,7 +129,11 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ProjectError> 
 impl Project {
     /// Creates a project in `root` (made if missing) and saves it.
     pub fn create(root: &Path, name: &str) -> Result<Self, ProjectError> {
-        for dir in [root.to_path_buf(), root.join("runs"), root.join("generators")] {
+        for dir in [
+            root.to_path_buf(),
+            root.join("runs"),
+            root.join("generators"),
+        ] {
             std::fs::create_dir_all(&dir).map_err(|source| ProjectError::Create {
                 path: dir.display().to_string(),
                 source,
@@ -202,7 +206,7 @@ impl Project {
     /// A fresh run folder name: `run-001`, `run-002`, …
     #[must_use]
     pub fn next_run_name(&self) -> String {
-        (1..)
+        (1..100_000)
             .map(|n| format!("run-{n:03}"))
             .find(|name| !self.run_dir(name).exists())
             .unwrap_or_else(|| "run-new".into())
@@ -235,7 +239,9 @@ mod tests {
         let mut p = Project::create(dir.path(), "Shirts").unwrap();
         p.settings.data_dir = Some("/data/shirts".into());
         p.settings.preset.train.epochs = 3;
-        let id = p.curation.add(Shot::from_seed(5, vec![0.5; 4], 0.7, "gen1".into()));
+        let id = p
+            .curation
+            .add(Shot::from_seed(5, vec![0.5; 4], 0.7, "gen1".into()));
         p.curation.get_mut(id).unwrap().favourite = true;
         p.save_settings().unwrap();
         p.save_curation().unwrap();

@@ -4,6 +4,7 @@
 //! everything else here is rebuilt at start: textures, pending requests, plots.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -19,8 +20,8 @@ use crate::export::{Picture, ShotMeta, ShotToExport};
 use crate::latent::{latent_for_seed, perturb, slerp, truncate};
 use crate::project::{Project, Shot, ShotId};
 use crate::protocol::{
-    Command, Event, GeneratorInfo, RenderKind, RenderRequest, Ticket, TrainRequest,
-    TrainingState, WorkerError,
+    Command, Event, GeneratorInfo, RenderKind, RenderRequest, Ticket, TrainRequest, TrainingState,
+    WorkerError,
 };
 use crate::quality::QualityRecord;
 use crate::rng::Rng;
@@ -37,10 +38,7 @@ pub const MORPH_FRAMES: usize = 8;
 /// A request the worker has not answered yet.
 enum Pending {
     Gallery(Vec<ShotId>),
-    Live {
-        shot: ShotId,
-        sent: Instant,
-    },
+    Live { shot: ShotId, sent: Instant },
     Morph,
 }
 
@@ -73,6 +71,16 @@ pub struct TrainingView {
     pub preview: Option<(u64, egui::TextureHandle)>,
     pub last_summary: Option<RunSummary>,
     pub train_images: usize,
+}
+
+/// The export window's view.
+#[derive(Default)]
+pub struct ExportView {
+    pub open: bool,
+    pub contact_sheet: bool,
+    pub busy: bool,
+    /// Files the last export wrote.
+    pub last: Vec<PathBuf>,
 }
 
 /// The import window's view.
@@ -111,10 +119,7 @@ pub struct Studio {
     // Training, import, export.
     pub training: TrainingView,
     pub import: ImportView,
-    pub export_open: bool,
-    pub export_contact_sheet: bool,
-    pub exporting: bool,
-    pub last_export: Vec<PathBuf>,
+    pub export: ExportView,
     // Bookkeeping.
     pub notices: Vec<Notice>,
     pub stats: Stats,
@@ -163,10 +168,10 @@ impl Studio {
             morph_pair: None,
             training: TrainingView::default(),
             import: ImportView::default(),
-            export_open: false,
-            export_contact_sheet: true,
-            exporting: false,
-            last_export: Vec::new(),
+            export: ExportView {
+                contact_sheet: true,
+                ..ExportView::default()
+            },
             notices: Vec::new(),
             stats: Stats::default(),
             pending: HashMap::new(),
@@ -215,7 +220,8 @@ impl Studio {
             let mut recent = crate::project::RecentProjects::load(&path);
             recent.push(&self.project.root);
             if let Ok(bytes) = serde_json::to_vec_pretty(&recent) {
-                self.background.save(path, bytes);
+                // The recent list is a convenience; a failed queue is not worth a message.
+                let _ = self.background.save(path, bytes);
             }
         }
     }
@@ -377,8 +383,9 @@ impl Studio {
                 }
                 self.training.quality.push(record);
             }
-            TrainEvent::Imported(_) | TrainEvent::Preview { .. } | TrainEvent::Checkpoint { .. } => {
-            }
+            TrainEvent::Imported(_)
+            | TrainEvent::Preview { .. }
+            | TrainEvent::Checkpoint { .. } => {}
         }
     }
 
@@ -444,7 +451,7 @@ impl Studio {
                 "The file dialog failed ({e}); type the path instead, or drag a folder onto the window."
             )),
             Message::Exported(result) => {
-                self.exporting = false;
+                self.export.busy = false;
                 match result {
                     Ok((outcome, sheet)) => {
                         let mut text = format!(
@@ -453,15 +460,16 @@ impl Studio {
                             self.project.settings.export.folder.display()
                         );
                         if !outcome.renamed.is_empty() {
-                            text.push_str(&format!(
+                            let _ = write!(
+                                text,
                                 " ({} renamed to keep existing files)",
                                 outcome.renamed.len()
-                            ));
+                            );
                         }
                         if let Some(sheet) = sheet {
-                            text.push_str(&format!("; contact sheet {}", sheet.display()));
+                            let _ = write!(text, "; contact sheet {}", sheet.display());
                         }
-                        self.last_export.clone_from(&outcome.written);
+                        self.export.last.clone_from(&outcome.written);
                         self.notify(text);
                     }
                     Err(e) => self.report_error(format!("Export failed: {e}")),
@@ -493,10 +501,10 @@ impl Studio {
         let due = |t: Option<Instant>| t.is_some_and(|t| t.elapsed() >= SAVE_DELAY);
         if due(self.curation_dirty) || due(self.settings_dirty) {
             self.flush_saves();
-        } else if self.curation_dirty.is_some() || self.settings_dirty.is_some() {
-            if let Some(ctx) = &self.ctx {
-                ctx.request_repaint_after(SAVE_DELAY);
-            }
+        } else if (self.curation_dirty.is_some() || self.settings_dirty.is_some())
+            && let Some(ctx) = &self.ctx
+        {
+            ctx.request_repaint_after(SAVE_DELAY);
         }
     }
 
@@ -598,7 +606,10 @@ impl Studio {
 
     /// Adds `count` small variations of the primary selected shot.
     pub fn more_like_this(&mut self, count: usize) {
-        let Some(parent) = self.primary().and_then(|id| self.project.curation.get(id)).cloned()
+        let Some(parent) = self
+            .primary()
+            .and_then(|id| self.project.curation.get(id))
+            .cloned()
         else {
             return;
         };
@@ -710,7 +721,8 @@ impl Studio {
         let Some(id) = self.editor.shot else { return };
         let Some(info) = &self.generator else { return };
         let latent = if self.editor.base.len() == info.model.latent_dim {
-            info.directions.apply(&self.editor.base, &self.editor.amounts)
+            info.directions
+                .apply(&self.editor.base, &self.editor.amounts)
         } else {
             self.editor.base.clone()
         };
@@ -857,7 +869,10 @@ impl Studio {
             added.push(self.project.curation.add(shot));
         }
         if !added.is_empty() {
-            self.notify(format!("Restored {} shots from dropped exports", added.len()));
+            self.notify(format!(
+                "Restored {} shots from dropped exports",
+                added.len()
+            ));
             self.mark_curation();
             self.request_shots(&added);
             self.selected.clone_from(&added);
@@ -904,8 +919,13 @@ impl Studio {
             [one] if one.is_dir() => self.import_source(ImportSource::Folder(one.clone())),
             _ => {
                 let files: Vec<PathBuf> = paths.into_iter().filter(|p| p.is_file()).collect();
-                let into = (1..)
-                    .map(|n| self.project.root.join("images").join(format!("dropped-{n:03}")))
+                let into = (1..100_000)
+                    .map(|n| {
+                        self.project
+                            .root
+                            .join("images")
+                            .join(format!("dropped-{n:03}"))
+                    })
                     .find(|p| !p.exists())
                     .unwrap_or_else(|| self.project.root.join("images").join("dropped"));
                 self.import_source(ImportSource::Files { files, into });
@@ -937,7 +957,7 @@ impl Studio {
         self.project.settings.current_run = Some(run_name);
         self.mark_settings();
         self.flush_saves();
-        self.send(Command::StartTraining(TrainRequest {
+        self.send(Command::StartTraining(Box::new(TrainRequest {
             options: RunOptions {
                 data_dir,
                 run_dir,
@@ -945,7 +965,7 @@ impl Studio {
                 resume,
             },
             pin_dir: self.project.generators_dir(),
-        }));
+        })));
         self.training.state = Some(TrainingState::Preparing);
     }
 
@@ -979,23 +999,22 @@ impl Studio {
             self.report_error("Select rendered shots to export.");
             return;
         }
-        self.exporting = true;
+        self.export.busy = true;
         self.flush_saves();
         self.background.export(
             shots,
             self.project.settings.export.clone(),
-            self.export_contact_sheet,
+            self.export.contact_sheet,
         );
     }
 
     /// Frame bookkeeping: frame time statistics.
     pub fn frame_started(&mut self) -> Instant {
         let now = Instant::now();
-        if let Some(last) = self.last_frame_start
-            && matches!(self.training.state, Some(TrainingState::Running))
-        {
+        if let Some(last) = self.last_frame_start {
+            let training = matches!(self.training.state, Some(TrainingState::Running));
             self.stats
-                .interval_while_training((now - last).as_secs_f32() * 1000.0);
+                .interval((now - last).as_secs_f32() * 1000.0, training);
         }
         self.last_frame_start = Some(now);
         now

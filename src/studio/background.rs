@@ -11,8 +11,8 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::export::{ExportOutcome, ExportSettings, ShotExportError, ShotToExport};
 use crate::project::{Project, ProjectError};
-use crate::train::MetricsRecord;
 use crate::quality::QualityRecord;
+use crate::train::MetricsRecord;
 
 /// Which question a file dialog answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +89,7 @@ impl Background {
     }
 
     /// Queues an atomic write. Returns false when the saver is gone or swamped.
+    #[must_use]
     pub fn save(&self, path: PathBuf, bytes: Vec<u8>) -> bool {
         self.saves.try_send(SaveJob { path, bytes }).is_ok()
     }
@@ -113,17 +114,13 @@ impl Background {
     pub fn pick_folder(&self, purpose: DialogPurpose, title: &str) {
         let title = title.to_string();
         self.spawn("atelier-dialog", move || {
-            let picked = pollster::block_on(rfd::AsyncFileDialog::new().set_title(title).pick_folder());
+            let picked =
+                pollster::block_on(rfd::AsyncFileDialog::new().set_title(title).pick_folder());
             Message::Picked(purpose, picked.map(|h| h.path().to_path_buf()))
         });
     }
 
-    pub fn export(
-        &self,
-        shots: Vec<ShotToExport>,
-        settings: ExportSettings,
-        contact_sheet: bool,
-    ) {
+    pub fn export(&self, shots: Vec<ShotToExport>, settings: ExportSettings, contact_sheet: bool) {
         self.spawn("atelier-export", move || {
             let result = crate::export::export_shots(&shots, &settings).and_then(|outcome| {
                 let sheet = if contact_sheet && shots.len() > 1 {

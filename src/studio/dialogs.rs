@@ -7,7 +7,7 @@ use super::background::DialogPurpose;
 use crate::export::ExportFormat;
 
 impl Studio {
-    pub fn menu_ui(&mut self, ui: &mut egui::Ui) {
+    pub fn menu_ui(&mut self, ui: &mut egui::Ui, settings: &mut super::AppSettings) {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("Project", |ui| {
                 if ui.button("New project…").clicked() {
@@ -30,13 +30,11 @@ impl Studio {
                 });
                 ui.separator();
                 if ui.button("Import images…").clicked() {
-                    self.background.pick_folder(
-                        DialogPurpose::ImportFolder,
-                        "Folder of product photos",
-                    );
+                    self.background
+                        .pick_folder(DialogPurpose::ImportFolder, "Folder of product photos");
                 }
                 if ui.button("Export selected…").clicked() {
-                    self.export_open = true;
+                    self.export.open = true;
                 }
             });
             ui.menu_button("Checkpoint", |ui| {
@@ -63,6 +61,18 @@ impl Studio {
                     self.mark_settings();
                 }
                 ui.checkbox(&mut self.compare, "Compare selected");
+            });
+            ui.menu_button("Settings", |ui| {
+                ui.label("Compute device (applies at the next start)");
+                for setting in super::ComputeSetting::ALL {
+                    if ui
+                        .radio_value(&mut settings.compute, setting, setting.label())
+                        .changed()
+                        && let Err(e) = settings.save()
+                    {
+                        self.report_error(format!("Cannot save the settings: {e}"));
+                    }
+                }
             });
             ui.label(format!("· {}", self.project.settings.name));
         });
@@ -124,10 +134,7 @@ impl Studio {
             .default_width(420.0)
             .show(ctx, |ui| {
                 if self.import.running {
-                    let (done, total) = self
-                        .import
-                        .progress
-                        .map_or((0, 0), |p| (p.done, p.total));
+                    let (done, total) = self.import.progress.map_or((0, 0), |p| (p.done, p.total));
                     ui.add(
                         egui::ProgressBar::new(done as f32 / total.max(1) as f32)
                             .text(format!("{done} / {total} files")),
@@ -160,18 +167,20 @@ impl Studio {
                 });
                 if !report.skipped.is_empty() {
                     ui.label(format!("Skipped {} files:", report.skipped.len()));
-                    egui::ScrollArea::vertical().max_height(160.0).show(ui, |ui| {
-                        for s in &report.skipped {
-                            ui.label(format!("{}: {}", s.path.display(), s.reason));
-                        }
-                    });
+                    egui::ScrollArea::vertical()
+                        .max_height(160.0)
+                        .show(ui, |ui| {
+                            for s in &report.skipped {
+                                ui.label(format!("{}: {}", s.path.display(), s.reason));
+                            }
+                        });
                 }
             });
         self.import.window_open = open && !close_report;
     }
 
     fn export_window(&mut self, ctx: &egui::Context) {
-        let mut open = self.export_open;
+        let mut open = self.export.open;
         let mut export = false;
         egui::Window::new("Export")
             .open(&mut open)
@@ -226,26 +235,26 @@ impl Studio {
                             .pick_folder(DialogPurpose::ExportFolder, "Export folder");
                     }
                 });
-                ui.checkbox(&mut self.export_contact_sheet, "Also a contact sheet");
+                ui.checkbox(&mut self.export.contact_sheet, "Also a contact sheet");
                 if changed {
                     self.mark_settings();
                 }
-                let label = if self.exporting {
+                let label = if self.export.busy {
                     "Exporting…"
                 } else {
                     "Export now"
                 };
                 if ui
-                    .add_enabled(rendered > 0 && !self.exporting, egui::Button::new(label))
+                    .add_enabled(rendered > 0 && !self.export.busy, egui::Button::new(label))
                     .clicked()
                 {
                     export = true;
                 }
-                for path in self.last_export.iter().take(4) {
+                for path in self.export.last.iter().take(4) {
                     ui.small(path.display().to_string());
                 }
             });
-        self.export_open = open;
+        self.export.open = open;
         if export {
             self.export_selection();
         }

@@ -9,7 +9,14 @@ const TILE: f32 = 104.0;
 
 impl Studio {
     pub fn gallery_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
+        self.gallery_header_ui(ui);
+        ui.separator();
+        self.request_missing();
+        self.gallery_grid_ui(ui);
+    }
+
+    fn gallery_header_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
             ui.heading("Gallery");
             let ready = self.generator.is_some();
             if ui
@@ -33,6 +40,8 @@ impl Studio {
                 self.mark_settings();
             }
             ui.checkbox(&mut self.favourites_only, "Favourites only");
+        });
+        ui.horizontal(|ui| {
             let mut psi = self.project.settings.truncation;
             let slider = ui.add(egui::Slider::new(&mut psi, 0.1..=1.5).text("New-shot truncation"));
             if slider.changed() {
@@ -48,10 +57,14 @@ impl Studio {
         } else {
             ui.label("Waiting for a generator…");
         }
-        ui.separator();
-        self.request_missing();
+    }
+
+    fn gallery_grid_ui(&mut self, ui: &mut egui::Ui) {
         let ids = self.visible_ids();
-        let columns = ((ui.available_width() / (TILE + 8.0)).floor() as usize).max(1);
+        // A tile is the image plus the button's padding plus the grid spacing. Measured against
+        // the visible (clipped) width: the panel's own width can run under the side panel.
+        let visible = (ui.clip_rect().right() - ui.cursor().left()).min(ui.available_width());
+        let columns = ((visible / (TILE + 24.0)).floor() as usize).max(1);
         self.columns = columns;
         let mut clicked = None;
         egui::ScrollArea::vertical().show(ui, |ui| {
@@ -68,7 +81,11 @@ impl Studio {
                             badges.push_str("fav");
                         }
                         if shot.rejected {
-                            badges.push_str(if badges.is_empty() { "rejected" } else { " rejected" });
+                            badges.push_str(if badges.is_empty() {
+                                "rejected"
+                            } else {
+                                " rejected"
+                            });
                         }
                         let name = if badges.is_empty() {
                             format!("Shot {id}")
@@ -78,24 +95,16 @@ impl Studio {
                         let response = match self.textures.get(id) {
                             Some(tex) => ui.add(
                                 egui::Button::image(
-                                    egui::Image::new(tex)
-                                        .fit_to_exact_size(egui::vec2(TILE, TILE)),
+                                    egui::Image::new(tex).fit_to_exact_size(egui::vec2(TILE, TILE)),
                                 )
                                 .selected(selected),
                             ),
-                            None => ui.add_sized(
-                                [TILE, TILE],
-                                egui::Button::new("…").selected(selected),
-                            ),
+                            None => ui
+                                .add_sized([TILE, TILE], egui::Button::new("…").selected(selected)),
                         };
                         let response = response.on_hover_text(&name);
                         response.widget_info(|| {
-                            egui::WidgetInfo::selected(
-                                egui::Role::Button,
-                                true,
-                                selected,
-                                &name,
-                            )
+                            egui::WidgetInfo::selected(egui::Role::Button, true, selected, &name)
                         });
                         if !badges.is_empty() {
                             ui.painter().text(
@@ -160,7 +169,7 @@ impl Studio {
             self.compare = !self.compare;
         }
         if command && pressed(egui::Key::E) {
-            self.export_open = true;
+            self.export.open = true;
         }
         if command && pressed(egui::Key::A) {
             self.selected = self.visible_ids();

@@ -74,11 +74,15 @@ pub fn device_descriptor(adapter: &wgpu::Adapter) -> wgpu::DeviceDescriptor<'sta
     }
 }
 
+/// The CPU device, leaving one core to the window (it renders in software on machines
+/// without a GPU, and would drop to a few frames per second if training took every core).
 fn cpu() -> WorkerDevice {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     WorkerDevice {
         device: Device::flex(),
         shared_with_renderer: false,
         gpu_errors: None,
+        cpu_threads: Some(cores.saturating_sub(1).max(1)),
     }
 }
 
@@ -118,6 +122,7 @@ pub fn choose_compute(
                         device,
                         shared_with_renderer: true,
                         gpu_errors: Some(gpu_errors.clone()),
+                        cpu_threads: None,
                     },
                     description: format!("GPU shared with the window ({adapter_name})"),
                     fallback_notice: None,
@@ -141,10 +146,7 @@ pub fn choose_compute(
 
 /// Registers the window's wgpu handles with burn, then puts our error handler over cubecl's
 /// panicking one (a renderer validation error must not abort the app).
-fn share(
-    rs: &eframe::egui_wgpu::RenderState,
-    gpu_errors: &GpuErrorLog,
-) -> Result<Device, String> {
+fn share(rs: &eframe::egui_wgpu::RenderState, gpu_errors: &GpuErrorLog) -> Result<Device, String> {
     let setup = WgpuSetup {
         instance: rs.instance.clone(),
         adapter: rs.adapter.clone(),
@@ -169,6 +171,7 @@ fn separate(gpu_errors: &GpuErrorLog, adapter_name: &str, notice: Option<String>
                     device,
                     shared_with_renderer: false,
                     gpu_errors: Some(gpu_errors.clone()),
+                    cpu_threads: None,
                 },
                 description: format!("separate wgpu device ({adapter_name})"),
                 fallback_notice: notice,

@@ -69,7 +69,11 @@ fn startup_project(args: &StudioArgs) -> Result<LoadedProject> {
     }
     let last = RecentProjects::default_path()
         .map(|p| RecentProjects::load(&p))
-        .and_then(|r| r.paths.into_iter().find(|p| p.join(crate::project::PROJECT_FILE).exists()));
+        .and_then(|r| {
+            r.paths
+                .into_iter()
+                .find(|p| p.join(crate::project::PROJECT_FILE).exists())
+        });
     if let Some(root) = last
         && let Ok(loaded) = load_project(&root, false)
     {
@@ -83,7 +87,21 @@ fn startup_project(args: &StudioArgs) -> Result<LoadedProject> {
 
 /// Opens the studio window and runs until it is closed.
 pub fn run(args: StudioArgs) -> Result<()> {
-    let loaded = startup_project(&args)?;
+    let mut loaded = startup_project(&args)?;
+    let mut changed = false;
+    if let Some(preset) = &args.preset {
+        loaded.project.settings.preset = crate::preset::Preset::load(preset)?;
+        changed = true;
+    }
+    if let Some(data) = &args.data {
+        let data = std::fs::canonicalize(data)
+            .with_context(|| format!("the image folder {}", data.display()))?;
+        loaded.project.settings.data_dir = Some(data);
+        changed = true;
+    }
+    if changed {
+        loaded.project.save_settings()?;
+    }
     let mut settings = AppSettings::load();
     if let Some(compute) = args.compute {
         settings.compute = compute;
@@ -102,12 +120,15 @@ pub fn run(args: StudioArgs) -> Result<()> {
     let exit_after = args.exit_after.map(Duration::from_secs_f64);
     let auto_train = args.auto_train;
     let drive_sliders = args.drive_sliders;
+    let exit_when_trained = args.exit_when_trained;
+    let import = args.import.clone();
     eframe::run_native(
         "Atelier",
         options,
         Box::new(move |cc| {
             let gpu_errors = GpuErrorLog::default();
-            let choice = choose_compute(settings.compute, cc.wgpu_render_state.as_ref(), &gpu_errors);
+            let choice =
+                choose_compute(settings.compute, cc.wgpu_render_state.as_ref(), &gpu_errors);
             let ctx = cc.egui_ctx.clone();
             let wake: Wake = Arc::new(move || ctx.request_repaint());
             let mut app = StudioApp::new(
@@ -125,6 +146,10 @@ pub fn run(args: StudioArgs) -> Result<()> {
             app.stats_out = stats_out;
             app.exit_at = exit_after.map(|d| Instant::now() + d);
             app.drive_sliders = drive_sliders;
+            app.exit_when_trained = exit_when_trained;
+            if let Some(folder) = import {
+                app.studio.dropped(vec![folder]);
+            }
             if auto_train {
                 let resume = app.studio.project.settings.current_run.is_some();
                 app.studio.start_training(resume);
@@ -142,6 +167,7 @@ pub struct StudioApp {
     stats_out: Option<PathBuf>,
     exit_at: Option<Instant>,
     drive_sliders: bool,
+    exit_when_trained: bool,
     closing: bool,
 }
 
@@ -169,6 +195,7 @@ impl StudioApp {
             stats_out: None,
             exit_at: None,
             drive_sliders: false,
+            exit_when_trained: false,
             closing: false,
         })
     }
@@ -177,27 +204,10 @@ impl StudioApp {
         let report = self
             .studio
             .stats
-            .report(self.studio.gpu_errors.total(), &self.studio.compute_description);
+            .report(&self.studio.gpu_errors, &self.studio.compute_description);
         if let Ok(bytes) = serde_json::to_vec_pretty(&report) {
             let _ = crate::fsutil::write_atomic(path, &bytes);
         }
-    }
-
-    fn settings_menu_ui(&mut self, ui: &mut egui::Ui) {
-        ui.menu_button("Settings", |ui| {
-            ui.label("Compute device (applies at the next start)");
-            for setting in ComputeSetting::ALL {
-                if ui
-                    .radio_value(&mut self.settings.compute, setting, setting.label())
-                    .changed()
-                {
-                    if let Err(e) = self.settings.save() {
-                        self.studio
-                            .report_error(format!("Cannot save the settings: {e}"));
-                    }
-                }
-            }
-        });
     }
 
     /// Moves the first direction slider back and forth (for `--drive-sliders`).
@@ -268,7 +278,10 @@ impl eframe::App for StudioApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         // Runs even while the window is hidden, so events keep flowing when minimised.
         self.studio.pump(ctx);
-        if self.exit_at.is_some_and(|t| Instant::now() >= t) && !self.closing {
+        let trained = self.exit_when_trained
+            && self.studio.training.state.is_none()
+            && self.studio.training.last_summary.is_some();
+        if (trained || self.exit_at.is_some_and(|t| Instant::now() >= t)) && !self.closing {
             self.closing = true;
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
@@ -282,12 +295,7 @@ impl eframe::App for StudioApp {
         if self.drive_sliders {
             self.drive_sliders();
         }
-        egui::Panel::top("menu").show(ui, |ui| {
-            ui.horizontal(|ui| {
-                self.studio.menu_ui(ui);
-                self.settings_menu_ui(ui);
-            });
-        });
+        egui::Panel::top("menu").show(ui, |ui| self.studio.menu_ui(ui, &mut self.settings));
         self.studio.ui(ui);
         self.studio
             .stats

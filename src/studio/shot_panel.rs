@@ -19,9 +19,7 @@ impl Studio {
                 ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(side, side)));
             }
             if let Some(shot) = self.project.curation.get(id) {
-                let seed = shot
-                    .seed
-                    .map_or_else(|| "–".into(), |s| s.to_string());
+                let seed = shot.seed.map_or_else(|| "–".into(), |s| s.to_string());
                 ui.label(format!(
                     "Shot {id} · seed {seed}{} · ψ {:.2} · generator {}",
                     if shot.edited { " (edited)" } else { "" },
@@ -77,7 +75,7 @@ impl Studio {
                 self.compare = !self.compare;
             }
             if ui.button("Export…").on_hover_text("Ctrl+E").clicked() {
-                self.export_open = true;
+                self.export.open = true;
             }
         });
         ui.horizontal(|ui| {

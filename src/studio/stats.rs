@@ -14,6 +14,8 @@ pub struct Stats {
     pub frame_ms: Vec<f32>,
     /// Wall time between the starts of consecutive frames while training ran, ms.
     pub frame_interval_training_ms: Vec<f32>,
+    /// The same while no training ran (a baseline for the figure above).
+    pub frame_interval_idle_ms: Vec<f32>,
     /// Slider move to new image on screen, ms.
     pub slider_latency_ms: Vec<f32>,
     /// Worker-side render time of live slider requests, ms.
@@ -51,6 +53,8 @@ pub struct StatsReport {
     pub frame_ms_p95: Option<f32>,
     pub frame_interval_training_ms_p50: Option<f32>,
     pub frame_interval_training_ms_p95: Option<f32>,
+    pub frame_interval_idle_ms_p50: Option<f32>,
+    pub frame_interval_idle_ms_p95: Option<f32>,
     pub slider_latency_ms_p50: Option<f32>,
     pub slider_latency_ms_p95: Option<f32>,
     pub slider_render_ms_p50: Option<f32>,
@@ -59,6 +63,10 @@ pub struct StatsReport {
     pub training_steps_first_seen: Option<u64>,
     pub training_steps_last_seen: u64,
     pub gpu_errors: u64,
+    /// GPU errors per thread that raised them (`main` = the renderer, `atelier-worker` =
+    /// training and sampling).
+    pub gpu_errors_by_thread: Vec<(String, u64)>,
+    pub last_gpu_error: Option<String>,
     pub compute: String,
 }
 
@@ -68,8 +76,12 @@ impl Stats {
         push(&mut self.frame_ms, build_ms);
     }
 
-    pub fn interval_while_training(&mut self, ms: f32) {
-        push(&mut self.frame_interval_training_ms, ms);
+    pub fn interval(&mut self, ms: f32, training: bool) {
+        if training {
+            push(&mut self.frame_interval_training_ms, ms);
+        } else {
+            push(&mut self.frame_interval_idle_ms, ms);
+        }
     }
 
     pub fn slider(&mut self, latency_ms: f32, render_ms: f32) {
@@ -83,13 +95,15 @@ impl Stats {
     }
 
     #[must_use]
-    pub fn report(&self, gpu_errors: u64, compute: &str) -> StatsReport {
+    pub fn report(&self, gpu_errors: &crate::device::GpuErrorLog, compute: &str) -> StatsReport {
         StatsReport {
             frames: self.frames,
             frame_ms_p50: percentile(&self.frame_ms, 0.5),
             frame_ms_p95: percentile(&self.frame_ms, 0.95),
             frame_interval_training_ms_p50: percentile(&self.frame_interval_training_ms, 0.5),
             frame_interval_training_ms_p95: percentile(&self.frame_interval_training_ms, 0.95),
+            frame_interval_idle_ms_p50: percentile(&self.frame_interval_idle_ms, 0.5),
+            frame_interval_idle_ms_p95: percentile(&self.frame_interval_idle_ms, 0.95),
             slider_latency_ms_p50: percentile(&self.slider_latency_ms, 0.5),
             slider_latency_ms_p95: percentile(&self.slider_latency_ms, 0.95),
             slider_render_ms_p50: percentile(&self.slider_render_ms, 0.5),
@@ -97,7 +111,9 @@ impl Stats {
             live_superseded: self.live_superseded,
             training_steps_first_seen: self.steps_seen_first,
             training_steps_last_seen: self.steps_seen_last,
-            gpu_errors,
+            gpu_errors: gpu_errors.total(),
+            gpu_errors_by_thread: gpu_errors.by_thread(),
+            last_gpu_error: gpu_errors.last(),
             compute: compute.to_string(),
         }
     }

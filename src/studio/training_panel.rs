@@ -140,7 +140,13 @@ impl Studio {
         changed |= field(ui, "Augment p", &mut t.augment_p, 0.01, 0.0..=1.0);
         changed |= field(ui, "EMA decay", &mut t.ema_decay, 0.001, 0.0..=0.9999);
         changed |= field(ui, "Seed", &mut t.seed, 1.0, 0..=u64::MAX);
-        changed |= field(ui, "Checkpoint every", &mut t.checkpoint_every, 1.0, 1..=1_000_000);
+        changed |= field(
+            ui,
+            "Checkpoint every",
+            &mut t.checkpoint_every,
+            1.0,
+            1..=1_000_000,
+        );
         changed |= field(ui, "Evaluate every", &mut t.eval_every, 1.0, 0..=1_000_000);
         changed |= field(ui, "Patience", &mut t.patience, 0.1, 0..=1000);
         if changed {
@@ -155,12 +161,10 @@ impl Studio {
                 if ui.button("Train").clicked() {
                     self.start_training(false);
                 }
-                let can_resume = self
-                    .project
-                    .settings
-                    .current_run
-                    .as_ref()
-                    .is_some_and(|r| self.project.run_dir(r).join(crate::train::LATEST).exists());
+                let can_resume =
+                    self.project.settings.current_run.as_ref().is_some_and(|r| {
+                        self.project.run_dir(r).join(crate::train::LATEST).exists()
+                    });
                 if can_resume && ui.button("Resume run").clicked() {
                     self.start_training(true);
                 }
@@ -198,10 +202,17 @@ impl Studio {
             return;
         }
         let fraction = t.step as f32 / t.total_steps as f32;
-        let rate = t.metrics.last().map_or(0.0, |m| f64::from(m.images_per_sec));
+        let rate = t
+            .metrics
+            .last()
+            .map_or(0.0, |m| f64::from(m.images_per_sec));
         let batch = self.project.settings.preset.train.batch as f64;
         let eta = (t.total_steps.saturating_sub(t.step)) as f64 * batch / rate.max(1e-9);
-        let eta = if rate > 0.0 { eta_text(eta) } else { "–".into() };
+        let eta = if rate > 0.0 {
+            eta_text(eta)
+        } else {
+            "–".into()
+        };
         ui.add(
             egui::ProgressBar::new(fraction)
                 .text(format!("step {} / {} · ETA {eta}", t.step, t.total_steps)),
@@ -212,14 +223,20 @@ impl Studio {
                 m.d_loss, m.g_loss, m.d_real, m.d_fake, m.images_per_sec
             ));
             if self.project.settings.preset.train.augment != AugmentMode::Off {
-                ui.label(format!("augmentation p {:.2} · r_t {:.2}", m.augment_p, m.r_t));
+                ui.label(format!(
+                    "augmentation p {:.2} · r_t {:.2}",
+                    m.augment_p, m.r_t
+                ));
             }
         }
         if let Some(q) = t.quality.last() {
             ui.label(format!(
                 "held-out SWD {:.1} (best {:.1}) · near-copies {:.0} %",
                 q.swd,
-                t.quality.iter().map(|q| q.swd).fold(f64::INFINITY, f64::min),
+                t.quality
+                    .iter()
+                    .map(|q| q.swd)
+                    .fold(f64::INFINITY, f64::min),
                 q.near_copy_fraction * 100.0
             ));
         }

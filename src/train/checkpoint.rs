@@ -226,7 +226,11 @@ impl Checkpoint {
     /// weights behind a curated shot while the run's `checkpoint.atl` moves on.
     #[must_use]
     pub fn generator_only(&self) -> Self {
-        let name = if self.blob("ema").is_some() { "ema" } else { "g" };
+        let name = if self.blob("ema").is_some() {
+            "ema"
+        } else {
+            "g"
+        };
         Self {
             state: self.state.clone(),
             preset_toml: self.preset_toml.clone(),

@@ -210,7 +210,10 @@ impl TrainRun {
     }
 
     /// One training step plus whatever periodic work falls due after it.
-    pub fn step(&mut self, on_event: &mut dyn FnMut(TrainEvent)) -> Result<StepOutcome, TrainError> {
+    pub fn step(
+        &mut self,
+        on_event: &mut dyn FnMut(TrainEvent),
+    ) -> Result<StepOutcome, TrainError> {
         if self.is_done() {
             return Ok(if self.early_stopped {
                 StepOutcome::EarlyStopped

@@ -20,7 +20,10 @@ pub enum ImportSource {
     Folder(PathBuf),
     /// Loose image files: copied into `into` (a new folder in the project), then imported.
     /// Files exported by Atelier come back as shots instead.
-    Files { files: Vec<PathBuf>, into: PathBuf },
+    Files {
+        files: Vec<PathBuf>,
+        into: PathBuf,
+    },
 }
 
 /// Copies loose files into `into`; never replaces a file already there.

@@ -24,8 +24,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use crate::device::GpuErrorLog;
 use crate::export::Picture;
 use crate::protocol::{
-    Command, Event, RenderKind, RenderRequest, TrainRequest, TrainingState,
-    WorkerError,
+    Command, Event, RenderKind, RenderRequest, TrainRequest, TrainingState, WorkerError,
 };
 use crate::train::{Checkpoint, LATEST, StepOutcome, TrainEvent, TrainRun};
 use samplers::SamplerCache;
@@ -67,6 +66,9 @@ pub struct WorkerDevice {
     /// submissions interleave with training, and watch `gpu_errors` for the worker's thread.
     pub shared_with_renderer: bool,
     pub gpu_errors: Option<GpuErrorLog>,
+    /// Cap on the CPU threads the worker's tensor work may use (CPU device). The studio
+    /// leaves a core to the window so it keeps its frame rate while training.
+    pub cpu_threads: Option<usize>,
 }
 
 /// Starts the worker thread.
@@ -76,8 +78,19 @@ pub fn spawn_worker(device: WorkerDevice, wake: Wake) -> std::io::Result<WorkerH
     let thread = std::thread::Builder::new()
         .name(WORKER_THREAD.into())
         .spawn(move || {
+            let pool = device.cpu_threads.and_then(|n| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n.max(1))
+                    .thread_name(|i| format!("atelier-compute-{i}"))
+                    .build()
+                    .ok()
+            });
             let mut worker = Worker::new(device, Outbox::new(event_tx, wake), command_rx);
-            worker.run();
+            match pool {
+                // burn's CPU backend (and its GEMM) use the current rayon pool.
+                Some(pool) => pool.install(|| worker.run()),
+                None => worker.run(),
+            }
         })?;
     Ok(WorkerHandle {
         commands: command_tx,
@@ -182,7 +195,7 @@ impl Worker {
                     self.out.send(Event::Failed(error));
                 }
             }
-            Command::StartTraining(request) => self.start_training(request),
+            Command::StartTraining(request) => self.start_training(*request),
             Command::Pause => {
                 if let Some(t) = self.training.as_mut() {
                     t.paused = true;
@@ -209,7 +222,9 @@ impl Worker {
         let started = Instant::now();
         let result = catch_unwind(AssertUnwindSafe(|| {
             let sampler = self.samplers.get(&request.generator)?;
-            sampler.render(&request.latents).map_err(WorkerError::Render)
+            sampler
+                .render(&request.latents)
+                .map_err(WorkerError::Render)
         }));
         match result {
             Ok(Ok(pictures)) => self.out.send(Event::Rendered {
@@ -396,8 +411,7 @@ impl Worker {
         let Some(mut training) = self.training.take() else {
             return;
         };
-        self.out
-            .send(Event::TrainingState(TrainingState::Stopping));
+        self.out.send(Event::TrainingState(TrainingState::Stopping));
         let mut events = Vec::new();
         let result = catch_unwind(AssertUnwindSafe(|| {
             training.run.stop(&mut |e| events.push(e))
@@ -417,4 +431,3 @@ impl Worker {
         }
     }
 }
-

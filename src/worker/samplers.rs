@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use burn::tensor::Device;
 
@@ -23,7 +23,7 @@ const FEATURE_SIDE: usize = 16;
 
 pub struct SamplerCache {
     device: Device,
-    loaded: VecDeque<(PathBuf, Rc<Sampler>)>,
+    loaded: VecDeque<(PathBuf, Arc<Sampler>)>,
 }
 
 impl SamplerCache {
@@ -35,7 +35,7 @@ impl SamplerCache {
     }
 
     /// The sampler for a pinned generator file, loading it when it is not in memory.
-    pub fn get(&mut self, pinned: &Path) -> Result<Rc<Sampler>, WorkerError> {
+    pub fn get(&mut self, pinned: &Path) -> Result<Arc<Sampler>, WorkerError> {
         if let Some(pos) = self.loaded.iter().position(|(p, _)| p == pinned) {
             let entry = self.loaded.remove(pos).ok_or(WorkerError::NoGenerator)?;
             let sampler = entry.1.clone();
@@ -43,7 +43,7 @@ impl SamplerCache {
             return Ok(sampler);
         }
         let checkpoint = Checkpoint::load(pinned)?;
-        let sampler = Rc::new(Sampler::from_checkpoint(&checkpoint, &self.device).map_err(
+        let sampler = Arc::new(Sampler::from_checkpoint(&checkpoint, &self.device).map_err(
             |source| WorkerError::Load {
                 path: pinned.display().to_string(),
                 source,
@@ -53,7 +53,7 @@ impl SamplerCache {
         Ok(sampler)
     }
 
-    fn keep(&mut self, path: PathBuf, sampler: Rc<Sampler>) {
+    fn keep(&mut self, path: PathBuf, sampler: Arc<Sampler>) {
         self.loaded.retain(|(p, _)| *p != path);
         self.loaded.push_front((path, sampler));
         self.loaded.truncate(KEEP);
@@ -72,7 +72,7 @@ impl SamplerCache {
         if !pinned.exists() {
             checkpoint.generator_only().save(&pinned)?;
         }
-        let sampler = Rc::new(Sampler::from_checkpoint(checkpoint, &self.device).map_err(
+        let sampler = Arc::new(Sampler::from_checkpoint(checkpoint, &self.device).map_err(
             |source_err| WorkerError::Load {
                 path: source.display().to_string(),
                 source: source_err,
