@@ -5,10 +5,11 @@
 //! per frame; the worker never blocks on a full event channel (see `worker`).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::data::{ImportError, ImportProgress, ImportReport};
+use crate::data::{Dataset, ImportError, ImportProgress, ImportReport};
 use crate::export::{Picture, ShotMeta};
 use crate::latent::Directions;
 use crate::preset::ModelPreset;
@@ -69,7 +70,22 @@ pub enum Command {
     /// Checkpoint and end the run.
     Stop,
     Render(RenderRequest),
+    /// The imported images that nearest-image lookups search (their training split).
+    SetReference(Box<ReferenceSet>),
+    /// Find the training image nearest to `picture` (coalesced: only the newest is served).
+    FindNearest {
+        ticket: Ticket,
+        picture: Picture,
+    },
     Shutdown,
+}
+
+/// Images to search for near-copies, with the split that says which are training images.
+#[derive(Clone, Debug)]
+pub struct ReferenceSet {
+    pub dataset: Arc<Dataset>,
+    pub split: [f64; 3],
+    pub split_seed: u64,
 }
 
 /// A generator ready to sample, as the UI needs to know it.
@@ -119,6 +135,18 @@ pub enum Event {
         report: ImportReport,
         /// A few imported images, for the report's thumbnail strip.
         thumbnails: Vec<Picture>,
+        /// The images themselves, for the worker's nearest-training-image lookups.
+        dataset: Arc<Dataset>,
+    },
+    /// The training image closest to a shot (memorisation check).
+    Nearest {
+        ticket: Ticket,
+        /// The closest training image and its RMS distance to the shot (0–1 scale).
+        picture: Picture,
+        distance: f32,
+        /// Half the median distance from held-out real images to their nearest training
+        /// image: a shot closer than this is flagged as a near-copy.
+        threshold: f32,
     },
     /// Dropped files were Atelier exports: the shots they carry, to add to the gallery.
     ShotsDropped(Vec<(PathBuf, ShotMeta)>),
@@ -141,6 +169,15 @@ pub enum WorkerError {
     Copy {
         into: String,
         source: std::io::Error,
+    },
+    #[error(
+        "the shot is {shot} px with {shot_channels} channel(s) but the imported images are {data} px with {data_channels}; re-import at the model's size"
+    )]
+    ReferenceMismatch {
+        shot: usize,
+        shot_channels: usize,
+        data: usize,
+        data_channels: usize,
     },
     #[error("no generator is loaded yet; open a checkpoint or train first")]
     NoGenerator,

@@ -101,6 +101,11 @@ fn import_train_select_slide_favourite_export() {
         Some(images.as_path())
     );
     assert!(!h.state().import.thumbnails.is_empty());
+    assert_eq!(
+        h.state().project.settings.preset.train.augment,
+        atelier::preset::AugmentMode::Adaptive,
+        "a 40-image folder turns adaptive augmentation on"
+    );
     h.get_by_label("Close report").click();
     settle(&mut h);
     assert!(!h.state().import.window_open);
@@ -130,6 +135,12 @@ fn import_train_select_slide_favourite_export() {
     h.get_by_label(&format!("Shot {first}")).click();
     settle(&mut h);
     assert_eq!(h.state().selected, vec![first]);
+    wait_for(&mut h, "the nearest training image", |s| {
+        s.nearest.as_ref().is_some_and(|n| n.shot == first)
+    });
+    let nearest = h.state().nearest.as_ref().unwrap();
+    assert!(nearest.distance.is_finite() && nearest.threshold > 0.0);
+    h.get_by_label("Nearest training image");
     let before = h
         .state()
         .project

@@ -394,7 +394,13 @@ mod tests {
         assert_eq!((image.width(), image.height()), (32, 32));
         let leftovers = std::fs::read_dir(dir.path())
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().path().to_string_lossy().contains("tmp"))
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .contains("tmp")
+            })
             .count();
         assert_eq!(leftovers, 0);
     }

@@ -18,10 +18,11 @@ use crate::data::{ImportOptions, ImportProgress, ImportReport};
 use crate::device::GpuErrorLog;
 use crate::export::{Picture, ShotMeta, ShotToExport};
 use crate::latent::{latent_for_seed, perturb, slerp, truncate};
+use crate::preset::AugmentMode;
 use crate::project::{Project, Shot, ShotId};
 use crate::protocol::{
-    Command, Event, GeneratorInfo, RenderKind, RenderRequest, Ticket, TrainRequest, TrainingState,
-    WorkerError,
+    Command, Event, GeneratorInfo, ReferenceSet, RenderKind, RenderRequest, Ticket, TrainRequest,
+    TrainingState, WorkerError,
 };
 use crate::quality::QualityRecord;
 use crate::rng::Rng;
@@ -32,12 +33,15 @@ use crate::worker::{ImportSource, Wake, WorkerHandle, spawn_import};
 const EVENTS_PER_FRAME: usize = 512;
 /// Curation and settings are saved this long after the last change.
 const SAVE_DELAY: Duration = Duration::from_millis(400);
+/// Folders with fewer images than this get adaptive augmentation by default.
+pub const SMALL_FOLDER: usize = 2_000;
 /// Frames of a morph strip.
 pub const MORPH_FRAMES: usize = 8;
 
 /// A request the worker has not answered yet.
 enum Pending {
     Gallery(Vec<ShotId>),
+    Nearest(ShotId),
     Live { shot: ShotId, sent: Instant },
     Morph,
 }
@@ -83,10 +87,20 @@ pub struct ExportView {
     pub last: Vec<PathBuf>,
 }
 
+/// The training image nearest to the selected shot.
+pub struct NearestView {
+    pub shot: ShotId,
+    pub texture: egui::TextureHandle,
+    pub distance: f32,
+    pub threshold: f32,
+}
+
 /// The import window's view.
 #[derive(Default)]
 pub struct ImportView {
     pub running: bool,
+    /// An import the user did not ask for (to find near-copies): no window pops up.
+    pub quiet: bool,
     pub progress: Option<ImportProgress>,
     pub report: Option<ImportReport>,
     pub thumbnails: Vec<egui::TextureHandle>,
@@ -115,6 +129,8 @@ pub struct Studio {
     // Sliders and morph.
     pub editor: ShotEditor,
     pub morph: Vec<egui::TextureHandle>,
+    pub nearest: Option<NearestView>,
+    has_reference: bool,
     pub(super) morph_pair: Option<(ShotId, ShotId)>,
     // Training, import, export.
     pub training: TrainingView,
@@ -165,6 +181,8 @@ impl Studio {
             columns: 6,
             editor: ShotEditor::default(),
             morph: Vec::new(),
+            nearest: None,
+            has_reference: false,
             morph_pair: None,
             training: TrainingView::default(),
             import: ImportView::default(),
@@ -204,6 +222,8 @@ impl Studio {
         self.editor = ShotEditor::default();
         self.morph.clear();
         self.morph_pair = None;
+        self.nearest = None;
+        self.has_reference = false;
         self.generator = None;
         if let Some(id) = self.project.settings.generator_id.clone() {
             self.send(Command::LoadGenerator {
@@ -306,8 +326,24 @@ impl Studio {
                 self.training.last_summary = Some(summary);
             }
             Event::ImportProgress(p) => self.import.progress = Some(p),
-            Event::Imported { report, thumbnails } => {
+            Event::Imported {
+                report,
+                thumbnails,
+                dataset,
+            } => {
                 self.import.running = false;
+                let data = &self.project.settings.preset.data;
+                self.send(Command::SetReference(Box::new(ReferenceSet {
+                    dataset,
+                    split: data.split,
+                    split_seed: data.split_seed,
+                })));
+                self.has_reference = true;
+                self.request_nearest();
+                if std::mem::take(&mut self.import.quiet) {
+                    return;
+                }
+                self.suggest_augmentation(report.imported);
                 self.import.thumbnails = thumbnails
                     .iter()
                     .enumerate()
@@ -325,6 +361,21 @@ impl Studio {
                 self.mark_settings();
             }
             Event::ShotsDropped(shots) => self.on_shots_dropped(shots),
+            Event::Nearest {
+                ticket,
+                picture,
+                distance,
+                threshold,
+            } => {
+                if let Some(Pending::Nearest(shot)) = self.pending.remove(&ticket) {
+                    self.nearest = Some(NearestView {
+                        shot,
+                        texture: texture(ctx, "nearest-train", &picture),
+                        distance,
+                        threshold,
+                    });
+                }
+            }
             Event::Failed(error) => self.on_failure(&error),
         }
     }
@@ -398,6 +449,10 @@ impl Studio {
     ) {
         match self.pending.remove(&ticket) {
             Some(Pending::Gallery(ids)) => {
+                let primary = self.primary();
+                if primary.is_some_and(|p| ids.contains(&p)) {
+                    self.nearest = None;
+                }
                 for (id, picture) in ids.into_iter().zip(pictures) {
                     self.textures
                         .insert(id, texture(ctx, &format!("shot-{id}"), &picture));
@@ -409,8 +464,10 @@ impl Studio {
                     self.textures
                         .insert(shot, texture(ctx, &format!("shot-{shot}"), &picture));
                     self.pictures.insert(shot, picture);
+                    self.request_nearest();
+                    let training = matches!(self.training.state, Some(TrainingState::Running));
                     self.stats
-                        .slider(sent.elapsed().as_secs_f32() * 1000.0, render_ms);
+                        .slider(sent.elapsed().as_secs_f32() * 1000.0, render_ms, training);
                 }
                 // Older live requests were coalesced away by the worker.
                 let stale: Vec<Ticket> = self
@@ -431,7 +488,8 @@ impl Studio {
                     .map(|(i, p)| texture(ctx, &format!("morph-{i}"), p))
                     .collect();
             }
-            None => {}
+            // Nearest-image answers come as their own event; unknown tickets are stale.
+            Some(Pending::Nearest(_)) | None => {}
         }
     }
 
@@ -712,8 +770,46 @@ impl Studio {
                 },
                 None => ShotEditor::default(),
             };
+            self.nearest = None;
+            self.request_nearest();
         }
         self.update_morph();
+    }
+
+    /// Asks the worker for the training image nearest to the primary shot. Without imported
+    /// images yet, imports the project's folder quietly first (the answer follows).
+    pub fn request_nearest(&mut self) {
+        let Some(id) = self.primary() else { return };
+        let Some(picture) = self.pictures.get(&id).cloned() else {
+            return;
+        };
+        if !self.has_reference {
+            if let Some(dir) = self.project.settings.data_dir.clone()
+                && !self.import.running
+            {
+                self.import_source(ImportSource::Folder(dir));
+                self.import.quiet = true;
+                self.import.window_open = false;
+            }
+            return;
+        }
+        let ticket = self.ticket();
+        self.pending
+            .retain(|_, p| !matches!(p, Pending::Nearest(_)));
+        self.pending.insert(ticket, Pending::Nearest(id));
+        self.send(Command::FindNearest { ticket, picture });
+    }
+
+    /// Small folders over-fit D fast: turn on adaptive augmentation and say so.
+    fn suggest_augmentation(&mut self, images: usize) {
+        let train = &mut self.project.settings.preset.train;
+        if images < SMALL_FOLDER && train.augment == AugmentMode::Off {
+            train.augment = AugmentMode::Adaptive;
+            self.mark_settings();
+            self.notify(format!(
+                "Small folder ({images} images): adaptive augmentation is on (Training panel to change)."
+            ));
+        }
     }
 
     /// Re-renders the selected shot with the sliders' latent and truncation (coalesced).

@@ -15,7 +15,7 @@ impl Studio {
             self.compare_ui(ui);
         } else if let Some(id) = self.primary() {
             if let Some(tex) = self.textures.get(&id) {
-                let side = ui.available_width().min(320.0);
+                let side = ui.available_width().min(280.0);
                 ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(side, side)));
             }
             if let Some(shot) = self.project.curation.get(id) {
@@ -28,9 +28,8 @@ impl Studio {
                 ));
             }
         }
+        self.nearest_ui(ui);
         self.curation_ui(ui);
-        ui.separator();
-        self.sliders_ui(ui);
         if !self.morph.is_empty() {
             ui.separator();
             ui.label("Morph between the two selected shots");
@@ -41,6 +40,32 @@ impl Studio {
                 }
             });
         }
+        ui.separator();
+        self.sliders_ui(ui);
+    }
+
+    /// The shot beside its nearest training image, flagged when it is a near-copy.
+    fn nearest_ui(&self, ui: &mut egui::Ui) {
+        let Some(id) = self.primary() else { return };
+        let Some(n) = self.nearest.as_ref().filter(|n| n.shot == id) else {
+            return;
+        };
+        ui.horizontal(|ui| {
+            if let Some(tex) = self.textures.get(&id) {
+                ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(64.0, 64.0)));
+            }
+            ui.add(egui::Image::new(&n.texture).fit_to_exact_size(egui::vec2(64.0, 64.0)));
+            ui.vertical(|ui| {
+                ui.label("Nearest training image");
+                ui.label(format!(
+                    "distance {:.3} (near-copy below {:.3})",
+                    n.distance, n.threshold
+                ));
+                if n.distance < n.threshold {
+                    ui.colored_label(egui::Color32::ORANGE, "Near-copy of a training image");
+                }
+            });
+        });
     }
 
     fn compare_ui(&mut self, ui: &mut egui::Ui) {

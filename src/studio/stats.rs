@@ -16,8 +16,10 @@ pub struct Stats {
     pub frame_interval_training_ms: Vec<f32>,
     /// The same while no training ran (a baseline for the figure above).
     pub frame_interval_idle_ms: Vec<f32>,
-    /// Slider move to new image on screen, ms.
+    /// Slider move to new image on screen, ms (while no training ran).
     pub slider_latency_ms: Vec<f32>,
+    /// The same while training ran (a request waits for the step in progress).
+    pub slider_latency_training_ms: Vec<f32>,
     /// Worker-side render time of live slider requests, ms.
     pub slider_render_ms: Vec<f32>,
     /// Live requests that a newer one replaced before they were shown.
@@ -57,6 +59,8 @@ pub struct StatsReport {
     pub frame_interval_idle_ms_p95: Option<f32>,
     pub slider_latency_ms_p50: Option<f32>,
     pub slider_latency_ms_p95: Option<f32>,
+    pub slider_latency_training_ms_p50: Option<f32>,
+    pub slider_latency_training_ms_p95: Option<f32>,
     pub slider_render_ms_p50: Option<f32>,
     pub slider_samples: usize,
     pub live_superseded: u64,
@@ -84,8 +88,12 @@ impl Stats {
         }
     }
 
-    pub fn slider(&mut self, latency_ms: f32, render_ms: f32) {
-        push(&mut self.slider_latency_ms, latency_ms);
+    pub fn slider(&mut self, latency_ms: f32, render_ms: f32, training: bool) {
+        if training {
+            push(&mut self.slider_latency_training_ms, latency_ms);
+        } else {
+            push(&mut self.slider_latency_ms, latency_ms);
+        }
         push(&mut self.slider_render_ms, render_ms);
     }
 
@@ -106,8 +114,10 @@ impl Stats {
             frame_interval_idle_ms_p95: percentile(&self.frame_interval_idle_ms, 0.95),
             slider_latency_ms_p50: percentile(&self.slider_latency_ms, 0.5),
             slider_latency_ms_p95: percentile(&self.slider_latency_ms, 0.95),
+            slider_latency_training_ms_p50: percentile(&self.slider_latency_training_ms, 0.5),
+            slider_latency_training_ms_p95: percentile(&self.slider_latency_training_ms, 0.95),
             slider_render_ms_p50: percentile(&self.slider_render_ms, 0.5),
-            slider_samples: self.slider_latency_ms.len(),
+            slider_samples: self.slider_latency_ms.len() + self.slider_latency_training_ms.len(),
             live_superseded: self.live_superseded,
             training_steps_first_seen: self.steps_seen_first,
             training_steps_last_seen: self.steps_seen_last,

@@ -9,6 +9,7 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use crate::preset::AugmentOp;
 use crate::rng::Rng;
 
 /// How ADA steers `p`: towards `r_t == target`, able to move `p` by 1 over this many images.
@@ -21,14 +22,29 @@ pub fn ada_adjust(p: f64, r_t: f64, target: f64, window_images: u64) -> f64 {
     (p + (r_t - target).signum() * step).clamp(0.0, 1.0)
 }
 
-/// Augments a batch `[B, C, H, W]` with probability `p` per sample and augmentation.
-pub fn augment(images: Tensor<4>, p: f64, rng: &mut Rng, device: &Device) -> Tensor<4> {
+/// Augments a batch `[B, C, H, W]` with probability `p` per sample and augmentation, in
+/// DiffAugment's order (colour, translation, cutout), using only the `ops` asked for.
+pub fn augment(
+    images: Tensor<4>,
+    p: f64,
+    ops: &[AugmentOp],
+    rng: &mut Rng,
+    device: &Device,
+) -> Tensor<4> {
     if p <= 0.0 {
         return images;
     }
-    let images = colour(images, p, rng, device);
-    let images = translate(images, p, rng, device);
-    cutout(images, p, rng, device)
+    let mut images = images;
+    if ops.contains(&AugmentOp::Colour) {
+        images = colour(images, p, rng, device);
+    }
+    if ops.contains(&AugmentOp::Translation) {
+        images = translate(images, p, rng, device);
+    }
+    if ops.contains(&AugmentOp::Cutout) {
+        images = cutout(images, p, rng, device);
+    }
+    images
 }
 
 /// Brightness (±0.5), contrast (×0.5…1.5) and, for colour images, saturation (×0…2).
@@ -112,6 +128,8 @@ fn cutout(x: Tensor<4>, p: f64, rng: &mut Rng, device: &Device) -> Tensor<4> {
 mod tests {
     use super::*;
 
+    const ALL: [AugmentOp; 3] = [AugmentOp::Translation, AugmentOp::Cutout, AugmentOp::Colour];
+
     #[test]
     fn p_zero_is_identity_and_p_one_changes_images_within_range() {
         let device = Device::flex();
@@ -120,12 +138,12 @@ mod tests {
             .map(|i| ((i % 17) as f32 / 8.0) - 1.0)
             .collect();
         let x = Tensor::<4>::from_data(TensorData::new(v.clone(), [2, 3, 16, 16]), &device);
-        let same = augment(x.clone(), 0.0, &mut rng, &device)
+        let same = augment(x.clone(), 0.0, &ALL, &mut rng, &device)
             .into_data()
             .try_to_vec::<f32>()
             .unwrap();
         assert_eq!(same, v);
-        let out = augment(x, 1.0, &mut rng, &device);
+        let out = augment(x, 1.0, &ALL, &mut rng, &device);
         assert_eq!(out.dims(), [2, 3, 16, 16]);
         let out = out.into_data().try_to_vec::<f32>().unwrap();
         assert_ne!(out, v);

@@ -353,7 +353,8 @@ impl GanSession {
             .take()
             .unwrap_or_else(|| Rng::derived(self.preset.train.seed, "augment"));
         let ad = self.device.clone();
-        let mut aug = |x: Tensor<4>| augment(x, p, &mut aug_rng, &ad);
+        let ops = self.preset.train.augment_ops.clone();
+        let mut aug = |x: Tensor<4>| augment(x, p, &ops, &mut aug_rng, &ad);
         let real_logits = d.forward(aug(real));
         let fake_logits = d.forward(aug(fake.clone().detach()));
         let loss = self.preset.train.loss;

@@ -103,7 +103,11 @@ pub fn spawn_import(
                             )
                         })
                         .collect();
-                    Event::Imported { report, thumbnails }
+                    Event::Imported {
+                        report,
+                        thumbnails,
+                        dataset: std::sync::Arc::new(dataset),
+                    }
                 }
                 Err(error) => Event::Failed(WorkerError::Import(error)),
             };

@@ -6,6 +6,7 @@
 //! step. Knows nothing of egui; the CLI or tests can drive it as well as the studio.
 
 mod import;
+mod nearest;
 mod outbox;
 mod samplers;
 
@@ -114,6 +115,8 @@ struct Worker {
     live: Option<RenderRequest>,
     morph: Option<RenderRequest>,
     gallery: VecDeque<RenderRequest>,
+    reference: nearest::Reference,
+    nearest: Option<(crate::protocol::Ticket, Picture)>,
     shutting_down: bool,
 }
 
@@ -136,6 +139,8 @@ impl Worker {
             live: None,
             morph: None,
             gallery: VecDeque::new(),
+            reference: nearest::Reference::default(),
+            nearest: None,
             shutting_down: false,
         }
     }
@@ -144,6 +149,7 @@ impl Worker {
         self.live.is_some()
             || self.morph.is_some()
             || !self.gallery.is_empty()
+            || self.nearest.is_some()
             || self.training.as_ref().is_some_and(|t| !t.paused)
     }
 
@@ -182,6 +188,18 @@ impl Worker {
             if let Some(request) = self.gallery.pop_front() {
                 self.render(request);
             }
+            if let Some((ticket, picture)) = self.nearest.take() {
+                match self.reference.nearest(&picture) {
+                    Ok(Some((picture, distance, threshold))) => self.out.send(Event::Nearest {
+                        ticket,
+                        picture,
+                        distance,
+                        threshold,
+                    }),
+                    Ok(None) => {}
+                    Err(error) => self.out.send(Event::Failed(error)),
+                }
+            }
             self.train_one_step();
         }
         self.stop_training();
@@ -214,6 +232,8 @@ impl Worker {
                 RenderKind::Morph => self.morph = Some(request),
                 RenderKind::Gallery => self.gallery.push_back(request),
             },
+            Command::SetReference(set) => self.reference.set(*set),
+            Command::FindNearest { ticket, picture } => self.nearest = Some((ticket, picture)),
             Command::Shutdown => self.shutting_down = true,
         }
     }

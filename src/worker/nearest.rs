@@ -1,0 +1,72 @@
+//! Nearest training image to a shot: the memorisation check behind the gallery's side-by-side.
+//!
+//! The baseline (how close held-out real images come to the training set) depends only on the
+//! data, so it is computed once per reference set and reused for every lookup.
+
+use crate::data::Split;
+use crate::export::Picture;
+use crate::protocol::{ReferenceSet, WorkerError};
+use crate::quality::nearest_neighbours;
+use crate::train::held_out;
+
+#[derive(Default)]
+pub struct Reference {
+    set: Option<ReferenceSet>,
+    train: Vec<usize>,
+    /// Half the median held-out → nearest-train distance, once computed.
+    threshold: Option<f32>,
+}
+
+impl Reference {
+    pub fn set(&mut self, set: ReferenceSet) {
+        let split = Split::new(&set.dataset, set.split, set.split_seed);
+        self.train.clone_from(&split.train);
+        self.set = Some(set);
+        self.threshold = None;
+    }
+
+    fn threshold(&mut self) -> f32 {
+        if let Some(t) = self.threshold {
+            return t;
+        }
+        let Some(set) = &self.set else { return 0.0 };
+        let split = Split::new(&set.dataset, set.split, set.split_seed);
+        let data = &set.dataset;
+        let held: Vec<&[u8]> = held_out(&split).iter().map(|&i| data.image(i)).collect();
+        let train: Vec<&[u8]> = self.train.iter().map(|&i| data.image(i)).collect();
+        let mut baseline: Vec<f32> = nearest_neighbours(&held, &train)
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
+        baseline.sort_by(f32::total_cmp);
+        let t = 0.5 * baseline.get(baseline.len() / 2).copied().unwrap_or(0.0);
+        self.threshold = Some(t);
+        t
+    }
+
+    /// The training image nearest to `shot`, its distance and the near-copy threshold; `None`
+    /// when no images were imported yet.
+    pub fn nearest(&mut self, shot: &Picture) -> Result<Option<(Picture, f32, f32)>, WorkerError> {
+        let Some(set) = &self.set else {
+            return Ok(None);
+        };
+        let data = &set.dataset;
+        if shot.width != data.resolution || shot.channels != data.channels {
+            return Err(WorkerError::ReferenceMismatch {
+                shot: shot.width,
+                shot_channels: shot.channels,
+                data: data.resolution,
+                data_channels: data.channels,
+            });
+        }
+        let query = shot.to_chw_u8();
+        let pool: Vec<&[u8]> = self.train.iter().map(|&i| data.image(i)).collect();
+        let Some(&(k, distance)) = nearest_neighbours(&[&query], &pool).first() else {
+            return Ok(None);
+        };
+        let index = self.train[k];
+        let picture = Picture::from_chw_u8(data.image(index), data.channels, data.resolution);
+        let threshold = self.threshold();
+        Ok(Some((picture, distance, threshold)))
+    }
+}
