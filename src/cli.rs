@@ -175,9 +175,23 @@ pub struct BenchArgs {
     pub preset: String,
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
-    /// Timed training steps (after warm-up).
+    /// Timed training steps (after warm-up); with --quality, the training budget.
     #[arg(long, default_value_t = 30)]
     pub steps: u64,
+    /// Quality instead of speed: train the preset on --data for --steps, then print the
+    /// held-out figures (`atelier eval`) with the time it took.
+    #[arg(long, requires = "data")]
+    pub quality: bool,
+    /// The image folder to train on (--quality).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// A folder the run never sees, to score against (--quality; the most honest figure).
+    #[arg(long)]
+    pub against: Option<PathBuf>,
+    /// Where the run goes (--quality; default `bench-quality-PRESET-STEPS`). An existing run
+    /// there is refused, never overwritten.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -197,6 +211,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Train(args)) => train(args, cli.quiet),
         Some(Command::Sample(args)) => sample(&args, 0).map(drop),
         Some(Command::Import(args)) => import(&args, cli.quiet),
+        Some(Command::Bench(args)) if args.quality => bench_quality(&args, cli.quiet),
         Some(Command::Bench(args)) => bench(&args),
         Some(Command::Demo(args)) => demo(&args, cli.quiet),
         Some(Command::Eval(args)) => eval(&args, cli.quiet),
@@ -457,6 +472,49 @@ fn import(args: &ImportArgs, quiet: bool) -> Result<()> {
 }
 
 /// Training and sampling throughput on a synthetic set of the preset's size (no disk I/O).
+/// `bench --quality`: a fixed training budget, then the held-out figures.
+fn bench_quality(args: &BenchArgs, quiet: bool) -> Result<()> {
+    let data = args.data.clone().context("--quality needs --data DIR")?;
+    let name = Path::new(&args.preset)
+        .file_stem()
+        .map_or_else(|| args.preset.clone(), |s| s.to_string_lossy().into_owned());
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("bench-quality-{name}-{}", args.steps)));
+    let started = Instant::now();
+    train(
+        TrainArgs {
+            data: data.clone(),
+            preset: args.preset.clone(),
+            out: out.clone(),
+            epochs: None,
+            steps: Some(args.steps),
+            batch: None,
+            seed: None,
+            device: args.device,
+            resume: false,
+        },
+        quiet,
+    )?;
+    println!(
+        "bench --quality: preset {} trained {} steps on {} in {:.0} s",
+        args.preset,
+        args.steps,
+        data.display(),
+        started.elapsed().as_secs_f64()
+    );
+    eval(
+        &EvalArgs {
+            run: out,
+            data: Some(data),
+            against: args.against.clone(),
+            device: args.device,
+        },
+        quiet,
+    )
+}
+
 fn bench(args: &BenchArgs) -> Result<()> {
     let preset = Preset::load(&args.preset).context("loading the preset")?;
     let chosen = resolve_device(args.device)?;
