@@ -13,7 +13,7 @@ use image::{DynamicImage, ImageFormat};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::{Picture, grid};
+use super::{ExportError, Picture, grid};
 
 /// The PNG text-chunk keyword holding a shot's JSON metadata.
 pub const SHOT_CHUNK: &str = "atelier:shot";
@@ -43,13 +43,9 @@ pub enum ShotExportError {
         path: String,
         source: std::io::Error,
     },
-    #[error("cannot encode {path}: {message}")]
-    Encode { path: String, message: String },
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: String,
-        source: std::io::Error,
-    },
+    /// Encoding or writing one file (the same errors as any picture export).
+    #[error(transparent)]
+    File(#[from] ExportError),
     #[error("the file name template '{0}' gives an empty or unsafe name")]
     BadTemplate(String),
     #[error("cannot read {path}: {message}")]
@@ -226,9 +222,11 @@ fn sidecar_path(path: &Path) -> PathBuf {
 /// Writes `bytes` to a fresh file: `path` if free, else `stem-2.ext`, `stem-3.ext`, …
 /// Never replaces an existing file. Returns the path written.
 pub fn write_new_file(path: &Path, bytes: &[u8]) -> Result<PathBuf, ShotExportError> {
-    let write_err = |p: &Path, source| ShotExportError::Write {
-        path: p.display().to_string(),
-        source,
+    let write_err = |p: &Path, source| {
+        ShotExportError::File(ExportError::Write {
+            path: p.display().to_string(),
+            source,
+        })
     };
     let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
     crate::fsutil::write_atomic(&tmp, bytes).map_err(|e| write_err(&tmp, e))?;
@@ -240,10 +238,7 @@ pub fn write_new_file(path: &Path, bytes: &[u8]) -> Result<PathBuf, ShotExportEr
         .extension()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut result = Err(ShotExportError::Write {
-        path: path.display().to_string(),
-        source: std::io::Error::other("no free file name"),
-    });
+    let mut result = Err(write_err(path, std::io::Error::other("no free file name")));
     for n in 1..10_000 {
         let candidate = if n == 1 {
             path.to_path_buf()
@@ -291,9 +286,11 @@ pub fn export_shots(
             .folder
             .join(format!("{name}.{}", settings.format.extension()));
         let image = upscale(&shot.picture, settings.size_px.max(1));
-        let encode_err = |message: String| ShotExportError::Encode {
-            path: wanted.display().to_string(),
-            message,
+        let encode_err = |message: String| {
+            ShotExportError::File(ExportError::Encode {
+                path: wanted.display().to_string(),
+                message,
+            })
         };
         let bytes = match settings.format {
             ExportFormat::Png => encode_png_with_meta(&image, &shot.meta).map_err(encode_err)?,
@@ -344,9 +341,11 @@ pub fn export_contact_sheet(
     sheet
         .to_dynamic()
         .write_to(&mut out, ImageFormat::Png)
-        .map_err(|e| ShotExportError::Encode {
-            path: path.display().to_string(),
-            message: e.to_string(),
+        .map_err(|e| {
+            ShotExportError::File(ExportError::Encode {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })
         })?;
     write_new_file(&path, &out.into_inner())
 }

@@ -212,6 +212,18 @@ impl Project {
             .unwrap_or_else(|| "run-new".into())
     }
 
+    /// Every saved checkpoint (`checkpoint.atl`, `best.atl`) of every run, by run name.
+    #[must_use]
+    pub fn checkpoint_files(&self) -> Vec<PathBuf> {
+        self.runs()
+            .iter()
+            .flat_map(|run| {
+                [crate::train::LATEST, crate::train::BEST].map(|file| self.run_dir(run).join(file))
+            })
+            .filter(|p| p.exists())
+            .collect()
+    }
+
     /// Run folders that hold a checkpoint, newest name last.
     #[must_use]
     pub fn runs(&self) -> Vec<String> {

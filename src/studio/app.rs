@@ -116,6 +116,9 @@ pub struct Studio {
     pub gpu_errors: GpuErrorLog,
     pub compute_description: String,
     pub generator: Option<GeneratorInfo>,
+    /// Saved checkpoints of the project's runs (the Checkpoint menu).
+    pub checkpoints: Vec<PathBuf>,
+    pub recent: crate::project::RecentProjects,
     // Gallery.
     pub textures: HashMap<ShotId, egui::TextureHandle>,
     pub pictures: HashMap<ShotId, Picture>,
@@ -170,6 +173,8 @@ impl Studio {
             gpu_errors,
             compute_description,
             generator: None,
+            checkpoints: Vec::new(),
+            recent: crate::project::RecentProjects::default(),
             textures: HashMap::new(),
             pictures: HashMap::new(),
             selected: Vec::new(),
@@ -207,6 +212,8 @@ impl Studio {
     /// Switches to a freshly loaded project: resets the views and asks for its generator.
     fn adopt(&mut self, loaded: LoadedProject) {
         self.project = loaded.project;
+        self.checkpoints = loaded.checkpoints;
+        self.recent = loaded.recent;
         self.training = TrainingView {
             metrics: loaded.metrics,
             quality: loaded.quality,
@@ -235,14 +242,13 @@ impl Studio {
         self.notify(format!("Opened project {}", self.project.root.display()));
     }
 
-    fn remember_recent(&self) {
-        if let Some(path) = crate::project::RecentProjects::default_path() {
-            let mut recent = crate::project::RecentProjects::load(&path);
-            recent.push(&self.project.root);
-            if let Ok(bytes) = serde_json::to_vec_pretty(&recent) {
-                // The recent list is a convenience; a failed queue is not worth a message.
-                let _ = self.background.save(path, bytes);
-            }
+    fn remember_recent(&mut self) {
+        self.recent.push(&self.project.root);
+        if let Some(path) = crate::project::RecentProjects::default_path()
+            && let Ok(bytes) = serde_json::to_vec_pretty(&self.recent)
+        {
+            // The recent list is a convenience; a failed queue is not worth a message.
+            let _ = self.background.save(path, bytes);
         }
     }
 
@@ -427,6 +433,13 @@ impl Studio {
             TrainEvent::Metrics(m) => self.training.metrics.push(m),
             TrainEvent::Quality { record, best } => {
                 if best {
+                    let run = self
+                        .project
+                        .settings
+                        .current_run
+                        .clone()
+                        .unwrap_or_default();
+                    self.remember_checkpoint(self.project.run_dir(&run).join(crate::train::BEST));
                     self.notify(format!(
                         "New best held-out SWD {:.1} at step {}",
                         record.swd, record.step
@@ -434,9 +447,8 @@ impl Studio {
                 }
                 self.training.quality.push(record);
             }
-            TrainEvent::Imported(_)
-            | TrainEvent::Preview { .. }
-            | TrainEvent::Checkpoint { .. } => {}
+            TrainEvent::Checkpoint { path, .. } => self.remember_checkpoint(path),
+            TrainEvent::Imported(_) | TrainEvent::Preview { .. } => {}
         }
     }
 
@@ -774,6 +786,27 @@ impl Studio {
             self.request_nearest();
         }
         self.update_morph();
+    }
+
+    fn remember_checkpoint(&mut self, path: PathBuf) {
+        if !self.checkpoints.contains(&path) {
+            self.checkpoints.push(path);
+            self.checkpoints.sort();
+        }
+    }
+
+    /// Whether the current run has a checkpoint to resume from (no disk access: known from
+    /// the project load and the training events).
+    #[must_use]
+    pub fn can_resume(&self) -> bool {
+        self.project
+            .settings
+            .current_run
+            .as_ref()
+            .is_some_and(|run| {
+                self.checkpoints
+                    .contains(&self.project.run_dir(run).join(crate::train::LATEST))
+            })
     }
 
     /// Asks the worker for the training image nearest to the primary shot. Without imported

@@ -29,6 +29,9 @@ pub struct LoadedProject {
     pub project: Project,
     pub metrics: Vec<MetricsRecord>,
     pub quality: Vec<QualityRecord>,
+    /// Saved checkpoints, for the Checkpoint menu (kept current from training events).
+    pub checkpoints: Vec<PathBuf>,
+    pub recent: crate::project::RecentProjects,
 }
 
 #[derive(Debug)]
@@ -169,10 +172,16 @@ pub fn load_project(root: &std::path::Path, create: bool) -> Result<LoadedProjec
             )
         })
         .unwrap_or_default();
+    let checkpoints = project.checkpoint_files();
+    let recent = crate::project::RecentProjects::default_path()
+        .map(|p| crate::project::RecentProjects::load(&p))
+        .unwrap_or_default();
     Ok(LoadedProject {
         project,
         metrics,
         quality,
+        checkpoints,
+        recent,
     })
 }
 

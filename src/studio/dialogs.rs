@@ -19,10 +19,7 @@ impl Studio {
                         .pick_folder(DialogPurpose::OpenProject, "Open a project folder");
                 }
                 ui.menu_button("Open recent", |ui| {
-                    let recent = crate::project::RecentProjects::default_path()
-                        .map(|p| crate::project::RecentProjects::load(&p))
-                        .unwrap_or_default();
-                    for path in recent.paths {
+                    for path in self.recent.paths.clone() {
                         if ui.button(path.display().to_string()).clicked() {
                             self.background.load_project(path, false);
                         }
@@ -38,19 +35,21 @@ impl Studio {
                 }
             });
             ui.menu_button("Checkpoint", |ui| {
-                let runs = self.project.runs();
-                if runs.is_empty() {
+                if self.checkpoints.is_empty() {
                     ui.label("No saved checkpoints yet.");
                 }
-                for run in runs {
-                    for file in [crate::train::LATEST, crate::train::BEST] {
-                        let path = self.project.run_dir(&run).join(file);
-                        if path.exists() && ui.button(format!("{run}/{file}")).clicked() {
-                            self.send(crate::protocol::Command::LoadGenerator {
-                                path,
-                                pin_dir: self.project.generators_dir(),
-                            });
-                        }
+                let runs_dir = self.project.root.join("runs");
+                for path in self.checkpoints.clone() {
+                    let name = path
+                        .strip_prefix(&runs_dir)
+                        .unwrap_or(&path)
+                        .display()
+                        .to_string();
+                    if ui.button(name).clicked() {
+                        self.send(crate::protocol::Command::LoadGenerator {
+                            path,
+                            pin_dir: self.project.generators_dir(),
+                        });
                     }
                 }
             });

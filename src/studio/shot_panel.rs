@@ -44,17 +44,21 @@ impl Studio {
         self.sliders_ui(ui);
     }
 
-    /// The shot beside its nearest training image, flagged when it is a near-copy.
+    /// The shot beside its nearest training image, flagged when it is a near-copy. The row
+    /// keeps its height while the answer is pending, so buttons below never jump.
     fn nearest_ui(&self, ui: &mut egui::Ui) {
         let Some(id) = self.primary() else { return };
-        let Some(n) = self.nearest.as_ref().filter(|n| n.shot == id) else {
-            return;
-        };
+        let side = egui::vec2(64.0, 64.0);
         ui.horizontal(|ui| {
+            ui.set_min_height(side.y);
+            let Some(n) = self.nearest.as_ref().filter(|n| n.shot == id) else {
+                ui.label("Nearest training image: looking…");
+                return;
+            };
             if let Some(tex) = self.textures.get(&id) {
-                ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(64.0, 64.0)));
+                ui.add(egui::Image::new(tex).fit_to_exact_size(side));
             }
-            ui.add(egui::Image::new(&n.texture).fit_to_exact_size(egui::vec2(64.0, 64.0)));
+            ui.add(egui::Image::new(&n.texture).fit_to_exact_size(side));
             ui.vertical(|ui| {
                 ui.label("Nearest training image");
                 ui.label(format!(

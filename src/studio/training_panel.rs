@@ -161,11 +161,7 @@ impl Studio {
                 if ui.button("Train").clicked() {
                     self.start_training(false);
                 }
-                let can_resume =
-                    self.project.settings.current_run.as_ref().is_some_and(|r| {
-                        self.project.run_dir(r).join(crate::train::LATEST).exists()
-                    });
-                if can_resume && ui.button("Resume run").clicked() {
+                if self.can_resume() && ui.button("Resume run").clicked() {
                     self.start_training(true);
                 }
             }
