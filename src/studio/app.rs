@@ -126,6 +126,8 @@ pub struct Studio {
     pub(super) anchor: Option<ShotId>,
     requested: HashSet<ShotId>,
     pub favourites_only: bool,
+    /// How many shots "Generate" adds.
+    pub generate_count: usize,
     pub compare: bool,
     pub tag_draft: String,
     pub columns: usize,
@@ -181,6 +183,7 @@ impl Studio {
             anchor: None,
             requested: HashSet::new(),
             favourites_only: false,
+            generate_count: 16,
             compare: false,
             tag_draft: String::new(),
             columns: 6,

@@ -20,12 +20,15 @@ impl Studio {
             ui.heading("Gallery");
             let ready = self.generator.is_some();
             if ui
-                .add_enabled(ready, egui::Button::new("Generate 16"))
-                .on_hover_text("16 new shots from random seeds (G)")
+                .add_enabled(ready, egui::Button::new("Generate"))
+                .on_hover_text("New shots from random seeds (G)")
                 .clicked()
             {
-                self.generate(16);
+                self.generate(self.generate_count);
             }
+            let count = ui.label("Count");
+            ui.add(egui::DragValue::new(&mut self.generate_count).range(1..=256))
+                .labelled_by(count.id);
             let one = self.selected.len() == 1;
             if ui
                 .add_enabled(one, egui::Button::new("More like this"))
@@ -163,7 +166,7 @@ impl Studio {
             self.more_like_this(8);
         }
         if pressed(egui::Key::G) {
-            self.generate(16);
+            self.generate(self.generate_count);
         }
         if pressed(egui::Key::C) {
             self.compare = !self.compare;
