@@ -650,9 +650,10 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
     if let Ok(best) = Checkpoint::load(&args.run.join(BEST)) {
         checkpoints.push(("best", best));
     }
+    let baseline = std::cell::OnceCell::new();
     for (name, checkpoint) in checkpoints {
         let sampler = Sampler::from_checkpoint(&checkpoint, &chosen.device)?;
-        let q = evaluate(&sampler, &dataset, &split, checkpoint.state.step)?
+        let q = evaluate(&sampler, &dataset, &split, checkpoint.state.step, &baseline)?
             .context("no held-out images to evaluate against")?;
         let levels: Vec<String> = q
             .swd_levels

@@ -7,7 +7,7 @@
 mod nearest;
 mod swd;
 
-pub use nearest::{Memorisation, nearest_neighbours};
+pub use nearest::{Memorisation, near_copy_threshold, nearest_neighbours};
 pub use swd::{SwdConfig, SwdReport, swd};
 
 use serde::{Deserialize, Serialize};

@@ -35,6 +35,18 @@ pub fn nearest_neighbours(queries: &[&[u8]], pool: &[&[u8]]) -> Vec<(usize, f32)
 }
 
 /// Near-copy verdicts for a set of shots.
+/// Half the median distance from held-out real images to their nearest training image: a
+/// shot closer than this to a training image is a near-copy. Depends only on the data.
+#[must_use]
+pub fn near_copy_threshold(train: &[&[u8]], held_out: &[&[u8]]) -> f32 {
+    let mut baseline: Vec<f32> = nearest_neighbours(held_out, train)
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
+    baseline.sort_by(f32::total_cmp);
+    0.5 * baseline.get(baseline.len() / 2).copied().unwrap_or(0.0)
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Memorisation {
     /// Per shot: (nearest training index, distance, near-copy?).
@@ -48,13 +60,12 @@ impl Memorisation {
     /// Judges `shots` against `train`, calibrated by `held_out` real images.
     #[must_use]
     pub fn assess(shots: &[&[u8]], train: &[&[u8]], held_out: &[&[u8]]) -> Self {
-        let mut baseline: Vec<f32> = nearest_neighbours(held_out, train)
-            .into_iter()
-            .map(|(_, d)| d)
-            .collect();
-        baseline.sort_by(f32::total_cmp);
-        let median = baseline.get(baseline.len() / 2).copied().unwrap_or(0.0);
-        let threshold = 0.5 * median;
+        Self::against(shots, train, near_copy_threshold(train, held_out))
+    }
+
+    /// As [`Self::assess`], with the threshold already known (it depends only on the data).
+    #[must_use]
+    pub fn against(shots: &[&[u8]], train: &[&[u8]], threshold: f32) -> Self {
         let shots = nearest_neighbours(shots, train)
             .into_iter()
             .map(|(i, d)| (i, d, d < threshold))

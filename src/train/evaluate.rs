@@ -1,9 +1,11 @@
 //! Quality of a generator on the held-out split: shots from fixed seeds compared with the
 //! validation images (SWD) and with the training images (memorisation).
 
+use std::cell::OnceCell;
+
 use crate::data::{Dataset, Split};
 use crate::latent::latent_for_seed;
-use crate::quality::{Memorisation, QualityRecord, SwdConfig, swd};
+use crate::quality::{Memorisation, QualityRecord, SwdConfig, near_copy_threshold, swd};
 use crate::sample::{SampleError, Sampler};
 
 /// Seeds of the evaluation shots: fixed, so every evaluation of a run compares like with like.
@@ -24,11 +26,14 @@ pub fn held_out(split: &Split) -> &[usize] {
 }
 
 /// Evaluates `sampler` at `step`. `None` when the split holds no held-out image.
+/// `baseline` caches the near-copy threshold, which depends only on the data: pass the same
+/// cell for every evaluation of a run.
 pub fn evaluate(
     sampler: &Sampler,
     data: &Dataset,
     split: &Split,
     step: u64,
+    baseline: &OnceCell<f32>,
 ) -> Result<Option<QualityRecord>, SampleError> {
     let real_idx = held_out(split);
     if real_idx.is_empty() {
@@ -55,7 +60,8 @@ pub fn evaluate(
         &SwdConfig::default(),
     );
     let train: Vec<&[u8]> = split.train.iter().map(|&i| data.image(i)).collect();
-    let memorisation = Memorisation::assess(&shot_refs, &train, &real);
+    let threshold = *baseline.get_or_init(|| near_copy_threshold(&train, &real));
+    let memorisation = Memorisation::against(&shot_refs, &train, threshold);
     Ok(Some(QualityRecord {
         step,
         swd: report.mean,

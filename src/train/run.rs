@@ -121,6 +121,8 @@ struct RunContext {
     split: Split,
     preview_latents: Vec<Vec<f32>>,
     train: TrainPreset,
+    /// The memorisation check's threshold, computed at the first evaluation.
+    near_copy_baseline: std::cell::OnceCell<f32>,
 }
 
 impl RunContext {
@@ -181,6 +183,7 @@ impl TrainRun {
             split,
             preview_latents: preview_latents(&preset),
             train: session.preset().train.clone(),
+            near_copy_baseline: std::cell::OnceCell::new(),
         };
         Ok(Self {
             session,
@@ -369,7 +372,13 @@ fn after_step(
     let mut early_stop = false;
     if due(t.eval_every) {
         let sampler = session.sampler(&ctx.device)?;
-        if let Some(q) = evaluate(&sampler, session.dataset(), &ctx.split, step)? {
+        if let Some(q) = evaluate(
+            &sampler,
+            session.dataset(),
+            &ctx.split,
+            step,
+            &ctx.near_copy_baseline,
+        )? {
             let path = ctx.path("quality.jsonl");
             append_json_line(&path, &q).map_err(io_err("cannot append to", &path))?;
             let best = session.record_quality(q.swd);

@@ -6,7 +6,7 @@
 use crate::data::Split;
 use crate::export::Picture;
 use crate::protocol::{ReferenceSet, WorkerError};
-use crate::quality::nearest_neighbours;
+use crate::quality::{near_copy_threshold, nearest_neighbours};
 use crate::train::held_out;
 
 #[derive(Default)]
@@ -34,12 +34,7 @@ impl Reference {
         let data = &set.dataset;
         let held: Vec<&[u8]> = held_out(&split).iter().map(|&i| data.image(i)).collect();
         let train: Vec<&[u8]> = self.train.iter().map(|&i| data.image(i)).collect();
-        let mut baseline: Vec<f32> = nearest_neighbours(&held, &train)
-            .into_iter()
-            .map(|(_, d)| d)
-            .collect();
-        baseline.sort_by(f32::total_cmp);
-        let t = 0.5 * baseline.get(baseline.len() / 2).copied().unwrap_or(0.0);
+        let t = near_copy_threshold(&train, &held);
         self.threshold = Some(t);
         t
     }
