@@ -113,27 +113,27 @@ pub struct Studio {
     pub(super) imports: (Sender<Event>, Receiver<Event>),
     pub(super) background: Background,
     pub(super) wake: Wake,
-    pub gpu_errors: GpuErrorLog,
-    pub compute_description: String,
+    pub(super) gpu_errors: GpuErrorLog,
+    pub(super) compute_description: String,
     pub generator: Option<GeneratorInfo>,
     /// Saved checkpoints of the project's runs (the Checkpoint menu).
-    pub checkpoints: Vec<PathBuf>,
-    pub recent: crate::project::RecentProjects,
+    pub(super) checkpoints: Vec<PathBuf>,
+    pub(super) recent: crate::project::RecentProjects,
     // Gallery.
     pub textures: HashMap<ShotId, egui::TextureHandle>,
     pub pictures: HashMap<ShotId, Picture>,
     pub selected: Vec<ShotId>,
     pub(super) anchor: Option<ShotId>,
     requested: HashSet<ShotId>,
-    pub favourites_only: bool,
+    pub(super) favourites_only: bool,
     /// How many shots "Generate" adds.
-    pub generate_count: usize,
-    pub compare: bool,
-    pub tag_draft: String,
-    pub columns: usize,
+    pub(super) generate_count: usize,
+    pub(super) compare: bool,
+    pub(super) tag_draft: String,
+    pub(super) columns: usize,
     // Sliders and morph.
-    pub editor: ShotEditor,
-    pub morph: Vec<egui::TextureHandle>,
+    pub(super) editor: ShotEditor,
+    pub(super) morph: Vec<egui::TextureHandle>,
     pub nearest: Option<NearestView>,
     has_reference: bool,
     pub(super) morph_pair: Option<(ShotId, ShotId)>,
@@ -150,7 +150,7 @@ pub struct Studio {
     settings_dirty: Option<Instant>,
     rng: Rng,
     pub(super) last_frame_start: Option<Instant>,
-    pub ctx: Option<egui::Context>,
+    pub(super) ctx: Option<egui::Context>,
 }
 
 impl Studio {
