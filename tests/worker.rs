@@ -1,0 +1,113 @@
+//! The worker thread on the CPU device: slider requests are coalesced (a burst renders once,
+//! the newest), gallery requests are all served in order, and bad requests come back as
+//! typed failures without stopping the worker.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use atelier::latent::latent_for_seed;
+use atelier::project::DEMO_GENERATOR;
+use atelier::protocol::{Command, Event, RenderKind, RenderRequest, WorkerError};
+use atelier::worker::{WorkerDevice, WorkerHandle, spawn_worker};
+use burn::tensor::Device;
+
+fn worker() -> WorkerHandle {
+    let device = WorkerDevice {
+        device: Device::flex(),
+        shared_with_renderer: false,
+        gpu_errors: None,
+        cpu_threads: None,
+    };
+    spawn_worker(device, Arc::new(|| {})).unwrap()
+}
+
+fn next_event(w: &WorkerHandle) -> Event {
+    w.events.recv_timeout(Duration::from_secs(120)).unwrap()
+}
+
+#[test]
+fn a_burst_of_slider_requests_renders_once_and_gallery_requests_all_render() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("demo.atl");
+    std::fs::write(&file, DEMO_GENERATOR).unwrap();
+    let w = worker();
+    w.commands
+        .send(Command::LoadGenerator {
+            path: file.clone(),
+            pin_dir: dir.path().join("generators"),
+        })
+        .unwrap();
+    let info = loop {
+        if let Event::GeneratorReady(info) = next_event(&w) {
+            break info;
+        }
+    };
+    assert_eq!(info.directions.vectors.len(), 8);
+    let dim = info.model.latent_dim;
+    let render = |ticket, kind, count: u64| {
+        Command::Render(RenderRequest {
+            ticket,
+            kind,
+            generator: info.pinned.clone(),
+            latents: (0..count).map(|s| latent_for_seed(s, dim)).collect(),
+        })
+    };
+    // Keep the worker busy, then send 50 slider moves and two more gallery requests.
+    w.commands
+        .send(render(1, RenderKind::Gallery, 3000))
+        .unwrap();
+    for ticket in 100..150 {
+        w.commands
+            .send(render(ticket, RenderKind::Live, 1))
+            .unwrap();
+    }
+    w.commands.send(render(2, RenderKind::Gallery, 4)).unwrap();
+    w.commands.send(render(3, RenderKind::Gallery, 4)).unwrap();
+
+    let mut live = Vec::new();
+    let mut gallery = Vec::new();
+    let start = Instant::now();
+    while gallery.len() < 3 || live.is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(120));
+        if let Event::Rendered {
+            ticket,
+            kind,
+            pictures,
+            ..
+        } = next_event(&w)
+        {
+            match kind {
+                RenderKind::Live => live.push(ticket),
+                _ => gallery.push((ticket, pictures.len())),
+            }
+        }
+    }
+    assert_eq!(
+        live,
+        vec![149],
+        "only the newest slider request is rendered"
+    );
+    assert_eq!(
+        gallery,
+        vec![(1, 3000), (2, 4), (3, 4)],
+        "gallery requests in order"
+    );
+
+    // A latent of the wrong length is a typed error; the worker keeps serving.
+    w.commands
+        .send(Command::Render(RenderRequest {
+            ticket: 7,
+            kind: RenderKind::Gallery,
+            generator: info.pinned.clone(),
+            latents: vec![vec![0.0; dim + 1]],
+        }))
+        .unwrap();
+    assert!(matches!(
+        next_event(&w),
+        Event::Failed(WorkerError::Render(_))
+    ));
+    w.commands.send(render(8, RenderKind::Gallery, 1)).unwrap();
+    assert!(matches!(next_event(&w), Event::Rendered { ticket: 8, .. }));
+}
