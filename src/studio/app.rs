@@ -584,26 +584,23 @@ impl Studio {
     /// Hands pending saves to the saver thread now.
     pub fn flush_saves(&mut self) {
         if self.curation_dirty.take().is_some() {
-            match serde_json::to_vec_pretty(&self.project.curation) {
-                Ok(bytes) => {
-                    let path = self.project.root.join(crate::project::CURATION_FILE);
-                    if !self.background.save(path, bytes) {
-                        self.report_error("Could not queue the curation save.");
-                    }
-                }
-                Err(e) => self.report_error(format!("Cannot encode the curation: {e}")),
-            }
+            let json = serde_json::to_vec_pretty(&self.project.curation);
+            self.queue_save(crate::project::CURATION_FILE, json);
         }
         if self.settings_dirty.take().is_some() {
-            match serde_json::to_vec_pretty(&self.project.settings) {
-                Ok(bytes) => {
-                    let path = self.project.root.join(crate::project::PROJECT_FILE);
-                    if !self.background.save(path, bytes) {
-                        self.report_error("Could not queue the project save.");
-                    }
+            let json = serde_json::to_vec_pretty(&self.project.settings);
+            self.queue_save(crate::project::PROJECT_FILE, json);
+        }
+    }
+
+    fn queue_save(&mut self, file: &str, json: serde_json::Result<Vec<u8>>) {
+        match json {
+            Ok(bytes) => {
+                if !self.background.save(self.project.root.join(file), bytes) {
+                    self.report_error(format!("Could not queue the save of {file}."));
                 }
-                Err(e) => self.report_error(format!("Cannot encode the project: {e}")),
             }
+            Err(e) => self.report_error(format!("Cannot encode {file}: {e}")),
         }
     }
 
@@ -924,36 +921,35 @@ impl Studio {
         }));
     }
 
-    pub fn toggle_favourite(&mut self) {
+    /// Flips a flag on every selected shot: all on when any was off, else all off.
+    /// Returns the new value.
+    fn toggle_selected(&mut self, flag: fn(&mut Shot) -> &mut bool) -> bool {
         let ids = self.selected.clone();
-        let all = ids
-            .iter()
-            .filter_map(|id| self.project.curation.get(*id))
-            .all(|s| s.favourite);
+        let mut all = true;
+        for id in &ids {
+            if let Some(s) = self.project.curation.get_mut(*id) {
+                all &= *flag(s);
+            }
+        }
         for id in ids {
             if let Some(s) = self.project.curation.get_mut(id) {
-                s.favourite = !all;
+                *flag(s) = !all;
             }
         }
         self.mark_curation();
+        !all
+    }
+
+    pub fn toggle_favourite(&mut self) {
+        self.toggle_selected(|s| &mut s.favourite);
     }
 
     pub fn toggle_reject(&mut self) {
-        let ids = self.selected.clone();
-        let all = ids
-            .iter()
-            .filter_map(|id| self.project.curation.get(*id))
-            .all(|s| s.rejected);
-        for id in ids {
-            if let Some(s) = self.project.curation.get_mut(id) {
-                s.rejected = !all;
-            }
-        }
-        if !all && !self.project.settings.show_rejected {
+        let rejected = self.toggle_selected(|s| &mut s.rejected);
+        if rejected && !self.project.settings.show_rejected {
             self.selected.clear();
             self.sync_editor();
         }
-        self.mark_curation();
     }
 
     pub fn add_tag(&mut self, tag: &str) {
