@@ -404,8 +404,14 @@ fn spectral_norm_discriminator_trains_and_resumes() {
     let mut first = preset.clone();
     first.train.steps = Some(6);
     run(data.path(), &r, first, false);
-    let summary = run(data.path(), &r, preset, true);
+    let summary = run(data.path(), &r, preset.clone(), true);
     assert_eq!(summary.step, 10);
+    // The power iteration's vector u is state too: a resumed run is the straight run.
+    let straight = out.path().join("straight");
+    run(data.path(), &straight, preset, false);
+    let (mut a, b) = (latest(&straight), latest(&r));
+    a.state.train_seconds = b.state.train_seconds;
+    assert_same_training_state(&a, &b, "spectral norm: straight vs resumed");
     let metrics = read_metrics(&r.join("metrics.jsonl")).unwrap();
     assert!(metrics.iter().all(atelier::train::MetricsRecord::is_finite));
     assert!(metrics.iter().all(|m| m.d_loss > 0.0));

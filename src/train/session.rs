@@ -477,7 +477,10 @@ impl GanSession {
             ("g".to_string(), record_bytes(nets.g.clone(), "generator")?),
             (
                 "d".to_string(),
-                record_bytes(nets.d.clone(), "discriminator")?,
+                // `valid()` folds pending running-state updates in; a plain record would
+                // carry spectral norm's power-iteration vector one step stale, and a resumed
+                // run would drift from the straight one.
+                record_bytes(nets.d.valid(), "discriminator")?,
             ),
         ];
         if let Some(ema) = &self.ema {
