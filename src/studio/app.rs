@@ -510,7 +510,11 @@ impl Studio {
 
     fn on_message(&mut self, message: Message) {
         match message {
-            Message::Picked(_, None) => {}
+            // rfd answers "nothing picked" both for a cancel and when the desktop has no
+            // file-dialog portal; say how to go on without one.
+            Message::Picked(_, None) => self.notify(
+                "No folder chosen. If no dialog appeared, this desktop has no file-dialog portal: drag the folder onto the window instead.",
+            ),
             Message::Picked(purpose, Some(path)) => match purpose {
                 DialogPurpose::ImportFolder => self.import_source(ImportSource::Folder(path)),
                 DialogPurpose::OpenProject => self.background.load_project(path, false),
