@@ -106,6 +106,8 @@ pub struct GeneratorInfo {
 /// Training-state changes that are not engine events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TrainingState {
+    /// No run in memory (a start failed, or a run ended without a summary).
+    Idle,
     Preparing,
     Running,
     Paused,

@@ -265,5 +265,15 @@ fn a_bad_recipe_value_is_reported_by_field_and_nothing_starts() {
     assert!(last.is_error);
     assert!(last.text.contains("batch"), "{}", last.text);
     assert!(h.state().training.state.is_none());
+
+    // A start the worker cannot do (the folder holds no image) ends as an error, not as a
+    // panel stuck in "Preparing".
+    h.state_mut().project.settings.preset.train.batch = 8;
+    h.get_by_label("Train").click();
+    settle(&mut h);
+    wait_for(&mut h, "the failed start to settle", |s| {
+        s.training.state.is_none() && s.notices.last().is_some_and(|n| n.is_error)
+    });
+    h.get_by_label("Train");
     h.state_mut().shutdown();
 }

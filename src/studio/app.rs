@@ -145,6 +145,8 @@ pub struct Studio {
     pub notices: Vec<Notice>,
     pub stats: Stats,
     pending: HashMap<Ticket, Pending>,
+    /// The newest render request per shot: an older answer must not replace a newer one.
+    latest_ticket: HashMap<ShotId, Ticket>,
     next_ticket: Ticket,
     curation_dirty: Option<Instant>,
     settings_dirty: Option<Instant>,
@@ -201,6 +203,7 @@ impl Studio {
             notices: Vec::new(),
             stats: Stats::default(),
             pending: HashMap::new(),
+            latest_ticket: HashMap::new(),
             next_ticket: 1,
             curation_dirty: None,
             settings_dirty: None,
@@ -228,6 +231,9 @@ impl Studio {
         self.textures.clear();
         self.pictures.clear();
         self.requested.clear();
+        // Answers to the previous project's requests must not land on this one's shots.
+        self.pending.clear();
+        self.latest_ticket.clear();
         self.selected.clear();
         self.editor = ShotEditor::default();
         self.morph.clear();
@@ -314,6 +320,7 @@ impl Studio {
                 render_ms,
             } => self.on_rendered(ctx, ticket, pictures, render_ms),
             Event::Train(event) => self.on_train_event(event),
+            Event::TrainingState(TrainingState::Idle) => self.training.state = None,
             Event::TrainingState(state) => self.training.state = Some(state),
             Event::PreviewGrid { step, picture } => {
                 let handle = texture(ctx, "preview-grid", &picture);
@@ -397,6 +404,10 @@ impl Studio {
     }
 
     fn on_generator(&mut self, info: GeneratorInfo) {
+        if !info.pinned.starts_with(self.project.generators_dir()) {
+            // The final checkpoint of a run from a project that was closed meanwhile.
+            return;
+        }
         let first = self.generator.is_none();
         self.notify(format!(
             "Generator {} ready (step {}, {} px, {} directions)",
@@ -407,6 +418,15 @@ impl Studio {
         ));
         self.project.settings.generator_id = Some(info.id.clone());
         self.mark_settings();
+        // New directions: keep the edits made so far by starting the sliders from the shot's
+        // current latent.
+        if let Some(shot) = self
+            .editor
+            .shot
+            .and_then(|id| self.project.curation.get(id))
+        {
+            self.editor.base.clone_from(&shot.latent);
+        }
         self.editor.amounts = vec![0.0; info.directions.vectors.len()];
         self.generator = Some(info);
         if first && self.project.curation.shots.is_empty() {
@@ -465,13 +485,20 @@ impl Studio {
         match self.pending.remove(&ticket) {
             Some(Pending::Gallery(ids)) => {
                 let primary = self.primary();
-                if primary.is_some_and(|p| ids.contains(&p)) {
+                let primary_changed = primary.is_some_and(|p| ids.contains(&p));
+                if primary_changed {
                     self.nearest = None;
                 }
                 for (id, picture) in ids.into_iter().zip(pictures) {
+                    if self.latest_ticket.get(&id).is_some_and(|t| *t > ticket) {
+                        continue;
+                    }
                     self.textures
                         .insert(id, texture(ctx, &format!("shot-{id}"), &picture));
                     self.pictures.insert(id, picture);
+                }
+                if primary_changed {
+                    self.request_nearest();
                 }
             }
             Some(Pending::Live { shot, sent }) => {
@@ -629,6 +656,9 @@ impl Studio {
                 .map(|s| truncate(&s.latent, s.truncation))
                 .collect();
             let ticket = self.ticket();
+            for id in &ids {
+                self.latest_ticket.insert(*id, ticket);
+            }
             self.pending.insert(ticket, Pending::Gallery(ids));
             let generator = self.project.generator_path(&generator_id);
             self.send(Command::Render(RenderRequest {
@@ -870,6 +900,7 @@ impl Studio {
         let generator = self.project.generator_path(&generator_id);
         self.mark_curation();
         let ticket = self.ticket();
+        self.latest_ticket.insert(id, ticket);
         self.pending.insert(
             ticket,
             Pending::Live {
@@ -1152,9 +1183,20 @@ impl Studio {
         now
     }
 
-    /// Stops training (checkpointing), saves, and ends the worker.
+    /// Stops training (checkpointing), ends the worker, records the generator its last
+    /// checkpoint pinned, and waits until every save is on disk.
     pub fn shutdown(&mut self) {
         self.flush_saves();
         self.worker.shutdown();
+        while let Ok(event) = self.worker.events.try_recv() {
+            if let Event::GeneratorReady(info) = event
+                && info.pinned.starts_with(self.project.generators_dir())
+            {
+                self.project.settings.generator_id = Some(info.id);
+                self.mark_settings();
+            }
+        }
+        self.flush_saves();
+        self.background.finish();
     }
 }

@@ -52,7 +52,9 @@ pub struct SaveJob {
 pub struct Background {
     tx: Sender<Message>,
     pub rx: Receiver<Message>,
-    saves: Sender<SaveJob>,
+    /// `None` once [`Background::finish`] has run.
+    saves: Option<Sender<SaveJob>>,
+    saver: Option<std::thread::JoinHandle<()>>,
     wake: Arc<dyn Fn() + Send + Sync>,
 }
 
@@ -62,7 +64,7 @@ impl Background {
         let (saves, save_rx) = bounded::<SaveJob>(64);
         let report = tx.clone();
         let save_wake = wake.clone();
-        std::thread::Builder::new()
+        let saver_thread = std::thread::Builder::new()
             .name("atelier-saver".into())
             .spawn(move || {
                 while let Ok(job) = save_rx.recv() {
@@ -86,7 +88,8 @@ impl Background {
         Ok(Self {
             tx,
             rx,
-            saves,
+            saves: Some(saves),
+            saver: Some(saver_thread),
             wake,
         })
     }
@@ -94,7 +97,17 @@ impl Background {
     /// Queues an atomic write. Returns false when the saver is gone or swamped.
     #[must_use]
     pub fn save(&self, path: PathBuf, bytes: Vec<u8>) -> bool {
-        self.saves.try_send(SaveJob { path, bytes }).is_ok()
+        self.saves
+            .as_ref()
+            .is_some_and(|s| s.try_send(SaveJob { path, bytes }).is_ok())
+    }
+
+    /// Closes the save queue and waits until everything queued is written.
+    pub fn finish(&mut self) {
+        self.saves = None;
+        if let Some(saver) = self.saver.take() {
+            let _ = saver.join();
+        }
     }
 
     fn spawn(&self, name: &str, job: impl FnOnce() -> Message + Send + 'static) {

@@ -157,7 +157,7 @@ impl Studio {
     fn controls_ui(&mut self, ui: &mut egui::Ui) {
         let state = self.training.state;
         ui.horizontal(|ui| match state {
-            None => {
+            None | Some(TrainingState::Idle) => {
                 if ui.button("Train").clicked() {
                     self.start_training(false);
                 }

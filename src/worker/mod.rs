@@ -158,12 +158,12 @@ impl Worker {
             if !self.has_work() && !self.out.has_held() {
                 // Idle: sleep until the next command.
                 match self.commands.recv() {
-                    Ok(command) => self.handle(command),
+                    Ok(command) => self.handle_guarded(command),
                     Err(_) => break,
                 }
             }
             while let Ok(command) = self.commands.try_recv() {
-                self.handle(command);
+                self.handle_guarded(command);
             }
             if self.commands.is_empty() && self.out.is_closed() {
                 // Nobody listens any more: checkpoint and leave.
@@ -189,7 +189,9 @@ impl Worker {
                 self.render(request);
             }
             if let Some((ticket, picture)) = self.nearest.take() {
-                match self.reference.nearest(&picture) {
+                let found = catch_unwind(AssertUnwindSafe(|| self.reference.nearest(&picture)))
+                    .unwrap_or_else(|panic| Err(WorkerError::Panicked(panic_message(&*panic))));
+                match found {
                     Ok(Some((picture, distance, threshold))) => self.out.send(Event::Nearest {
                         ticket,
                         picture,
@@ -204,6 +206,16 @@ impl Worker {
         }
         self.stop_training();
         self.out.flush();
+    }
+
+    /// Runs a command; a panic in it (a bad file, a backend bug) becomes a reported error
+    /// instead of ending the worker and the run in memory.
+    fn handle_guarded(&mut self, command: Command) {
+        let result = catch_unwind(AssertUnwindSafe(|| self.handle(command)));
+        if let Err(panic) = result {
+            self.out
+                .send(Event::Failed(WorkerError::Panicked(panic_message(&*panic))));
+        }
     }
 
     fn handle(&mut self, command: Command) {
@@ -283,7 +295,10 @@ impl Worker {
                 });
                 self.out.send(Event::TrainingState(TrainingState::Running));
             }
-            Err(error) => self.out.send(Event::Failed(error)),
+            Err(error) => {
+                self.out.send(Event::Failed(error));
+                self.out.send(Event::TrainingState(TrainingState::Idle));
+            }
         }
     }
 
@@ -419,11 +434,10 @@ impl Worker {
     }
 
     fn fail_training(&mut self, error: WorkerError) {
-        if let Some(t) = self.training.take() {
-            self.out.send(Event::Failed(error));
-            self.out.send(Event::TrainingEnded(t.run.summary(true)));
-        } else {
-            self.out.send(Event::Failed(error));
+        self.out.send(Event::Failed(error));
+        match self.training.take() {
+            Some(t) => self.out.send(Event::TrainingEnded(t.run.summary(true))),
+            None => self.out.send(Event::TrainingState(TrainingState::Idle)),
         }
     }
 

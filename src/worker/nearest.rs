@@ -56,6 +56,9 @@ impl Reference {
         }
         let query = shot.to_chw_u8();
         let pool: Vec<&[u8]> = self.train.iter().map(|&i| data.image(i)).collect();
+        if pool.is_empty() {
+            return Ok(None);
+        }
         let Some(&(k, distance)) = nearest_neighbours(&[&query], &pool).first() else {
             return Ok(None);
         };
