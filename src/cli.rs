@@ -102,6 +102,9 @@ pub struct GeneratorArgs {
     pub checkpoint: PathBuf,
     #[arg(long)]
     pub out: PathBuf,
+    /// Keep the discriminator too: a base model to fine-tune from (`train --init FILE`).
+    #[arg(long)]
+    pub base: bool,
 }
 
 #[derive(Debug, Args)]
@@ -119,7 +122,7 @@ pub struct EvalArgs {
     pub device: DeviceChoice,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct TrainArgs {
     #[arg(long)]
     pub data: PathBuf,
@@ -141,6 +144,30 @@ pub struct TrainArgs {
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// Fine-tune: start from this base model (a checkpoint file, a run folder, or the shipped
+    /// `base-28`) instead of random weights. Overrides the preset's `train.init`.
+    #[arg(long, conflicts_with = "resume")]
+    pub init: Option<String>,
+    /// Fine-tuning: freeze the discriminator's first K blocks (FreezeD).
+    #[arg(long, value_name = "K")]
+    pub freeze_d: Option<usize>,
+    /// Fine-tuning: freeze the generator's first K stages.
+    #[arg(long, value_name = "K")]
+    pub freeze_g: Option<usize>,
+    /// Optimiser: adam, adamw or sgd (overrides the preset).
+    #[arg(long)]
+    pub optimizer: Option<crate::preset::OptimizerKind>,
+    /// Learning rate of both G and D (overrides the preset's lr_g and lr_d).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Dropout after each discriminator block.
+    #[arg(long)]
+    pub d_dropout: Option<f64>,
+    /// Evaluations without a better held-out SWD before stopping (0 = never).
+    #[arg(long)]
+    pub patience: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +184,12 @@ pub struct SampleArgs {
     /// Scale of the latent vector (1 = none; smaller = more typical shots).
     #[arg(long, default_value_t = 1.0)]
     pub truncation: f32,
+    /// Conditional models: the class to draw (a sub-folder name of the training data).
+    #[arg(long)]
+    pub class: Option<String>,
+    /// Sample this checkpoint file instead of the run's latest (e.g. `RUN/best.atl`).
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
 }
@@ -331,6 +364,31 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
     if let Some(seed) = args.seed {
         preset.train.seed = seed;
     }
+    if let Some(init) = &args.init {
+        preset.train.init = Some(init.clone());
+    }
+    if let Some(k) = args.freeze_d {
+        preset.train.freeze_d_blocks = k;
+    }
+    if let Some(k) = args.freeze_g {
+        preset.train.freeze_g_blocks = k;
+    }
+    if let Some(optimizer) = args.optimizer {
+        preset.train.optimizer = optimizer;
+    }
+    if let Some(lr) = args.lr {
+        preset.train.lr_g = lr;
+        preset.train.lr_d = lr;
+    }
+    if let Some(decay) = args.weight_decay {
+        preset.train.weight_decay = decay;
+    }
+    if let Some(p) = args.d_dropout {
+        preset.model.d_dropout = p;
+    }
+    if let Some(patience) = args.patience {
+        preset.train.patience = patience;
+    }
     preset
         .validate()
         .context("checking the command-line overrides")?;
@@ -400,19 +458,33 @@ fn sample(args: &SampleArgs, keep: usize) -> Result<Vec<crate::export::Picture>>
     if !(args.truncation.is_finite() && args.truncation > 0.0 && args.truncation <= 2.0) {
         bail!("--truncation must be in (0, 2], got {}", args.truncation);
     }
-    let ckpt_path = args.run.join(LATEST);
+    let ckpt_path = args
+        .checkpoint
+        .clone()
+        .unwrap_or_else(|| args.run.join(LATEST));
     let checkpoint = Checkpoint::load(&ckpt_path).context("loading the run's checkpoint")?;
     let chosen = resolve_device(args.device)?;
     let sampler =
         Sampler::from_checkpoint(&checkpoint, &chosen.device).context("building the generator")?;
+    let class = match &args.class {
+        Some(name) => Some(sampler.class_index(name).context("--class")?),
+        None => None,
+    };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let seeds: Vec<u64> = (0..args.count as u64)
         .map(|k| args.seed.wrapping_add(k))
         .collect();
+    // The class goes into the name, so a folder of shots says what each one is.
+    let prefix = class.map_or_else(String::new, |k| {
+        format!(
+            "{}-",
+            crate::export::file_safe(&sampler.model.classes[k as usize])
+        )
+    });
     let names: Vec<PathBuf> = seeds
         .iter()
-        .map(|s| args.out.join(format!("seed-{s:08}.png")))
+        .map(|s| args.out.join(format!("{prefix}seed-{s:08}.png")))
         .collect();
     if let Some(existing) = names.iter().find(|p| p.exists()) {
         bail!(
@@ -427,7 +499,9 @@ fn sample(args: &SampleArgs, keep: usize) -> Result<Vec<crate::export::Picture>>
             .iter()
             .map(|&s| truncate(&latent_for_seed(s, dim), args.truncation))
             .collect();
-        let pictures = sampler.render(&latents)?;
+        let classes: Vec<Option<u32>> =
+            class.map_or_else(Vec::new, |k| vec![Some(k); latents.len()]);
+        let pictures = sampler.render_classes(&latents, &classes)?;
         for (picture, path) in pictures.iter().zip(chunk_names) {
             save_png_atomic(picture, path)?;
         }
@@ -494,6 +568,7 @@ fn bench_quality(args: &BenchArgs, quiet: bool) -> Result<()> {
             seed: None,
             device: args.device,
             resume: false,
+            ..TrainArgs::default()
         },
         quiet,
     )?;
@@ -676,10 +751,15 @@ fn generator(args: &GeneratorArgs) -> Result<()> {
     if args.out.exists() {
         bail!("{} exists; choose another --out", args.out.display());
     }
-    let generator = checkpoint.generator_only();
+    let generator = if args.base {
+        checkpoint.base_model()
+    } else {
+        checkpoint.generator_only()
+    };
     generator.save(&args.out)?;
     println!(
-        "wrote generator {} (step {}, {} bytes) to {}",
+        "wrote {} {} (step {}, {} bytes) to {}",
+        if args.base { "base model" } else { "generator" },
         generator.id(),
         generator.state.step,
         generator.to_bytes().len(),
@@ -713,6 +793,7 @@ fn demo(args: &DemoArgs, quiet: bool) -> Result<()> {
             seed: None,
             device: args.device,
             resume,
+            ..TrainArgs::default()
         },
         quiet,
     )?;
@@ -724,6 +805,8 @@ fn demo(args: &DemoArgs, quiet: bool) -> Result<()> {
             out: samples.clone(),
             seed: 0,
             truncation: 1.0,
+            class: None,
+            checkpoint: None,
             device: args.device,
         },
         64,

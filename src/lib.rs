@@ -15,6 +15,7 @@
 //! - [`studio`]: the egui window (the only module that knows egui, eframe or rfd).
 //! - [`cli`]: the command line (headless commands, and `studio`).
 
+pub mod base;
 pub mod cli;
 pub mod data;
 pub mod demo;

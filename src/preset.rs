@@ -16,6 +16,9 @@ pub const BUILTIN_PRESETS: &[(&str, &str)] = &[
         include_str!("../presets/tshirt-mlp-28.toml"),
     ),
     ("dcgan-28", include_str!("../presets/dcgan-28.toml")),
+    ("cdcgan-28", include_str!("../presets/cdcgan-28.toml")),
+    ("base-28", include_str!("../presets/base-28.toml")),
+    ("finetune-28", include_str!("../presets/finetune-28.toml")),
     ("dcgan-32-rgb", include_str!("../presets/dcgan-32-rgb.toml")),
     ("dcgan-64-rgb", include_str!("../presets/dcgan-64-rgb.toml")),
     ("tiny-test", include_str!("../presets/tiny-test.toml")),
@@ -25,7 +28,7 @@ pub const BUILTIN_PRESETS: &[(&str, &str)] = &[
 #[derive(Debug, Error)]
 pub enum PresetError {
     #[error(
-        "unknown preset '{0}': use a file path or one of: tshirt-mlp-28, dcgan-28, dcgan-32-rgb, dcgan-64-rgb, tiny-test, demo-28"
+        "unknown preset '{0}': use a file path or one of: tshirt-mlp-28, dcgan-28, cdcgan-28, finetune-28, base-28, dcgan-32-rgb, dcgan-64-rgb, tiny-test, demo-28"
     )]
     Unknown(String),
     #[error("cannot read preset file {path}: {source}")]
@@ -83,7 +86,6 @@ pub enum AugmentMode {
     Adaptive,
 }
 
-/// Which optimiser updates a network.
 /// One kind of differentiable augmentation (DiffAugment's three).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -96,11 +98,31 @@ pub enum AugmentOp {
     Colour,
 }
 
+/// Which optimiser updates a network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OptimizerKind {
     Adam,
+    /// Adam with decoupled weight decay (Loshchilov & Hutter 2019).
     Adamw,
+    /// Stochastic gradient descent with `momentum` (and `weight_decay` as L2).
+    Sgd,
+}
+
+impl std::str::FromStr for OptimizerKind {
+    type Err = String;
+
+    /// The preset file's spelling, for command-line flags.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "adam" => Ok(Self::Adam),
+            "adamw" => Ok(Self::Adamw),
+            "sgd" => Ok(Self::Sgd),
+            other => Err(format!(
+                "unknown optimiser '{other}' (use adam, adamw or sgd)"
+            )),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -121,6 +143,35 @@ pub struct ModelPreset {
     pub hidden: usize,
     /// DCGAN: spectrally normalised convolutions in D (and no BatchNorm there).
     pub spectral_norm: bool,
+    /// DCGAN: dropout probability after each discriminator block (0 = none). A small-data
+    /// regulariser for fine-tuning; the random masks come from the backend, so runs with
+    /// dropout do not repeat bit for bit.
+    pub d_dropout: f64,
+    /// DCGAN: class-conditional (labels from the data's sub-folders): a class embedding in G
+    /// and a projection discriminator.
+    pub conditional: bool,
+    /// The class names a conditional model was trained on, in label order. Filled in from the
+    /// data when a run starts; leave it empty in a preset file.
+    pub classes: Vec<String>,
+}
+
+impl ModelPreset {
+    /// Classes the networks condition on: 0 for an unconditional model.
+    #[must_use]
+    pub fn class_count(&self) -> usize {
+        if self.conditional {
+            self.classes.len()
+        } else {
+            0
+        }
+    }
+
+    /// In words, for messages: "28 px grey", "64 px RGB".
+    #[must_use]
+    pub fn describe_size(&self) -> String {
+        let colour = if self.channels == 1 { "grey" } else { "RGB" };
+        format!("{} px {colour}", self.resolution)
+    }
 }
 
 impl Default for ModelPreset {
@@ -134,6 +185,9 @@ impl Default for ModelPreset {
             d_width: 64,
             hidden: 256,
             spectral_norm: false,
+            d_dropout: 0.0,
+            conditional: false,
+            classes: Vec::new(),
         }
     }
 }
@@ -180,8 +234,18 @@ pub struct TrainPreset {
     pub lr_d: f64,
     pub beta1: f64,
     pub beta2: f64,
-    /// Decoupled weight decay (AdamW only).
+    /// Weight decay: decoupled for AdamW, an L2 term in the gradient for Adam and SGD.
     pub weight_decay: f64,
+    /// SGD's momentum (ignored by Adam and AdamW, which use `beta1`).
+    pub momentum: f64,
+    /// Start from this base model instead of random weights (fine-tuning): a checkpoint file,
+    /// a run folder, or a shipped base (`base-28`). G, D and the EMA generator are taken from
+    /// it; the optimisers start afresh. The base's architecture replaces `[model]`.
+    pub init: Option<String>,
+    /// Fine-tuning: freeze the first k discriminator blocks (FreezeD, Mo et al. 2020).
+    pub freeze_d_blocks: usize,
+    /// Fine-tuning: freeze the generator's first k stages (its coarse structure).
+    pub freeze_g_blocks: usize,
     /// Decay of the generator's exponential moving average; 0 disables the EMA copy.
     pub ema_decay: f64,
     pub seed: u64,
@@ -214,6 +278,10 @@ impl Default for TrainPreset {
             beta1: 0.5,
             beta2: 0.999,
             weight_decay: 0.0,
+            momentum: 0.9,
+            init: None,
+            freeze_d_blocks: 0,
+            freeze_g_blocks: 0,
             ema_decay: 0.999,
             seed: 1,
             checkpoint_every: 500,
@@ -308,6 +376,24 @@ impl Preset {
                 return bad(field, format!("{width} (2 to 1024)"));
             }
         }
+        if !(0.0..0.9).contains(&m.d_dropout) {
+            return bad(
+                "model.d_dropout",
+                format!("{} (a probability in [0, 0.9))", m.d_dropout),
+            );
+        }
+        if m.kind != ModelKind::Dcgan && (m.conditional || m.d_dropout > 0.0) {
+            return bad(
+                "model.kind",
+                "conditional models and D dropout need kind = \"dcgan\"".into(),
+            );
+        }
+        if !m.conditional && !m.classes.is_empty() {
+            return bad(
+                "model.classes",
+                "set only for conditional models (filled in from the data)".into(),
+            );
+        }
         if !(8..=8192).contains(&m.hidden) {
             return bad("model.hidden", format!("{} (8 to 8192)", m.hidden));
         }
@@ -366,6 +452,42 @@ impl Preset {
         if !(t.ada_target > 0.0 && t.ada_target < 1.0) {
             return bad("train.ada_target", format!("{} (in (0, 1))", t.ada_target));
         }
+        if !(0.0..1.0).contains(&t.momentum) {
+            return bad("train.momentum", format!("{} (in [0, 1))", t.momentum));
+        }
+        if t.init.as_ref().is_some_and(|s| s.trim().is_empty()) {
+            return bad(
+                "train.init",
+                "empty (remove the line, or name a checkpoint, a run folder or base-28)".into(),
+            );
+        }
+        if m.kind != ModelKind::Dcgan && (t.freeze_d_blocks > 0 || t.freeze_g_blocks > 0) {
+            return bad(
+                "train.freeze_d_blocks",
+                "freezing layers needs a DCGAN model".into(),
+            );
+        }
+        let stages = crate::model::DcganShape::new(m.resolution).upsamplings;
+        if m.kind == ModelKind::Dcgan && t.freeze_d_blocks > stages {
+            return bad(
+                "train.freeze_d_blocks",
+                format!(
+                    "{} (this {} D has {stages} blocks before its logit layer)",
+                    t.freeze_d_blocks,
+                    m.describe_size()
+                ),
+            );
+        }
+        if m.kind == ModelKind::Dcgan && t.freeze_g_blocks > stages {
+            return bad(
+                "train.freeze_g_blocks",
+                format!(
+                    "{} (this {} G has {stages} stages before its output layer)",
+                    t.freeze_g_blocks,
+                    m.describe_size()
+                ),
+            );
+        }
         if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
             return bad(
                 "train.weight_decay",
@@ -409,6 +531,31 @@ mod tests {
         assert!(err.to_string().contains("model.channels"), "{err}");
         let err = Preset::from_toml("x", "[data]\nsplit = [0.5, 0.1, 0.1]\n").unwrap_err();
         assert!(err.to_string().contains("data.split"), "{err}");
+    }
+
+    #[test]
+    fn fine_tuning_and_class_options_are_checked_by_name() {
+        let cases = [
+            ("[train]\nfreeze_d_blocks = 3\n", "train.freeze_d_blocks"),
+            ("[train]\nfreeze_g_blocks = 9\n", "train.freeze_g_blocks"),
+            ("[train]\nmomentum = 1.5\n", "train.momentum"),
+            ("[train]\ninit = \" \"\n", "train.init"),
+            ("[model]\nd_dropout = 0.95\n", "model.d_dropout"),
+            (
+                "[model]\nkind = \"seed-mlp\"\nconditional = true\n",
+                "model.kind",
+            ),
+            ("[model]\nclasses = [\"a\"]\n", "model.classes"),
+            ("[train]\noptimizer = \"rmsprop\"\n", "optimizer"),
+        ];
+        for (toml, field) in cases {
+            let err = Preset::from_toml("x", toml).unwrap_err().to_string();
+            assert!(err.contains(field), "{toml}: {err}");
+        }
+        let ok = "[train]\noptimizer = \"sgd\"\nmomentum = 0.8\nfreeze_d_blocks = 2\n";
+        let p = Preset::from_toml("x", ok).unwrap();
+        assert_eq!(p.train.optimizer, OptimizerKind::Sgd);
+        assert_eq!("AdamW".parse::<OptimizerKind>(), Ok(OptimizerKind::Adamw));
     }
 
     #[test]

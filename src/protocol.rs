@@ -46,6 +46,9 @@ pub struct RenderRequest {
     pub generator: PathBuf,
     /// Latents as rendered: already moved by sliders and truncated.
     pub latents: Vec<Vec<f32>>,
+    /// Conditional generators: the class of each latent by name (empty, or one per latent;
+    /// `None` draws the mix of every class).
+    pub classes: Vec<Option<String>>,
 }
 
 /// Training as the studio asks for it.

@@ -30,6 +30,12 @@ pub enum SampleError {
     LatentSize { expected: usize, found: usize },
     #[error("reading generated pixels from the device failed: {0}")]
     Readback(String),
+    #[error("{given} classes given for {shots} shots")]
+    ClassCount { given: usize, shots: usize },
+    #[error("class {index} does not exist: this model has {count} classes")]
+    NoSuchClass { index: u32, count: usize },
+    #[error("no class named '{name}': this model knows {known}")]
+    UnknownClass { name: String, known: String },
 }
 
 /// A generator ready to render, on a plain (non-autodiff) device.
@@ -68,8 +74,36 @@ impl Sampler {
         Ok(Self::new(generator, preset.model, device, checkpoint.id()))
     }
 
-    /// Renders one picture per latent vector, in order.
+    /// Renders one picture per latent vector, in order. A conditional model draws the mix
+    /// of all its classes; use [`Self::render_classes`] to pick one.
     pub fn render(&self, latents: &[Vec<f32>]) -> Result<Vec<Picture>, SampleError> {
+        self.render_classes(latents, &[])
+    }
+
+    /// The class index of `name` in a conditional model (case-insensitive).
+    pub fn class_index(&self, name: &str) -> Result<u32, SampleError> {
+        self.model
+            .classes
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(name))
+            .map(|i| i as u32)
+            .ok_or_else(|| SampleError::UnknownClass {
+                name: name.to_string(),
+                known: if self.model.class_count() == 0 {
+                    "no classes (it is not conditional)".into()
+                } else {
+                    self.model.classes.join(", ")
+                },
+            })
+    }
+
+    /// Renders one picture per latent; `classes` is empty, or one class index per latent
+    /// (`None`: the mix of every class). Unconditional models ignore it.
+    pub fn render_classes(
+        &self,
+        latents: &[Vec<f32>],
+        classes: &[Option<u32>],
+    ) -> Result<Vec<Picture>, SampleError> {
         let dim = self.model.latent_dim;
         if let Some(bad) = latents.iter().find(|z| z.len() != dim) {
             return Err(SampleError::LatentSize {
@@ -77,12 +111,32 @@ impl Sampler {
                 found: bad.len(),
             });
         }
+        if !classes.is_empty() && classes.len() != latents.len() {
+            return Err(SampleError::ClassCount {
+                given: classes.len(),
+                shots: latents.len(),
+            });
+        }
+        let count = self.model.class_count();
+        if count > 0
+            && let Some(index) = classes
+                .iter()
+                .flatten()
+                .copied()
+                .find(|&k| k as usize >= count)
+        {
+            return Err(SampleError::NoSuchClass { index, count });
+        }
         let (c, r) = (self.model.channels, self.model.resolution);
         let mut out = Vec::with_capacity(latents.len());
-        for chunk in latents.chunks(CHUNK) {
+        for (n, chunk) in latents.chunks(CHUNK).enumerate() {
             let flat: Vec<f32> = chunk.iter().flatten().copied().collect();
             let z = Tensor::<2>::from_data(TensorData::new(flat, [chunk.len(), dim]), &self.device);
-            let images = self.generator.forward(z);
+            let one_hot = (count > 0 && !classes.is_empty()).then(|| {
+                let picked = &classes[n * CHUNK..n * CHUNK + chunk.len()];
+                one_hot(picked, count, &self.device)
+            });
+            let images = self.generator.forward(z, one_hot);
             let values = images
                 .into_data()
                 .try_to_vec::<f32>()
@@ -96,6 +150,21 @@ impl Sampler {
         }
         Ok(out)
     }
+}
+
+/// `[B, count]` one-hot rows for class indices (each below `count`); `None` gives the
+/// uniform mix of every class.
+#[must_use]
+pub fn one_hot(classes: &[Option<u32>], count: usize, device: &Device) -> Tensor<2> {
+    let mut values = vec![0f32; classes.len() * count];
+    for (row, class) in classes.iter().enumerate() {
+        let cells = &mut values[row * count..(row + 1) * count];
+        match class {
+            Some(k) => cells[*k as usize] = 1.0,
+            None => cells.fill(1.0 / count as f32),
+        }
+    }
+    Tensor::from_data(TensorData::new(values, [classes.len(), count]), device)
 }
 
 /// Builds a generator for `model` on `device` and loads a burnpack record into it.

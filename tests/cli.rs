@@ -83,6 +83,65 @@ fn train_then_sample_then_refuse_to_overwrite() {
     ]);
     assert_ne!(code, 0);
     assert!(stderr.contains("already exists"), "{stderr}");
+
+    // An unconditional model has no classes to pick.
+    let (code, _, stderr) = atelier(&[
+        "sample",
+        "--run",
+        &p(&run),
+        "--count",
+        "2",
+        "--out",
+        &p(&tmp.path().join("c")),
+        "--class",
+        "sneaker",
+        "--device",
+        "cpu",
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("no class named 'sneaker'"), "{stderr}");
+
+    // Fine-tune from the run as a base: SGD, FreezeD, a new run folder.
+    let tuned = tmp.path().join("tuned");
+    let (code, stdout, stderr) = atelier(&[
+        "train",
+        "--data",
+        &p(&data),
+        "--preset",
+        "tiny-test",
+        "--out",
+        &p(&tuned),
+        "--steps",
+        "2",
+        "--device",
+        "cpu",
+        "--init",
+        &p(&run),
+        "--freeze-d",
+        "1",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.01",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let recipe = std::fs::read_to_string(tuned.join("preset.toml")).unwrap();
+    assert!(recipe.contains("optimizer = \"sgd\"") && recipe.contains("freeze_d_blocks = 1"));
+    let (code, _, stderr) = atelier(&[
+        "train",
+        "--data",
+        &p(&data),
+        "--preset",
+        "tiny-test",
+        "--out",
+        &p(&tmp.path().join("t2")),
+        "--device",
+        "cpu",
+        "--init",
+        "/no/base.atl",
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("train.init"), "{stderr}");
 }
 
 #[test]

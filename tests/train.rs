@@ -77,7 +77,7 @@ fn values(c: &Checkpoint, name: &str) -> Vec<f32> {
             .collect();
         let shape = [4, preset.channels, preset.resolution, preset.resolution];
         let x = burn::tensor::Tensor::<4>::from_data(burn::tensor::TensorData::new(x, shape), &ad);
-        d.forward(x)
+        d.forward(x, None)
             .into_data()
             .convert::<f32>()
             .try_into_vec::<f32>()
@@ -415,4 +415,190 @@ fn spectral_norm_discriminator_trains_and_resumes() {
     let metrics = read_metrics(&r.join("metrics.jsonl")).unwrap();
     assert!(metrics.iter().all(atelier::train::MetricsRecord::is_finite));
     assert!(metrics.iter().all(|m| m.d_loss > 0.0));
+}
+
+/// The stored weights of a record, in visiting order (input-side layers first).
+fn weights(c: &Checkpoint, name: &str) -> Vec<f32> {
+    let preset = Preset::from_toml("c", &c.preset_toml).unwrap().model;
+    let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(
+        c.blob(name).unwrap().to_vec(),
+    ))
+    .unwrap();
+    let device = Device::flex();
+    if name == "d" {
+        let d = atelier::model::Discriminator::new(&preset, &device);
+        flat_values(&d.try_load_record(record).unwrap())
+    } else {
+        flat_values(
+            &atelier::model::Generator::new(&preset, &device)
+                .try_load_record(record)
+                .unwrap(),
+        )
+    }
+}
+
+/// The first `n` weights of a record.
+fn prefix(c: &Checkpoint, name: &str, n: usize) -> Vec<f32> {
+    weights(c, name)[..n].to_vec()
+}
+
+#[test]
+fn fine_tuning_starts_from_the_base_keeps_frozen_layers_and_refuses_a_mismatch() {
+    let data = demo_folder(40);
+    let base_run = tempfile::tempdir().unwrap();
+    run(data.path(), base_run.path(), tiny(3), false);
+    let base = latest(base_run.path()).base_model();
+    assert!(base.blob("opt_g").is_none() && base.blob("d").is_some());
+    let base_file = base_run.path().join("base.atl");
+    base.save(&base_file).unwrap();
+
+    // Fine-tune with SGD, D's first block and G's first stage frozen.
+    let mut preset = tiny(2);
+    preset.train.init = Some(base_file.display().to_string());
+    preset.train.freeze_d_blocks = 1;
+    preset.train.freeze_g_blocks = 1;
+    preset.train.optimizer = atelier::preset::OptimizerKind::Sgd;
+    preset.train.lr_g = 0.05;
+    preset.train.lr_d = 0.05;
+    preset.model.g_width = 32; // replaced by the base's architecture
+    let tuned_run = tempfile::tempdir().unwrap();
+    let summary = run(data.path(), tuned_run.path(), preset.clone(), false);
+    assert_eq!(summary.step, 2, "a fine-tune counts its own steps from 0");
+    let tuned = latest(tuned_run.path());
+    let model = Preset::from_toml("t", &tuned.preset_toml).unwrap().model;
+    assert_eq!(
+        model.g_width, 8,
+        "the base's networks replace the preset's model"
+    );
+
+    // tiny-test: D block 0 is Conv(1→8, 4×4) + bias; G's first stage is ConvT(16→16, 7×7).
+    let d_block0 = 8 * 16 + 8;
+    let g_project = 16 * 16 * 7 * 7;
+    assert_eq!(prefix(&tuned, "d", d_block0), prefix(&base, "d", d_block0));
+    assert_eq!(
+        prefix(&tuned, "g", g_project),
+        prefix(&base, "ema", g_project)
+    );
+    assert_ne!(
+        weights(&tuned, "d"),
+        weights(&base, "d"),
+        "unfrozen D layers train"
+    );
+    assert_ne!(
+        weights(&tuned, "g")[g_project..],
+        weights(&base, "ema")[g_project..]
+    );
+
+    // A run folder works as a base too (its best or latest checkpoint).
+    let mut from_dir = tiny(1);
+    from_dir.train.init = Some(base_run.path().display().to_string());
+    run(
+        data.path(),
+        tempfile::tempdir().unwrap().path(),
+        from_dir,
+        false,
+    );
+
+    // A 32 px RGB recipe cannot start from a 28 px grey base: the error names the fix.
+    let mut rgb = Preset::load("dcgan-32-rgb").unwrap();
+    rgb.train.init = Some(base_file.display().to_string());
+    let options = RunOptions {
+        data_dir: data.path().to_path_buf(),
+        run_dir: tempfile::tempdir().unwrap().path().join("x"),
+        preset: rgb,
+        resume: false,
+    };
+    let err = train_run(
+        &options,
+        &Device::flex(),
+        &AtomicBool::new(false),
+        &|_| {},
+        &mut |_: TrainEvent| {},
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        err.contains("28 px grey") && err.contains("model.resolution = 28"),
+        "{err}"
+    );
+}
+
+/// Two classes of distinct shapes: light squares and dark rings.
+fn two_class_folder() -> tempfile::TempDir {
+    use atelier::export::{Picture, save_png_atomic};
+    let dir = tempfile::tempdir().unwrap();
+    for (class, k) in [("squares", 0u8), ("rings", 1u8)] {
+        std::fs::create_dir(dir.path().join(class)).unwrap();
+        for i in 0..20u32 {
+            let pixels: Vec<u8> = (0..28 * 28u32)
+                .map(|p| {
+                    let (x, y) = ((p % 28) as i32 - 14, (p / 28) as i32 - 14);
+                    let r2 = x * x + y * y;
+                    let on = if k == 0 {
+                        x.abs() < 6 + (i % 4) as i32 && y.abs() < 6
+                    } else {
+                        (60..140 + i as i32).contains(&r2)
+                    };
+                    if on { 230 - i as u8 } else { 10 + i as u8 }
+                })
+                .collect();
+            let picture = Picture::from_chw_u8(&pixels, 1, 28);
+            save_png_atomic(
+                &picture,
+                &dir.path().join(class).join(format!("{i:03}.png")),
+            )
+            .unwrap();
+        }
+    }
+    dir
+}
+
+#[test]
+fn conditional_model_learns_its_classes_and_samples_each_by_name() {
+    let data = two_class_folder();
+    let out = tempfile::tempdir().unwrap();
+    let mut preset = tiny(3);
+    preset.model.conditional = true;
+    preset.model.d_dropout = 0.2;
+    run(data.path(), out.path(), preset.clone(), false);
+    let checkpoint = latest(out.path());
+    let sampler = Sampler::from_checkpoint(&checkpoint, &Device::flex()).unwrap();
+    assert_eq!(sampler.model.classes, ["rings", "squares"]);
+    assert_eq!(sampler.class_index("SQUARES").unwrap(), 1);
+    let err = sampler.class_index("mugs").unwrap_err().to_string();
+    assert!(err.contains("rings, squares"), "{err}");
+    let z = vec![atelier::latent::latent_for_seed(7, 16)];
+    let rings = sampler.render_classes(&z, &[Some(0)]).unwrap();
+    let squares = sampler.render_classes(&z, &[Some(1)]).unwrap();
+    assert_ne!(rings[0], squares[0], "the class changes the picture");
+    assert_eq!(
+        sampler.render_classes(&z, &[Some(1)]).unwrap()[0],
+        squares[0]
+    );
+    assert!(sampler.render_classes(&z, &[Some(2)]).is_err());
+    // Resume keeps the classes.
+    let mut longer = preset.clone();
+    longer.train.steps = Some(4);
+    run(data.path(), out.path(), longer, true);
+
+    // One class folder cannot train a conditional model.
+    let one = demo_folder(20);
+    let options = RunOptions {
+        data_dir: one.path().to_path_buf(),
+        run_dir: tempfile::tempdir().unwrap().path().join("x"),
+        preset,
+        resume: false,
+    };
+    let err = train_run(
+        &options,
+        &Device::flex(),
+        &AtomicBool::new(false),
+        &|_| {},
+        &mut |_: TrainEvent| {},
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("model.conditional"), "{err}");
 }

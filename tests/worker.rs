@@ -52,6 +52,7 @@ fn a_burst_of_slider_requests_renders_once_and_gallery_requests_all_render() {
             kind,
             generator: info.pinned.clone(),
             latents: (0..count).map(|s| latent_for_seed(s, dim)).collect(),
+            classes: Vec::new(),
         })
     };
     // Keep the worker busy, then send 50 slider moves and two more gallery requests.
@@ -102,6 +103,7 @@ fn a_burst_of_slider_requests_renders_once_and_gallery_requests_all_render() {
             kind: RenderKind::Gallery,
             generator: info.pinned.clone(),
             latents: vec![vec![0.0; dim + 1]],
+            classes: Vec::new(),
         }))
         .unwrap();
     assert!(matches!(

@@ -51,6 +51,8 @@ pub enum ImportError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("IDX file {path}: {message}")]
+    Idx { path: PathBuf, message: String },
     #[error("{0} holds no files")]
     Empty(PathBuf),
     #[error("{path} holds no usable image ({skipped} files skipped; first: {first})")]
@@ -160,7 +162,8 @@ struct Candidate {
 }
 
 /// Imports every image under `root` (recursively). Classes are the first-level sub-folders;
-/// files directly in `root` form one class named after the folder.
+/// files directly in `root` form one class named after the folder. `root` may also be an IDX
+/// images file, or a folder of them (see [`super::idx`]).
 pub fn import_folder(
     root: &Path,
     options: ImportOptions,
@@ -169,6 +172,15 @@ pub fn import_folder(
     let started = Instant::now();
     if !root.exists() {
         return Err(ImportError::NotFound(root.to_path_buf()));
+    }
+    // MNIST-style IDX files: one file, or a folder holding them.
+    if root.is_file() && super::idx::is_idx_images(root) {
+        let dir = root.parent().unwrap_or(root);
+        return super::idx::import_idx(dir, &[root.to_path_buf()], options);
+    }
+    let idx_files = super::idx::idx_files_in(root);
+    if !idx_files.is_empty() {
+        return super::idx::import_idx(root, &idx_files, options);
     }
     if !root.is_dir() {
         return Err(ImportError::NotAFolder(root.to_path_buf()));

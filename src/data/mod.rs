@@ -4,6 +4,7 @@
 //! set is 600 MB as u8 and would be 2.4 GB as f32); batches are converted on the way out.
 
 mod dataset;
+pub mod idx;
 mod import;
 mod split;
 

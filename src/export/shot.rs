@@ -116,21 +116,42 @@ pub fn upscale(picture: &Picture, size_px: u32) -> DynamicImage {
     image.resize_exact(size_px, size_px, FilterType::Lanczos3)
 }
 
+/// `text` with everything but letters, digits, `-`, `_` and `.` turned into `-`: safe in a
+/// file name on every desktop OS.
+#[must_use]
+pub fn file_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 fn file_name(template: &str, shot: &ShotToExport, index: usize) -> Result<String, ShotExportError> {
     let seed = shot
         .meta
         .seed
         .map_or_else(|| format!("edit{}", shot.id), |s| s.to_string());
+    let class = shot.meta.class.as_deref().map(file_safe);
+    // A conditional model's shots always carry their class in the name.
+    let template = match &class {
+        Some(_) if !template.contains("{class}") => format!("{{class}}-{template}"),
+        _ => template.to_string(),
+    };
     let name = template
         .replace("{seed}", &seed)
         .replace("{index}", &format!("{:03}", index + 1))
         .replace("{id}", &shot.id.to_string())
-        .replace("{class}", shot.meta.class.as_deref().unwrap_or("all"))
+        .replace("{class}", class.as_deref().unwrap_or("all"))
         .replace("{checkpoint}", &shot.meta.checkpoint_id);
     let unsafe_name =
         name.trim().is_empty() || name.contains(['/', '\\', '\0']) || name == "." || name == "..";
     if unsafe_name {
-        return Err(ShotExportError::BadTemplate(template.to_string()));
+        return Err(ShotExportError::BadTemplate(template.clone()));
     }
     Ok(name)
 }
@@ -402,6 +423,21 @@ mod tests {
             })
             .count();
         assert_eq!(leftovers, 0);
+    }
+
+    #[test]
+    fn conditional_shots_carry_their_class_in_the_file_name() {
+        let mut one = shot(5);
+        one.meta.class = Some("ankle boot/2".into());
+        assert_eq!(
+            file_name("shot-{seed}", &one, 0).unwrap(),
+            "ankle-boot-2-shot-5"
+        );
+        assert_eq!(
+            file_name("{class}_{index}", &one, 0).unwrap(),
+            "ankle-boot-2_001"
+        );
+        assert_eq!(file_name("shot-{seed}", &shot(5), 0).unwrap(), "shot-5");
     }
 
     #[test]

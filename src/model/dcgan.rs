@@ -4,9 +4,9 @@
 //! 28 px starts from a 7×7 map (two doublings, as the Fashion-MNIST reference); 32/64/128 px
 //! start from 4×4.
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, PaddingConfig2d};
 use burn::tensor::activation::{leaky_relu, relu, tanh};
 use burn::tensor::{Device, Tensor};
 
@@ -14,6 +14,8 @@ use super::SpectralConv2d;
 use crate::preset::ModelPreset;
 
 const SLOPE: f64 = 0.2;
+/// Length of a conditional generator's class embedding, appended to z.
+pub const CLASS_EMBED: usize = 50;
 const INIT: Initializer = Initializer::Normal {
     mean: 0.0,
     std: 0.02,
@@ -59,6 +61,8 @@ pub struct DcganGenerator {
     blocks: Vec<UpBlock>,
     to_image: ConvTranspose2d,
     latent_dim: usize,
+    /// Conditional models: one learnt vector per class, `[classes, CLASS_EMBED]`, appended to z.
+    class_embed: Option<Param<Tensor<2>>>,
 }
 
 impl DcganGenerator {
@@ -69,8 +73,10 @@ impl DcganGenerator {
         let widths: Vec<usize> = (0..shape.upsamplings)
             .map(|i| c.g_width << (shape.upsamplings - 1 - i))
             .collect();
+        let classes = c.class_count();
+        let embed = if classes > 0 { CLASS_EMBED } else { 0 };
         let project =
-            ConvTranspose2dConfig::new([c.latent_dim, widths[0]], [shape.base, shape.base])
+            ConvTranspose2dConfig::new([c.latent_dim + embed, widths[0]], [shape.base, shape.base])
                 .with_bias(false)
                 .with_initializer(INIT)
                 .init(device);
@@ -97,18 +103,60 @@ impl DcganGenerator {
             blocks,
             to_image,
             latent_dim: c.latent_dim,
+            class_embed: (classes > 0).then(|| {
+                Initializer::Normal {
+                    mean: 0.0,
+                    std: 1.0,
+                }
+                .init([classes, CLASS_EMBED], device)
+            }),
         }
     }
 
+    /// Images for latents `z` `[B, latent_dim]`. `classes` (`[B, classes]`, one-hot or a mix)
+    /// picks what a conditional model draws; without it, the average of every class.
     #[must_use]
-    pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
+    pub fn forward(&self, z: Tensor<2>, classes: Option<Tensor<2>>) -> Tensor<4> {
         let [batch, _] = z.dims();
-        let x = z.reshape([batch, self.latent_dim, 1, 1]);
+        let (z, width) = match &self.class_embed {
+            Some(embed) => {
+                let table = embed.val();
+                let [k, e] = table.dims();
+                let mix = classes.unwrap_or_else(|| {
+                    Tensor::<2>::ones([batch, k], &z.device()).div_scalar(k as f64)
+                });
+                (
+                    Tensor::cat(vec![z, mix.matmul(table)], 1),
+                    self.latent_dim + e,
+                )
+            }
+            None => (z, self.latent_dim),
+        };
+        let x = z.reshape([batch, width, 1, 1]);
         let mut x = relu(self.project_norm.forward(self.project.forward(x)));
         for block in &self.blocks {
             x = block.forward(x);
         }
         tanh(self.to_image.forward(x))
+    }
+
+    /// The first `k` stages, input side first (the projection, then the up-sampling blocks):
+    /// what fine-tuning freezes when it keeps a base model's coarse structure.
+    pub fn visit_first_stages<V: burn::module::ModuleVisitor>(&self, k: usize, visitor: &mut V) {
+        if k == 0 {
+            return;
+        }
+        self.project.visit(visitor);
+        self.project_norm.visit(visitor);
+        for block in self.blocks.iter().take(k - 1) {
+            block.visit(visitor);
+        }
+    }
+
+    /// Stages that [`Self::visit_first_stages`] can freeze (the output layer always trains).
+    #[must_use]
+    pub fn stage_count(&self) -> usize {
+        1 + self.blocks.len()
     }
 }
 
@@ -128,11 +176,12 @@ impl DownConv {
     }
 }
 
-/// One Conv ×½ + (BN) + LeakyReLU stage.
+/// One Conv ×½ + (BN) + LeakyReLU (+ dropout) stage.
 #[derive(Module, Debug)]
 pub struct DownBlock {
     conv: DownConv,
     norm: Option<BatchNorm>,
+    dropout: Option<Dropout>,
 }
 
 impl DownBlock {
@@ -142,7 +191,11 @@ impl DownBlock {
             Some(norm) => norm.forward(x),
             None => x,
         };
-        leaky_relu(x, SLOPE)
+        let x = leaky_relu(x, SLOPE);
+        match &self.dropout {
+            Some(dropout) => dropout.forward(x),
+            None => x,
+        }
     }
 }
 
@@ -150,6 +203,9 @@ impl DownBlock {
 pub struct DcganDiscriminator {
     blocks: Vec<DownBlock>,
     to_logit: DownConv,
+    /// Projection discriminator (Miyato & Koyama 2018): `[classes, features]`; the logit gains
+    /// `⟨embed(y), Σ features⟩`, so D judges "a real image of class y", not just "real".
+    class_embed: Option<Param<Tensor<2>>>,
 }
 
 impl DcganDiscriminator {
@@ -176,7 +232,12 @@ impl DcganDiscriminator {
                 )
             };
             let norm = (!first && !c.spectral_norm).then(|| BatchNormConfig::new(to).init(device));
-            blocks.push(DownBlock { conv, norm });
+            let dropout = (c.d_dropout > 0.0).then(|| DropoutConfig::new(c.d_dropout).init());
+            blocks.push(DownBlock {
+                conv,
+                norm,
+                dropout,
+            });
             from = to;
         }
         let to_logit = if c.spectral_norm {
@@ -188,16 +249,46 @@ impl DcganDiscriminator {
                     .init(device),
             )
         };
-        Self { blocks, to_logit }
+        let classes = c.class_count();
+        let class_embed = (classes > 0).then(|| INIT.init([classes, from], device));
+        Self {
+            blocks,
+            to_logit,
+            class_embed,
+        }
     }
 
+    /// One logit per image. With `classes` (`[B, classes]`), a conditional D adds the
+    /// projection term; without, it scores "real" alone.
     #[must_use]
-    pub fn forward(&self, images: Tensor<4>) -> Tensor<1> {
+    pub fn forward(&self, images: Tensor<4>, classes: Option<Tensor<2>>) -> Tensor<1> {
         let [batch, ..] = images.dims();
         let mut x = images;
         for block in &self.blocks {
             x = block.forward(x);
         }
-        self.to_logit.forward(x).reshape([batch])
+        let logit = self.to_logit.forward(x.clone()).reshape([batch]);
+        match (&self.class_embed, classes) {
+            (Some(embed), Some(classes)) => {
+                let [_, c, h, w] = x.dims();
+                let pooled: Tensor<2> = x.reshape([batch, c, h * w]).sum_dim(2).reshape([batch, c]);
+                let projected = classes.matmul(embed.val());
+                logit + (pooled * projected).sum_dim(1).reshape([batch])
+            }
+            _ => logit,
+        }
+    }
+
+    /// The first `k` blocks, input side first (FreezeD, Mo et al. 2020, freezes these).
+    pub fn visit_first_blocks<V: burn::module::ModuleVisitor>(&self, k: usize, visitor: &mut V) {
+        for block in self.blocks.iter().take(k) {
+            block.visit(visitor);
+        }
+    }
+
+    /// Blocks that [`Self::visit_first_blocks`] can freeze (the logit layer always trains).
+    #[must_use]
+    pub fn block_count(&self) -> usize {
+        self.blocks.len()
     }
 }

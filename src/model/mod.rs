@@ -10,7 +10,7 @@ mod spectral;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 
-pub use dcgan::{DcganDiscriminator, DcganGenerator, DcganShape};
+pub use dcgan::{CLASS_EMBED, DcganDiscriminator, DcganGenerator, DcganShape};
 pub use mlp::{MlpDiscriminator, MlpGenerator};
 pub use spectral::SpectralConv2d;
 
@@ -41,11 +41,19 @@ impl Generator {
         }
     }
 
+    /// Images for latents `z`; `classes` (`[B, classes]`) only matters to conditional models.
     #[must_use]
-    pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
+    pub fn forward(&self, z: Tensor<2>, classes: Option<Tensor<2>>) -> Tensor<4> {
         match self {
             Self::Mlp(g) => g.forward(z),
-            Self::Dcgan(g) => g.forward(z),
+            Self::Dcgan(g) => g.forward(z, classes),
+        }
+    }
+
+    /// Visits the parameters of the first `k` stages (those fine-tuning freezes).
+    pub fn visit_first_stages<V: ModuleVisitor>(&self, k: usize, visitor: &mut V) {
+        if let Self::Dcgan(g) = self {
+            g.visit_first_stages(k, visitor);
         }
     }
 }
@@ -59,11 +67,19 @@ impl Discriminator {
         }
     }
 
+    /// One logit per image; `classes` adds a conditional D's projection term.
     #[must_use]
-    pub fn forward(&self, images: Tensor<4>) -> Tensor<1> {
+    pub fn forward(&self, images: Tensor<4>, classes: Option<Tensor<2>>) -> Tensor<1> {
         match self {
             Self::Mlp(d) => d.forward(images),
-            Self::Dcgan(d) => d.forward(images),
+            Self::Dcgan(d) => d.forward(images, classes),
+        }
+    }
+
+    /// Visits the parameters of the first `k` blocks (those FreezeD freezes).
+    pub fn visit_first_blocks<V: ModuleVisitor>(&self, k: usize, visitor: &mut V) {
+        if let Self::Dcgan(d) = self {
+            d.visit_first_blocks(k, visitor);
         }
     }
 }
@@ -110,7 +126,7 @@ mod tests {
             let g = Generator::new(&p, &device);
             let d = Discriminator::new(&p, &device);
             let z = Tensor::<2>::random([3, p.latent_dim], Distribution::Normal(0.0, 1.0), &device);
-            let x = g.forward(z);
+            let x = g.forward(z, None);
             assert_eq!(
                 x.dims(),
                 [3, p.channels, p.resolution, p.resolution],
@@ -118,7 +134,7 @@ mod tests {
             );
             let v = x.clone().abs().max().into_scalar::<f32>();
             assert!(v <= 1.0, "{name}: tanh output in [-1, 1], got {v}");
-            assert_eq!(d.forward(x).dims(), [3], "{name}");
+            assert_eq!(d.forward(x, None).dims(), [3], "{name}");
         }
     }
 

@@ -24,6 +24,9 @@ pub struct Shot {
     pub tags: Vec<String>,
     /// The shot this one was made "more like".
     pub parent: Option<ShotId>,
+    /// The product class a conditional generator drew (one of its class names).
+    #[serde(default)]
+    pub class: Option<String>,
 }
 
 impl Default for Shot {
@@ -39,6 +42,7 @@ impl Default for Shot {
             rejected: false,
             tags: Vec::new(),
             parent: None,
+            class: None,
         }
     }
 }

@@ -73,6 +73,11 @@ pub struct ProjectSettings {
     pub truncation: f32,
     /// Show rejected shots in the gallery.
     pub show_rejected: bool,
+    /// Conditional generators: the class new shots are drawn from (`None`: every class in
+    /// turn).
+    pub sample_class: Option<String>,
+    /// Show only shots of this class in the gallery (`None`: all).
+    pub class_filter: Option<String>,
 }
 
 impl Default for ProjectSettings {
@@ -87,6 +92,8 @@ impl Default for ProjectSettings {
             export: ExportSettings::default(),
             truncation: 0.8,
             show_rejected: false,
+            sample_class: None,
+            class_filter: None,
         }
     }
 }

@@ -128,6 +128,8 @@ pub struct Studio {
     pub(super) favourites_only: bool,
     /// How many shots "Generate" adds.
     pub(super) generate_count: usize,
+    /// The training panel's typed base-model path (kept while the user types).
+    pub(super) base_path_text: String,
     pub(super) compare: bool,
     pub(super) tag_draft: String,
     pub(super) columns: usize,
@@ -186,6 +188,7 @@ impl Studio {
             requested: HashSet::new(),
             favourites_only: false,
             generate_count: 16,
+            base_path_text: String::new(),
             compare: false,
             tag_draft: String::new(),
             columns: 6,
@@ -650,11 +653,15 @@ impl Studio {
             }
         }
         for (generator_id, ids) in by_generator {
-            let latents = ids
+            let shots: Vec<&Shot> = ids
                 .iter()
                 .filter_map(|id| self.project.curation.get(*id))
+                .collect();
+            let latents = shots
+                .iter()
                 .map(|s| truncate(&s.latent, s.truncation))
                 .collect();
+            let classes = shots.iter().map(|s| s.class.clone()).collect();
             let ticket = self.ticket();
             for id in &ids {
                 self.latest_ticket.insert(*id, ticket);
@@ -666,6 +673,7 @@ impl Studio {
                 kind: RenderKind::Gallery,
                 generator,
                 latents,
+                classes,
             }));
         }
     }
@@ -692,16 +700,38 @@ impl Studio {
             return;
         };
         let (dim, generator_id) = (info.model.latent_dim, info.id.clone());
+        // Conditional generators: the picked class, or every class in turn.
+        let classes = &info.model.classes;
+        let picked = self
+            .project
+            .settings
+            .sample_class
+            .clone()
+            .filter(|c| classes.contains(c));
+        let class_for = |k: usize| -> Option<String> {
+            if info.model.class_count() == 0 {
+                None
+            } else {
+                picked
+                    .clone()
+                    .or_else(|| Some(classes[k % classes.len()].clone()))
+            }
+        };
+        let classes: Vec<Option<String>> = (0..count).map(class_for).collect();
         let truncation = self.project.settings.truncation;
-        let ids: Vec<ShotId> = (0..count)
-            .map(|_| {
+        let ids: Vec<ShotId> = classes
+            .into_iter()
+            .map(|class| {
                 let seed = self.rng.next_u64() >> 16;
-                self.project.curation.add(Shot::from_seed(
-                    seed,
-                    latent_for_seed(seed, dim),
-                    truncation,
-                    generator_id.clone(),
-                ))
+                self.project.curation.add(Shot {
+                    class,
+                    ..Shot::from_seed(
+                        seed,
+                        latent_for_seed(seed, dim),
+                        truncation,
+                        generator_id.clone(),
+                    )
+                })
             })
             .collect();
         self.mark_curation();
@@ -748,6 +778,13 @@ impl Studio {
             .curation
             .visible(self.project.settings.show_rejected)
             .filter(|s| !self.favourites_only || s.favourite)
+            .filter(|s| {
+                self.project
+                    .settings
+                    .class_filter
+                    .as_ref()
+                    .is_none_or(|c| s.class.as_ref() == Some(c))
+            })
             .map(|s| s.id)
             .collect()
     }
@@ -897,6 +934,7 @@ impl Studio {
         shot.truncation = truncation;
         shot.edited = true;
         let generator_id = shot.generator_id.clone();
+        let class = shot.class.clone();
         let generator = self.project.generator_path(&generator_id);
         self.mark_curation();
         let ticket = self.ticket();
@@ -913,6 +951,7 @@ impl Studio {
             kind: RenderKind::Live,
             generator,
             latents: vec![truncate(&latent, truncation)],
+            classes: vec![class],
         }));
     }
 
@@ -938,6 +977,10 @@ impl Studio {
             self.notify("Morphs need two shots of the same generator.");
             return;
         }
+        if sa.class != sb.class {
+            self.notify("Morphs need two shots of the same class.");
+            return;
+        }
         let latents = (0..MORPH_FRAMES)
             .map(|i| {
                 let t = i as f32 / (MORPH_FRAMES - 1) as f32;
@@ -953,6 +996,7 @@ impl Studio {
             kind: RenderKind::Morph,
             generator,
             latents,
+            classes: vec![sa.class.clone(); MORPH_FRAMES],
         }));
     }
 
@@ -1026,6 +1070,7 @@ impl Studio {
                 latent: meta.latent,
                 truncation: meta.truncation,
                 generator_id: meta.checkpoint_id,
+                class: meta.class,
                 edited: true,
                 ..Shot::default()
             };
@@ -1148,7 +1193,7 @@ impl Studio {
                         latent: shot.latent.clone(),
                         truncation: shot.truncation,
                         checkpoint_id: shot.generator_id.clone(),
-                        class: None,
+                        class: shot.class.clone(),
                         app_version: env!("CARGO_PKG_VERSION").to_string(),
                     },
                 })

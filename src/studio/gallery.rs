@@ -52,6 +52,7 @@ impl Studio {
                 self.mark_settings();
             }
         });
+        self.class_pickers_ui(ui);
         if let Some(info) = &self.generator {
             ui.label(format!(
                 "Sampling from generator {} (step {})",
@@ -60,6 +61,62 @@ impl Studio {
         } else {
             ui.label("Waiting for a generator…");
         }
+    }
+
+    /// Conditional generators: which class new shots are drawn from, and a gallery filter
+    /// by class (over every class any shot carries).
+    fn class_pickers_ui(&mut self, ui: &mut egui::Ui) {
+        let model_classes = self
+            .generator
+            .as_ref()
+            .map(|g| g.model.classes.clone())
+            .filter(|c| !c.is_empty());
+        let mut shot_classes: Vec<String> = self
+            .project
+            .curation
+            .shots
+            .iter()
+            .filter_map(|s| s.class.clone())
+            .collect();
+        shot_classes.sort();
+        shot_classes.dedup();
+        if model_classes.is_none() && shot_classes.is_empty() {
+            return;
+        }
+        ui.horizontal_wrapped(|ui| {
+            if let Some(classes) = &model_classes {
+                let mut picked = self.project.settings.sample_class.clone();
+                let text = picked.clone().unwrap_or_else(|| "Every class".into());
+                egui::ComboBox::from_label("Draw class")
+                    .selected_text(text)
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut picked, None, "Every class");
+                        for class in classes {
+                            ui.selectable_value(&mut picked, Some(class.clone()), class);
+                        }
+                    });
+                if picked != self.project.settings.sample_class {
+                    self.project.settings.sample_class = picked;
+                    self.mark_settings();
+                }
+            }
+            if !shot_classes.is_empty() {
+                let mut filter = self.project.settings.class_filter.clone();
+                let text = filter.clone().unwrap_or_else(|| "All classes".into());
+                egui::ComboBox::from_label("Show class")
+                    .selected_text(text)
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut filter, None, "All classes");
+                        for class in &shot_classes {
+                            ui.selectable_value(&mut filter, Some(class.clone()), class);
+                        }
+                    });
+                if filter != self.project.settings.class_filter {
+                    self.project.settings.class_filter = filter;
+                    self.mark_settings();
+                }
+            }
+        });
     }
 
     fn gallery_grid_ui(&mut self, ui: &mut egui::Ui) {
@@ -90,10 +147,14 @@ impl Studio {
                                 " rejected"
                             });
                         }
+                        let class = shot
+                            .class
+                            .as_deref()
+                            .map_or(String::new(), |c| format!(" {c}"));
                         let name = if badges.is_empty() {
-                            format!("Shot {id}")
+                            format!("Shot {id}{class}")
                         } else {
-                            format!("Shot {id} {badges}")
+                            format!("Shot {id}{class} {badges}")
                         };
                         let response = match self.textures.get(id) {
                             Some(tex) => ui.add(
@@ -116,6 +177,15 @@ impl Studio {
                                 &badges,
                                 egui::FontId::proportional(14.0),
                                 egui::Color32::GOLD,
+                            );
+                        }
+                        if let Some(c) = &shot.class {
+                            ui.painter().text(
+                                response.rect.left_bottom() + egui::vec2(4.0, -2.0),
+                                egui::Align2::LEFT_BOTTOM,
+                                c,
+                                egui::FontId::proportional(12.0),
+                                egui::Color32::LIGHT_BLUE,
                             );
                         }
                         if response.clicked() {

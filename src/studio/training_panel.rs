@@ -4,6 +4,7 @@ use eframe::egui;
 use egui_plot::{Legend, Line, Plot, Points};
 
 use super::app::Studio;
+use crate::base::SHIPPED_BASES;
 use crate::preset::{AugmentMode, BUILTIN_PRESETS, LossKind, OptimizerKind, Preset};
 use crate::protocol::{Command, TrainingState};
 
@@ -34,6 +35,91 @@ fn field<N: egui::emath::Numeric>(
             .changed()
     })
     .inner
+}
+
+/// Where a run starts, what it freezes, dropout, and class conditioning. Returns whether
+/// anything changed. `path_text` holds a typed base-model path between frames.
+fn fine_tuning_ui(ui: &mut egui::Ui, p: &mut Preset, path_text: &mut String) -> bool {
+    let mut changed = false;
+    egui::CollapsingHeader::new("Fine-tuning and classes")
+        .default_open(true)
+        .show(ui, |ui| {
+            const RANDOM: &str = "Random weights";
+            const FILE: &str = "A checkpoint or run folder";
+            let shipped: Vec<&str> = SHIPPED_BASES.iter().map(|(n, _)| *n).collect();
+            let current = match &p.train.init {
+                None => RANDOM.to_string(),
+                Some(s) if shipped.contains(&s.as_str()) => s.clone(),
+                Some(_) => FILE.to_string(),
+            };
+            let mut choice = current.clone();
+            egui::ComboBox::from_label("Start from")
+                .selected_text(&choice)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut choice, RANDOM.to_string(), RANDOM);
+                    for name in &shipped {
+                        ui.selectable_value(&mut choice, (*name).to_string(), *name);
+                    }
+                    ui.selectable_value(&mut choice, FILE.to_string(), FILE);
+                });
+            if choice != current {
+                p.train.init = match choice.as_str() {
+                    RANDOM => None,
+                    FILE => Some(path_text.clone()).filter(|t| !t.trim().is_empty()),
+                    name => Some(name.to_string()),
+                };
+                changed = true;
+            }
+            if choice == FILE {
+                if let Some(init) = &p.train.init
+                    && path_text.is_empty()
+                {
+                    path_text.clone_from(init);
+                }
+                ui.horizontal(|ui| {
+                    let l = ui.label("Base model path");
+                    let edit = ui.text_edit_singleline(path_text).labelled_by(l.id);
+                    if edit.changed() {
+                        p.train.init = Some(path_text.clone()).filter(|t| !t.trim().is_empty());
+                        changed = true;
+                    }
+                });
+            }
+            if p.train.init.is_some() {
+                ui.small(
+                    "The base's networks replace the preset's model; the optimisers start afresh.",
+                );
+            }
+            let stages = crate::model::DcganShape::new(p.model.resolution).upsamplings;
+            let t = &mut p.train;
+            changed |= field(
+                ui,
+                "Freeze D blocks",
+                &mut t.freeze_d_blocks,
+                0.05,
+                0..=stages,
+            );
+            changed |= field(
+                ui,
+                "Freeze G stages",
+                &mut t.freeze_g_blocks,
+                0.05,
+                0..=stages,
+            );
+            changed |= field(ui, "D dropout", &mut p.model.d_dropout, 0.01, 0.0..=0.85);
+            let conditional = ui
+                .checkbox(
+                    &mut p.model.conditional,
+                    "Conditional: one class per sub-folder",
+                )
+                .changed();
+            if conditional {
+                // Filled in from the data when the run starts.
+                p.model.classes.clear();
+                changed = true;
+            }
+        });
+    changed
 }
 
 impl Studio {
@@ -106,18 +192,30 @@ impl Studio {
         ));
         let t = &mut p.train;
         changed |= field(ui, "Epochs", &mut t.epochs, 0.2, 1..=100_000);
+        let mut steps = t.steps.unwrap_or(0);
+        if field(ui, "Steps (0: use epochs)", &mut steps, 1.0, 0..=10_000_000) {
+            t.steps = (steps > 0).then_some(steps);
+            changed = true;
+        }
         changed |= field(ui, "Batch size", &mut t.batch, 0.2, 1..=4096);
         changed |= field(ui, "Learning rate G", &mut t.lr_g, 1e-5, 1e-6..=1e-1);
         changed |= field(ui, "Learning rate D", &mut t.lr_d, 1e-5, 1e-6..=1e-1);
         egui::ComboBox::from_label("Optimizer")
             .selected_text(format!("{:?}", t.optimizer))
             .show_ui(ui, |ui| {
-                for kind in [OptimizerKind::Adam, OptimizerKind::Adamw] {
+                for kind in [
+                    OptimizerKind::Adam,
+                    OptimizerKind::Adamw,
+                    OptimizerKind::Sgd,
+                ] {
                     changed |= ui
                         .selectable_value(&mut t.optimizer, kind, format!("{kind:?}"))
                         .changed();
                 }
             });
+        if t.optimizer == OptimizerKind::Sgd {
+            changed |= field(ui, "Momentum", &mut t.momentum, 0.01, 0.0..=0.999);
+        }
         changed |= field(ui, "Weight decay", &mut t.weight_decay, 1e-4, 0.0..=1.0);
         egui::ComboBox::from_label("Loss")
             .selected_text(format!("{:?}", t.loss))
@@ -149,6 +247,7 @@ impl Studio {
         );
         changed |= field(ui, "Evaluate every", &mut t.eval_every, 1.0, 0..=1_000_000);
         changed |= field(ui, "Patience", &mut t.patience, 0.1, 0..=1000);
+        changed |= fine_tuning_ui(ui, p, &mut self.base_path_text);
         if changed {
             self.mark_settings();
         }

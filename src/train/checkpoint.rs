@@ -246,6 +246,21 @@ impl Checkpoint {
     }
 }
 
+impl Checkpoint {
+    /// A copy fit to fine-tune from: the generator that renders (EMA, else raw) and D, with
+    /// no optimiser state or epoch order (fine-tuning starts those afresh). About a third of
+    /// a full checkpoint: what `assets/base-28.atl` holds.
+    #[must_use]
+    pub fn base_model(&self) -> Self {
+        let mut base = self.generator_only();
+        if let Some(d) = self.blobs.iter().find(|(n, _)| n == "d") {
+            base.blobs.push(d.clone());
+        }
+        base.state.order.clear();
+        base
+    }
+}
+
 fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }

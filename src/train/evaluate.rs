@@ -45,7 +45,15 @@ pub fn evaluate(
     let latents: Vec<Vec<f32>> = (0..count as u64)
         .map(|k| latent_for_seed(EVAL_SEED_BASE + k, dim))
         .collect();
-    let shots = sampler.render(&latents)?;
+    // A conditional model is asked for the held-out images' own class mix.
+    let classes: Vec<Option<u32>> = if sampler.model.class_count() > 0 {
+        (0..count)
+            .map(|k| Some(data.labels[real_idx[k % real_idx.len()]]))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let shots = sampler.render_classes(&latents, &classes)?;
     let shot_chw: Vec<Vec<u8>> = shots
         .iter()
         .map(crate::export::Picture::to_chw_u8)

@@ -430,11 +430,26 @@ fn prepare_session(
         .map_err(io_err("cannot write", &report_path))?;
     on_event(TrainEvent::Imported(report));
     let split = Split::new(&dataset, preset.data.split, preset.data.split_seed);
+    let mut preset = preset;
+    let base = match (checkpoint, &preset.train.init) {
+        (None, Some(spec)) => {
+            let base = load_base(spec)?;
+            adopt_base_model(&mut preset, &base)?;
+            Some(base)
+        }
+        _ => None,
+    };
+    match_classes(
+        &mut preset,
+        &dataset.class_names,
+        checkpoint.is_some() || base.is_some(),
+    )?;
     let dataset = Arc::new(dataset);
 
-    let session = match checkpoint {
-        Some(c) => GanSession::resume(c, preset, dataset, split.train.clone(), device)?,
-        None => GanSession::new(preset, dataset, split.train.clone(), device)?,
+    let session = match (checkpoint, &base) {
+        (Some(c), _) => GanSession::resume(c, preset, dataset, split.train.clone(), device)?,
+        (None, Some(b)) => GanSession::from_base(b, preset, dataset, split.train.clone(), device)?,
+        (None, None) => GanSession::new(preset, dataset, split.train.clone(), device)?,
     };
     let preset_path = run_dir.join("preset.toml");
     write_atomic(&preset_path, session.preset().to_toml().as_bytes())
@@ -455,6 +470,93 @@ fn prepare_session(
     let json = serde_json::to_vec_pretty(&info).unwrap_or_default();
     write_atomic(&info_path, &json).map_err(io_err("cannot write", &info_path))?;
     Ok((session, split))
+}
+
+/// The base model named by `train.init`: a shipped base (`base-28`), a checkpoint file, or a
+/// run folder (its `best.atl` when it has one, else `checkpoint.atl`).
+pub fn load_base(spec: &str) -> Result<Checkpoint, TrainError> {
+    if let Some((name, bytes)) = crate::base::SHIPPED_BASES.iter().find(|(n, _)| *n == spec) {
+        return Ok(Checkpoint::from_bytes(bytes, name)?);
+    }
+    let path = Path::new(spec);
+    if path.is_dir() {
+        let best = path.join(BEST);
+        let file = if best.is_file() {
+            best
+        } else {
+            path.join(LATEST)
+        };
+        if !file.is_file() {
+            return Err(TrainError::Incompatible(format!(
+                "train.init: {} holds no checkpoint (best.atl or checkpoint.atl)",
+                path.display()
+            )));
+        }
+        return Ok(Checkpoint::load(&file)?);
+    }
+    if path.is_file() {
+        return Ok(Checkpoint::load(path)?);
+    }
+    let shipped: Vec<&str> = crate::base::SHIPPED_BASES.iter().map(|(n, _)| *n).collect();
+    Err(TrainError::Incompatible(format!(
+        "train.init: '{spec}' is neither a checkpoint file, a run folder, nor a shipped base ({})",
+        shipped.join(", ")
+    )))
+}
+
+/// Fine-tuning keeps the base's networks, so the base's architecture replaces `[model]`
+/// (dropout, which has no weights, stays as asked). Size and colour must agree: the data is
+/// imported at the preset's size.
+fn adopt_base_model(preset: &mut Preset, base: &Checkpoint) -> Result<(), TrainError> {
+    let base_preset = Preset::from_toml("base model", &base.preset_toml)
+        .map_err(|e| TrainError::Incompatible(format!("train.init: {e}")))?;
+    let (want, have) = (&preset.model, &base_preset.model);
+    if want.resolution != have.resolution || want.channels != have.channels {
+        return Err(TrainError::Incompatible(format!(
+            "train.init: the base model makes {} images but the preset asks for {}; set model.resolution = {} and model.channels = {} (the data is resized and converted on import), or pretrain a {} base",
+            have.describe_size(),
+            want.describe_size(),
+            have.resolution,
+            have.channels,
+            want.describe_size(),
+        )));
+    }
+    let dropout = want.d_dropout;
+    preset.model = have.clone();
+    preset.model.d_dropout = dropout;
+    preset
+        .validate()
+        .map_err(|e| TrainError::Incompatible(format!("with the base model's networks: {e}")))
+}
+
+/// A conditional model learns the data's classes; a resumed or fine-tuned one must see the
+/// same classes it was built for.
+fn match_classes(
+    preset: &mut Preset,
+    data_classes: &[String],
+    fixed: bool,
+) -> Result<(), TrainError> {
+    if !preset.model.conditional {
+        return Ok(());
+    }
+    if data_classes.len() < 2 {
+        return Err(TrainError::Incompatible(format!(
+            "model.conditional: the data holds {} class; a conditional model needs two or more class sub-folders (or set conditional = false)",
+            data_classes.len()
+        )));
+    }
+    if fixed {
+        if preset.model.classes != data_classes {
+            return Err(TrainError::Incompatible(format!(
+                "model.classes: the model was built for classes [{}] but the data's sub-folders are [{}]; use folders named like the model's classes, or train a new model",
+                preset.model.classes.join(", "),
+                data_classes.join(", ")
+            )));
+        }
+    } else {
+        preset.model.classes = data_classes.to_vec();
+    }
+    Ok(())
 }
 
 /// `run.json`: where a run's data came from, so `atelier eval` can find its held-out images.
@@ -487,7 +589,17 @@ fn truncate_json_lines(path: &Path, step: u64) -> std::io::Result<()> {
 
 fn write_preview(session: &GanSession, ctx: &RunContext) -> Result<PathBuf, TrainError> {
     let (device, latents, run_dir) = (&ctx.device, &ctx.preview_latents, &ctx.run_dir);
-    let pictures = session.sampler(device)?.render(latents)?;
+    let sampler = session.sampler(device)?;
+    // Conditional models: one class per row, cycling through the classes.
+    let count = sampler.model.class_count() as u32;
+    let classes: Vec<Option<u32>> = if count > 0 {
+        (0..latents.len() as u32)
+            .map(|i| Some((i / 8) % count))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let pictures = sampler.render_classes(latents, &classes)?;
     let sheet = grid(&pictures, 8);
     let path = run_dir
         .join("previews")

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::store::ModuleRecord;
 use burn::tensor::activation::{relu, sigmoid, softplus};
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
@@ -20,7 +21,7 @@ use crate::data::Dataset;
 use crate::model::{Discriminator, Generator};
 use crate::preset::{AugmentMode, LossKind, OptimizerKind, Preset};
 use crate::rng::Rng;
-use crate::sample::Sampler;
+use crate::sample::{Sampler, one_hot};
 
 struct Nets {
     g: Generator,
@@ -71,6 +72,27 @@ fn optimizer(preset: &Preset) -> ModuleOptimizer {
             .with_epsilon(1e-8)
             .with_weight_decay(t.weight_decay as f32)
             .init(),
+        OptimizerKind::Sgd => SgdConfig::new()
+            // PyTorch's SGD: no dampening, so `momentum` means what designers read elsewhere.
+            .with_momentum((t.momentum > 0.0).then(|| {
+                MomentumConfig::new()
+                    .with_momentum(t.momentum)
+                    .with_dampening(0.0)
+            }))
+            .with_weight_decay(
+                (t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32)),
+            )
+            .init(),
+    }
+}
+
+/// Drops the gradients of every parameter it visits: those parameters stay as they are
+/// (frozen layers), and the optimiser keeps no state for them.
+struct DropGradients<'a>(&'a mut GradientsParams);
+
+impl ModuleVisitor for DropGradients<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = self.0.remove::<D>(param.id);
     }
 }
 
@@ -254,6 +276,39 @@ impl GanSession {
         Ok(session)
     }
 
+    /// A new run that starts from a base model's weights (fine-tuning): G, D and EMA-G come
+    /// from `base`; optimisers, counters and random state start afresh. The caller has made
+    /// `preset.model` the base's architecture.
+    pub fn from_base(
+        base: &Checkpoint,
+        preset: Preset,
+        data: Arc<Dataset>,
+        train: Vec<usize>,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        let mut session = Self::new(preset, data, train, device)?;
+        let ad = session.device.clone();
+        let g_bytes = base.blob("g").or_else(|| base.blob("ema"));
+        let g = load_record(
+            Generator::new(&session.preset.model, &ad),
+            g_bytes,
+            "base generator",
+        )?;
+        let d = load_record(
+            Discriminator::new(&session.preset.model, &ad),
+            base.blob("d"),
+            "base discriminator (a generator-only file cannot be fine-tuned; use the run's checkpoint.atl)",
+        )?;
+        if session.preset.train.ema_decay > 0.0 {
+            session.ema = Some(match base.blob("ema") {
+                Some(bytes) => load_record(g.valid(), Some(bytes), "base EMA generator")?,
+                None => g.valid(),
+            });
+        }
+        session.nets = Some(Nets { g, d });
+        Ok(session)
+    }
+
     #[must_use]
     pub fn preset(&self) -> &Preset {
         &self.preset
@@ -343,7 +398,14 @@ impl GanSession {
             &self.device,
         );
         let z = self.latents(b);
-        let fake = g.forward(z);
+        // Conditional models: the fakes are asked for the real batch's classes, so D sees the
+        // same class mix on both sides.
+        let classes = (self.preset.model.class_count() > 0).then(|| {
+            let labels: Vec<Option<u32>> =
+                indices.iter().map(|&i| Some(self.data.labels[i])).collect();
+            one_hot(&labels, self.preset.model.class_count(), &self.device)
+        });
+        let fake = g.forward(z, classes.clone());
 
         // Discriminator: real → 1, fake → 0, both seen through the same kind of augmentation.
         let p = self.state.augment_p;
@@ -355,8 +417,8 @@ impl GanSession {
         let ad = self.device.clone();
         let ops = self.preset.train.augment_ops.clone();
         let mut aug = |x: Tensor<4>| augment(x, p, &ops, &mut aug_rng, &ad);
-        let real_logits = d.forward(aug(real));
-        let fake_logits = d.forward(aug(fake.clone().detach()));
+        let real_logits = d.forward(aug(real), classes.clone());
+        let fake_logits = d.forward(aug(fake.clone().detach()), classes.clone());
         let loss = self.preset.train.loss;
         let d_loss = match loss {
             LossKind::NonSaturating => {
@@ -368,17 +430,25 @@ impl GanSession {
                     + relu(fake_logits.clone() + 1.0).mean()
             }
         };
-        let d_grads = GradientsParams::from_grads(d_loss.backward(), &d);
+        let mut d_grads = GradientsParams::from_grads(d_loss.backward(), &d);
+        d.visit_first_blocks(
+            self.preset.train.freeze_d_blocks,
+            &mut DropGradients(&mut d_grads),
+        );
         let d = self.opt_d.step(self.preset.train.lr_d, d, d_grads);
 
         // Generator: make the updated D call the same fakes real.
-        let g_logits = d.forward(aug(fake));
+        let g_logits = d.forward(aug(fake), classes);
         self.state.augment_rng = Some(aug_rng);
         let g_loss = match loss {
             LossKind::NonSaturating => softplus(g_logits.neg(), 1.0).mean(),
             LossKind::Hinge => g_logits.neg().mean(),
         };
-        let g_grads = GradientsParams::from_grads(g_loss.backward(), &g);
+        let mut g_grads = GradientsParams::from_grads(g_loss.backward(), &g);
+        g.visit_first_stages(
+            self.preset.train.freeze_g_blocks,
+            &mut DropGradients(&mut g_grads),
+        );
         let g = self.opt_g.step(self.preset.train.lr_g, g, g_grads);
 
         if let Some(ema) = self.ema.take() {

@@ -254,8 +254,14 @@ impl Worker {
         let started = Instant::now();
         let result = catch_unwind(AssertUnwindSafe(|| {
             let sampler = self.samplers.get(&request.generator)?;
+            let classes = request
+                .classes
+                .iter()
+                .map(|name| name.as_deref().map(|n| sampler.class_index(n)).transpose())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(WorkerError::Render)?;
             sampler
-                .render(&request.latents)
+                .render_classes(&request.latents, &classes)
                 .map_err(WorkerError::Render)
         }));
         match result {
