@@ -120,6 +120,10 @@ pub struct EvalArgs {
     pub against: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
+    /// Conditional models: shots per class for the class-fidelity check (a classifier
+    /// trained on the run's training images scores held-out images and shots of each class).
+    #[arg(long, default_value_t = 500)]
+    pub class_shots: usize,
 }
 
 #[derive(Debug, Args, Default)]
@@ -585,6 +589,7 @@ fn bench_quality(args: &BenchArgs, quiet: bool) -> Result<()> {
             data: Some(data),
             against: args.against.clone(),
             device: args.device,
+            class_shots: 500,
         },
         quiet,
     )
@@ -689,7 +694,20 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
             .with_context(|| format!("importing {}", against.display()))?;
         let offset = dataset.len();
         dataset.pixels.extend_from_slice(&outside.pixels);
-        dataset.labels.extend(std::iter::repeat_n(0, outside.len()));
+        // Outside images keep their class when a sub-folder has the same name as one here.
+        let labels: Vec<u32> = outside
+            .labels
+            .iter()
+            .map(|&l| {
+                let name = &outside.class_names[l as usize];
+                dataset
+                    .class_names
+                    .iter()
+                    .position(|n| n == name)
+                    .map_or(0, |p| p as u32)
+            })
+            .collect();
+        dataset.labels.extend(labels);
         dataset.sources.extend(outside.sources.iter().cloned());
         dataset
             .content_hashes
@@ -721,6 +739,7 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
         dataset.class_names.len(),
         reference.mean
     );
+    let conditional = preset.model.class_count() > 0;
     let mut checkpoints = vec![("latest", latest)];
     if let Ok(best) = Checkpoint::load(&args.run.join(BEST)) {
         checkpoints.push(("best", best));
@@ -741,6 +760,35 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
             q.swd,
             levels.join(", "),
             100.0 * q.near_copy_fraction
+        );
+        if conditional && args.class_shots > 0 {
+            print_class_fidelity(&sampler, &dataset, &split, args.class_shots, &chosen.device)?;
+        }
+    }
+    Ok(())
+}
+
+/// The class-fidelity table of a conditional model (see `train::class_fidelity`).
+fn print_class_fidelity(
+    sampler: &Sampler,
+    dataset: &crate::data::Dataset,
+    split: &crate::data::Split,
+    shots: usize,
+    device: &burn::tensor::Device,
+) -> Result<()> {
+    let held = crate::train::held_out(split);
+    let scores = crate::train::class_fidelity(sampler, dataset, &split.train, held, shots, device)
+        .context("class fidelity")?;
+    println!("  class fidelity (classifier trained on the training images only):");
+    for s in &scores {
+        println!(
+            "    {:<16} real held-out {:5.1} % of {:>5}   shots {:5.1} % of {:>5}   ratio {:.2}",
+            s.class,
+            100.0 * s.real_accuracy,
+            s.real_images,
+            100.0 * s.shot_accuracy,
+            s.shots,
+            s.ratio()
         );
     }
     Ok(())

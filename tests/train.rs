@@ -577,6 +577,28 @@ fn conditional_model_learns_its_classes_and_samples_each_by_name() {
         squares[0]
     );
     assert!(sampler.render_classes(&z, &[Some(2)]).is_err());
+
+    // The class-fidelity check: its classifier tells the real classes apart on held-out images.
+    let (dataset, _) = import_folder(
+        data.path(),
+        ImportOptions {
+            resolution: 28,
+            channels: 1,
+            square: atelier::preset::SquareMode::Pad,
+        },
+        &|_| {},
+    )
+    .unwrap();
+    let split = Split::new(&dataset, preset.data.split, preset.data.split_seed);
+    let scores =
+        atelier::train::class_fidelity_on_split(&sampler, &dataset, &split, 16, &Device::flex())
+            .unwrap();
+    assert_eq!(scores.len(), 2);
+    for s in &scores {
+        assert_eq!(s.real_accuracy, 1.0, "{s:?}");
+        assert_eq!(s.shots, 16);
+        assert!((0.0..=1.0).contains(&s.shot_accuracy));
+    }
     // Resume keeps the classes.
     let mut longer = preset.clone();
     longer.train.steps = Some(4);

@@ -6,6 +6,7 @@
 
 mod augment;
 mod checkpoint;
+mod class_fidelity;
 mod ema;
 mod evaluate;
 mod metrics;
@@ -14,12 +15,13 @@ mod session;
 
 pub use augment::{ADA_SPEED_IMAGES, ada_adjust, augment};
 pub use checkpoint::{BEST, Checkpoint, CheckpointError, FORMAT_VERSION, LATEST, TrainState, hex};
+pub use class_fidelity::{ClassScore, class_fidelity, class_fidelity_on_split};
 pub use ema::{ema_update, warmed_up_decay};
 pub use evaluate::{evaluate, held_out};
 pub use metrics::{MetricsRecord, read_all as read_metrics};
 pub use run::{
     PREVIEW_COUNT, RUN_INFO, RunInfo, RunOptions, RunSummary, StepOutcome, TrainEvent, TrainRun,
-    train_run,
+    load_base, train_run,
 };
 pub use session::GanSession;
 
