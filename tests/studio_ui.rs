@@ -277,3 +277,164 @@ fn a_bad_recipe_value_is_reported_by_field_and_nothing_starts() {
     h.get_by_label("Train");
     h.state_mut().shutdown();
 }
+
+/// Two class folders of distinct shapes (light squares, dark rings), 20 images each.
+fn two_class_folder(root: &Path) {
+    for (class, rings) in [("squares", false), ("rings", true)] {
+        std::fs::create_dir_all(root.join(class)).unwrap();
+        for i in 0..20i32 {
+            let pixels: Vec<u8> = (0..28 * 28i32)
+                .map(|p| {
+                    let (x, y) = (p % 28 - 14, p / 28 - 14);
+                    let on = if rings {
+                        (60..140 + i).contains(&(x * x + y * y))
+                    } else {
+                        x.abs() < 6 + i % 4 && y.abs() < 6
+                    };
+                    if on { 230 - i as u8 } else { 10 + i as u8 }
+                })
+                .collect();
+            let picture = atelier::export::Picture::from_chw_u8(&pixels, 1, 28);
+            atelier::export::save_png_atomic(&picture, &root.join(class).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+}
+
+/// Clicks Train and waits for a generator from the new run's checkpoint, then stops.
+fn train_until_generator(h: &mut Harness<'_, Studio>, root: &Path, previous: Option<&str>) {
+    h.get_by_label("Train").click();
+    wait_for(h, "a generator from the new run", |s| {
+        let run = s.project.settings.current_run.as_deref();
+        run.is_some_and(|r| Some(r) != previous)
+            && s.generator.as_ref().is_some_and(|g| {
+                run.is_some_and(|r| g.source.starts_with(root.join("runs").join(r)))
+            })
+    });
+    if h.state().training.state.is_some() {
+        h.get_by_label("Stop").click();
+    }
+    wait_for(h, "training to end", |s| s.training.state.is_none());
+}
+
+#[test]
+fn conditional_training_class_picker_filter_export_then_fine_tune() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("products");
+    two_class_folder(&images);
+    let root = dir.path().join("project");
+    let mut project = Project::create(&root, "Classes").unwrap();
+    project.settings.data_dir = Some(images.clone());
+    project.settings.preset = Preset::load("tiny-test").unwrap();
+    project.settings.preset.train.epochs = 2;
+    project.settings.export.folder = dir.path().join("exports");
+    project.save_settings().unwrap();
+    let mut h = harness(studio(&root));
+    h.step();
+
+    // A conditional run: the generator knows the sub-folders as classes.
+    h.get_by_label("Conditional: one class per sub-folder")
+        .click();
+    settle(&mut h);
+    assert!(h.state().project.settings.preset.model.conditional);
+    train_until_generator(&mut h, &root, None);
+    let classes = h.state().generator.as_ref().unwrap().model.classes.clone();
+    assert_eq!(classes, ["rings", "squares"]);
+    let first_run = h.state().project.settings.current_run.clone().unwrap();
+
+    // Draw only squares: new shots carry the class, in their accessible name too.
+    h.get_by_label("Draw class").click();
+    settle(&mut h);
+    h.get_by_label("squares").click();
+    settle(&mut h);
+    assert_eq!(
+        h.state().project.settings.sample_class.as_deref(),
+        Some("squares")
+    );
+    let before = h.state().project.curation.shots.len();
+    h.get_by_label("Generate").click();
+    settle(&mut h);
+    let new: Vec<_> = h.state().project.curation.shots[before..].to_vec();
+    assert!(!new.is_empty());
+    assert!(new.iter().all(|s| s.class.as_deref() == Some("squares")));
+    let id = new[0].id;
+    wait_for(&mut h, "the new shot's render", |s| {
+        s.pictures.contains_key(&id)
+    });
+    h.get_by_label(&format!("Shot {id} squares")).click();
+    settle(&mut h);
+
+    // The gallery filter shows one class at a time.
+    h.get_by_label("Show class").click();
+    settle(&mut h);
+    h.get_by_label("rings").click();
+    settle(&mut h);
+    let shown = h.state().visible_ids();
+    assert!(!shown.is_empty());
+    assert!(shown.iter().all(|i| {
+        h.state().project.curation.get(*i).unwrap().class.as_deref() == Some("rings")
+    }));
+    h.state_mut().project.settings.class_filter = None;
+    settle(&mut h);
+
+    // Exported names and metadata carry the class.
+    h.state_mut().selected = vec![id];
+    h.state_mut().project.settings.export.size_px = 256;
+    h.state_mut().export_selection();
+    wait_for(&mut h, "the export", |s| !s.export.last.is_empty());
+    let exported = h.state().export.last[0].clone();
+    let name = exported.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("squares-"), "{name}");
+    assert_eq!(
+        read_shot_meta(&exported).unwrap().class.as_deref(),
+        Some("squares")
+    );
+
+    // Fine-tune from the first run: base path typed, FreezeD 1, SGD, dropout.
+    h.get_by_label("Start from").click();
+    settle(&mut h);
+    h.get_by_label("A checkpoint or run folder").click();
+    settle(&mut h);
+    let base = root.join("runs").join(&first_run);
+    h.get_by_label("Base model path").focus();
+    settle(&mut h);
+    h.get_by_label("Base model path")
+        .type_text(&base.display().to_string());
+    settle(&mut h);
+    h.get(
+        By::new()
+            .role(egui::accesskit::Role::SpinButton)
+            .label("Freeze D blocks"),
+    )
+    .set_value_accesskit(1.0);
+    h.get(
+        By::new()
+            .role(egui::accesskit::Role::SpinButton)
+            .label("D dropout"),
+    )
+    .set_value_accesskit(0.1);
+    settle(&mut h);
+    h.get_by_label("Optimizer").click();
+    settle(&mut h);
+    h.get_by_label("Sgd").click();
+    settle(&mut h);
+    h.get_by_label("Momentum");
+    let t = &h.state().project.settings.preset.train;
+    assert_eq!(t.init.as_deref(), Some(base.display().to_string().as_str()));
+    assert_eq!(t.freeze_d_blocks, 1);
+    train_until_generator(&mut h, &root, Some(&first_run));
+    let second_run = h.state().project.settings.current_run.clone().unwrap();
+    assert_ne!(second_run, first_run);
+    let recipe =
+        std::fs::read_to_string(root.join("runs").join(&second_run).join("preset.toml")).unwrap();
+    let recipe = Preset::from_toml("run", &recipe).unwrap();
+    assert_eq!(recipe.train.freeze_d_blocks, 1);
+    assert_eq!(recipe.train.optimizer, atelier::preset::OptimizerKind::Sgd);
+    assert_eq!(recipe.model.d_dropout, 0.1);
+    assert_eq!(
+        recipe.model.classes,
+        ["rings", "squares"],
+        "the base's classes"
+    );
+    h.state_mut().shutdown();
+}

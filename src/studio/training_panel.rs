@@ -65,7 +65,8 @@ fn fine_tuning_ui(ui: &mut egui::Ui, p: &mut Preset, path_text: &mut String) -> 
             if choice != current {
                 p.train.init = match choice.as_str() {
                     RANDOM => None,
-                    FILE => Some(path_text.clone()).filter(|t| !t.trim().is_empty()),
+                    // Empty until a path is typed; Train then names `train.init` as missing.
+                    FILE => Some(path_text.clone()),
                     name => Some(name.to_string()),
                 };
                 changed = true;
@@ -80,7 +81,7 @@ fn fine_tuning_ui(ui: &mut egui::Ui, p: &mut Preset, path_text: &mut String) -> 
                     let l = ui.label("Base model path");
                     let edit = ui.text_edit_singleline(path_text).labelled_by(l.id);
                     if edit.changed() {
-                        p.train.init = Some(path_text.clone()).filter(|t| !t.trim().is_empty());
+                        p.train.init = Some(path_text.clone());
                         changed = true;
                     }
                 });

@@ -521,6 +521,11 @@ fn adopt_base_model(preset: &mut Preset, base: &Checkpoint) -> Result<(), TrainE
             want.describe_size(),
         )));
     }
+    if want.conditional && !have.conditional {
+        return Err(TrainError::Incompatible(
+            "train.init: the base model is unconditional, so it cannot learn classes; set model.conditional = false to fine-tune it, or start from a conditional base (trained with conditional = true)".into(),
+        ));
+    }
     let dropout = want.d_dropout;
     preset.model = have.clone();
     preset.model.d_dropout = dropout;
