@@ -152,7 +152,7 @@ pub struct TrainArgs {
     /// `base-28`) instead of random weights. Overrides the preset's `train.init`.
     #[arg(long, conflicts_with = "resume")]
     pub init: Option<String>,
-    /// Fine-tuning: freeze the discriminator's first K blocks (FreezeD).
+    /// Fine-tuning: freeze the discriminator's first K blocks (`FreezeD`).
     #[arg(long, value_name = "K")]
     pub freeze_d: Option<usize>,
     /// Fine-tuning: freeze the generator's first K stages.
@@ -161,7 +161,7 @@ pub struct TrainArgs {
     /// Optimiser: adam, adamw or sgd (overrides the preset).
     #[arg(long)]
     pub optimizer: Option<crate::preset::OptimizerKind>,
-    /// Learning rate of both G and D (overrides the preset's lr_g and lr_d).
+    /// Learning rate of both G and D (overrides the preset's `lr_g` and `lr_d`).
     #[arg(long)]
     pub lr: Option<f64>,
     #[arg(long)]
@@ -689,31 +689,7 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
     let mut split = crate::data::Split::new(&dataset, preset.data.split, preset.data.split_seed);
     let mut dataset = dataset;
     if let Some(against) = &args.against {
-        // Append the outside images as the validation split; training images stay as they are.
-        let (outside, _) = import_folder(against, options, &|_| {})
-            .with_context(|| format!("importing {}", against.display()))?;
-        let offset = dataset.len();
-        dataset.pixels.extend_from_slice(&outside.pixels);
-        // Outside images keep their class when a sub-folder has the same name as one here.
-        let labels: Vec<u32> = outside
-            .labels
-            .iter()
-            .map(|&l| {
-                let name = &outside.class_names[l as usize];
-                dataset
-                    .class_names
-                    .iter()
-                    .position(|n| n == name)
-                    .map_or(0, |p| p as u32)
-            })
-            .collect();
-        dataset.labels.extend(labels);
-        dataset.sources.extend(outside.sources.iter().cloned());
-        dataset
-            .content_hashes
-            .extend(outside.content_hashes.iter().copied());
-        split.validation = (offset..offset + outside.len()).collect();
-        split.test.clear();
+        append_outside(&mut dataset, &mut split, against, options)?;
     }
     let held = crate::train::held_out(&split);
     if held.is_empty() {
@@ -765,6 +741,41 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
             print_class_fidelity(&sampler, &dataset, &split, args.class_shots, &chosen.device)?;
         }
     }
+    Ok(())
+}
+
+/// Appends the images of `against` as the validation split (training images stay as they
+/// are): scoring against a folder the run never saw.
+fn append_outside(
+    dataset: &mut crate::data::Dataset,
+    split: &mut crate::data::Split,
+    against: &Path,
+    options: ImportOptions,
+) -> Result<()> {
+    let (outside, _) = import_folder(against, options, &|_| {})
+        .with_context(|| format!("importing {}", against.display()))?;
+    let offset = dataset.len();
+    dataset.pixels.extend_from_slice(&outside.pixels);
+    // Outside images keep their class when a sub-folder has the same name as one here.
+    let labels: Vec<u32> = outside
+        .labels
+        .iter()
+        .map(|&l| {
+            let name = &outside.class_names[l as usize];
+            dataset
+                .class_names
+                .iter()
+                .position(|n| n == name)
+                .map_or(0, |p| p as u32)
+        })
+        .collect();
+    dataset.labels.extend(labels);
+    dataset.sources.extend(outside.sources.iter().cloned());
+    dataset
+        .content_hashes
+        .extend(outside.content_hashes.iter().copied());
+    split.validation = (offset..offset + outside.len()).collect();
+    split.test.clear();
     Ok(())
 }
 

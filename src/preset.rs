@@ -242,7 +242,7 @@ pub struct TrainPreset {
     /// a run folder, or a shipped base (`base-28`). G, D and the EMA generator are taken from
     /// it; the optimisers start afresh. The base's architecture replaces `[model]`.
     pub init: Option<String>,
-    /// Fine-tuning: freeze the first k discriminator blocks (FreezeD, Mo et al. 2020).
+    /// Fine-tuning: freeze the first k discriminator blocks (`FreezeD`, Mo et al. 2020).
     pub freeze_d_blocks: usize,
     /// Fine-tuning: freeze the generator's first k stages (its coarse structure).
     pub freeze_g_blocks: usize,
@@ -350,6 +350,12 @@ impl Preset {
 
     /// Checks ranges that serde cannot express, naming the field at fault.
     pub fn validate(&self) -> Result<(), PresetError> {
+        self.validate_model()?;
+        self.validate_data_and_train()?;
+        self.validate_fine_tuning()
+    }
+
+    fn validate_model(&self) -> Result<(), PresetError> {
         let bad =
             |field: &'static str, message: String| Err(PresetError::Invalid { field, message });
         let m = &self.model;
@@ -397,6 +403,12 @@ impl Preset {
         if !(8..=8192).contains(&m.hidden) {
             return bad("model.hidden", format!("{} (8 to 8192)", m.hidden));
         }
+        Ok(())
+    }
+
+    fn validate_data_and_train(&self) -> Result<(), PresetError> {
+        let bad =
+            |field: &'static str, message: String| Err(PresetError::Invalid { field, message });
         let s = self.data.split;
         if s.iter().any(|f| !(0.0..=1.0).contains(f)) || (s.iter().sum::<f64>() - 1.0).abs() > 1e-6
         {
@@ -452,6 +464,29 @@ impl Preset {
         if !(t.ada_target > 0.0 && t.ada_target < 1.0) {
             return bad("train.ada_target", format!("{} (in (0, 1))", t.ada_target));
         }
+        if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
+            return bad(
+                "train.weight_decay",
+                format!("{} (must be ≥ 0)", t.weight_decay),
+            );
+        }
+        for (field, every) in [
+            ("train.checkpoint_every", t.checkpoint_every),
+            ("train.preview_every", t.preview_every),
+            ("train.metrics_every", t.metrics_every),
+        ] {
+            if every == 0 {
+                return bad(field, "must be at least 1".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Base model, frozen layers and SGD's momentum.
+    fn validate_fine_tuning(&self) -> Result<(), PresetError> {
+        let bad =
+            |field: &'static str, message: String| Err(PresetError::Invalid { field, message });
+        let (m, t) = (&self.model, &self.train);
         if !(0.0..1.0).contains(&t.momentum) {
             return bad("train.momentum", format!("{} (in [0, 1))", t.momentum));
         }
@@ -487,21 +522,6 @@ impl Preset {
                     m.describe_size()
                 ),
             );
-        }
-        if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
-            return bad(
-                "train.weight_decay",
-                format!("{} (must be ≥ 0)", t.weight_decay),
-            );
-        }
-        for (field, every) in [
-            ("train.checkpoint_every", t.checkpoint_every),
-            ("train.preview_every", t.preview_every),
-            ("train.metrics_every", t.metrics_every),
-        ] {
-            if every == 0 {
-                return bad(field, "must be at least 1".into());
-            }
         }
         Ok(())
     }

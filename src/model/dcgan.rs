@@ -279,7 +279,7 @@ impl DcganDiscriminator {
         }
     }
 
-    /// The first `k` blocks, input side first (FreezeD, Mo et al. 2020, freezes these).
+    /// The first `k` blocks, input side first (`FreezeD`, Mo et al. 2020, freezes these).
     pub fn visit_first_blocks<V: burn::module::ModuleVisitor>(&self, k: usize, visitor: &mut V) {
         for block in self.blocks.iter().take(k) {
             block.visit(visitor);

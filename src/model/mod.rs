@@ -76,7 +76,7 @@ impl Discriminator {
         }
     }
 
-    /// Visits the parameters of the first `k` blocks (those FreezeD freezes).
+    /// Visits the parameters of the first `k` blocks (those `FreezeD` freezes).
     pub fn visit_first_blocks<V: ModuleVisitor>(&self, k: usize, visitor: &mut V) {
         if let Self::Dcgan(d) = self {
             d.visit_first_blocks(k, visitor);
