@@ -624,3 +624,23 @@ fn conditional_model_learns_its_classes_and_samples_each_by_name() {
     .to_string();
     assert!(err.contains("model.conditional"), "{err}");
 }
+
+#[test]
+fn the_shipped_base_model_fine_tunes_with_the_finetune_preset() {
+    let base = atelier::train::load_base("base-28").unwrap();
+    let model = Preset::from_toml("base", &base.preset_toml).unwrap().model;
+    assert_eq!((model.resolution, model.channels), (28, 1));
+    assert!(base.blob("d").is_some() && base.blob("ema").is_some());
+    let data = demo_folder(40);
+    let out = tempfile::tempdir().unwrap();
+    let mut preset = Preset::load("finetune-28").unwrap();
+    assert_eq!(preset.train.init.as_deref(), Some("base-28"));
+    preset.train.steps = Some(2);
+    preset.train.batch = 8;
+    let summary = run(data.path(), out.path(), preset, false);
+    assert_eq!(summary.step, 2);
+    let tuned = latest(out.path());
+    // Started from the base: the frozen first D block is the base's, bit for bit.
+    let d_block0 = 48 * 16 + 48;
+    assert_eq!(prefix(&tuned, "d", d_block0), prefix(&base, "d", d_block0));
+}
