@@ -26,6 +26,37 @@ use thiserror::Error;
 use crate::export::ExportSettings;
 use crate::fsutil::write_atomic;
 use crate::preset::Preset;
+use crate::quality::QualityRecord;
+
+/// A saved checkpoint and what was measured at its step: one line of the Checkpoint menu.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckpointEntry {
+    pub path: PathBuf,
+    /// Training step the checkpoint holds (`None` when its header cannot be read).
+    pub step: Option<u64>,
+    /// The held-out evaluation at that step, when one ran.
+    pub quality: Option<QualityRecord>,
+}
+
+impl CheckpointEntry {
+    /// The menu text: the file under `runs/`, its step, SWD and near-copy share.
+    #[must_use]
+    pub fn label(&self, runs_dir: &Path) -> String {
+        let short = self.path.strip_prefix(runs_dir).unwrap_or(&self.path);
+        let mut text = short.display().to_string();
+        if let Some(step) = self.step {
+            text.push_str(&format!(" · step {step}"));
+        }
+        if let Some(q) = &self.quality {
+            text.push_str(&format!(
+                " · held-out SWD {:.1} · near-copies {:.1} %",
+                q.swd,
+                100.0 * q.near_copy_fraction
+            ));
+        }
+        text
+    }
+}
 
 pub const PROJECT_FILE: &str = "project.json";
 pub const CURATION_FILE: &str = "curation.json";
@@ -219,6 +250,32 @@ impl Project {
             .unwrap_or_else(|| "run-new".into())
     }
 
+    /// Every saved checkpoint with its step and the held-out figures measured at that step
+    /// (from the run's `quality.jsonl`). Reads only checkpoint headers.
+    #[must_use]
+    pub fn checkpoint_entries(&self) -> Vec<CheckpointEntry> {
+        self.checkpoint_files()
+            .into_iter()
+            .map(|path| {
+                let step = crate::train::Checkpoint::peek_state(&path)
+                    .ok()
+                    .map(|s| s.step);
+                let quality = step.and_then(|step| {
+                    let log = path.parent()?.join("quality.jsonl");
+                    let text = std::fs::read_to_string(log).ok()?;
+                    text.lines()
+                        .filter_map(|l| serde_json::from_str::<QualityRecord>(l).ok())
+                        .find(|q| q.step == step)
+                });
+                CheckpointEntry {
+                    path,
+                    step,
+                    quality,
+                }
+            })
+            .collect()
+    }
+
     /// Every saved checkpoint (`checkpoint.atl`, `best.atl`) of every run, by run name.
     #[must_use]
     pub fn checkpoint_files(&self) -> Vec<PathBuf> {
@@ -268,6 +325,59 @@ mod tests {
         assert_eq!(q.settings, p.settings);
         assert_eq!(q.curation, p.curation);
         assert_eq!(q.next_run_name(), "run-001");
+    }
+
+    #[test]
+    fn checkpoint_entries_carry_their_step_and_the_figures_measured_there() {
+        use crate::train::{BEST, Checkpoint, LATEST, TrainState};
+        let dir = tempfile::tempdir().unwrap();
+        let p = Project::create(dir.path(), "Figures").unwrap();
+        let run = p.run_dir("run-001");
+        std::fs::create_dir_all(&run).unwrap();
+        let checkpoint = |step| Checkpoint {
+            state: TrainState {
+                step,
+                epoch: 0,
+                epoch_pos: 0,
+                order: Vec::new(),
+                batch_rng: crate::rng::Rng::new(1),
+                latent_rng: crate::rng::Rng::new(2),
+                images_seen: 0,
+                train_seconds: 0.0,
+                best_swd: None,
+                evals_since_best: 0,
+                augment_p: 0.0,
+                augment_rng: None,
+            },
+            preset_toml: String::new(),
+            dataset_fingerprint: String::new(),
+            app_version: String::new(),
+            blobs: Vec::new(),
+        };
+        checkpoint(700).save(&run.join(LATEST)).unwrap();
+        checkpoint(500).save(&run.join(BEST)).unwrap();
+        let q = |step, swd| QualityRecord {
+            step,
+            swd,
+            swd_levels: Vec::new(),
+            near_copy_fraction: 0.01,
+            real_images: 10,
+        };
+        let log: String = [q(500, 20.5), q(1000, 30.0)]
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect();
+        std::fs::write(run.join("quality.jsonl"), log).unwrap();
+        let entries = p.checkpoint_entries();
+        let runs = dir.path().join("runs");
+        let labels: Vec<String> = entries.iter().map(|e| e.label(&runs)).collect();
+        assert_eq!(
+            labels,
+            [
+                "run-001/checkpoint.atl · step 700".to_string(),
+                "run-001/best.atl · step 500 · held-out SWD 20.5 · near-copies 1.0 %".to_string(),
+            ]
+        );
     }
 
     #[test]

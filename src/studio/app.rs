@@ -117,7 +117,7 @@ pub struct Studio {
     pub(super) compute_description: String,
     pub generator: Option<GeneratorInfo>,
     /// Saved checkpoints of the project's runs (the Checkpoint menu).
-    pub(super) checkpoints: Vec<PathBuf>,
+    pub(super) checkpoints: Vec<crate::project::CheckpointEntry>,
     pub(super) recent: crate::project::RecentProjects,
     // Gallery.
     pub textures: HashMap<ShotId, egui::TextureHandle>,
@@ -459,21 +459,22 @@ impl Studio {
             TrainEvent::Metrics(m) => self.training.metrics.push(m),
             TrainEvent::Quality { record, best } => {
                 if best {
-                    let run = self
-                        .project
-                        .settings
-                        .current_run
-                        .clone()
-                        .unwrap_or_default();
-                    self.remember_checkpoint(self.project.run_dir(&run).join(crate::train::BEST));
                     self.notify(format!(
                         "New best held-out SWD {:.1} at step {}",
                         record.swd, record.step
                     ));
                 }
+                let step = record.step;
                 self.training.quality.push(record);
+                if best {
+                    let path = self
+                        .project
+                        .run_dir(&run_name(self))
+                        .join(crate::train::BEST);
+                    self.remember_checkpoint(path, step);
+                }
             }
-            TrainEvent::Checkpoint { path, .. } => self.remember_checkpoint(path),
+            TrainEvent::Checkpoint { path, step } => self.remember_checkpoint(path, step),
             TrainEvent::Imported(_) | TrainEvent::Preview { .. } => {}
         }
     }
@@ -859,10 +860,26 @@ impl Studio {
         self.update_morph();
     }
 
-    fn remember_checkpoint(&mut self, path: PathBuf) {
-        if !self.checkpoints.contains(&path) {
-            self.checkpoints.push(path);
-            self.checkpoints.sort();
+    /// Records a checkpoint written at `step`, with the evaluation of that step if any.
+    fn remember_checkpoint(&mut self, path: PathBuf, step: u64) {
+        let quality = self
+            .training
+            .quality
+            .iter()
+            .rev()
+            .find(|q| q.step == step)
+            .cloned();
+        let entry = crate::project::CheckpointEntry {
+            path,
+            step: Some(step),
+            quality,
+        };
+        match self.checkpoints.iter_mut().find(|e| e.path == entry.path) {
+            Some(existing) => *existing = entry,
+            None => {
+                self.checkpoints.push(entry);
+                self.checkpoints.sort_by(|a, b| a.path.cmp(&b.path));
+            }
         }
     }
 
@@ -875,8 +892,8 @@ impl Studio {
             .current_run
             .as_ref()
             .is_some_and(|run| {
-                self.checkpoints
-                    .contains(&self.project.run_dir(run).join(crate::train::LATEST))
+                let latest = self.project.run_dir(run).join(crate::train::LATEST);
+                self.checkpoints.iter().any(|e| e.path == latest)
             })
     }
 
@@ -1244,4 +1261,14 @@ impl Studio {
         self.flush_saves();
         self.background.finish();
     }
+}
+
+/// The current run's folder name (empty when there is none).
+fn run_name(studio: &Studio) -> String {
+    studio
+        .project
+        .settings
+        .current_run
+        .clone()
+        .unwrap_or_default()
 }

@@ -30,7 +30,7 @@ pub struct LoadedProject {
     pub metrics: Vec<MetricsRecord>,
     pub quality: Vec<QualityRecord>,
     /// Saved checkpoints, for the Checkpoint menu (kept current from training events).
-    pub checkpoints: Vec<PathBuf>,
+    pub checkpoints: Vec<crate::project::CheckpointEntry>,
     pub recent: crate::project::RecentProjects,
 }
 
@@ -185,7 +185,7 @@ pub fn load_project(root: &std::path::Path, create: bool) -> Result<LoadedProjec
             )
         })
         .unwrap_or_default();
-    let checkpoints = project.checkpoint_files();
+    let checkpoints = project.checkpoint_entries();
     let recent = crate::project::RecentProjects::default_path()
         .map(|p| crate::project::RecentProjects::load(&p))
         .unwrap_or_default();

@@ -39,27 +39,10 @@ impl Studio {
                     ui.label("No saved checkpoints yet.");
                 }
                 let runs_dir = self.project.root.join("runs");
-                let current_best = self
-                    .project
-                    .settings
-                    .current_run
-                    .as_ref()
-                    .map(|run| self.project.run_dir(run).join(crate::train::BEST));
-                let best_swd = self
-                    .training
-                    .quality
-                    .iter()
-                    .map(|q| q.swd)
-                    .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v))));
-                for path in self.checkpoints.clone() {
-                    let short = path.strip_prefix(&runs_dir).unwrap_or(&path).display();
-                    let name = match best_swd.filter(|_| current_best.as_ref() == Some(&path)) {
-                        Some(swd) => format!("{short} (held-out SWD {swd:.1})"),
-                        None => short.to_string(),
-                    };
-                    if ui.button(name).clicked() {
+                for entry in self.checkpoints.clone() {
+                    if ui.button(entry.label(&runs_dir)).clicked() {
                         self.send(crate::protocol::Command::LoadGenerator {
-                            path,
+                            path: entry.path,
                             pin_dir: self.project.generators_dir(),
                         });
                     }

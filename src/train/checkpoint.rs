@@ -194,6 +194,43 @@ impl Checkpoint {
         })
     }
 
+    /// The training state of a checkpoint file without reading its records (the header is a
+    /// few kilobytes; the records can be hundreds of megabytes): for menus and listings.
+    pub fn peek_state(path: &Path) -> Result<TrainState, CheckpointError> {
+        use std::io::Read;
+        let shown = path.display().to_string();
+        let damaged = |what: &str| CheckpointError::Damaged {
+            path: shown.clone(),
+            what: what.to_string(),
+        };
+        let read_err = |source| CheckpointError::Read {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut file = std::fs::File::open(path).map_err(read_err)?;
+        let mut start = [0u8; 25];
+        file.read_exact(&mut start)
+            .map_err(|_| CheckpointError::NotACheckpoint(shown.clone()))?;
+        if &start[..MAGIC.len()] != MAGIC {
+            return Err(CheckpointError::NotACheckpoint(shown.clone()));
+        }
+        let version = read_u32(&start, MAGIC.len()).ok_or_else(|| damaged("truncated header"))?;
+        if version != FORMAT_VERSION {
+            return Err(CheckpointError::WrongVersion {
+                path: shown.clone(),
+                found: version,
+            });
+        }
+        let len = read_u64(&start, MAGIC.len() + 4).ok_or_else(|| damaged("truncated header"))?;
+        let mut json = Vec::new();
+        file.take(len)
+            .read_to_end(&mut json)
+            .map_err(|_| damaged("truncated header"))?;
+        let header: Header =
+            serde_json::from_slice(&json).map_err(|e| damaged(&format!("header: {e}")))?;
+        Ok(header.state)
+    }
+
     /// Writes atomically: a kill mid-write leaves the previous checkpoint intact.
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
         write_atomic(path, &self.to_bytes()).map_err(|source| CheckpointError::Write {
@@ -305,6 +342,19 @@ mod tests {
             app_version: "0.1.0".into(),
             blobs: vec![("g".into(), vec![1, 2, 3]), ("d".into(), vec![4; 100])],
         }
+    }
+
+    #[test]
+    fn peeking_reads_the_state_alone_and_refuses_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.atl");
+        sample().save(&path).unwrap();
+        assert_eq!(Checkpoint::peek_state(&path).unwrap(), sample().state);
+        std::fs::write(&path, b"not a checkpoint at all, but long enough").unwrap();
+        assert!(matches!(
+            Checkpoint::peek_state(&path),
+            Err(CheckpointError::NotACheckpoint(_))
+        ));
     }
 
     #[test]
