@@ -85,10 +85,18 @@ fn a_burst_of_slider_requests_renders_once_and_gallery_requests_all_render() {
             }
         }
     }
+    // The worker wakes on the first gallery request and may drain a few slider moves with it
+    // (the test thread can be preempted mid-burst on a loaded machine); every other move
+    // arrives while the 3,000-shot render runs and is coalesced. Without coalescing all 50
+    // would render.
     assert_eq!(
-        live,
-        vec![149],
-        "only the newest slider request is rendered"
+        live.last(),
+        Some(&149),
+        "the newest slider request is rendered"
+    );
+    assert!(
+        live.len() <= 2,
+        "older slider requests are dropped, not queued: {live:?}"
     );
     assert_eq!(
         gallery,
