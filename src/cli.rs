@@ -596,7 +596,16 @@ fn bench_quality(args: &BenchArgs, quiet: bool) -> Result<()> {
 }
 
 fn bench(args: &BenchArgs) -> Result<()> {
-    let preset = Preset::load(&args.preset).context("loading the preset")?;
+    let mut preset = Preset::load(&args.preset).context("loading the preset")?;
+    // Conditional presets: two synthetic classes, so the class layers are timed too.
+    let class_names: Vec<String> = if preset.model.conditional {
+        vec!["bench-a".into(), "bench-b".into()]
+    } else {
+        vec!["bench".into()]
+    };
+    if preset.model.conditional {
+        preset.model.classes.clone_from(&class_names);
+    }
     let chosen = resolve_device(args.device)?;
     let (c, r) = (preset.model.channels, preset.model.resolution);
     let n = preset.train.batch * 8;
@@ -608,8 +617,8 @@ fn bench(args: &BenchArgs) -> Result<()> {
         resolution: r,
         channels: c,
         pixels,
-        labels: vec![0; n],
-        class_names: vec!["bench".into()],
+        labels: (0..n).map(|i| (i % class_names.len()) as u32).collect(),
+        class_names,
         sources: vec![PathBuf::new(); n],
         content_hashes: (0..n).map(|i| [i as u8; 32]).collect(),
     };
@@ -686,10 +695,16 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
     })
     .with_context(|| format!("importing {}", data_dir.display()))?;
     bar.finish_and_clear();
-    let mut split = crate::data::Split::new(&dataset, preset.data.split, preset.data.split_seed);
     let mut dataset = dataset;
+    let classes = &preset.model.classes;
+    if preset.model.class_count() > 0 {
+        dataset
+            .relabel_to(classes)
+            .map_err(|unknown| class_mismatch(classes, &unknown))?;
+    }
+    let mut split = crate::data::Split::new(&dataset, preset.data.split, preset.data.split_seed);
     if let Some(against) = &args.against {
-        append_outside(&mut dataset, &mut split, against, options)?;
+        append_outside(&mut dataset, &mut split, against, options, &preset.model)?;
     }
     let held = crate::train::held_out(&split);
     if held.is_empty() {
@@ -721,6 +736,18 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
         checkpoints.push(("best", best));
     }
     let baseline = std::cell::OnceCell::new();
+    // One judge for every checkpoint, so "latest" and "best" are scored alike.
+    let judge = if conditional && args.class_shots > 0 {
+        match crate::train::ClassJudge::train(&dataset, &split.train, &chosen.device) {
+            Ok(judge) => Some(judge),
+            Err(e) => {
+                eprintln!("class fidelity skipped: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
     for (name, checkpoint) in checkpoints {
         let sampler = Sampler::from_checkpoint(&checkpoint, &chosen.device)?;
         let q = evaluate(&sampler, &dataset, &split, checkpoint.state.step, &baseline)?
@@ -737,8 +764,12 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
             levels.join(", "),
             100.0 * q.near_copy_fraction
         );
-        if conditional && args.class_shots > 0 {
-            print_class_fidelity(&sampler, &dataset, &split, args.class_shots, &chosen.device)?;
+        if let Some(judge) = &judge {
+            let held = crate::train::held_out(&split);
+            match judge.score(&sampler, &dataset, held, args.class_shots) {
+                Ok(scores) => print_class_fidelity(&scores),
+                Err(e) => eprintln!("class fidelity failed: {e}"),
+            }
         }
     }
     Ok(())
@@ -751,25 +782,19 @@ fn append_outside(
     split: &mut crate::data::Split,
     against: &Path,
     options: ImportOptions,
+    model: &crate::preset::ModelPreset,
 ) -> Result<()> {
-    let (outside, _) = import_folder(against, options, &|_| {})
+    let (mut outside, _) = import_folder(against, options, &|_| {})
         .with_context(|| format!("importing {}", against.display()))?;
+    // A conditional model is scored per class: the outside folders must be its classes.
+    if model.class_count() > 0 {
+        outside
+            .relabel_to(&model.classes)
+            .map_err(|unknown| class_mismatch(&model.classes, &unknown))?;
+    }
     let offset = dataset.len();
     dataset.pixels.extend_from_slice(&outside.pixels);
-    // Outside images keep their class when a sub-folder has the same name as one here.
-    let labels: Vec<u32> = outside
-        .labels
-        .iter()
-        .map(|&l| {
-            let name = &outside.class_names[l as usize];
-            dataset
-                .class_names
-                .iter()
-                .position(|n| n == name)
-                .map_or(0, |p| p as u32)
-        })
-        .collect();
-    dataset.labels.extend(labels);
+    dataset.labels.extend(&outside.labels);
     dataset.sources.extend(outside.sources.iter().cloned());
     dataset
         .content_hashes
@@ -779,19 +804,19 @@ fn append_outside(
     Ok(())
 }
 
-/// The class-fidelity table of a conditional model (see `train::class_fidelity`).
-fn print_class_fidelity(
-    sampler: &Sampler,
-    dataset: &crate::data::Dataset,
-    split: &crate::data::Split,
-    shots: usize,
-    device: &burn::tensor::Device,
-) -> Result<()> {
-    let held = crate::train::held_out(split);
-    let scores = crate::train::class_fidelity(sampler, dataset, &split.train, held, shots, device)
-        .context("class fidelity")?;
+/// The error for data folders a conditional model has no class for.
+fn class_mismatch(classes: &[String], unknown: &[String]) -> anyhow::Error {
+    anyhow::anyhow!(
+        "this conditional model knows the classes [{}]; the folders [{}] are none of them (score against sub-folders named like its classes)",
+        classes.join(", "),
+        unknown.join(", ")
+    )
+}
+
+/// The class-fidelity table of a conditional model (see `train::ClassJudge`).
+fn print_class_fidelity(scores: &[crate::train::ClassScore]) {
     println!("  class fidelity (classifier trained on the training images only):");
-    for s in &scores {
+    for s in scores {
         println!(
             "    {:<16} real held-out {:5.1} % of {:>5}   shots {:5.1} % of {:>5}   ratio {:.2}",
             s.class,
@@ -802,7 +827,6 @@ fn print_class_fidelity(
             s.ratio()
         );
     }
-    Ok(())
 }
 
 fn generator(args: &GeneratorArgs) -> Result<()> {

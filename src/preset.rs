@@ -244,7 +244,8 @@ pub struct TrainPreset {
     pub init: Option<String>,
     /// Fine-tuning: freeze the first k discriminator blocks (`FreezeD`, Mo et al. 2020).
     pub freeze_d_blocks: usize,
-    /// Fine-tuning: freeze the generator's first k stages (its coarse structure).
+    /// Fine-tuning: freeze the weights of the generator's first k stages (its coarse
+    /// structure); their BatchNorm statistics still adapt to the new data.
     pub freeze_g_blocks: usize,
     /// Decay of the generator's exponential moving average; 0 disables the EMA copy.
     pub ema_decay: f64,

@@ -590,9 +590,14 @@ fn conditional_model_learns_its_classes_and_samples_each_by_name() {
     )
     .unwrap();
     let split = Split::new(&dataset, preset.data.split, preset.data.split_seed);
-    let scores =
-        atelier::train::class_fidelity_on_split(&sampler, &dataset, &split, 16, &Device::flex())
-            .unwrap();
+    let judge = atelier::train::ClassJudge::train(&dataset, &split.train, &Device::flex()).unwrap();
+    let held: Vec<usize> = split
+        .validation
+        .iter()
+        .chain(&split.test)
+        .copied()
+        .collect();
+    let scores = judge.score(&sampler, &dataset, &held, 16).unwrap();
     assert_eq!(scores.len(), 2);
     for s in &scores {
         assert_eq!(s.real_accuracy, 1.0, "{s:?}");
@@ -643,4 +648,16 @@ fn the_shipped_base_model_fine_tunes_with_the_finetune_preset() {
     // Started from the base: the frozen first D block is the base's, bit for bit.
     let d_block0 = 48 * 16 + 48;
     assert_eq!(prefix(&tuned, "d", d_block0), prefix(&base, "d", d_block0));
+
+    // Any recipe can start from it: the base's latent size (64) replaces tiny-test's (16),
+    // previews and evaluations included.
+    let mut other = tiny(2);
+    other.train.init = Some("base-28".into());
+    other.train.preview_every = 1;
+    let out = tempfile::tempdir().unwrap();
+    run(data.path(), out.path(), other, false);
+    let model = Preset::from_toml("t", &latest(out.path()).preset_toml)
+        .unwrap()
+        .model;
+    assert_eq!(model.latent_dim, 64);
 }

@@ -53,6 +53,32 @@ impl Dataset {
         out
     }
 
+    /// Renumbers the labels to index `classes` (a model's class list), matching by name: the
+    /// data may hold any subset of them, in any order. Returns the data's class names that
+    /// `classes` lacks (and changes nothing) when there are any.
+    pub fn relabel_to(&mut self, classes: &[String]) -> Result<(), Vec<String>> {
+        let mapping: Vec<Option<u32>> = self
+            .class_names
+            .iter()
+            .map(|name| classes.iter().position(|k| k == name).map(|i| i as u32))
+            .collect();
+        let unknown: Vec<String> = self
+            .class_names
+            .iter()
+            .zip(&mapping)
+            .filter(|(_, m)| m.is_none())
+            .map(|(n, _)| n.clone())
+            .collect();
+        if !unknown.is_empty() {
+            return Err(unknown);
+        }
+        for label in &mut self.labels {
+            *label = mapping[*label as usize].unwrap_or(0);
+        }
+        self.class_names = classes.to_vec();
+        Ok(())
+    }
+
     /// A dataset holding only `indices` (in that order), e.g. the first k images for a
     /// small-data experiment.
     #[must_use]
@@ -70,5 +96,30 @@ impl Dataset {
             sources: indices.iter().map(|&i| self.sources[i].clone()).collect(),
             content_hashes: indices.iter().map(|&i| self.content_hashes[i]).collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relabelling_matches_classes_by_name_and_names_the_unknown() {
+        let mut data = Dataset {
+            resolution: 1,
+            channels: 1,
+            pixels: vec![0, 1, 2],
+            labels: vec![0, 1, 1],
+            class_names: vec!["bag".into(), "sneaker".into()],
+            sources: vec![PathBuf::new(); 3],
+            content_hashes: vec![[0; 32]; 3],
+        };
+        let model: Vec<String> = ["t-shirt", "sneaker", "bag"].map(String::from).to_vec();
+        data.relabel_to(&model).unwrap();
+        assert_eq!(data.labels, [2, 1, 1]);
+        assert_eq!(data.class_names, model);
+        let err = data.relabel_to(&["bag".to_string()]).unwrap_err();
+        assert_eq!(err, ["t-shirt", "sneaker"]);
+        assert_eq!(data.labels, [2, 1, 1], "unchanged after a refusal");
     }
 }

@@ -77,7 +77,13 @@ fn read_idx(path: &Path) -> Result<Vec<u8>, ImportError> {
         let mut limited = limited;
         limited.read_to_end(&mut bytes)
     };
-    read.map_err(|e| bad(path, format!("cannot read: {e}")))?;
+    let read = read.map_err(|e| bad(path, format!("cannot read: {e}")))?;
+    if read as u64 >= MAX_IDX_BYTES {
+        return Err(bad(
+            path,
+            "larger than 1 GiB unpacked; split it into smaller files",
+        ));
+    }
     Ok(bytes)
 }
 
@@ -138,7 +144,10 @@ fn class_names(dir: &Path, n: usize) -> Vec<String> {
             return names;
         }
     }
-    let fashion = dir.to_string_lossy().to_lowercase().contains("fashion");
+    // Only the folder's own name counts ("/usr/share/datasets/fashion-mnist").
+    let fashion = dir
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().to_lowercase().contains("fashion"));
     if fashion && n <= FASHION_MNIST_CLASSES.len() {
         return FASHION_MNIST_CLASSES
             .iter()
@@ -193,6 +202,9 @@ pub fn import_idx(
                 PathBuf::from(format!("{}#{i}", file.display())),
             ));
         }
+    }
+    if images.is_empty() {
+        return Err(ImportError::Empty(root.to_path_buf()));
     }
     let names = class_names(root, max_label as usize + 1);
     let mut report = ImportReport {

@@ -120,9 +120,11 @@ pub fn upscale(picture: &Picture, size_px: u32) -> DynamicImage {
 /// file name on every desktop OS.
 #[must_use]
 pub fn file_safe(text: &str) -> String {
+    // No leading dot: a class named ".hidden" must not give hidden files.
     text.chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+        .enumerate()
+        .map(|(i, c)| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_') || (c == '.' && i > 0) {
                 c
             } else {
                 '-'
@@ -131,7 +133,7 @@ pub fn file_safe(text: &str) -> String {
         .collect()
 }
 
-fn file_name(template: &str, shot: &ShotToExport, index: usize) -> Result<String, ShotExportError> {
+fn file_name(asked: &str, shot: &ShotToExport, index: usize) -> Result<String, ShotExportError> {
     let seed = shot
         .meta
         .seed
@@ -139,8 +141,8 @@ fn file_name(template: &str, shot: &ShotToExport, index: usize) -> Result<String
     let class = shot.meta.class.as_deref().map(file_safe);
     // A conditional model's shots always carry their class in the name.
     let template = match &class {
-        Some(_) if !template.contains("{class}") => format!("{{class}}-{template}"),
-        _ => template.to_string(),
+        Some(_) if !asked.contains("{class}") => format!("{{class}}-{asked}"),
+        _ => asked.to_string(),
     };
     let name = template
         .replace("{seed}", &seed)
@@ -151,7 +153,7 @@ fn file_name(template: &str, shot: &ShotToExport, index: usize) -> Result<String
     let unsafe_name =
         name.trim().is_empty() || name.contains(['/', '\\', '\0']) || name == "." || name == "..";
     if unsafe_name {
-        return Err(ShotExportError::BadTemplate(template.clone()));
+        return Err(ShotExportError::BadTemplate(asked.to_string()));
     }
     Ok(name)
 }

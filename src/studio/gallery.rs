@@ -78,6 +78,8 @@ impl Studio {
             .iter()
             .filter_map(|s| s.class.clone())
             .collect();
+        // A saved filter stays listed (and clearable) even when no shot carries it any more.
+        shot_classes.extend(self.project.settings.class_filter.clone());
         shot_classes.sort();
         shot_classes.dedup();
         if model_classes.is_none() && shot_classes.is_empty() {

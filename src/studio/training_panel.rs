@@ -72,8 +72,9 @@ fn fine_tuning_ui(ui: &mut egui::Ui, p: &mut Preset, path_text: &mut String) -> 
                 changed = true;
             }
             if choice == FILE {
+                // The recipe is the truth (another project, a preset file): show its path.
                 if let Some(init) = &p.train.init
-                    && path_text.is_empty()
+                    && init != path_text
                 {
                     path_text.clone_from(init);
                 }

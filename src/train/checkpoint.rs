@@ -222,6 +222,10 @@ impl Checkpoint {
             });
         }
         let len = read_u64(&start, MAGIC.len() + 4).ok_or_else(|| damaged("truncated header"))?;
+        // A header is kilobytes (the epoch order of 50,000 images is well under 1 MiB).
+        if len > 64 << 20 {
+            return Err(damaged("header length out of range"));
+        }
         let mut json = Vec::new();
         file.take(len)
             .read_to_end(&mut json)

@@ -15,7 +15,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::TrainError;
-use crate::data::{Dataset, Split};
+use crate::data::Dataset;
 use crate::export::Picture;
 use crate::latent::latent_for_seed;
 use crate::rng::Rng;
@@ -123,108 +123,125 @@ fn pictures_f32(pictures: &[Picture]) -> Vec<f32> {
         .collect()
 }
 
-/// Trains the classifier on `split.train`, then scores `held_out` real images and
-/// `shots_per_class` shots of each class from `sampler`.
-pub fn class_fidelity(
-    sampler: &Sampler,
-    data: &Dataset,
-    train: &[usize],
-    held_out: &[usize],
-    shots_per_class: usize,
-    device: &Device,
-) -> Result<Vec<ClassScore>, TrainError> {
-    let classes = sampler.model.class_count();
-    if classes < 2 {
-        return Err(TrainError::Incompatible(
-            "class fidelity needs a conditional model (two or more classes)".into(),
-        ));
-    }
-    if sampler.model.classes != data.class_names {
-        return Err(TrainError::Incompatible(format!(
-            "the model's classes [{}] are not the data's [{}]",
-            sampler.model.classes.join(", "),
-            data.class_names.join(", ")
-        )));
-    }
-    if train.len() < 8 || held_out.is_empty() {
-        return Err(TrainError::TooFewImages(train.len()));
-    }
-    let batch = BATCH.min(train.len());
-    let (c, r) = (data.channels, data.resolution);
-    let ad = device.clone().autodiff();
-    let mut model = Classifier::new(c, classes, &ad);
-    let mut optimizer = AdamConfig::new().init();
-    let mut rng = Rng::derived(7, "classifier");
-    for _ in 0..STEPS {
-        let picked: Vec<usize> = (0..batch).map(|_| train[rng.below(train.len())]).collect();
-        let x = Tensor::<4>::from_data(
-            TensorData::new(data.batch_f32(&picked), [batch, c, r, r]),
-            &ad,
-        );
-        let labels: Vec<Option<u32>> = picked.iter().map(|&i| Some(data.labels[i])).collect();
-        let target = one_hot(&labels, classes, &ad);
-        let loss = (log_softmax(model.forward(x), 1) * target)
-            .sum_dim(1)
-            .mean()
-            .neg();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optimizer.step(LEARNING_RATE, model, grads);
-    }
-    let model = model.valid();
-
-    let mut scores = Vec::with_capacity(classes);
-    for (k, name) in sampler.model.classes.iter().enumerate() {
-        let real: Vec<usize> = held_out
-            .iter()
-            .copied()
-            .filter(|&i| data.labels[i] as usize == k)
-            .collect();
-        let mut real_hits = 0;
-        for chunk in real.chunks(256) {
-            let predicted =
-                model.predict(&data.batch_f32(chunk), [chunk.len(), c, r, r], device)?;
-            real_hits += predicted.iter().filter(|&&p| p as usize == k).count();
-        }
-        let mut shot_hits = 0;
-        for start in (0..shots_per_class).step_by(256) {
-            let n = (shots_per_class - start).min(256);
-            let latents: Vec<Vec<f32>> = (start..start + n)
-                .map(|s| {
-                    latent_for_seed(
-                        SHOT_SEED_BASE + (k * 1_000_000 + s) as u64,
-                        sampler.model.latent_dim,
-                    )
-                })
-                .collect();
-            let shots = sampler.render_classes(&latents, &vec![Some(k as u32); n])?;
-            let predicted = model.predict(&pictures_f32(&shots), [n, c, r, r], device)?;
-            shot_hits += predicted.iter().filter(|&&p| p as usize == k).count();
-        }
-        scores.push(ClassScore {
-            class: name.clone(),
-            real_accuracy: real_hits as f64 / real.len().max(1) as f64,
-            real_images: real.len(),
-            shot_accuracy: shot_hits as f64 / shots_per_class.max(1) as f64,
-            shots: shots_per_class,
-        });
-    }
-    Ok(scores)
+/// A classifier trained once on a data set's training images; it then scores any number of
+/// conditional generators against the held-out images.
+pub struct ClassJudge {
+    model: Classifier,
+    device: Device,
+    classes: Vec<String>,
+    channels: usize,
+    resolution: usize,
 }
 
-/// Shorthand for the run's own split: trains on its training images, scores its validation
-/// and test images.
-pub fn class_fidelity_on_split(
-    sampler: &Sampler,
-    data: &Dataset,
-    split: &Split,
-    shots_per_class: usize,
-    device: &Device,
-) -> Result<Vec<ClassScore>, TrainError> {
-    let held: Vec<usize> = split
-        .validation
-        .iter()
-        .chain(&split.test)
-        .copied()
-        .collect();
-    class_fidelity(sampler, data, &split.train, &held, shots_per_class, device)
+/// Serialises seeding and initialisation (the backend's RNG is process-wide).
+static JUDGE_INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+impl ClassJudge {
+    /// Trains on `train` (indices into `data`) with fixed seeds, so the same data gives the
+    /// same judge.
+    pub fn train(data: &Dataset, train: &[usize], device: &Device) -> Result<Self, TrainError> {
+        let classes = data.class_names.len();
+        if classes < 2 {
+            return Err(TrainError::Incompatible(
+                "class fidelity needs two or more classes".into(),
+            ));
+        }
+        if train.len() < 8 {
+            return Err(TrainError::TooFewImages(train.len()));
+        }
+        let (c, r) = (data.channels, data.resolution);
+        let ad = device.clone().autodiff();
+        let mut model = {
+            let _guard = JUDGE_INIT
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            device.seed(0xC1A5);
+            let model = Classifier::new(c, classes, &ad);
+            model.visit(&mut super::session::Materialise);
+            model
+        };
+        let batch = BATCH.min(train.len());
+        let mut optimizer = AdamConfig::new().init();
+        let mut rng = Rng::derived(7, "classifier");
+        for _ in 0..STEPS {
+            let picked: Vec<usize> = (0..batch).map(|_| train[rng.below(train.len())]).collect();
+            let x = Tensor::<4>::from_data(
+                TensorData::new(data.batch_f32(&picked), [batch, c, r, r]),
+                &ad,
+            );
+            let labels: Vec<Option<u32>> = picked.iter().map(|&i| Some(data.labels[i])).collect();
+            let target = one_hot(&labels, classes, &ad);
+            let loss = (log_softmax(model.forward(x), 1) * target)
+                .sum_dim(1)
+                .mean()
+                .neg();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(LEARNING_RATE, model, grads);
+        }
+        Ok(Self {
+            model: model.valid(),
+            device: device.clone(),
+            classes: data.class_names.clone(),
+            channels: c,
+            resolution: r,
+        })
+    }
+
+    /// Scores `held_out` real images and `shots_per_class` shots of each class.
+    pub fn score(
+        &self,
+        sampler: &Sampler,
+        data: &Dataset,
+        held_out: &[usize],
+        shots_per_class: usize,
+    ) -> Result<Vec<ClassScore>, TrainError> {
+        if sampler.model.classes != self.classes || data.class_names != self.classes {
+            return Err(TrainError::Incompatible(format!(
+                "the model's classes [{}] are not the data's [{}]",
+                sampler.model.classes.join(", "),
+                self.classes.join(", ")
+            )));
+        }
+        let (c, r, device) = (self.channels, self.resolution, &self.device);
+        let mut scores = Vec::with_capacity(self.classes.len());
+        for (k, name) in self.classes.iter().enumerate() {
+            let real: Vec<usize> = held_out
+                .iter()
+                .copied()
+                .filter(|&i| data.labels[i] as usize == k)
+                .collect();
+            let mut real_hits = 0;
+            for chunk in real.chunks(256) {
+                let predicted =
+                    self.model
+                        .predict(&data.batch_f32(chunk), [chunk.len(), c, r, r], device)?;
+                real_hits += predicted.iter().filter(|&&p| p as usize == k).count();
+            }
+            let mut shot_hits = 0;
+            for start in (0..shots_per_class).step_by(256) {
+                let n = (shots_per_class - start).min(256);
+                let latents: Vec<Vec<f32>> = (start..start + n)
+                    .map(|s| {
+                        latent_for_seed(
+                            SHOT_SEED_BASE + (k * 1_000_000 + s) as u64,
+                            sampler.model.latent_dim,
+                        )
+                    })
+                    .collect();
+                let shots = sampler.render_classes(&latents, &vec![Some(k as u32); n])?;
+                let predicted = self
+                    .model
+                    .predict(&pictures_f32(&shots), [n, c, r, r], device)?;
+                shot_hits += predicted.iter().filter(|&&p| p as usize == k).count();
+            }
+            scores.push(ClassScore {
+                class: name.clone(),
+                real_accuracy: real_hits as f64 / real.len().max(1) as f64,
+                real_images: real.len(),
+                shot_accuracy: shot_hits as f64 / shots_per_class.max(1) as f64,
+                shots: shots_per_class,
+            });
+        }
+        Ok(scores)
+    }
 }

@@ -39,7 +39,15 @@ pub fn evaluate(
     if real_idx.is_empty() {
         return Ok(None);
     }
-    let real_idx = &real_idx[..real_idx.len().min(MAX_SHOTS)];
+    // Spread over the whole held-out list: imports keep each class together, so a prefix
+    // would score the first classes only.
+    let real_idx: Vec<usize> = if real_idx.len() <= MAX_SHOTS {
+        real_idx.to_vec()
+    } else {
+        (0..MAX_SHOTS)
+            .map(|i| real_idx[i * real_idx.len() / MAX_SHOTS])
+            .collect()
+    };
     let count = real_idx.len().clamp(MIN_SHOTS, MAX_SHOTS);
     let dim = sampler.model.latent_dim;
     let latents: Vec<Vec<f32>> = (0..count as u64)

@@ -15,7 +15,7 @@ mod session;
 
 pub use augment::{ADA_SPEED_IMAGES, ada_adjust, augment};
 pub use checkpoint::{BEST, Checkpoint, CheckpointError, FORMAT_VERSION, LATEST, TrainState, hex};
-pub use class_fidelity::{ClassScore, class_fidelity, class_fidelity_on_split};
+pub use class_fidelity::{ClassJudge, ClassScore};
 pub use ema::{ema_update, warmed_up_decay};
 pub use evaluate::{evaluate, held_out};
 pub use metrics::{MetricsRecord, read_all as read_metrics};

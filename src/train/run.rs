@@ -14,7 +14,7 @@ use super::checkpoint::{BEST, Checkpoint, LATEST};
 use super::evaluate::evaluate;
 use super::metrics::MetricsRecord;
 use super::session::GanSession;
-use crate::data::{ImportOptions, ImportProgress, ImportReport, Split, import_folder};
+use crate::data::{Dataset, ImportOptions, ImportProgress, ImportReport, Split, import_folder};
 use crate::export::{grid, save_png_atomic};
 use crate::fsutil::write_atomic;
 use crate::latent::latent_for_seed;
@@ -181,7 +181,8 @@ impl TrainRun {
             device: device.clone(),
             run_dir: options.run_dir.clone(),
             split,
-            preview_latents: preview_latents(&preset),
+            // The session's recipe: a base model may have replaced the latent size.
+            preview_latents: preview_latents(session.preset()),
             train: session.preset().train.clone(),
             near_copy_baseline: std::cell::OnceCell::new(),
         };
@@ -417,6 +418,16 @@ fn prepare_session(
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<(GanSession, Split), TrainError> {
     let run_dir = &options.run_dir;
+    // A base model is loaded and checked before the (possibly long) import.
+    let mut preset = preset;
+    let base = match (checkpoint, &preset.train.init) {
+        (None, Some(spec)) => {
+            let base = load_base(spec)?;
+            adopt_base_model(&mut preset, &base)?;
+            Some(base)
+        }
+        _ => None,
+    };
     std::fs::create_dir_all(run_dir.join("previews")).map_err(io_err("cannot create", run_dir))?;
 
     let import_options = ImportOptions {
@@ -429,21 +440,13 @@ fn prepare_session(
     write_atomic(&report_path, report.to_string().as_bytes())
         .map_err(io_err("cannot write", &report_path))?;
     on_event(TrainEvent::Imported(report));
-    let split = Split::new(&dataset, preset.data.split, preset.data.split_seed);
-    let mut preset = preset;
-    let base = match (checkpoint, &preset.train.init) {
-        (None, Some(spec)) => {
-            let base = load_base(spec)?;
-            adopt_base_model(&mut preset, &base)?;
-            Some(base)
-        }
-        _ => None,
-    };
+    let mut dataset = dataset;
     match_classes(
         &mut preset,
-        &dataset.class_names,
+        &mut dataset,
         checkpoint.is_some() || base.is_some(),
     )?;
+    let split = Split::new(&dataset, preset.data.split, preset.data.split_seed);
     let dataset = Arc::new(dataset);
 
     let session = match (checkpoint, &base) {
@@ -534,33 +537,30 @@ fn adopt_base_model(preset: &mut Preset, base: &Checkpoint) -> Result<(), TrainE
         .map_err(|e| TrainError::Incompatible(format!("with the base model's networks: {e}")))
 }
 
-/// A conditional model learns the data's classes; a resumed or fine-tuned one must see the
-/// same classes it was built for.
-fn match_classes(
-    preset: &mut Preset,
-    data_classes: &[String],
-    fixed: bool,
-) -> Result<(), TrainError> {
+/// A new conditional model learns the data's classes. A resumed or fine-tuned one keeps the
+/// classes it was built for: the data's labels are matched to them by name (any subset, in any
+/// order), and a folder the model does not know is an error.
+fn match_classes(preset: &mut Preset, data: &mut Dataset, fixed: bool) -> Result<(), TrainError> {
     if !preset.model.conditional {
         return Ok(());
     }
-    if data_classes.len() < 2 {
+    if fixed {
+        let known = &preset.model.classes;
+        return data.relabel_to(known).map_err(|unknown| {
+            TrainError::Incompatible(format!(
+                "model.classes: the model (a conditional base or the run being resumed) knows the classes [{}]; the data's sub-folders [{}] are not among them; rename them, or train a new model",
+                known.join(", "),
+                unknown.join(", ")
+            ))
+        });
+    }
+    if data.class_names.len() < 2 {
         return Err(TrainError::Incompatible(format!(
             "model.conditional: the data holds {} class; a conditional model needs two or more class sub-folders (or set conditional = false)",
-            data_classes.len()
+            data.class_names.len()
         )));
     }
-    if fixed {
-        if preset.model.classes != data_classes {
-            return Err(TrainError::Incompatible(format!(
-                "model.classes: the model was built for classes [{}] but the data's sub-folders are [{}]; use folders named like the model's classes, or train a new model",
-                preset.model.classes.join(", "),
-                data_classes.join(", ")
-            )));
-        }
-    } else {
-        preset.model.classes = data_classes.to_vec();
-    }
+    preset.model.classes.clone_from(&data.class_names);
     Ok(())
 }
 

@@ -86,8 +86,10 @@ fn optimizer(preset: &Preset) -> ModuleOptimizer {
     }
 }
 
-/// Drops the gradients of every parameter it visits: those parameters stay as they are
-/// (frozen layers), and the optimiser keeps no state for them.
+/// Drops the gradients of every parameter it visits: those weights stay as they are (frozen
+/// layers), and the optimiser keeps no state for them. BatchNorm running statistics in a
+/// frozen stage still follow the new data's activations, as when a layer is frozen in
+/// PyTorch by `requires_grad = False` in training mode.
 struct DropGradients<'a>(&'a mut GradientsParams);
 
 impl ModuleVisitor for DropGradients<'_> {
@@ -147,7 +149,7 @@ fn record_bytes<M: Module>(module: M, what: &'static str) -> Result<Vec<u8>, Tra
 static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Forces lazy parameter initialisation now (reading a value initialises it).
-struct Materialise;
+pub(super) struct Materialise;
 
 impl burn::module::ModuleVisitor for Materialise {
     fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
@@ -179,6 +181,11 @@ impl GanSession {
     ) -> Result<Self, TrainError> {
         if train.len() < 2 {
             return Err(TrainError::TooFewImages(train.len()));
+        }
+        if preset.model.conditional && preset.model.classes.len() < 2 {
+            return Err(TrainError::Incompatible(
+                "model.conditional: the model has no class list (two or more classes are filled in from the data's sub-folders when a run starts)".into(),
+            ));
         }
         let seed = preset.train.seed;
         let ad = device.clone().autodiff();
@@ -288,7 +295,9 @@ impl GanSession {
     ) -> Result<Self, TrainError> {
         let mut session = Self::new(preset, data, train, device)?;
         let ad = session.device.clone();
-        let g_bytes = base.blob("g").or_else(|| base.blob("ema"));
+        // The generator that renders (EMA) is the one worth continuing from; the shipped base
+        // holds only it, so a run folder and its base file start the same.
+        let g_bytes = base.blob("ema").or_else(|| base.blob("g"));
         let g = load_record(
             Generator::new(&session.preset.model, &ad),
             g_bytes,
