@@ -130,6 +130,8 @@ pub struct Studio {
     pub(super) generate_count: usize,
     /// The training panel's typed base-model path (kept while the user types).
     pub(super) base_path_text: String,
+    /// New shots land at the end of the gallery: scroll there on the next frame.
+    pub(super) scroll_to: Option<ShotId>,
     pub(super) compare: bool,
     pub(super) tag_draft: String,
     pub(super) columns: usize,
@@ -189,6 +191,7 @@ impl Studio {
             favourites_only: false,
             generate_count: 16,
             base_path_text: String::new(),
+            scroll_to: None,
             compare: false,
             tag_draft: String::new(),
             columns: 6,
@@ -736,6 +739,7 @@ impl Studio {
             })
             .collect();
         self.mark_curation();
+        self.scroll_to = ids.first().copied();
         self.request_shots(&ids);
     }
 
@@ -764,6 +768,7 @@ impl Studio {
             })
             .collect();
         self.mark_curation();
+        self.scroll_to = ids.first().copied();
         self.request_shots(&ids);
     }
 

@@ -169,6 +169,10 @@ impl Studio {
                                 .add_sized([TILE, TILE], egui::Button::new("…").selected(selected)),
                         };
                         let response = response.on_hover_text(&name);
+                        if self.scroll_to == Some(*id) {
+                            response.scroll_to_me(Some(egui::Align::TOP));
+                            self.scroll_to = None;
+                        }
                         response.widget_info(|| {
                             egui::WidgetInfo::selected(egui::Role::Button, true, selected, &name)
                         });
