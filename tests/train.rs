@@ -53,6 +53,27 @@ fn run(data: &Path, out: &Path, preset: Preset, resume: bool) -> atelier::train:
     .unwrap()
 }
 
+/// The error a new run in a fresh folder ends with.
+fn run_error(data: &Path, preset: Preset) -> String {
+    let out = tempfile::tempdir().unwrap();
+    let options = RunOptions {
+        data_dir: data.to_path_buf(),
+        run_dir: out.path().join("x"),
+        preset,
+        resume: false,
+    };
+    train_run(
+        &options,
+        &Device::flex(),
+        &AtomicBool::new(false),
+        &|_| {},
+        &mut |_: TrainEvent| {},
+    )
+    .err()
+    .unwrap()
+    .to_string()
+}
+
 /// The values a checkpoint record holds (burn does not persist the ids of BatchNorm running
 /// statistics, so module records are compared by value; optimiser records by bytes).
 fn values(c: &Checkpoint, name: &str) -> Vec<f32> {
@@ -502,22 +523,7 @@ fn fine_tuning_starts_from_the_base_keeps_frozen_layers_and_refuses_a_mismatch()
     // A 32 px RGB recipe cannot start from a 28 px grey base: the error names the fix.
     let mut rgb = Preset::load("dcgan-32-rgb").unwrap();
     rgb.train.init = Some(base_file.display().to_string());
-    let options = RunOptions {
-        data_dir: data.path().to_path_buf(),
-        run_dir: tempfile::tempdir().unwrap().path().join("x"),
-        preset: rgb,
-        resume: false,
-    };
-    let err = train_run(
-        &options,
-        &Device::flex(),
-        &AtomicBool::new(false),
-        &|_| {},
-        &mut |_: TrainEvent| {},
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let err = run_error(data.path(), rgb);
     assert!(
         err.contains("28 px grey") && err.contains("model.resolution = 28"),
         "{err}"
@@ -611,22 +617,7 @@ fn conditional_model_learns_its_classes_and_samples_each_by_name() {
 
     // One class folder cannot train a conditional model.
     let one = demo_folder(20);
-    let options = RunOptions {
-        data_dir: one.path().to_path_buf(),
-        run_dir: tempfile::tempdir().unwrap().path().join("x"),
-        preset,
-        resume: false,
-    };
-    let err = train_run(
-        &options,
-        &Device::flex(),
-        &AtomicBool::new(false),
-        &|_| {},
-        &mut |_: TrainEvent| {},
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let err = run_error(one.path(), preset);
     assert!(err.contains("model.conditional"), "{err}");
 }
 

@@ -239,18 +239,7 @@ pub fn import_idx(
         kept.push((label, pixels, hash, source));
     }
     // Dense labels over the classes present, named in label order.
-    let remap: Vec<Option<u32>> = {
-        let mut next = 0;
-        counts
-            .iter()
-            .map(|&n| {
-                (n > 0).then(|| {
-                    next += 1;
-                    next - 1
-                })
-            })
-            .collect()
-    };
+    let remap = super::import::dense_labels(&counts);
     for (i, &n) in counts.iter().enumerate() {
         if n > 0 {
             dataset.class_names.push(names[i].clone());

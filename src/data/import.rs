@@ -279,18 +279,7 @@ fn assemble(
         });
     }
     // Classes whose every file was skipped are dropped so labels stay dense.
-    let remap: Vec<Option<u32>> = {
-        let mut next = 0u32;
-        used_labels
-            .iter()
-            .map(|&n| {
-                (n > 0).then(|| {
-                    next += 1;
-                    next - 1
-                })
-            })
-            .collect()
-    };
+    let remap = dense_labels(&used_labels);
     for (i, name) in class_names.iter().enumerate() {
         if used_labels[i] > 0 {
             dataset.class_names.push(name.clone());
@@ -307,6 +296,21 @@ fn assemble(
         dataset.sources.push(path);
     }
     Ok(dataset)
+}
+
+/// New label of each old one when the classes with no image are dropped (`None` for those),
+/// keeping the order of the rest.
+pub(super) fn dense_labels(counts: &[usize]) -> Vec<Option<u32>> {
+    let mut next = 0u32;
+    counts
+        .iter()
+        .map(|&n| {
+            (n > 0).then(|| {
+                next += 1;
+                next - 1
+            })
+        })
+        .collect()
 }
 
 fn scan(

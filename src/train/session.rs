@@ -245,17 +245,7 @@ impl GanSession {
                 "the training images differ from the ones this run started on (files added, removed or changed); resume with the original folder, or start a new run".into(),
             ));
         }
-        let ad = session.device.clone();
-        let g = load_record(
-            Generator::new(&session.preset.model, &ad),
-            checkpoint.blob("g"),
-            "generator",
-        )?;
-        let d = load_record(
-            Discriminator::new(&session.preset.model, &ad),
-            checkpoint.blob("d"),
-            "discriminator",
-        )?;
+        let (g, d) = session.load_networks(checkpoint.blob("g"), checkpoint.blob("d"), false)?;
         session.ema = match checkpoint.blob("ema") {
             Some(bytes) => Some(load_record(g.valid(), Some(bytes), "EMA generator")?),
             None => None,
@@ -294,20 +284,10 @@ impl GanSession {
         device: &Device,
     ) -> Result<Self, TrainError> {
         let mut session = Self::new(preset, data, train, device)?;
-        let ad = session.device.clone();
         // The generator that renders (EMA) is the one worth continuing from; the shipped base
         // holds only it, so a run folder and its base file start the same.
         let g_bytes = base.blob("ema").or_else(|| base.blob("g"));
-        let g = load_record(
-            Generator::new(&session.preset.model, &ad),
-            g_bytes,
-            "base generator",
-        )?;
-        let d = load_record(
-            Discriminator::new(&session.preset.model, &ad),
-            base.blob("d"),
-            "base discriminator (a generator-only file cannot be fine-tuned; use the run's checkpoint.atl)",
-        )?;
+        let (g, d) = session.load_networks(g_bytes, base.blob("d"), true)?;
         if session.preset.train.ema_decay > 0.0 {
             session.ema = Some(match base.blob("ema") {
                 Some(bytes) => load_record(g.valid(), Some(bytes), "base EMA generator")?,
@@ -316,6 +296,32 @@ impl GanSession {
         }
         session.nets = Some(Nets { g, d });
         Ok(session)
+    }
+
+    /// G and D of this session's architecture from burnpack records; `base` says, in errors,
+    /// that they came from a base model.
+    fn load_networks(
+        &self,
+        g: Option<&[u8]>,
+        d: Option<&[u8]>,
+        base: bool,
+    ) -> Result<(Generator, Discriminator), TrainError> {
+        let (model, ad) = (&self.preset.model, &self.device);
+        let g = load_record(
+            Generator::new(model, ad),
+            g,
+            if base { "base generator" } else { "generator" },
+        )?;
+        let d = load_record(
+            Discriminator::new(model, ad),
+            d,
+            if base {
+                "base discriminator (a generator-only file cannot be fine-tuned; use the run's checkpoint.atl)"
+            } else {
+                "discriminator"
+            },
+        )?;
+        Ok((g, d))
     }
 
     #[must_use]
