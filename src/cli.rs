@@ -576,8 +576,10 @@ fn bench_quality(args: &BenchArgs, quiet: bool) -> Result<()> {
         },
         quiet,
     )?;
+    // Ctrl-C stops early with a checkpoint: report the steps actually trained.
+    let trained = Checkpoint::peek_state(&out.join(LATEST)).map_or(0, |s| s.step);
     println!(
-        "bench --quality: preset {} trained {} steps on {} in {:.0} s",
+        "bench --quality: preset {} trained {trained} of {} steps on {} in {:.0} s",
         args.preset,
         args.steps,
         data.display(),

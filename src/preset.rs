@@ -247,6 +247,11 @@ pub struct TrainPreset {
     /// Fine-tuning: freeze the weights of the generator's first k stages (its coarse
     /// structure); their BatchNorm statistics still adapt to the new data.
     pub freeze_g_blocks: usize,
+    /// Weight of the mode-seeking term (Mao et al. 2019, MSGAN): G is rewarded for making two
+    /// latents of the same class differ as much as the latents do. Conditional models need it:
+    /// without it G learnt one image per class and ignored z (measured on three Fashion-MNIST
+    /// classes). 0 turns it off.
+    pub mode_seeking: f64,
     /// Decay of the generator's exponential moving average; 0 disables the EMA copy.
     pub ema_decay: f64,
     pub seed: u64,
@@ -280,6 +285,7 @@ impl Default for TrainPreset {
             beta2: 0.999,
             weight_decay: 0.0,
             momentum: 0.9,
+            mode_seeking: 0.0,
             init: None,
             freeze_d_blocks: 0,
             freeze_g_blocks: 0,
@@ -488,6 +494,12 @@ impl Preset {
         let bad =
             |field: &'static str, message: String| Err(PresetError::Invalid { field, message });
         let (m, t) = (&self.model, &self.train);
+        if !(t.mode_seeking.is_finite() && (0.0..=100.0).contains(&t.mode_seeking)) {
+            return bad(
+                "train.mode_seeking",
+                format!("{} (a weight in [0, 100]; 0 turns it off)", t.mode_seeking),
+            );
+        }
         if !(0.0..1.0).contains(&t.momentum) {
             return bad("train.momentum", format!("{} (in [0, 1))", t.momentum));
         }

@@ -567,6 +567,7 @@ fn conditional_model_learns_its_classes_and_samples_each_by_name() {
     let mut preset = tiny(3);
     preset.model.conditional = true;
     preset.model.d_dropout = 0.2;
+    preset.train.mode_seeking = 1.0;
     run(data.path(), out.path(), preset.clone(), false);
     let checkpoint = latest(out.path());
     let sampler = Sampler::from_checkpoint(&checkpoint, &Device::flex()).unwrap();

@@ -86,6 +86,19 @@ fn optimizer(preset: &Preset) -> ModuleOptimizer {
     }
 }
 
+/// MSGAN's term: `1 / (mean|G(z₁) − G(z₂)| / mean|z₁ − z₂| + ε)` over the pairs (i, i + half).
+/// Small when paired latents give clearly different images.
+fn mode_seeking_loss(fake: Tensor<4>, z: Tensor<2>, half: usize) -> Tensor<1> {
+    let image_gap = (fake.clone().narrow(0, 0, half) - fake.narrow(0, half, half))
+        .abs()
+        .mean();
+    let latent_gap = (z.clone().narrow(0, 0, half) - z.narrow(0, half, half))
+        .abs()
+        .mean()
+        .detach();
+    (image_gap / latent_gap).add_scalar(1e-5).recip()
+}
+
 /// Drops the gradients of every parameter it visits: those weights stay as they are (frozen
 /// layers), and the optimiser keeps no state for them. BatchNorm running statistics in a
 /// frozen stage still follow the new data's activations, as when a layer is frozen in
@@ -413,14 +426,30 @@ impl GanSession {
             &self.device,
         );
         let z = self.latents(b);
+        let mode_seeking = self.preset.train.mode_seeking;
+        let half = b / 2;
         // Conditional models: the fakes are asked for the real batch's classes, so D sees the
-        // same class mix on both sides.
-        let classes = (self.preset.model.class_count() > 0).then(|| {
+        // same class mix on both sides. With mode seeking, fake i + b/2 repeats fake i's class,
+        // so the two halves pair up latents of one class.
+        let count = self.preset.model.class_count();
+        let (real_classes, fake_classes) = if count > 0 {
             let labels: Vec<Option<u32>> =
                 indices.iter().map(|&i| Some(self.data.labels[i])).collect();
-            one_hot(&labels, self.preset.model.class_count(), &self.device)
-        });
-        let fake = g.forward(z, classes.clone());
+            let fake_labels: Vec<Option<u32>> = if mode_seeking > 0.0 {
+                (0..b)
+                    .map(|i| labels[if i < 2 * half { i % half } else { i }])
+                    .collect()
+            } else {
+                labels.clone()
+            };
+            (
+                Some(one_hot(&labels, count, &self.device)),
+                Some(one_hot(&fake_labels, count, &self.device)),
+            )
+        } else {
+            (None, None)
+        };
+        let fake = g.forward(z.clone(), fake_classes.clone());
 
         // Discriminator: real → 1, fake → 0, both seen through the same kind of augmentation.
         let p = self.state.augment_p;
@@ -432,8 +461,8 @@ impl GanSession {
         let ad = self.device.clone();
         let ops = self.preset.train.augment_ops.clone();
         let mut aug = |x: Tensor<4>| augment(x, p, &ops, &mut aug_rng, &ad);
-        let real_logits = d.forward(aug(real), classes.clone());
-        let fake_logits = d.forward(aug(fake.clone().detach()), classes.clone());
+        let real_logits = d.forward(aug(real), real_classes);
+        let fake_logits = d.forward(aug(fake.clone().detach()), fake_classes.clone());
         let loss = self.preset.train.loss;
         let d_loss = match loss {
             LossKind::NonSaturating => {
@@ -453,11 +482,16 @@ impl GanSession {
         let d = self.opt_d.step(self.preset.train.lr_d, d, d_grads);
 
         // Generator: make the updated D call the same fakes real.
-        let g_logits = d.forward(aug(fake), classes);
+        let g_logits = d.forward(aug(fake.clone()), fake_classes);
         self.state.augment_rng = Some(aug_rng);
         let g_loss = match loss {
             LossKind::NonSaturating => softplus(g_logits.neg(), 1.0).mean(),
             LossKind::Hinge => g_logits.neg().mean(),
+        };
+        let g_loss = if mode_seeking > 0.0 && half > 0 {
+            g_loss + mode_seeking_loss(fake, z, half).mul_scalar(mode_seeking)
+        } else {
+            g_loss
         };
         let mut g_grads = GradientsParams::from_grads(g_loss.backward(), &g);
         g.visit_first_stages(
