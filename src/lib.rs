@@ -1,9 +1,12 @@
 //! Atelier: a desktop studio that trains GANs on a designer's product photos.
 //!
 //! Module map (domain code never touches egui, eframe or rfd):
-//! - [`data`]: import a folder (decode, validate, square, resize, labels, split).
-//! - [`model`]: generator/discriminator families (seed MLP, DCGAN), device-agnostic.
-//! - [`train`]: the GAN step, EMA, metrics, checkpoints, the run driver.
+//! - [`data`]: import a folder or IDX files (decode, validate, square, resize, labels, split).
+//! - [`model`]: generator/discriminator families (seed MLP, DCGAN, class-conditional DCGAN
+//!   with a projection discriminator), device-agnostic.
+//! - [`train`]: the GAN step, EMA, metrics, checkpoints, fine-tuning from a base, the run
+//!   driver, and the class-fidelity check.
+//! - [`base`]: the base models shipped inside the binary (`base-28`).
 //! - [`latent`], [`sample`]: latent vectors and rendering shots from a checkpoint.
 //! - [`export`]: pictures to files (PNG, grids), atomically.
 //! - [`preset`]: the TOML training recipes under `presets/`.
