@@ -739,17 +739,13 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
     }
     let baseline = std::cell::OnceCell::new();
     // One judge for every checkpoint, so "latest" and "best" are scored alike.
-    let judge = if conditional && args.class_shots > 0 {
-        match crate::train::ClassJudge::train(&dataset, &split.train, &chosen.device) {
-            Ok(judge) => Some(judge),
-            Err(e) => {
-                eprintln!("class fidelity skipped: {e}");
-                None
-            }
-        }
-    } else {
-        None
-    };
+    let judge = (conditional && args.class_shots > 0)
+        .then(|| crate::train::ClassJudge::train(&dataset, &split.train, &chosen.device))
+        .and_then(|judge| {
+            judge
+                .map_err(|e| eprintln!("class fidelity skipped: {e}"))
+                .ok()
+        });
     for (name, checkpoint) in checkpoints {
         let sampler = Sampler::from_checkpoint(&checkpoint, &chosen.device)?;
         let q = evaluate(&sampler, &dataset, &split, checkpoint.state.step, &baseline)?

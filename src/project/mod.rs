@@ -42,17 +42,20 @@ impl CheckpointEntry {
     /// The menu text: the file under `runs/`, its step, SWD and near-copy share.
     #[must_use]
     pub fn label(&self, runs_dir: &Path) -> String {
+        use std::fmt::Write;
         let short = self.path.strip_prefix(runs_dir).unwrap_or(&self.path);
         let mut text = short.display().to_string();
+        // Writing to a String cannot fail.
         if let Some(step) = self.step {
-            text.push_str(&format!(" · step {step}"));
+            let _ = write!(text, " · step {step}");
         }
         if let Some(q) = &self.quality {
-            text.push_str(&format!(
+            let _ = write!(
+                text,
                 " · held-out SWD {:.1} · near-copies {:.1} %",
                 q.swd,
                 100.0 * q.near_copy_fraction
-            ));
+            );
         }
         text
     }

@@ -879,12 +879,11 @@ impl Studio {
             step: Some(step),
             quality,
         };
-        match self.checkpoints.iter_mut().find(|e| e.path == entry.path) {
-            Some(existing) => *existing = entry,
-            None => {
-                self.checkpoints.push(entry);
-                self.checkpoints.sort_by(|a, b| a.path.cmp(&b.path));
-            }
+        if let Some(existing) = self.checkpoints.iter_mut().find(|e| e.path == entry.path) {
+            *existing = entry;
+        } else {
+            self.checkpoints.push(entry);
+            self.checkpoints.sort_by(|a, b| a.path.cmp(&b.path));
         }
     }
 

@@ -408,6 +408,34 @@ impl GanSession {
         Tensor::from_data(TensorData::new(z, [n, dim]), &self.device)
     }
 
+    /// One-hot classes of a real batch and of its fakes (`None` for unconditional models).
+    /// The fakes are asked for the real batch's classes, so D sees the same class mix on both
+    /// sides; with `paired`, fake i + b/2 repeats fake i's class, so the two halves pair up
+    /// latents of one class for the mode-seeking term.
+    fn batch_classes(
+        &self,
+        indices: &[usize],
+        paired: bool,
+    ) -> (Option<Tensor<2>>, Option<Tensor<2>>) {
+        let count = self.preset.model.class_count();
+        if count == 0 {
+            return (None, None);
+        }
+        let (b, half) = (indices.len(), indices.len() / 2);
+        let labels: Vec<Option<u32>> = indices.iter().map(|&i| Some(self.data.labels[i])).collect();
+        let fake_labels: Vec<Option<u32>> = if paired {
+            (0..b)
+                .map(|i| labels[if i < 2 * half { i % half } else { i }])
+                .collect()
+        } else {
+            labels.clone()
+        };
+        (
+            Some(one_hot(&labels, count, &self.device)),
+            Some(one_hot(&fake_labels, count, &self.device)),
+        )
+    }
+
     /// One D update and one G update. The non-saturating loss is written with `softplus`
     /// (BCE-with-logits without its overflow); hinge is the alternative.
     pub fn step(&mut self) -> Result<(), TrainError> {
@@ -428,27 +456,7 @@ impl GanSession {
         let z = self.latents(b);
         let mode_seeking = self.preset.train.mode_seeking;
         let half = b / 2;
-        // Conditional models: the fakes are asked for the real batch's classes, so D sees the
-        // same class mix on both sides. With mode seeking, fake i + b/2 repeats fake i's class,
-        // so the two halves pair up latents of one class.
-        let count = self.preset.model.class_count();
-        let (real_classes, fake_classes) = if count > 0 {
-            let labels: Vec<Option<u32>> =
-                indices.iter().map(|&i| Some(self.data.labels[i])).collect();
-            let fake_labels: Vec<Option<u32>> = if mode_seeking > 0.0 {
-                (0..b)
-                    .map(|i| labels[if i < 2 * half { i % half } else { i }])
-                    .collect()
-            } else {
-                labels.clone()
-            };
-            (
-                Some(one_hot(&labels, count, &self.device)),
-                Some(one_hot(&fake_labels, count, &self.device)),
-            )
-        } else {
-            (None, None)
-        };
+        let (real_classes, fake_classes) = self.batch_classes(&indices, mode_seeking > 0.0);
         let fake = g.forward(z.clone(), fake_classes.clone());
 
         // Discriminator: real → 1, fake → 0, both seen through the same kind of augmentation.
