@@ -204,7 +204,7 @@ pub struct DcganDiscriminator {
     blocks: Vec<DownBlock>,
     to_logit: DownConv,
     /// Projection discriminator (Miyato & Koyama 2018): `[classes, features]`; the logit gains
-    /// `⟨embed(y), mean features⟩`, so D judges "a real image of class y", not just "real".
+    /// `⟨embed(y), Σ features⟩`, so D judges "a real image of class y", not just "real".
     class_embed: Option<Param<Tensor<2>>>,
 }
 
@@ -271,11 +271,10 @@ impl DcganDiscriminator {
         match (&self.class_embed, classes) {
             (Some(embed), Some(classes)) => {
                 let [_, c, h, w] = x.dims();
-                // Mean, not the paper's sum: without spectral normalisation a 7×7 sum makes
-                // the class term ~50× the realism logit, and G collapsed to one image per class
-                // (measured on three Fashion-MNIST classes); the mean keeps them on one scale.
-                let pooled: Tensor<2> =
-                    x.reshape([batch, c, h * w]).mean_dim(2).reshape([batch, c]);
+                // Sum pooling, as in the paper. A mean (1/49 of it) was tried and gave weaker
+                // class adherence at equal steps; the collapse to one image per class it was
+                // meant to cure came from G ignoring z, which `train.mode_seeking` fixes.
+                let pooled: Tensor<2> = x.reshape([batch, c, h * w]).sum_dim(2).reshape([batch, c]);
                 let projected = classes.matmul(embed.val());
                 logit + (pooled * projected).sum_dim(1).reshape([batch])
             }
