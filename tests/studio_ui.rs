@@ -106,6 +106,13 @@ fn import_train_select_slide_favourite_export() {
         atelier::preset::AugmentMode::Adaptive,
         "a 40-image folder turns adaptive augmentation on"
     );
+    assert!(
+        h.state()
+            .notices
+            .iter()
+            .any(|n| n.text.contains("Start from: base-28")),
+        "a small 28 px grey folder is pointed at the shipped base"
+    );
     h.get_by_label("Close report").click();
     settle(&mut h);
     assert!(!h.state().import.window_open);

@@ -627,6 +627,14 @@ fn the_shipped_base_model_fine_tunes_with_the_finetune_preset() {
     let base = atelier::train::load_base("base-28").unwrap();
     let model = Preset::from_toml("base", &base.preset_toml).unwrap().model;
     assert_eq!((model.resolution, model.channels), (28, 1));
+    for shipped in atelier::base::SHIPPED_BASES {
+        let c = atelier::train::load_base(shipped.name).unwrap();
+        let m = Preset::from_toml("base", &c.preset_toml).unwrap().model;
+        assert_eq!(
+            (m.resolution, m.channels),
+            (shipped.resolution, shipped.channels)
+        );
+    }
     assert!(base.blob("d").is_some() && base.blob("ema").is_some());
     let data = demo_folder(40);
     let out = tempfile::tempdir().unwrap();

@@ -935,6 +935,19 @@ impl Studio {
                 "Small folder ({images} images): adaptive augmentation is on (Training panel to change)."
             ));
         }
+        // A base model helps most where data is scarce; say where to find it.
+        let p = &self.project.settings.preset;
+        if images < SMALL_FOLDER && p.train.init.is_none() {
+            let fitting = crate::base::SHIPPED_BASES
+                .iter()
+                .find(|b| b.resolution == p.model.resolution && b.channels == p.model.channels);
+            if let Some(base) = fitting {
+                self.notify(format!(
+                    "Tip: Start from: {} (Training panel) fine-tunes a base model pretrained on many products; it needs fewer steps on a small folder.",
+                    base.name
+                ));
+            }
+        }
     }
 
     /// Re-renders the selected shot with the sliders' latent and truncation (coalesced).

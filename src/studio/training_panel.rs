@@ -46,7 +46,7 @@ fn fine_tuning_ui(ui: &mut egui::Ui, p: &mut Preset, path_text: &mut String) -> 
         .show(ui, |ui| {
             const RANDOM: &str = "Random weights";
             const FILE: &str = "A checkpoint or run folder";
-            let shipped: Vec<&str> = SHIPPED_BASES.iter().map(|(n, _)| *n).collect();
+            let shipped: Vec<&str> = SHIPPED_BASES.iter().map(|b| b.name).collect();
             let current = match &p.train.init {
                 None => RANDOM.to_string(),
                 Some(s) if shipped.contains(&s.as_str()) => s.clone(),

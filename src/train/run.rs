@@ -478,8 +478,8 @@ fn prepare_session(
 /// The base model named by `train.init`: a shipped base (`base-28`), a checkpoint file, or a
 /// run folder (its `best.atl` when it has one, else `checkpoint.atl`).
 pub fn load_base(spec: &str) -> Result<Checkpoint, TrainError> {
-    if let Some((name, bytes)) = crate::base::SHIPPED_BASES.iter().find(|(n, _)| *n == spec) {
-        return Ok(Checkpoint::from_bytes(bytes, name)?);
+    if let Some(base) = crate::base::SHIPPED_BASES.iter().find(|b| b.name == spec) {
+        return Ok(Checkpoint::from_bytes(base.bytes, base.name)?);
     }
     let path = Path::new(spec);
     if path.is_dir() {
@@ -500,7 +500,7 @@ pub fn load_base(spec: &str) -> Result<Checkpoint, TrainError> {
     if path.is_file() {
         return Ok(Checkpoint::load(path)?);
     }
-    let shipped: Vec<&str> = crate::base::SHIPPED_BASES.iter().map(|(n, _)| *n).collect();
+    let shipped: Vec<&str> = crate::base::SHIPPED_BASES.iter().map(|b| b.name).collect();
     Err(TrainError::Incompatible(format!(
         "train.init: '{spec}' is neither a checkpoint file, a run folder, nor a shipped base ({})",
         shipped.join(", ")
