@@ -716,8 +716,11 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
     }
     let chosen = resolve_device(args.device)?;
     // Reference: as many training images as held-out ones, against the held-out set.
+    // Spread over the training list: imports keep each class together.
     let n = held.len().min(split.train.len());
-    let train_refs: Vec<&[u8]> = split.train[..n].iter().map(|&i| dataset.image(i)).collect();
+    let train_refs: Vec<&[u8]> = (0..n)
+        .map(|k| dataset.image(split.train[k * split.train.len() / n]))
+        .collect();
     let held_refs: Vec<&[u8]> = held.iter().map(|&i| dataset.image(i)).collect();
     let reference = crate::quality::swd(
         &train_refs,
