@@ -36,7 +36,12 @@ fn tiny(steps: u64) -> Preset {
     p
 }
 
-fn run(data: &Path, out: &Path, preset: Preset, resume: bool) -> atelier::train::RunSummary {
+fn try_run(
+    data: &Path,
+    out: &Path,
+    preset: Preset,
+    resume: bool,
+) -> Result<atelier::train::RunSummary, atelier::train::TrainError> {
     let options = RunOptions {
         data_dir: data.to_path_buf(),
         run_dir: out.to_path_buf(),
@@ -50,28 +55,19 @@ fn run(data: &Path, out: &Path, preset: Preset, resume: bool) -> atelier::train:
         &|_| {},
         &mut |_: TrainEvent| {},
     )
-    .unwrap()
+}
+
+fn run(data: &Path, out: &Path, preset: Preset, resume: bool) -> atelier::train::RunSummary {
+    try_run(data, out, preset, resume).unwrap()
 }
 
 /// The error a new run in a fresh folder ends with.
 fn run_error(data: &Path, preset: Preset) -> String {
     let out = tempfile::tempdir().unwrap();
-    let options = RunOptions {
-        data_dir: data.to_path_buf(),
-        run_dir: out.path().join("x"),
-        preset,
-        resume: false,
-    };
-    train_run(
-        &options,
-        &Device::flex(),
-        &AtomicBool::new(false),
-        &|_| {},
-        &mut |_: TrainEvent| {},
-    )
-    .err()
-    .unwrap()
-    .to_string()
+    try_run(data, &out.path().join("x"), preset, false)
+        .err()
+        .unwrap()
+        .to_string()
 }
 
 /// The values a checkpoint record holds (burn does not persist the ids of BatchNorm running
