@@ -516,25 +516,22 @@ impl Preset {
             );
         }
         let stages = crate::model::DcganShape::new(m.resolution).upsamplings;
-        if m.kind == ModelKind::Dcgan && t.freeze_d_blocks > stages {
-            return bad(
+        for (field, k, what) in [
+            (
                 "train.freeze_d_blocks",
-                format!(
-                    "{} (this {} D has {stages} blocks before its logit layer)",
-                    t.freeze_d_blocks,
-                    m.describe_size()
-                ),
-            );
-        }
-        if m.kind == ModelKind::Dcgan && t.freeze_g_blocks > stages {
-            return bad(
+                t.freeze_d_blocks,
+                "D has {stages} blocks before its logit layer",
+            ),
+            (
                 "train.freeze_g_blocks",
-                format!(
-                    "{} (this {} G has {stages} stages before its output layer)",
-                    t.freeze_g_blocks,
-                    m.describe_size()
-                ),
-            );
+                t.freeze_g_blocks,
+                "G has {stages} stages before its output layer",
+            ),
+        ] {
+            if m.kind == ModelKind::Dcgan && k > stages {
+                let what = what.replace("{stages}", &stages.to_string());
+                return bad(field, format!("{k} (this {} {what})", m.describe_size()));
+            }
         }
         Ok(())
     }

@@ -7,6 +7,27 @@ use super::app::Studio;
 /// Side of a gallery tile in points.
 const TILE: f32 = 104.0;
 
+/// A labelled combo box choosing one class, or none (`none_text`). Returns whether it changed.
+fn class_combo(
+    ui: &mut egui::Ui,
+    label: &str,
+    none_text: &str,
+    classes: &[String],
+    value: &mut Option<String>,
+) -> bool {
+    let before = value.clone();
+    let text = value.clone().unwrap_or_else(|| none_text.to_string());
+    egui::ComboBox::from_label(label)
+        .selected_text(text)
+        .show_ui(ui, |ui| {
+            ui.selectable_value(value, None, none_text);
+            for class in classes {
+                ui.selectable_value(value, Some(class.clone()), class);
+            }
+        });
+    *value != before
+}
+
 impl Studio {
     pub fn gallery_ui(&mut self, ui: &mut egui::Ui) {
         self.gallery_header_ui(ui);
@@ -86,37 +107,28 @@ impl Studio {
             return;
         }
         ui.horizontal_wrapped(|ui| {
+            let settings = &mut self.project.settings;
+            let mut changed = false;
             if let Some(classes) = &model_classes {
-                let mut picked = self.project.settings.sample_class.clone();
-                let text = picked.clone().unwrap_or_else(|| "Every class".into());
-                egui::ComboBox::from_label("Draw class")
-                    .selected_text(text)
-                    .show_ui(ui, |ui| {
-                        ui.selectable_value(&mut picked, None, "Every class");
-                        for class in classes {
-                            ui.selectable_value(&mut picked, Some(class.clone()), class);
-                        }
-                    });
-                if picked != self.project.settings.sample_class {
-                    self.project.settings.sample_class = picked;
-                    self.mark_settings();
-                }
+                changed |= class_combo(
+                    ui,
+                    "Draw class",
+                    "Every class",
+                    classes,
+                    &mut settings.sample_class,
+                );
             }
             if !shot_classes.is_empty() {
-                let mut filter = self.project.settings.class_filter.clone();
-                let text = filter.clone().unwrap_or_else(|| "All classes".into());
-                egui::ComboBox::from_label("Show class")
-                    .selected_text(text)
-                    .show_ui(ui, |ui| {
-                        ui.selectable_value(&mut filter, None, "All classes");
-                        for class in &shot_classes {
-                            ui.selectable_value(&mut filter, Some(class.clone()), class);
-                        }
-                    });
-                if filter != self.project.settings.class_filter {
-                    self.project.settings.class_filter = filter;
-                    self.mark_settings();
-                }
+                changed |= class_combo(
+                    ui,
+                    "Show class",
+                    "All classes",
+                    &shot_classes,
+                    &mut settings.class_filter,
+                );
+            }
+            if changed {
+                self.mark_settings();
             }
         });
     }
