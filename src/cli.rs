@@ -57,6 +57,20 @@ pub enum Command {
     Studio(StudioArgs),
     /// Write the generator-only part of a checkpoint: a small file that samples and shares.
     Generator(GeneratorArgs),
+    /// Train the feature network behind `eval`'s feature distance (28 px grey, ten classes:
+    /// Fashion-MNIST's t10k file) and write its weights.
+    FeatureNet(FeatureNetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FeatureNetArgs {
+    /// Ten classes of images: an IDX file with its labels, or ten class folders.
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
 }
 
 #[derive(Debug, Args, Default)]
@@ -254,6 +268,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Eval(args)) => eval(&args, cli.quiet),
         Some(Command::Studio(args)) => crate::studio::run(args),
         Some(Command::Generator(args)) => generator(&args),
+        Some(Command::FeatureNet(args)) => feature_net(&args, cli.quiet),
         None => crate::studio::run(StudioArgs::default()),
     }
 }
@@ -740,7 +755,8 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
     if let Ok(best) = Checkpoint::load(&args.run.join(BEST)) {
         checkpoints.push(("best", best));
     }
-    let baseline = std::cell::OnceCell::new();
+    let cache = crate::train::EvalCache::new();
+    let feature_reference = std::cell::OnceCell::new();
     // One judge for every checkpoint, so "latest" and "best" are scored alike.
     let judge = (conditional && args.class_shots > 0)
         .then(|| crate::train::ClassJudge::train(&dataset, &split.train, &chosen.device))
@@ -751,20 +767,11 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
         });
     for (name, checkpoint) in checkpoints {
         let sampler = Sampler::from_checkpoint(&checkpoint, &chosen.device)?;
-        let q = evaluate(&sampler, &dataset, &split, checkpoint.state.step, &baseline)?
+        let q = evaluate(&sampler, &dataset, &split, checkpoint.state.step, &cache)?
             .context("no held-out images to evaluate against")?;
-        let levels: Vec<String> = q
-            .swd_levels
-            .iter()
-            .map(|(side, v)| format!("{side}px {v:.2}"))
-            .collect();
-        println!(
-            "{name:<6} step {:>7}: SWD ×10³ {:.2} [{}], near-copies {:.1} %",
-            q.step,
-            q.swd,
-            levels.join(", "),
-            100.0 * q.near_copy_fraction
-        );
+        print_quality(name, &q, || {
+            *feature_reference.get_or_init(|| cache.feature_distance_to(&train_refs))
+        });
         if let Some(judge) = &judge {
             let held = crate::train::held_out(&split);
             match judge.score(&sampler, &dataset, held, args.class_shots) {
@@ -774,6 +781,34 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// One checkpoint's figures; `reference` gives the real-vs-real feature distance (computed
+/// once, only when the record has a feature distance to read against it).
+fn print_quality(
+    name: &str,
+    q: &crate::quality::QualityRecord,
+    reference: impl FnOnce() -> Option<f64>,
+) {
+    let levels: Vec<String> = q
+        .swd_levels
+        .iter()
+        .map(|(side, v)| format!("{side}px {v:.2}"))
+        .collect();
+    println!(
+        "{name:<6} step {:>7}: SWD ×10³ {:.2} [{}], near-copies {:.1} %",
+        q.step,
+        q.swd,
+        levels.join(", "),
+        100.0 * q.near_copy_fraction
+    );
+    if let Some(fd) = q.feature_fd {
+        let reference = reference().map_or(String::new(), |r| format!("; real-vs-real {r:.2}"));
+        println!(
+            "{:<6} feature FD (Fashion-MNIST classifier) {fd:.2}{reference}",
+            ""
+        );
+    }
 }
 
 /// Appends the images of `against` as the validation split (training images stay as they
@@ -847,6 +882,37 @@ fn generator(args: &GeneratorArgs) -> Result<()> {
         generator.id(),
         generator.state.step,
         generator.to_bytes().len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn feature_net(args: &FeatureNetArgs, quiet: bool) -> Result<()> {
+    use crate::train::FeatureJudge;
+    let options = ImportOptions {
+        resolution: crate::train::FEATURE_RESOLUTION,
+        channels: crate::train::FEATURE_CHANNELS,
+        square: crate::preset::SquareMode::Pad,
+    };
+    let bar = import_bar(quiet);
+    let (dataset, _) = import_folder(&args.data, options, &|p| {
+        bar.set_length(p.total as u64);
+        bar.set_position(p.done as u64);
+    })
+    .with_context(|| format!("importing {}", args.data.display()))?;
+    bar.finish_and_clear();
+    let chosen = resolve_device(args.device)?;
+    let started = Instant::now();
+    let (judge, accuracy) = FeatureJudge::train(&dataset, &chosen.device)?;
+    let bytes = judge.to_bytes()?;
+    crate::fsutil::write_atomic(&args.out, &bytes)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "trained on {} images in {:.0} s; accuracy on the tenth kept out: {:.1} %; wrote {} bytes to {}",
+        dataset.len() - dataset.len().div_ceil(10),
+        started.elapsed().as_secs_f64(),
+        100.0 * accuracy,
+        bytes.len(),
         args.out.display()
     );
     Ok(())

@@ -63,6 +63,12 @@ impl Sampler {
         }
     }
 
+    /// The device the generator renders on.
+    #[must_use]
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
     /// The EMA generator of a checkpoint (the raw one when the run kept no EMA).
     pub fn from_checkpoint(checkpoint: &Checkpoint, device: &Device) -> Result<Self, SampleError> {
         let preset = Preset::from_toml("checkpoint", &checkpoint.preset_toml)?;

@@ -1,4 +1,4 @@
-//! The quality metric must fall as samples improve: real-vs-real is small, blurred real images
+//! The quality metrics must fall as samples improve: real-vs-real is small, blurred real images
 //! score worse the stronger the blur, and noise scores worst. On real Fashion-MNIST T-shirts.
 
 #![allow(clippy::unwrap_used)]
@@ -7,11 +7,19 @@ use std::path::Path;
 
 use atelier::data::{Dataset, ImportOptions, import_folder};
 use atelier::preset::SquareMode;
-use atelier::quality::{SwdConfig, swd};
+use atelier::quality::{SwdConfig, frechet_distance, swd};
 use atelier::rng::Rng;
+use atelier::train::FeatureJudge;
+use burn::tensor::Device;
 
 fn tshirts() -> Dataset {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/fmnist-tshirt-train");
+    shared_folder("fmnist-tshirt-train")
+}
+
+fn shared_folder(name: &str) -> Dataset {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(name);
     let opts = ImportOptions {
         resolution: 28,
         channels: 1,
@@ -70,4 +78,50 @@ fn swd_orders_real_blurred_and_noise() {
     );
     // Deterministic for a fixed config.
     assert!((swd(&a, &b, 1, 28, &cfg).mean - real).abs() < 1e-12);
+}
+
+/// The shipped feature network's Fréchet distance orders the same sets the same way, and it
+/// also sees what patch statistics miss: a set of few distinct images (mode collapse), and
+/// another product class.
+#[test]
+fn feature_distance_orders_real_blurred_collapsed_and_noise() {
+    let data = tshirts();
+    let judge = FeatureJudge::shipped(&Device::flex()).unwrap();
+    let stats = |images: &[&[u8]]| judge.stats_of_images(images).unwrap();
+    let a: Vec<&[u8]> = (0..400).map(|i| data.image(i)).collect();
+    let b: Vec<&[u8]> = (400..800).map(|i| data.image(i)).collect();
+    let reference = stats(&a);
+    let fd = |images: &[&[u8]]| frechet_distance(&reference, &stats(images));
+    let real = fd(&b);
+    let blur1: Vec<Vec<u8>> = b.iter().map(|i| blurred(i, 1)).collect();
+    let blur2: Vec<Vec<u8>> = b.iter().map(|i| blurred(i, 2)).collect();
+    let collapsed: Vec<&[u8]> = (0..400).map(|i| b[i % 8]).collect();
+    let mut rng = Rng::new(3);
+    let static_noise: Vec<Vec<u8>> = (0..400)
+        .map(|_| (0..784).map(|_| (rng.next_u64() & 255) as u8).collect())
+        .collect();
+    let sneakers = shared_folder("fmnist-sneaker-train");
+    let other_class: Vec<&[u8]> = (0..400).map(|i| sneakers.image(i)).collect();
+    let (soft, softer) = (fd(&refs(&blur1)), fd(&refs(&blur2)));
+    let (few, noise, sneaker) = (fd(&collapsed), fd(&refs(&static_noise)), fd(&other_class));
+    eprintln!(
+        "feature FD real {real:.2}, blur r1 {soft:.2}, r2 {softer:.2}, 8 distinct {few:.2}, sneakers {sneaker:.2}, noise {noise:.2}"
+    );
+    assert!(
+        real * 2.0 < soft,
+        "blur must be clearly worse: {real} vs {soft}"
+    );
+    assert!(soft < softer, "blur r1 {soft} vs r2 {softer}");
+    assert!(
+        real * 2.0 < few,
+        "collapse must be clearly worse: {real} vs {few}"
+    );
+    // A classifier's features put another class, and noise, farthest of all.
+    for (what, far) in [("sneakers", sneaker), ("noise", noise)] {
+        assert!(
+            softer < far && few < far,
+            "{what} must be worse still: {far}"
+        );
+    }
+    assert!(frechet_distance(&reference, &reference) < 1e-9);
 }

@@ -39,7 +39,8 @@ pub struct CheckpointEntry {
 }
 
 impl CheckpointEntry {
-    /// The menu text: the file under `runs/`, its step, SWD and near-copy share.
+    /// The menu text: the file under `runs/`, its step, SWD, near-copy share and (28 px grey
+    /// runs) feature distance.
     #[must_use]
     pub fn label(&self, runs_dir: &Path) -> String {
         use std::fmt::Write;
@@ -56,6 +57,9 @@ impl CheckpointEntry {
                 q.swd,
                 100.0 * q.near_copy_fraction
             );
+            if let Some(fd) = q.feature_fd {
+                let _ = write!(text, " · feature FD {fd:.1}");
+            }
         }
         text
     }
@@ -365,6 +369,7 @@ mod tests {
             swd_levels: Vec::new(),
             near_copy_fraction: 0.01,
             real_images: 10,
+            feature_fd: Some(swd / 2.0),
         };
         let log: String = [q(500, 20.5), q(1000, 30.0)]
             .iter()
@@ -378,7 +383,8 @@ mod tests {
             labels,
             [
                 "run-001/checkpoint.atl · step 700".to_string(),
-                "run-001/best.atl · step 500 · held-out SWD 20.5 · near-copies 1.0 %".to_string(),
+                "run-001/best.atl · step 500 · held-out SWD 20.5 · near-copies 1.0 % · feature FD 10.2"
+                    .to_string(),
             ]
         );
     }

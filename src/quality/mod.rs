@@ -4,9 +4,11 @@
 //!
 //! Pure CPU code over `u8` images; knows nothing of devices, training or the GUI.
 
+mod frechet;
 mod nearest;
 mod swd;
 
+pub use frechet::{FeatureStats, frechet_distance};
 pub use nearest::{Memorisation, near_copy_threshold, nearest_neighbours};
 pub use swd::{SwdConfig, SwdReport, swd};
 
@@ -24,4 +26,8 @@ pub struct QualityRecord {
     pub near_copy_fraction: f64,
     /// Held-out real images compared against.
     pub real_images: usize,
+    /// Fréchet distance in a Fashion-MNIST classifier's features (28 px grey data only;
+    /// lower is better): sees whole garments and the shots' spread, which patches miss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_fd: Option<f64>,
 }

@@ -336,6 +336,9 @@ impl Studio {
                     .fold(f64::INFINITY, f64::min),
                 q.near_copy_fraction * 100.0
             ));
+            if let Some(fd) = q.feature_fd {
+                ui.label(format!("feature FD {fd:.1} (Fashion-MNIST classifier)"));
+            }
         }
     }
 
@@ -375,6 +378,17 @@ impl Studio {
                 plot.line(Line::new("SWD", points.clone()));
                 plot.points(Points::new("SWD points", points).radius(3.0));
             });
+            let fd: Vec<[f64; 2]> = q
+                .iter()
+                .filter_map(|r| r.feature_fd.map(|fd| [r.step as f64, fd]))
+                .collect();
+            if !fd.is_empty() {
+                ui.label("Held-out feature FD (lower is better)");
+                Plot::new("fd-plot").height(90.0).show(ui, |plot| {
+                    plot.line(Line::new("feature FD", fd.clone()));
+                    plot.points(Points::new("feature FD points", fd).radius(3.0));
+                });
+            }
         }
     }
 }

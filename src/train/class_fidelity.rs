@@ -6,90 +6,22 @@
 //! The classifier never sees the held-out images or any generated shot while it trains, so
 //! the figure cannot be tuned to them.
 
-use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
-use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::activation::{leaky_relu, log_softmax};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::TrainError;
+use super::classifier::Classifier;
 use crate::data::Dataset;
 use crate::export::Picture;
 use crate::latent::latent_for_seed;
-use crate::rng::Rng;
-use crate::sample::{Sampler, one_hot};
+use crate::sample::Sampler;
 
-/// Classifier training steps and batch: enough for ~90 % on Fashion-MNIST-like classes.
+/// Classifier training steps: enough for ~90 % on Fashion-MNIST-like classes.
 const STEPS: usize = 600;
-const BATCH: usize = 64;
-const LEARNING_RATE: f64 = 1e-3;
+/// Seeds of the classifier's weights and batch order.
+const CLASSIFIER_SEEDS: (u64, u64) = (0xC1A5, 7);
 /// Seeds of the scored shots (apart from the quality evaluation's).
 const SHOT_SEED_BASE: u64 = 0xC1A5_0000;
-
-#[derive(Module, Debug)]
-struct Classifier {
-    convs: Vec<Conv2d>,
-    out: Linear,
-}
-
-impl Classifier {
-    fn new(channels: usize, classes: usize, device: &Device) -> Self {
-        let widths = [channels, 32, 64, 128];
-        let convs = widths
-            .windows(2)
-            .map(|w| {
-                Conv2dConfig::new([w[0], w[1]], [3, 3])
-                    .with_stride([2, 2])
-                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                    .init(device)
-            })
-            .collect();
-        Self {
-            convs,
-            out: LinearConfig::new(128, classes).init(device),
-        }
-    }
-
-    /// Logits `[B, classes]`; global average pooling makes it work at any resolution.
-    fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let mut x = images;
-        for conv in &self.convs {
-            x = leaky_relu(conv.forward(x), 0.1);
-        }
-        let [b, c, h, w] = x.dims();
-        let pooled: Tensor<2> = x.reshape([b, c, h * w]).mean_dim(2).reshape([b, c]);
-        self.out.forward(pooled)
-    }
-
-    fn predict(
-        &self,
-        images: &[f32],
-        shape: [usize; 4],
-        device: &Device,
-    ) -> Result<Vec<u32>, TrainError> {
-        let x = Tensor::<4>::from_data(TensorData::new(images.to_vec(), shape), device);
-        let logits = self.forward(x);
-        let [b, k] = logits.dims();
-        let values = logits
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .map_err(|e| TrainError::Device(format!("reading classifier output: {e:?}")))?;
-        Ok((0..b)
-            .map(|i| {
-                let row = &values[i * k..(i + 1) * k];
-                row.iter()
-                    .enumerate()
-                    .fold((0, f32::NEG_INFINITY), |best, (j, &v)| {
-                        if v > best.1 { (j as u32, v) } else { best }
-                    })
-                    .0
-            })
-            .collect())
-    }
-}
 
 /// One class's figures.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,6 +47,7 @@ impl ClassScore {
     }
 }
 
+/// Pictures as one `[-1, 1]` CHW buffer, the classifier's input.
 fn pictures_f32(pictures: &[Picture]) -> Vec<f32> {
     pictures
         .iter()
@@ -133,9 +66,6 @@ pub struct ClassJudge {
     resolution: usize,
 }
 
-/// Serialises seeding and initialisation (the backend's RNG is process-wide).
-static JUDGE_INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 impl ClassJudge {
     /// Trains on `train` (indices into `data`) with fixed seeds, so the same data gives the
     /// same judge.
@@ -146,44 +76,13 @@ impl ClassJudge {
                 "class fidelity needs two or more classes".into(),
             ));
         }
-        if train.len() < 8 {
-            return Err(TrainError::TooFewImages(train.len()));
-        }
-        let (c, r) = (data.channels, data.resolution);
-        let ad = device.clone().autodiff();
-        let mut model = {
-            let _guard = JUDGE_INIT
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            device.seed(0xC1A5);
-            let model = Classifier::new(c, classes, &ad);
-            model.visit(&mut super::session::Materialise);
-            model
-        };
-        let batch = BATCH.min(train.len());
-        let mut optimizer = AdamConfig::new().init();
-        let mut rng = Rng::derived(7, "classifier");
-        for _ in 0..STEPS {
-            let picked: Vec<usize> = (0..batch).map(|_| train[rng.below(train.len())]).collect();
-            let x = Tensor::<4>::from_data(
-                TensorData::new(data.batch_f32(&picked), [batch, c, r, r]),
-                &ad,
-            );
-            let labels: Vec<Option<u32>> = picked.iter().map(|&i| Some(data.labels[i])).collect();
-            let target = one_hot(&labels, classes, &ad);
-            let loss = (log_softmax(model.forward(x), 1) * target)
-                .sum_dim(1)
-                .mean()
-                .neg();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(LEARNING_RATE, model, grads);
-        }
+        let model = Classifier::train(data, train, STEPS, CLASSIFIER_SEEDS, device)?;
         Ok(Self {
-            model: model.valid(),
+            model,
             device: device.clone(),
             classes: data.class_names.clone(),
-            channels: c,
-            resolution: r,
+            channels: data.channels,
+            resolution: data.resolution,
         })
     }
 

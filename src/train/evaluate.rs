@@ -1,12 +1,18 @@
 //! Quality of a generator on the held-out split: shots from fixed seeds compared with the
-//! validation images (SWD) and with the training images (memorisation).
+//! validation images (SWD, and for 28 px grey data the feature distance) and with the
+//! training images (memorisation).
 
 use std::cell::OnceCell;
 
+use super::TrainError;
+use super::feature_distance::FeatureJudge;
 use crate::data::{Dataset, Split};
 use crate::latent::latent_for_seed;
-use crate::quality::{Memorisation, QualityRecord, SwdConfig, near_copy_threshold, swd};
-use crate::sample::{SampleError, Sampler};
+use crate::quality::{
+    FeatureStats, Memorisation, QualityRecord, SwdConfig, frechet_distance, near_copy_threshold,
+    swd,
+};
+use crate::sample::Sampler;
 
 /// Seeds of the evaluation shots: fixed, so every evaluation of a run compares like with like.
 const EVAL_SEED_BASE: u64 = 0xE7A1_0000;
@@ -25,16 +31,68 @@ pub fn held_out(split: &Split) -> &[usize] {
     }
 }
 
+/// What every evaluation of a run shares, computed once: the near-copy threshold, and the
+/// feature network with the held-out images' feature statistics.
+#[derive(Default)]
+pub struct EvalCache {
+    near_copy: OnceCell<f32>,
+    features: OnceCell<Option<FeatureReference>>,
+}
+
+struct FeatureReference {
+    judge: FeatureJudge,
+    real: FeatureStats,
+}
+
+impl EvalCache {
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The feature network and the real images' statistics, when the data is 28 px grey.
+    /// A failure is reported once and the feature distance left out; it never stops a run.
+    fn features(
+        &self,
+        real: &[&[u8]],
+        data: &Dataset,
+        sampler: &Sampler,
+    ) -> Option<&FeatureReference> {
+        self.features
+            .get_or_init(|| {
+                if !FeatureJudge::applies_to(data.channels, data.resolution) {
+                    return None;
+                }
+                let built = FeatureJudge::shipped(sampler.device()).and_then(|judge| {
+                    let real = judge.stats_of_images(real)?;
+                    Ok::<_, TrainError>(FeatureReference { judge, real })
+                });
+                built
+                    .map_err(|e| eprintln!("feature distance left out: {e}"))
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// The feature distance between `images` and the held-out images of the last evaluation
+    /// (for a real-vs-real reference). `None` before any evaluation, or for other data.
+    pub fn feature_distance_to(&self, images: &[&[u8]]) -> Option<f64> {
+        let reference = self.features.get()?.as_ref()?;
+        let stats = reference.judge.stats_of_images(images).ok()?;
+        Some(frechet_distance(&stats, &reference.real))
+    }
+}
+
 /// Evaluates `sampler` at `step`. `None` when the split holds no held-out image.
-/// `baseline` caches the near-copy threshold, which depends only on the data: pass the same
-/// cell for every evaluation of a run.
+/// `cache` holds what depends only on the data: pass the same one for every evaluation of a
+/// run.
 pub fn evaluate(
     sampler: &Sampler,
     data: &Dataset,
     split: &Split,
     step: u64,
-    baseline: &OnceCell<f32>,
-) -> Result<Option<QualityRecord>, SampleError> {
+    cache: &EvalCache,
+) -> Result<Option<QualityRecord>, TrainError> {
     let real_idx = held_out(split);
     if real_idx.is_empty() {
         return Ok(None);
@@ -76,13 +134,23 @@ pub fn evaluate(
         &SwdConfig::default(),
     );
     let train: Vec<&[u8]> = split.train.iter().map(|&i| data.image(i)).collect();
-    let threshold = *baseline.get_or_init(|| near_copy_threshold(&train, &real));
+    let threshold = *cache
+        .near_copy
+        .get_or_init(|| near_copy_threshold(&train, &real));
     let memorisation = Memorisation::against(&shot_refs, &train, threshold);
+    let feature_fd = match cache.features(&real, data, sampler) {
+        Some(reference) => Some(frechet_distance(
+            &reference.judge.stats_of_images(&shot_refs)?,
+            &reference.real,
+        )),
+        None => None,
+    };
     Ok(Some(QualityRecord {
         step,
         swd: report.mean,
         swd_levels: report.levels,
         near_copy_fraction: memorisation.near_copy_fraction(),
         real_images: real.len(),
+        feature_fd,
     }))
 }

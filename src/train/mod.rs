@@ -7,8 +7,10 @@
 mod augment;
 mod checkpoint;
 mod class_fidelity;
+mod classifier;
 mod ema;
 mod evaluate;
+mod feature_distance;
 mod metrics;
 mod run;
 mod session;
@@ -17,7 +19,8 @@ pub use augment::{ADA_SPEED_IMAGES, ada_adjust, augment};
 pub use checkpoint::{BEST, Checkpoint, CheckpointError, FORMAT_VERSION, LATEST, TrainState, hex};
 pub use class_fidelity::{ClassJudge, ClassScore};
 pub use ema::{ema_update, warmed_up_decay};
-pub use evaluate::{evaluate, held_out};
+pub use evaluate::{EvalCache, evaluate, held_out};
+pub use feature_distance::{FEATURE_CHANNELS, FEATURE_RESOLUTION, FeatureJudge};
 pub use metrics::{MetricsRecord, read_all as read_metrics};
 pub use run::{
     PREVIEW_COUNT, RUN_INFO, RunInfo, RunOptions, RunSummary, StepOutcome, TrainEvent, TrainRun,

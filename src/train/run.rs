@@ -122,7 +122,7 @@ struct RunContext {
     preview_latents: Vec<Vec<f32>>,
     train: TrainPreset,
     /// The memorisation check's threshold, computed at the first evaluation.
-    near_copy_baseline: std::cell::OnceCell<f32>,
+    eval_cache: super::evaluate::EvalCache,
 }
 
 impl RunContext {
@@ -184,7 +184,7 @@ impl TrainRun {
             // The session's recipe: a base model may have replaced the latent size.
             preview_latents: preview_latents(session.preset()),
             train: session.preset().train.clone(),
-            near_copy_baseline: std::cell::OnceCell::new(),
+            eval_cache: super::evaluate::EvalCache::new(),
         };
         Ok(Self {
             session,
@@ -378,7 +378,7 @@ fn after_step(
             session.dataset(),
             &ctx.split,
             step,
-            &ctx.near_copy_baseline,
+            &ctx.eval_cache,
         )? {
             let path = ctx.path("quality.jsonl");
             append_json_line(&path, &q).map_err(io_err("cannot append to", &path))?;

@@ -122,7 +122,7 @@ fn fingerprint(data: &Dataset, train: &[usize]) -> String {
     hex(&h.finalize())[..16].to_string()
 }
 
-fn load_record<M: Module>(
+pub(super) fn load_record<M: Module>(
     module: M,
     bytes: Option<&[u8]>,
     what: &'static str,
@@ -145,7 +145,10 @@ fn load_record<M: Module>(
         })
 }
 
-fn record_bytes<M: Module>(module: M, what: &'static str) -> Result<Vec<u8>, TrainError> {
+pub(super) fn record_bytes<M: Module>(
+    module: M,
+    what: &'static str,
+) -> Result<Vec<u8>, TrainError> {
     module
         .into_record()
         .into_bytes()
