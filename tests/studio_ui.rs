@@ -445,3 +445,39 @@ fn conditional_training_class_picker_filter_export_then_fine_tune() {
     );
     h.state_mut().shutdown();
 }
+
+/// The training panel plots a run's held-out figures from its logs: SWD always, and the
+/// feature distance when the run recorded one (28 px grey data).
+#[test]
+fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("project");
+    let mut project = Project::create(&root, "Plots").unwrap();
+    project.settings.current_run = Some("run-001".into());
+    project.save_settings().unwrap();
+    let run = project.run_dir("run-001");
+    std::fs::create_dir_all(&run).unwrap();
+    let metrics: String = (1..=3)
+        .map(|k| {
+            format!(
+                "{{\"step\":{},\"epoch\":1,\"d_loss\":1.2,\"g_loss\":0.9,\"d_real\":0.6,\"d_fake\":0.4,\"images_per_sec\":150.0,\"train_seconds\":{k}.0}}\n",
+                k * 500
+            )
+        })
+        .collect();
+    std::fs::write(run.join("metrics.jsonl"), metrics).unwrap();
+    let quality: String = [(500, 48.8, 31.5), (1000, 31.6, 17.25), (1500, 21.7, 12.75)]
+        .iter()
+        .map(|(step, swd, fd)| {
+            format!(
+                "{{\"step\":{step},\"swd\":{swd},\"swd_levels\":[],\"near_copy_fraction\":0.0,\"real_images\":300,\"feature_fd\":{fd}}}\n"
+            )
+        })
+        .collect();
+    std::fs::write(run.join("quality.jsonl"), quality).unwrap();
+
+    let mut h = harness(studio(&root));
+    settle(&mut h);
+    h.get_by_label("Held-out SWD ×10³ (lower is better)");
+    h.get_by_label("Held-out feature FD (lower is better)");
+}
