@@ -138,6 +138,10 @@ pub struct EvalArgs {
     /// trained on the run's training images scores held-out images and shots of each class).
     #[arg(long, default_value_t = 500)]
     pub class_shots: usize,
+    /// Score the trained generator instead of its moving average (EMA), to see what the
+    /// average buys.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 #[derive(Debug, Args, Default)]
@@ -208,6 +212,9 @@ pub struct SampleArgs {
     /// Sample this checkpoint file instead of the run's latest (e.g. `RUN/best.atl`).
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
+    /// Draw with the trained generator instead of its moving average (EMA).
+    #[arg(long)]
+    pub raw: bool,
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
 }
@@ -483,8 +490,8 @@ fn sample(args: &SampleArgs, keep: usize) -> Result<Vec<crate::export::Picture>>
         .unwrap_or_else(|| args.run.join(LATEST));
     let checkpoint = Checkpoint::load(&ckpt_path).context("loading the run's checkpoint")?;
     let chosen = resolve_device(args.device)?;
-    let sampler =
-        Sampler::from_checkpoint(&checkpoint, &chosen.device).context("building the generator")?;
+    let sampler = Sampler::from_checkpoint_weights(&checkpoint, args.raw, &chosen.device)
+        .context("building the generator")?;
     let class = match &args.class {
         Some(name) => Some(sampler.class_index(name).context("--class")?),
         None => None,
@@ -607,6 +614,7 @@ fn bench_quality(args: &BenchArgs, quiet: bool) -> Result<()> {
             against: args.against.clone(),
             device: args.device,
             class_shots: 500,
+            raw: false,
         },
         quiet,
     )
@@ -766,7 +774,7 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
                 .ok()
         });
     for (name, checkpoint) in checkpoints {
-        let sampler = Sampler::from_checkpoint(&checkpoint, &chosen.device)?;
+        let sampler = Sampler::from_checkpoint_weights(&checkpoint, args.raw, &chosen.device)?;
         let q = evaluate(&sampler, &dataset, &split, checkpoint.state.step, &cache)?
             .context("no held-out images to evaluate against")?;
         print_quality(name, &q, || {
@@ -957,6 +965,7 @@ fn demo(args: &DemoArgs, quiet: bool) -> Result<()> {
             truncation: 1.0,
             class: None,
             checkpoint: None,
+            raw: false,
             device: args.device,
         },
         64,

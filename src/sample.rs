@@ -71,9 +71,19 @@ impl Sampler {
 
     /// The EMA generator of a checkpoint (the raw one when the run kept no EMA).
     pub fn from_checkpoint(checkpoint: &Checkpoint, device: &Device) -> Result<Self, SampleError> {
+        Self::from_checkpoint_weights(checkpoint, false, device)
+    }
+
+    /// As [`Self::from_checkpoint`]; `raw` picks the trained generator over its EMA, to
+    /// measure what the average buys.
+    pub fn from_checkpoint_weights(
+        checkpoint: &Checkpoint,
+        raw: bool,
+        device: &Device,
+    ) -> Result<Self, SampleError> {
         let preset = Preset::from_toml("checkpoint", &checkpoint.preset_toml)?;
-        let bytes = checkpoint
-            .blob("ema")
+        let ema = if raw { None } else { checkpoint.blob("ema") };
+        let bytes = ema
             .or_else(|| checkpoint.blob("g"))
             .ok_or(SampleError::NoGenerator)?;
         let generator = load_generator(&preset.model, bytes, device)?;

@@ -124,6 +124,17 @@ fn fine_tuning_ui(ui: &mut egui::Ui, p: &mut Preset, path_text: &mut String) -> 
     changed
 }
 
+/// A small plot of the side panel. The wheel scrolls the panel, not the plot: a designer
+/// scrolling down to the plots must not pan them out of view on the way.
+fn panel_plot(id: &str, height: f32) -> Plot<'_> {
+    Plot::new(id)
+        .height(height)
+        .allow_scroll(false)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_boxed_zoom(false)
+}
+
 impl Studio {
     pub fn training_panel_ui(&mut self, ui: &mut egui::Ui) {
         ui.heading("Training");
@@ -352,20 +363,19 @@ impl Studio {
             m.iter().map(|r| [r.step as f64, f64::from(f(r))]).collect()
         };
         ui.label("Losses");
-        Plot::new("loss-plot")
-            .height(120.0)
+        panel_plot("loss-plot", 120.0)
             .legend(Legend::default())
             .show(ui, |plot| {
                 plot.line(Line::new("D loss", series(|r| r.d_loss)));
                 plot.line(Line::new("G loss", series(|r| r.g_loss)));
             });
         ui.label("Images per second");
-        Plot::new("speed-plot").height(80.0).show(ui, |plot| {
+        panel_plot("speed-plot", 80.0).show(ui, |plot| {
             plot.line(Line::new("img/s", series(|r| r.images_per_sec)));
         });
         if self.project.settings.preset.train.augment != AugmentMode::Off {
             ui.label("Augmentation strength");
-            Plot::new("augment-plot").height(70.0).show(ui, |plot| {
+            panel_plot("augment-plot", 70.0).show(ui, |plot| {
                 plot.line(Line::new("p", series(|r| r.augment_p as f32)));
                 plot.line(Line::new("r_t", series(|r| r.r_t)));
             });
@@ -374,7 +384,7 @@ impl Studio {
         if !q.is_empty() {
             ui.label("Held-out SWD ×10³ (lower is better)");
             let points: Vec<[f64; 2]> = q.iter().map(|r| [r.step as f64, r.swd]).collect();
-            Plot::new("swd-plot").height(90.0).show(ui, |plot| {
+            panel_plot("swd-plot", 90.0).show(ui, |plot| {
                 plot.line(Line::new("SWD", points.clone()));
                 plot.points(Points::new("SWD points", points).radius(3.0));
             });
@@ -384,7 +394,7 @@ impl Studio {
                 .collect();
             if !fd.is_empty() {
                 ui.label("Held-out feature FD (lower is better)");
-                Plot::new("fd-plot").height(90.0).show(ui, |plot| {
+                panel_plot("fd-plot", 90.0).show(ui, |plot| {
                     plot.line(Line::new("feature FD", fd.clone()));
                     plot.points(Points::new("feature FD points", fd).radius(3.0));
                 });
