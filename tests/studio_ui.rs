@@ -457,21 +457,28 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
     project.save_settings().unwrap();
     let run = project.run_dir("run-001");
     std::fs::create_dir_all(&run).unwrap();
-    let metrics: String = (1..=3)
+    let metrics: String = (1..=3u32)
         .map(|k| {
-            format!(
-                "{{\"step\":{},\"epoch\":1,\"d_loss\":1.2,\"g_loss\":0.9,\"d_real\":0.6,\"d_fake\":0.4,\"images_per_sec\":150.0,\"train_seconds\":{k}.0}}\n",
-                k * 500
-            )
+            let line = serde_json::json!({
+                "step": k * 500, "epoch": 1, "d_loss": 1.2, "g_loss": 0.9, "d_real": 0.6,
+                "d_fake": 0.4, "images_per_sec": 150.0, "train_seconds": f64::from(k),
+            });
+            line.to_string() + "\n"
         })
         .collect();
     std::fs::write(run.join("metrics.jsonl"), metrics).unwrap();
     let quality: String = [(500, 48.8, 31.5), (1000, 31.6, 17.25), (1500, 21.7, 12.75)]
         .iter()
-        .map(|(step, swd, fd)| {
-            format!(
-                "{{\"step\":{step},\"swd\":{swd},\"swd_levels\":[],\"near_copy_fraction\":0.0,\"real_images\":300,\"feature_fd\":{fd}}}\n"
-            )
+        .map(|&(step, swd, fd)| {
+            let record = atelier::quality::QualityRecord {
+                step,
+                swd,
+                swd_levels: Vec::new(),
+                near_copy_fraction: 0.0,
+                real_images: 300,
+                feature_fd: Some(fd),
+            };
+            serde_json::to_string(&record).unwrap() + "\n"
         })
         .collect();
     std::fs::write(run.join("quality.jsonl"), quality).unwrap();
