@@ -21,6 +21,10 @@ pub const BUILTIN_PRESETS: &[(&str, &str)] = &[
     ("finetune-28", include_str!("../presets/finetune-28.toml")),
     ("dcgan-32-rgb", include_str!("../presets/dcgan-32-rgb.toml")),
     ("dcgan-64-rgb", include_str!("../presets/dcgan-64-rgb.toml")),
+    (
+        "dcgan-64-rgb-sn",
+        include_str!("../presets/dcgan-64-rgb-sn.toml"),
+    ),
     ("tiny-test", include_str!("../presets/tiny-test.toml")),
     ("demo-28", include_str!("../presets/demo-28.toml")),
 ];
@@ -28,7 +32,7 @@ pub const BUILTIN_PRESETS: &[(&str, &str)] = &[
 #[derive(Debug, Error)]
 pub enum PresetError {
     #[error(
-        "unknown preset '{0}': use a file path or one of: tshirt-mlp-28, dcgan-28, cdcgan-28, finetune-28, base-28, dcgan-32-rgb, dcgan-64-rgb, tiny-test, demo-28"
+        "unknown preset '{0}': use a file path or one of: tshirt-mlp-28, dcgan-28, cdcgan-28, finetune-28, base-28, dcgan-32-rgb, dcgan-64-rgb, dcgan-64-rgb-sn, tiny-test, demo-28"
     )]
     Unknown(String),
     #[error("cannot read preset file {path}: {source}")]

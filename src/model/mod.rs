@@ -120,6 +120,7 @@ mod tests {
             "dcgan-28",
             "dcgan-32-rgb",
             "dcgan-64-rgb",
+            "dcgan-64-rgb-sn",
             "tiny-test",
         ] {
             let p = Preset::load(name).unwrap().model;
