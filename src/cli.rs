@@ -740,7 +740,12 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
     let chosen = resolve_device(args.device)?;
     // Reference: as many training images as held-out ones, against the held-out set.
     // Spread over the training list: imports keep each class together.
-    let n = held.len().min(split.train.len());
+    // As many as the evaluation scores (it caps the held-out images), so the real-vs-real
+    // figures have the same sample-size bias as the shots'.
+    let n = held
+        .len()
+        .min(split.train.len())
+        .min(crate::train::MAX_EVAL_IMAGES);
     let train_refs: Vec<&[u8]> = (0..n)
         .map(|k| dataset.image(split.train[k * split.train.len() / n]))
         .collect();

@@ -24,6 +24,10 @@ pub enum SampleError {
     Preset(#[from] PresetError),
     #[error("the checkpoint holds no generator record")]
     NoGenerator,
+    #[error(
+        "this file holds only the moving-average generator (a generator-only or base file); the trained generator is in the run's checkpoint.atl or best.atl"
+    )]
+    NoRawGenerator,
     #[error("the generator record does not fit its preset: {0}")]
     Record(String),
     #[error("latent vector has {found} values; this model takes {expected}")]
@@ -83,11 +87,19 @@ impl Sampler {
     ) -> Result<Self, SampleError> {
         let preset = Preset::from_toml("checkpoint", &checkpoint.preset_toml)?;
         let ema = if raw { None } else { checkpoint.blob("ema") };
-        let bytes = ema
-            .or_else(|| checkpoint.blob("g"))
-            .ok_or(SampleError::NoGenerator)?;
+        let bytes = match ema.or_else(|| checkpoint.blob("g")) {
+            Some(bytes) => bytes,
+            None if raw => return Err(SampleError::NoRawGenerator),
+            None => return Err(SampleError::NoGenerator),
+        };
         let generator = load_generator(&preset.model, bytes, device)?;
-        Ok(Self::new(generator, preset.model, device, checkpoint.id()))
+        // The id names the EMA weights; shots of the trained generator must not claim it.
+        let id = if raw && checkpoint.blob("ema").is_some() {
+            format!("{}-raw", checkpoint.id())
+        } else {
+            checkpoint.id()
+        };
+        Ok(Self::new(generator, preset.model, device, id))
     }
 
     /// Renders one picture per latent vector, in order. A conditional model draws the mix

@@ -314,6 +314,17 @@ fn sampling_is_deterministic_per_seed_and_batch_independent() {
     assert_ne!(in_batch[0], in_batch[1]);
     let err = sampler.render(&[vec![0.0; dim + 1]]).err().unwrap();
     assert!(err.to_string().contains("latent vector"), "{err}");
+
+    // The trained generator (`--raw`) draws other shots and says so in its id; a
+    // generator-only file has none, and says where it is.
+    let raw = Sampler::from_checkpoint_weights(&c, true, &Device::flex()).unwrap();
+    assert_eq!(raw.checkpoint_id, format!("{}-raw", sampler.checkpoint_id));
+    assert_ne!(raw.render(&[z(3)]).unwrap(), alone);
+    let shared = c.generator_only();
+    let err = Sampler::from_checkpoint_weights(&shared, true, &Device::flex())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("checkpoint.atl"), "{err}");
 }
 
 #[test]

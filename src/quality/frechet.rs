@@ -11,7 +11,6 @@ pub struct FeatureStats {
     pub mean: Vec<f64>,
     /// Row-major `dim × dim`, unbiased (divided by n − 1).
     pub covariance: Vec<f64>,
-    pub count: usize,
 }
 
 impl FeatureStats {
@@ -52,11 +51,7 @@ impl FeatureStats {
                 covariance[j * dim + i] = v;
             }
         }
-        Some(Self {
-            mean,
-            covariance,
-            count: n,
-        })
+        Some(Self { mean, covariance })
     }
 
     fn dim(&self) -> usize {
@@ -80,7 +75,15 @@ pub fn frechet_distance(a: &FeatureStats, b: &FeatureStats) -> f64 {
         .sum();
     let trace = |m: &[f64]| (0..dim).map(|i| m[i * dim + i]).sum::<f64>();
     let root_a = psd_sqrt(&a.covariance, dim);
-    let inner = matmul(&matmul(&root_a, &b.covariance, dim), &root_a, dim);
+    let mut inner = matmul(&matmul(&root_a, &b.covariance, dim), &root_a, dim);
+    // Symmetric in exact arithmetic; make it so in floating point before Jacobi.
+    for i in 0..dim {
+        for j in i + 1..dim {
+            let mean = 0.5 * (inner[i * dim + j] + inner[j * dim + i]);
+            inner[i * dim + j] = mean;
+            inner[j * dim + i] = mean;
+        }
+    }
     let (values, _) = symmetric_eigen(&inner, dim);
     let cross: f64 = values.iter().map(|&v| v.max(0.0).sqrt()).sum();
     (mean_term + trace(&a.covariance) + trace(&b.covariance) - 2.0 * cross).max(0.0)

@@ -25,16 +25,18 @@ pub struct Classifier {
     out: Linear,
 }
 
-/// Serialises seeding and initialisation (the backend's RNG is process-wide).
-static CLASSIFIER_INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 impl Classifier {
-    /// Fresh weights drawn from the backend's RNG seeded with `seed`.
-    pub fn new(channels: usize, classes: usize, seed: u64, device: &Device) -> Self {
-        let _guard = CLASSIFIER_INIT
+    /// Fresh weights drawn from the backend's RNG, seeded with `seed` when given (`None` for
+    /// weights a record will replace: the process-wide RNG is then left unseeded). Under the
+    /// training sessions' initialisation lock, so a GAN's seeded initialisation on another
+    /// thread is never interleaved with this one.
+    pub fn new(channels: usize, classes: usize, seed: Option<u64>, device: &Device) -> Self {
+        let _guard = super::session::INIT_LOCK
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        device.seed(seed);
+        if let Some(seed) = seed {
+            device.seed(seed);
+        }
         let widths = [channels, 32, 64, FEATURES];
         let convs = widths
             .windows(2)
@@ -131,7 +133,7 @@ impl Classifier {
         }
         let (c, r) = (data.channels, data.resolution);
         let ad = device.clone().autodiff();
-        let mut model = Self::new(c, classes, init_seed, &ad);
+        let mut model = Self::new(c, classes, Some(init_seed), &ad);
         let batch = BATCH.min(train.len());
         let mut optimizer = AdamConfig::new().init();
         let mut rng = Rng::derived(order_seed, "classifier");

@@ -19,7 +19,7 @@ const EVAL_SEED_BASE: u64 = 0xE7A1_0000;
 /// Fewest shots an evaluation uses, even when the held-out split is smaller.
 const MIN_SHOTS: usize = 64;
 /// Most held-out images (and shots) an evaluation uses, to bound its cost.
-const MAX_SHOTS: usize = 1000;
+pub const MAX_SHOTS: usize = 1000;
 
 /// The held-out images: the validation split, or the test split when there is no validation.
 #[must_use]
@@ -74,8 +74,9 @@ impl EvalCache {
             .as_ref()
     }
 
-    /// The feature distance between `images` and the held-out images of the last evaluation
-    /// (for a real-vs-real reference). `None` before any evaluation, or for other data.
+    /// The feature distance between `images` and the held-out images cached at the first
+    /// evaluation (for a real-vs-real reference). `None` before any evaluation, or for other
+    /// data.
     pub fn feature_distance_to(&self, images: &[&[u8]]) -> Option<f64> {
         let reference = self.features.get()?.as_ref()?;
         let stats = reference.judge.stats_of_images(images).ok()?;
@@ -138,13 +139,15 @@ pub fn evaluate(
         .near_copy
         .get_or_init(|| near_copy_threshold(&train, &real));
     let memorisation = Memorisation::against(&shot_refs, &train, threshold);
-    let feature_fd = match cache.features(&real, data, sampler) {
-        Some(reference) => Some(frechet_distance(
-            &reference.judge.stats_of_images(&shot_refs)?,
-            &reference.real,
-        )),
-        None => None,
-    };
+    let feature_fd = cache.features(&real, data, sampler).and_then(|reference| {
+        match reference.judge.stats_of_images(&shot_refs) {
+            Ok(shots) => Some(frechet_distance(&shots, &reference.real)),
+            Err(e) => {
+                eprintln!("feature distance left out at step {step}: {e}");
+                None
+            }
+        }
+    });
     Ok(Some(QualityRecord {
         step,
         swd: report.mean,

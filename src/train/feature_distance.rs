@@ -47,7 +47,7 @@ impl FeatureJudge {
 
     /// A network saved by [`FeatureJudge::to_bytes`].
     pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self, TrainError> {
-        let blank = Classifier::new(FEATURE_CHANNELS, CLASSES, SEEDS.0, device);
+        let blank = Classifier::new(FEATURE_CHANNELS, CLASSES, None, device);
         let model = load_record(blank, Some(bytes), "feature network")?;
         Ok(Self {
             model,
@@ -95,6 +95,13 @@ impl FeatureJudge {
 
     /// Feature statistics of 28 px grey images (CHW `u8`).
     pub fn stats_of_images(&self, images: &[&[u8]]) -> Result<FeatureStats, TrainError> {
+        let side = FEATURE_RESOLUTION * FEATURE_RESOLUTION * FEATURE_CHANNELS;
+        if let Some(bad) = images.iter().find(|image| image.len() != side) {
+            return Err(TrainError::Incompatible(format!(
+                "the feature distance reads {FEATURE_RESOLUTION} px grey images ({side} values); got an image of {} values",
+                bad.len()
+            )));
+        }
         let mut rows = Vec::with_capacity(images.len());
         for chunk in images.chunks(CHUNK) {
             let values: Vec<f32> = chunk

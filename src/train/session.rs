@@ -162,7 +162,7 @@ pub(super) fn record_bytes<M: Module>(
 /// Serialises seeding and weight initialisation: the backend's RNG is process-wide and burn
 /// initialises parameters lazily, so another thread drawing random numbers between our
 /// `seed` and the first use of a weight would change the initial weights of this run.
-static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(super) static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Forces lazy parameter initialisation now (reading a value initialises it).
 pub(super) struct Materialise;
