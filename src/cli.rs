@@ -315,6 +315,22 @@ fn import_bar(quiet: bool) -> ProgressBar {
     bar
 }
 
+/// Imports a folder with a progress bar (hidden when quiet); errors name the folder.
+fn import_with_progress(
+    dir: &Path,
+    options: ImportOptions,
+    quiet: bool,
+) -> Result<(crate::data::Dataset, crate::data::ImportReport)> {
+    let bar = import_bar(quiet);
+    let imported = import_folder(dir, options, &|p| {
+        bar.set_length(p.total as u64);
+        bar.set_position(p.done as u64);
+    })
+    .with_context(|| format!("importing {}", dir.display()))?;
+    bar.finish_and_clear();
+    Ok(imported)
+}
+
 /// Turns training events into progress-bar updates and log lines.
 fn event_printer<'a>(
     bar: &'a ProgressBar,
@@ -552,13 +568,7 @@ fn import(args: &ImportArgs, quiet: bool) -> Result<()> {
         channels: preset.model.channels,
         square: preset.data.square,
     };
-    let bar = import_bar(quiet);
-    let (dataset, report) = import_folder(&args.data, options, &|p| {
-        bar.set_length(p.total as u64);
-        bar.set_position(p.done as u64);
-    })
-    .with_context(|| format!("importing {}", args.data.display()))?;
-    bar.finish_and_clear();
+    let (dataset, report) = import_with_progress(&args.data, options, quiet)?;
     print!("{report}");
     let split = crate::data::Split::new(&dataset, preset.data.split, preset.data.split_seed);
     println!(
@@ -713,13 +723,7 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
         channels: preset.model.channels,
         square: preset.data.square,
     };
-    let bar = import_bar(quiet);
-    let (dataset, _) = import_folder(&data_dir, options, &|p| {
-        bar.set_length(p.total as u64);
-        bar.set_position(p.done as u64);
-    })
-    .with_context(|| format!("importing {}", data_dir.display()))?;
-    bar.finish_and_clear();
+    let (dataset, _) = import_with_progress(&data_dir, options, quiet)?;
     let mut dataset = dataset;
     let classes = &preset.model.classes;
     if preset.model.class_count() > 0 {
@@ -907,13 +911,7 @@ fn feature_net(args: &FeatureNetArgs, quiet: bool) -> Result<()> {
         channels: crate::train::FEATURE_CHANNELS,
         square: crate::preset::SquareMode::Pad,
     };
-    let bar = import_bar(quiet);
-    let (dataset, _) = import_folder(&args.data, options, &|p| {
-        bar.set_length(p.total as u64);
-        bar.set_position(p.done as u64);
-    })
-    .with_context(|| format!("importing {}", args.data.display()))?;
-    bar.finish_and_clear();
+    let (dataset, _) = import_with_progress(&args.data, options, quiet)?;
     let chosen = resolve_device(args.device)?;
     let started = Instant::now();
     let (judge, accuracy) = FeatureJudge::train(&dataset, &chosen.device)?;
