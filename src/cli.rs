@@ -826,6 +826,14 @@ fn print_quality(
             ""
         );
     }
+    if let Some(c) = q.copying {
+        println!(
+            "{:<6} data copying: shots nearer the training set than held-out photos in {:.1} % of pairs (50 % = none; z {:.1})",
+            "",
+            100.0 * c.closer,
+            c.z
+        );
+    }
 }
 
 /// Appends the images of `against` as the validation split (training images stay as they

@@ -7,7 +7,9 @@ use std::path::Path;
 
 use atelier::data::{Dataset, ImportOptions, import_folder};
 use atelier::preset::SquareMode;
-use atelier::quality::{SwdConfig, frechet_distance, swd};
+use atelier::quality::{
+    DataCopying, SwdConfig, frechet_distance, held_out_distances, nearest_neighbours, swd,
+};
 use atelier::rng::Rng;
 use atelier::train::FeatureJudge;
 use burn::tensor::Device;
@@ -124,4 +126,53 @@ fn feature_distance_orders_real_blurred_collapsed_and_noise() {
         );
     }
     assert!(frechet_distance(&reference, &reference) < 1e-9);
+}
+
+/// The data-copying test reads new real photos as "no copying", lightly retouched training
+/// images as copying, and noise as far from the training set.
+#[test]
+fn data_copying_test_tells_new_photos_from_replays_and_noise() {
+    let data = tshirts();
+    let train: Vec<&[u8]> = (0..400).map(|i| data.image(i)).collect();
+    let held: Vec<&[u8]> = (400..600).map(|i| data.image(i)).collect();
+    let yardstick = held_out_distances(&train, &held);
+    let test = |shots: &[&[u8]]| {
+        let d: Vec<f32> = nearest_neighbours(shots, &train)
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
+        DataCopying::test(&d, &yardstick).unwrap()
+    };
+    let mut rng = Rng::new(5);
+    // Replays: training images with a few grey levels of noise, as a generator might give them.
+    let replays: Vec<Vec<u8>> = (0..200)
+        .map(|i| {
+            train[i * 2]
+                .iter()
+                .map(|&v| v.saturating_add((rng.next_u64() % 8) as u8))
+                .collect()
+        })
+        .collect();
+    let static_noise: Vec<Vec<u8>> = (0..200)
+        .map(|_| (0..784).map(|_| (rng.next_u64() & 255) as u8).collect())
+        .collect();
+    let new: Vec<&[u8]> = (600..800).map(|i| data.image(i)).collect();
+    let (fresh, copied, noise) = (
+        test(&new),
+        test(&refs(&replays)),
+        test(&refs(&static_noise)),
+    );
+    eprintln!("data copying: new photos {fresh:?}, replays {copied:?}, noise {noise:?}");
+    assert!(
+        (fresh.closer - 0.5).abs() < 0.08 && fresh.z.abs() < 3.0,
+        "new photos must read as no copying: {fresh:?}"
+    );
+    assert!(
+        copied.closer > 0.95 && copied.z < -10.0,
+        "replays must read as copying: {copied:?}"
+    );
+    assert!(
+        noise.closer < 0.05 && noise.z > 10.0,
+        "noise must read as far: {noise:?}"
+    );
 }

@@ -475,6 +475,7 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
                 swd,
                 swd_levels: Vec::new(),
                 near_copy_fraction: 0.0,
+                copying: None,
                 real_images: 300,
                 feature_fd: Some(fd),
             };

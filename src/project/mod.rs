@@ -39,8 +39,8 @@ pub struct CheckpointEntry {
 }
 
 impl CheckpointEntry {
-    /// The menu text: the file under `runs/`, its step, SWD, near-copy share and (28 px grey
-    /// runs) feature distance.
+    /// The menu text: the file under `runs/`, its step, SWD, near-copy share, (28 px grey
+    /// runs) feature distance, and the data-copying share (50 % = no copying).
     #[must_use]
     pub fn label(&self, runs_dir: &Path) -> String {
         use std::fmt::Write;
@@ -59,6 +59,13 @@ impl CheckpointEntry {
             );
             if let Some(fd) = q.feature_fd {
                 let _ = write!(text, " · feature FD {fd:.1}");
+            }
+            if let Some(c) = q.copying {
+                let _ = write!(
+                    text,
+                    " · nearer the training set than new photos {:.0} %",
+                    100.0 * c.closer
+                );
             }
         }
         text
@@ -368,6 +375,10 @@ mod tests {
             swd,
             swd_levels: Vec::new(),
             near_copy_fraction: 0.01,
+            copying: Some(crate::quality::DataCopying {
+                closer: 0.514,
+                z: -0.6,
+            }),
             real_images: 10,
             feature_fd: Some(swd / 2.0),
         };
@@ -383,7 +394,7 @@ mod tests {
             labels,
             [
                 "run-001/checkpoint.atl · step 700".to_string(),
-                "run-001/best.atl · step 500 · held-out SWD 20.5 · near-copies 1.0 % · feature FD 10.2"
+                "run-001/best.atl · step 500 · held-out SWD 20.5 · near-copies 1.0 % · feature FD 10.2 · nearer the training set than new photos 51 %"
                     .to_string(),
             ]
         );

@@ -9,7 +9,10 @@ mod nearest;
 mod swd;
 
 pub use frechet::{FeatureStats, frechet_distance};
-pub use nearest::{Memorisation, near_copy_threshold, nearest_neighbours};
+pub use nearest::{
+    DataCopying, Memorisation, held_out_distances, near_copy_threshold, nearest_neighbours,
+    threshold_from_held_out,
+};
 pub use swd::{SwdConfig, SwdReport, swd};
 
 use serde::{Deserialize, Serialize};
@@ -30,4 +33,7 @@ pub struct QualityRecord {
     /// lower is better): sees whole garments and the shots' spread, which patches miss.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feature_fd: Option<f64>,
+    /// The data-copying test: are shots nearer to the training images than held-out photos?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copying: Option<DataCopying>,
 }

@@ -5,6 +5,7 @@
 //! photos of the same products) is flagged as a near-copy.
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// Root-mean-square pixel distance in [0, 1] units between two images of equal size.
 fn rms(a: &[u8], b: &[u8]) -> f32 {
@@ -34,17 +35,95 @@ pub fn nearest_neighbours(queries: &[&[u8]], pool: &[&[u8]]) -> Vec<(usize, f32)
         .collect()
 }
 
-/// Near-copy verdicts for a set of shots.
-/// Half the median distance from held-out real images to their nearest training image: a
-/// shot closer than this to a training image is a near-copy. Depends only on the data.
+/// Distances from each held-out real image to its nearest training image, sorted: how near a
+/// *new* photo of the same products comes to the training set. Depends only on the data.
 #[must_use]
-pub fn near_copy_threshold(train: &[&[u8]], held_out: &[&[u8]]) -> f32 {
-    let mut baseline: Vec<f32> = nearest_neighbours(held_out, train)
+pub fn held_out_distances(train: &[&[u8]], held_out: &[&[u8]]) -> Vec<f32> {
+    let mut distances: Vec<f32> = nearest_neighbours(held_out, train)
         .into_iter()
         .map(|(_, d)| d)
         .collect();
-    baseline.sort_by(f32::total_cmp);
-    0.5 * baseline.get(baseline.len() / 2).copied().unwrap_or(0.0)
+    distances.sort_by(f32::total_cmp);
+    distances
+}
+
+/// Half the median of [`held_out_distances`]: a shot closer than this to a training image is
+/// a near-copy.
+#[must_use]
+pub fn threshold_from_held_out(sorted_distances: &[f32]) -> f32 {
+    0.5 * sorted_distances
+        .get(sorted_distances.len() / 2)
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// [`threshold_from_held_out`] of the held-out images' distances to the training images.
+#[must_use]
+pub fn near_copy_threshold(train: &[&[u8]], held_out: &[&[u8]]) -> f32 {
+    threshold_from_held_out(&held_out_distances(train, held_out))
+}
+
+/// The data-copying test of Meehan, Chaudhuri and Dasgupta (2020, "A non-parametric test to
+/// detect data-copying in generative models"), in its global form: are shots nearer to the
+/// training images than new real photos are? The near-copy share only counts blatant replays;
+/// this sees a whole generator drifting towards its training set.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataCopying {
+    /// Share of (shot, held-out image) pairs in which the shot lies nearer to its nearest
+    /// training image (ties count half). 0.5: as near as new photos; towards 1: replaying the
+    /// training set; under 0.5: farther (under-fitting or artefacts).
+    pub closer: f64,
+    /// Mann–Whitney U z-score of the same comparison (Meehan's `Z_U`): negative when shots are
+    /// nearer. It grows with the number of images; below −3 is rarely chance.
+    pub z: f64,
+}
+
+impl DataCopying {
+    /// Compares shots' nearest-training distances with held-out images' ones. `None` when
+    /// either side is empty.
+    #[must_use]
+    pub fn test(shot_distances: &[f32], held_out_distances: &[f32]) -> Option<Self> {
+        let (n1, n2) = (shot_distances.len(), held_out_distances.len());
+        if n1 == 0 || n2 == 0 {
+            return None;
+        }
+        // Pooled ranks (1-based, ties averaged); `true` marks a shot.
+        let mut pooled: Vec<(f32, bool)> = shot_distances
+            .iter()
+            .map(|&d| (d, true))
+            .chain(held_out_distances.iter().map(|&d| (d, false)))
+            .collect();
+        pooled.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut shot_rank_sum = 0.0f64;
+        let mut tie_term = 0.0f64;
+        let mut start = 0;
+        while start < pooled.len() {
+            let mut end = start;
+            while end < pooled.len() && pooled[end].0.total_cmp(&pooled[start].0).is_eq() {
+                end += 1;
+            }
+            let mean_rank = (start + end + 1) as f64 / 2.0;
+            let shots_here = pooled[start..end].iter().filter(|p| p.1).count();
+            shot_rank_sum += mean_rank * shots_here as f64;
+            let t = (end - start) as f64;
+            tie_term += t * t * t - t;
+            start = end;
+        }
+        let (a, b) = (n1 as f64, n2 as f64);
+        // Pairs in which the shot is the farther one.
+        let u = shot_rank_sum - a * (a + 1.0) / 2.0;
+        let n = a + b;
+        let variance = a * b / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)).max(1.0));
+        let z = if variance > 0.0 {
+            (u - a * b / 2.0) / variance.sqrt()
+        } else {
+            0.0
+        };
+        Some(Self {
+            closer: 1.0 - u / (a * b),
+            z,
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -78,6 +157,12 @@ impl Memorisation {
         let n = self.shots.iter().filter(|s| s.2).count();
         n as f64 / self.shots.len().max(1) as f64
     }
+
+    /// Each shot's distance to its nearest training image.
+    #[must_use]
+    pub fn distances(&self) -> Vec<f32> {
+        self.shots.iter().map(|s| s.1).collect()
+    }
 }
 
 #[cfg(test)]
@@ -107,5 +192,28 @@ mod tests {
         assert!(m.shots[0].2, "an exact copy is a near-copy");
         assert!(!m.shots[1].2, "a new image is not");
         assert!((m.near_copy_fraction() - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn data_copying_test_reads_nearer_as_negative_z() {
+        let held: Vec<f32> = (0..200).map(|i| 0.2 + i as f32 * 0.001).collect();
+        // Same distribution: no copying.
+        let alike = DataCopying::test(&held, &held).unwrap();
+        assert!((alike.closer - 0.5).abs() < 1e-9 && alike.z.abs() < 1e-9);
+        // Every shot nearer than every held-out image: total copying.
+        let copies: Vec<f32> = held.iter().map(|d| d - 0.2).collect();
+        let copying = DataCopying::test(&copies, &held).unwrap();
+        assert!((copying.closer - 1.0).abs() < 1e-9);
+        assert!(copying.z < -15.0, "z {}", copying.z);
+        // Every shot farther: under-fitting, positive z.
+        let far: Vec<f32> = held.iter().map(|d| d + 0.5).collect();
+        let under = DataCopying::test(&far, &held).unwrap();
+        assert!(under.closer.abs() < 1e-9 && under.z > 15.0);
+        // Hand-checked small case: shots {1, 3}, held-out {2, 4}: one pair of four has the
+        // shot farther (3 > 2), so closer = 3/4; U = 1, mean 2, sd sqrt(5/3).
+        let small = DataCopying::test(&[1.0, 3.0], &[2.0, 4.0]).unwrap();
+        assert!((small.closer - 0.75).abs() < 1e-9);
+        assert!((small.z - (-1.0 / (5.0f64 / 3.0).sqrt())).abs() < 1e-9);
+        assert!(DataCopying::test(&[], &held).is_none());
     }
 }

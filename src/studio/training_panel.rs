@@ -350,6 +350,16 @@ impl Studio {
             if let Some(fd) = q.feature_fd {
                 ui.label(format!("feature FD {fd:.1} (Fashion-MNIST classifier)"));
             }
+            if let Some(c) = q.copying {
+                ui.label(format!(
+                    "shots nearer the training set than held-out photos: {:.0} % (50 % = no copying)",
+                    100.0 * c.closer
+                ))
+                .on_hover_text(format!(
+                    "The data-copying test (Meehan et al. 2020): z {:.1}; below −3 the generator is drifting towards its training images, above +3 it is still far from them.",
+                    c.z
+                ));
+            }
         }
     }
 

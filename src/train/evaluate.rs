@@ -9,8 +9,8 @@ use super::feature_distance::FeatureJudge;
 use crate::data::{Dataset, Split};
 use crate::latent::latent_for_seed;
 use crate::quality::{
-    FeatureStats, Memorisation, QualityRecord, SwdConfig, frechet_distance, near_copy_threshold,
-    swd,
+    DataCopying, FeatureStats, Memorisation, QualityRecord, SwdConfig, frechet_distance,
+    held_out_distances, swd, threshold_from_held_out,
 };
 use crate::sample::Sampler;
 
@@ -31,11 +31,12 @@ pub fn held_out(split: &Split) -> &[usize] {
     }
 }
 
-/// What every evaluation of a run shares, computed once: the near-copy threshold, and the
-/// feature network with the held-out images' feature statistics.
+/// What every evaluation of a run shares, computed once: the held-out images' distances to
+/// the training set (memorisation yardstick), and the feature network with the held-out
+/// images' feature statistics.
 #[derive(Default)]
 pub struct EvalCache {
-    near_copy: OnceCell<f32>,
+    held_out_distances: OnceCell<Vec<f32>>,
     features: OnceCell<Option<FeatureReference>>,
 }
 
@@ -135,10 +136,11 @@ pub fn evaluate(
         &SwdConfig::default(),
     );
     let train: Vec<&[u8]> = split.train.iter().map(|&i| data.image(i)).collect();
-    let threshold = *cache
-        .near_copy
-        .get_or_init(|| near_copy_threshold(&train, &real));
-    let memorisation = Memorisation::against(&shot_refs, &train, threshold);
+    let held_distances = cache
+        .held_out_distances
+        .get_or_init(|| held_out_distances(&train, &real));
+    let memorisation =
+        Memorisation::against(&shot_refs, &train, threshold_from_held_out(held_distances));
     let feature_fd = cache.features(&real, data, sampler).and_then(|reference| {
         match reference.judge.stats_of_images(&shot_refs) {
             Ok(shots) => Some(frechet_distance(&shots, &reference.real)),
@@ -155,5 +157,6 @@ pub fn evaluate(
         near_copy_fraction: memorisation.near_copy_fraction(),
         real_images: real.len(),
         feature_fd,
+        copying: DataCopying::test(&memorisation.distances(), held_distances),
     }))
 }
