@@ -375,6 +375,11 @@ fn evaluations_log_quality_keep_the_best_checkpoint_and_can_stop_early() {
             .iter()
             .all(|q| q.swd.is_finite() && q.swd > 0.0 && q.real_images > 0)
     );
+    // Every evaluation also runs the data-copying test against the held-out images.
+    assert!(lines.iter().all(|q| {
+        q.copying
+            .is_some_and(|c| (0.0..=1.0).contains(&c.closer) && c.z.is_finite())
+    }));
     let best = lines.iter().min_by(|a, b| a.swd.total_cmp(&b.swd)).unwrap();
     assert_eq!(summary.best_swd, Some(best.swd));
     let best_ckpt = Checkpoint::load(&r.join(atelier::train::BEST)).unwrap();

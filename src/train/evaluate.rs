@@ -20,6 +20,10 @@ const EVAL_SEED_BASE: u64 = 0xE7A1_0000;
 const MIN_SHOTS: usize = 64;
 /// Most held-out images (and shots) an evaluation uses, to bound its cost.
 pub const MAX_SHOTS: usize = 1000;
+/// Fewest held-out images for a feature distance: below one per feature, the held-out
+/// covariance is rank-deficient and the figure mostly measures the sample size (a 200-image
+/// folder's 10 validation images gave 51 where 1,000 unseen images gave 10).
+pub const MIN_FEATURE_IMAGES: usize = super::classifier::FEATURES;
 
 /// The held-out images: the validation split, or the test split when there is no validation.
 #[must_use]
@@ -51,7 +55,8 @@ impl EvalCache {
         Self::default()
     }
 
-    /// The feature network and the real images' statistics, when the data is 28 px grey.
+    /// The feature network and the real images' statistics, when the data is 28 px grey and
+    /// there are at least [`MIN_FEATURE_IMAGES`] held-out images.
     /// A failure is reported once and the feature distance left out; it never stops a run.
     fn features(
         &self,
@@ -61,7 +66,9 @@ impl EvalCache {
     ) -> Option<&FeatureReference> {
         self.features
             .get_or_init(|| {
-                if !FeatureJudge::applies_to(data.channels, data.resolution) {
+                if !FeatureJudge::applies_to(data.channels, data.resolution)
+                    || real.len() < MIN_FEATURE_IMAGES
+                {
                     return None;
                 }
                 let built = FeatureJudge::shipped(sampler.device()).and_then(|judge| {
