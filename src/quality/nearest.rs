@@ -113,7 +113,8 @@ impl DataCopying {
         // Pairs in which the shot is the farther one.
         let u = shot_rank_sum - a * (a + 1.0) / 2.0;
         let n = a + b;
-        let variance = a * b / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)).max(1.0));
+        // n ≥ 2 here (one of each), so n(n − 1) > 0.
+        let variance = a * b / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)));
         let z = if variance > 0.0 {
             (u - a * b / 2.0) / variance.sqrt()
         } else {
