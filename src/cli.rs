@@ -750,9 +750,10 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
         .len()
         .min(split.train.len())
         .min(crate::train::MAX_EVAL_IMAGES);
-    let train_refs: Vec<&[u8]> = (0..n)
-        .map(|k| dataset.image(split.train[k * split.train.len() / n]))
+    let reference_idx: Vec<usize> = (0..n)
+        .map(|k| split.train[k * split.train.len() / n])
         .collect();
+    let train_refs: Vec<&[u8]> = reference_idx.iter().map(|&i| dataset.image(i)).collect();
     let held_refs: Vec<&[u8]> = held.iter().map(|&i| dataset.image(i)).collect();
     let reference = crate::quality::swd(
         &train_refs,
@@ -772,24 +773,28 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
     if let Ok(best) = Checkpoint::load(&args.run.join(BEST)) {
         checkpoints.push(("best", best));
     }
-    let cache = crate::train::EvalCache::new();
+    let judge_features = judge_gives_features(&dataset, held.len());
+    let judge = ((conditional && args.class_shots > 0) || judge_features)
+        .then(|| train_class_judge(&dataset, &split, &reference_idx, &chosen.device))
+        .flatten();
+    let cache = match &judge {
+        Some(judge) if judge_features => {
+            crate::train::EvalCache::with_feature_judge(judge.feature_judge())
+        }
+        _ => crate::train::EvalCache::new(),
+    };
     let feature_reference = std::cell::OnceCell::new();
-    // One judge for every checkpoint, so "latest" and "best" are scored alike.
-    let judge = (conditional && args.class_shots > 0)
-        .then(|| crate::train::ClassJudge::train(&dataset, &split.train, &chosen.device))
-        .and_then(|judge| {
-            judge
-                .map_err(|e| eprintln!("class fidelity skipped: {e}"))
-                .ok()
-        });
     for (name, checkpoint) in checkpoints {
         let sampler = Sampler::from_checkpoint_weights(&checkpoint, args.raw, &chosen.device)?;
         let q = evaluate(&sampler, &dataset, &split, checkpoint.state.step, &cache)?
             .context("no held-out images to evaluate against")?;
-        print_quality(name, &q, || {
+        print_quality(name, &q, cache.feature_judge_name(), || {
             *feature_reference.get_or_init(|| cache.feature_distance_to(&train_refs))
         });
-        if let Some(judge) = &judge {
+        if let Some(judge) = judge
+            .as_ref()
+            .filter(|_| conditional && args.class_shots > 0)
+        {
             let held = crate::train::held_out(&split);
             match judge.score(&sampler, &dataset, held, args.class_shots) {
                 Ok(scores) => print_class_fidelity(&scores),
@@ -800,11 +805,53 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-/// One checkpoint's figures; `reference` gives the real-vs-real feature distance (computed
-/// once, only when the record has a feature distance to read against it).
+/// Whether `eval` measures the feature distance with a class judge: where the shipped
+/// network cannot read the data (colour, 64 px), there are classes to learn and enough
+/// held-out images for the distance.
+fn judge_gives_features(dataset: &crate::data::Dataset, held_out: usize) -> bool {
+    !crate::train::FeatureJudge::shipped_applies_to(dataset.channels, dataset.resolution)
+        && dataset.class_names.len() >= 2
+        && held_out >= crate::train::MIN_FEATURE_IMAGES
+}
+
+/// A classifier trained on the run's training images, except the real-vs-real reference
+/// ones, so that reference compares two sets it never trained on. It judges conditional
+/// models' classes and, where [`judge_gives_features`], gives the feature distance. Prints
+/// its held-out accuracy; a failure is reported and leaves it out.
+fn train_class_judge(
+    dataset: &crate::data::Dataset,
+    split: &crate::data::Split,
+    reference: &[usize],
+    device: &burn::tensor::Device,
+) -> Option<crate::train::ClassJudge> {
+    let reference: std::collections::HashSet<usize> = reference.iter().copied().collect();
+    let judge_train: Vec<usize> = split
+        .train
+        .iter()
+        .copied()
+        .filter(|i| !reference.contains(i))
+        .collect();
+    let judge = crate::train::ClassJudge::train(dataset, &judge_train, device)
+        .map_err(|e| eprintln!("class judge skipped: {e}"))
+        .ok()?;
+    match judge.accuracy(dataset, crate::train::held_out(split)) {
+        Ok(a) => println!(
+            "class judge (trained on {} training images): {:.1} % of held-out images in their own class",
+            judge_train.len(),
+            100.0 * a
+        ),
+        Err(e) => eprintln!("class judge accuracy failed: {e}"),
+    }
+    Some(judge)
+}
+
+/// One checkpoint's figures; `feature_net` names the network behind the feature distance and
+/// `reference` gives the real-vs-real feature distance (computed once, only when the record
+/// has a feature distance to read against it).
 fn print_quality(
     name: &str,
     q: &crate::quality::QualityRecord,
+    feature_net: Option<&str>,
     reference: impl FnOnce() -> Option<f64>,
 ) {
     let levels: Vec<String> = q
@@ -822,8 +869,9 @@ fn print_quality(
     if let Some(fd) = q.feature_fd {
         let reference = reference().map_or(String::new(), |r| format!("; real-vs-real {r:.2}"));
         println!(
-            "{:<6} feature FD (Fashion-MNIST classifier) {fd:.2}{reference}",
-            ""
+            "{:<6} feature FD ({}) {fd:.2}{reference}",
+            "",
+            feature_net.unwrap_or("feature network")
         );
     }
     if let Some(c) = q.copying {

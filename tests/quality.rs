@@ -1,5 +1,6 @@
 //! The quality metrics must fall as samples improve: real-vs-real is small, blurred real images
-//! score worse the stronger the blur, and noise scores worst. On real Fashion-MNIST T-shirts.
+//! score worse the stronger the blur, and noise scores worst. On real Fashion-MNIST T-shirts,
+//! and for the class judge's feature distance on real colour clothing photos.
 
 #![allow(clippy::unwrap_used)]
 
@@ -11,7 +12,7 @@ use atelier::quality::{
     DataCopying, SwdConfig, frechet_distance, held_out_distances, nearest_neighbours, swd,
 };
 use atelier::rng::Rng;
-use atelier::train::FeatureJudge;
+use atelier::train::{ClassJudge, FeatureJudge};
 use burn::tensor::Device;
 
 fn tshirts() -> Dataset {
@@ -19,12 +20,16 @@ fn tshirts() -> Dataset {
 }
 
 fn shared_folder(name: &str) -> Dataset {
+    shared_images(name, 28, 1)
+}
+
+fn shared_images(name: &str, resolution: usize, channels: usize) -> Dataset {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/data")
         .join(name);
     let opts = ImportOptions {
-        resolution: 28,
-        channels: 1,
+        resolution,
+        channels,
         square: SquareMode::Pad,
     };
     import_folder(&root, opts, &|_| {}).unwrap().0
@@ -34,19 +39,26 @@ fn refs(v: &[Vec<u8>]) -> Vec<&[u8]> {
     v.iter().map(Vec::as_slice).collect()
 }
 
+/// A box blur of a 28 px grey image.
 fn blurred(img: &[u8], radius: usize) -> Vec<u8> {
-    let side: usize = 28;
-    let mut out = vec![0u8; img.len()];
-    for y in 0..side {
-        for x in 0..side {
-            let (mut sum, mut n) = (0u32, 0u32);
-            for yy in y.saturating_sub(radius)..=(y + radius).min(side - 1) {
-                for xx in x.saturating_sub(radius)..=(x + radius).min(side - 1) {
-                    sum += u32::from(img[yy * side + xx]);
-                    n += 1;
+    blurred_planes(img, 28, radius)
+}
+
+/// A box blur of each `side`² plane of a CHW image.
+fn blurred_planes(img: &[u8], side: usize, radius: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(img.len());
+    for plane in img.chunks(side * side) {
+        for y in 0..side {
+            for x in 0..side {
+                let (mut sum, mut n) = (0u32, 0u32);
+                for yy in y.saturating_sub(radius)..=(y + radius).min(side - 1) {
+                    for xx in x.saturating_sub(radius)..=(x + radius).min(side - 1) {
+                        sum += u32::from(plane[yy * side + xx]);
+                        n += 1;
+                    }
                 }
+                out.push((sum / n) as u8);
             }
-            out[y * side + x] = (sum / n) as u8;
         }
     }
     out
@@ -126,6 +138,85 @@ fn feature_distance_orders_real_blurred_collapsed_and_noise() {
         );
     }
     assert!(frechet_distance(&reference, &reference) < 1e-9);
+}
+
+/// Colour photos have no shipped feature network: `atelier eval` trains a class judge on the
+/// run's training photos and measures the feature distance in its features. On real 64 px
+/// clothing photos, that judge places held-out photos in their class far above chance, and
+/// its distance orders new photos, blurred ones, a single class and noise.
+#[test]
+fn class_judge_features_order_real_blurred_one_class_and_noise_on_colour_photos() {
+    let train = shared_images("clothing-small/train", 64, 3);
+    let held = shared_images("clothing-small/validation", 64, 3);
+    assert_eq!(train.class_names, held.class_names);
+    // Every eighth training photo is kept from the judge: the real-vs-real reference.
+    let (reference, judged): (Vec<usize>, Vec<usize>) = (0..train.len()).partition(|i| i % 8 == 0);
+    let judge = ClassJudge::train(&train, &judged, &Device::flex()).unwrap();
+    let all_held: Vec<usize> = (0..held.len()).collect();
+    let accuracy = judge.accuracy(&held, &all_held).unwrap();
+    let largest_class = (0..train.class_names.len())
+        .map(|k| held.labels.iter().filter(|&&l| l as usize == k).count())
+        .max()
+        .unwrap() as f64
+        / held.len() as f64;
+    eprintln!(
+        "class judge: {accuracy:.3} of held-out photos right (largest class {largest_class:.3})"
+    );
+    assert!(
+        accuracy > largest_class + 0.15,
+        "{accuracy} vs {largest_class}"
+    );
+
+    let features = judge.feature_judge();
+    let stats = |images: &[&[u8]]| features.stats_of_images(images).unwrap();
+    let new_photos: Vec<&[u8]> = all_held.iter().map(|&i| held.image(i)).collect();
+    let target = stats(&new_photos);
+    let fd = |images: &[&[u8]]| frechet_distance(&target, &stats(images));
+    let real = fd(&reference
+        .iter()
+        .map(|&i| train.image(i))
+        .collect::<Vec<_>>());
+    let blur = |radius| -> Vec<Vec<u8>> {
+        reference
+            .iter()
+            .map(|&i| blurred_planes(train.image(i), 64, radius))
+            .collect()
+    };
+    let (soft, softer) = (fd(&refs(&blur(2))), fd(&refs(&blur(4))));
+    let tshirt = train
+        .class_names
+        .iter()
+        .position(|c| c == "t-shirt")
+        .unwrap() as u32;
+    let one_class: Vec<&[u8]> = reference
+        .iter()
+        .filter(|&&i| train.labels[i] == tshirt)
+        .map(|&i| train.image(i))
+        .collect();
+    let mut rng = Rng::new(5);
+    let noise: Vec<Vec<u8>> = (0..reference.len())
+        .map(|_| {
+            (0..64 * 64 * 3)
+                .map(|_| (rng.next_u64() & 255) as u8)
+                .collect()
+        })
+        .collect();
+    let (single, static_noise) = (fd(&one_class), fd(&refs(&noise)));
+    eprintln!(
+        "class-judge FD: new photos {real:.2}, blur r2 {soft:.2}, r4 {softer:.2}, t-shirts only {single:.2}, noise {static_noise:.2}"
+    );
+    // A class judge reads garments' shapes more than their sharpness: blur counts, a
+    // missing variety of products counts far more.
+    assert!(real < soft && soft < softer, "blur: {real} {soft} {softer}");
+    assert!(
+        real * 1.5 < softer,
+        "strong blur must be clearly worse: {real} vs {softer}"
+    );
+    assert!(
+        softer < single,
+        "one class must be worse than blur: {single}"
+    );
+    assert!(single < static_noise, "noise must be worst: {static_noise}");
 }
 
 /// The data-copying test reads new real photos as "no copying", lightly retouched training

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::TrainError;
 use super::classifier::Classifier;
+use super::feature_distance::FeatureJudge;
 use crate::data::Dataset;
 use crate::export::Picture;
 use crate::latent::latent_for_seed;
@@ -86,6 +87,46 @@ impl ClassJudge {
         })
     }
 
+    /// The class it sees in each of `images` (indices into `data`).
+    fn predict_images(&self, data: &Dataset, images: &[usize]) -> Result<Vec<u32>, TrainError> {
+        let (c, r) = (self.channels, self.resolution);
+        let mut predicted = Vec::with_capacity(images.len());
+        for chunk in images.chunks(256) {
+            predicted.extend(self.model.predict(
+                &data.batch_f32(chunk),
+                [chunk.len(), c, r, r],
+                &self.device,
+            )?);
+        }
+        Ok(predicted)
+    }
+
+    /// Share of `images` (indices into `data`) it puts in their own class: how much a
+    /// distance in its features can be trusted.
+    pub fn accuracy(&self, data: &Dataset, images: &[usize]) -> Result<f64, TrainError> {
+        let predicted = self.predict_images(data, images)?;
+        let hits = predicted
+            .iter()
+            .zip(images)
+            .filter(|(p, i)| **p == data.labels[**i])
+            .count();
+        Ok(hits as f64 / images.len().max(1) as f64)
+    }
+
+    /// This classifier's pooled features as a Fréchet-distance judge: a feature distance for
+    /// data the shipped network cannot read (colour, 64 px), from a network that has seen
+    /// only this run's training images.
+    #[must_use]
+    pub fn feature_judge(&self) -> FeatureJudge {
+        FeatureJudge::from_classifier(
+            self.model.clone(),
+            self.channels,
+            self.resolution,
+            "run's class judge",
+            &self.device,
+        )
+    }
+
     /// Scores `held_out` real images and `shots_per_class` shots of each class.
     pub fn score(
         &self,
@@ -109,13 +150,11 @@ impl ClassJudge {
                 .copied()
                 .filter(|&i| data.labels[i] as usize == k)
                 .collect();
-            let mut real_hits = 0;
-            for chunk in real.chunks(256) {
-                let predicted =
-                    self.model
-                        .predict(&data.batch_f32(chunk), [chunk.len(), c, r, r], device)?;
-                real_hits += predicted.iter().filter(|&&p| p as usize == k).count();
-            }
+            let real_hits = self
+                .predict_images(data, &real)?
+                .iter()
+                .filter(|&&p| p as usize == k)
+                .count();
             let mut shot_hits = 0;
             for start in (0..shots_per_class).step_by(256) {
                 let n = (shots_per_class - start).min(256);

@@ -30,14 +30,21 @@ impl Classifier {
     /// weights a record will replace: the process-wide RNG is then left unseeded). Under the
     /// training sessions' initialisation lock, so a GAN's seeded initialisation on another
     /// thread is never interleaved with this one.
-    pub fn new(channels: usize, classes: usize, seed: Option<u64>, device: &Device) -> Self {
+    pub fn new(
+        channels: usize,
+        resolution: usize,
+        classes: usize,
+        seed: Option<u64>,
+        device: &Device,
+    ) -> Self {
         let _guard = super::session::INIT_LOCK
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(seed) = seed {
             device.seed(seed);
         }
-        let widths = [channels, 32, 64, FEATURES];
+        let mut widths = vec![channels, 32, 64, FEATURES];
+        widths.resize(1 + Self::stages(resolution), FEATURES);
         let convs = widths
             .windows(2)
             .map(|w| {
@@ -53,6 +60,19 @@ impl Classifier {
         };
         model.visit(&mut super::session::Materialise);
         model
+    }
+
+    /// Stride-2 stages: at least three, and enough to bring the map down to 4 px, so each
+    /// pooled feature has seen most of a garment (three at 28 px, the shipped network's
+    /// shape; four at 64 px, where three saw 15 px patches and placed 37 % of held-out
+    /// clothing photos in their class).
+    fn stages(resolution: usize) -> usize {
+        let (mut side, mut stages) = (resolution, 0);
+        while side > 4 || stages < 3 {
+            side = side.div_ceil(2);
+            stages += 1;
+        }
+        stages
     }
 
     /// Pooled features `[B, FEATURES]`.
@@ -133,7 +153,7 @@ impl Classifier {
         }
         let (c, r) = (data.channels, data.resolution);
         let ad = device.clone().autodiff();
-        let mut model = Self::new(c, classes, Some(init_seed), &ad);
+        let mut model = Self::new(c, r, classes, Some(init_seed), &ad);
         let batch = BATCH.min(train.len());
         let mut optimizer = AdamConfig::new().init();
         let mut rng = Rng::derived(order_seed, "classifier");
@@ -153,5 +173,21 @@ impl Classifier {
             model = optimizer.step(LEARNING_RATE, model, grads);
         }
         Ok(model.valid())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_bring_the_map_to_four_pixels_and_keep_the_shipped_shape() {
+        // 28 px: three stages, as the shipped network's weights expect.
+        assert_eq!(Classifier::stages(28), 3);
+        assert_eq!(Classifier::stages(32), 3);
+        assert_eq!(Classifier::stages(64), 4);
+        assert_eq!(Classifier::stages(128), 5);
+        let net = Classifier::new(3, 64, 10, Some(1), &Device::flex());
+        assert_eq!(net.convs.len(), 4);
     }
 }

@@ -1,8 +1,9 @@
 //! Quality of a generator on the held-out split: shots from fixed seeds compared with the
-//! validation images (SWD, and for 28 px grey data the feature distance) and with the
-//! training images (memorisation).
+//! validation images (SWD, and the feature distance where a network reads the data: the
+//! shipped one for 28 px grey, or a judge the caller trained) and with the training images
+//! (memorisation).
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 
 use super::TrainError;
 use super::feature_distance::FeatureJudge;
@@ -42,6 +43,8 @@ pub fn held_out(split: &Split) -> &[usize] {
 pub struct EvalCache {
     held_out_distances: OnceCell<Vec<f32>>,
     features: OnceCell<Option<FeatureReference>>,
+    /// A judge given by the caller, taken at the first evaluation in place of the shipped one.
+    given_judge: Cell<Option<FeatureJudge>>,
 }
 
 struct FeatureReference {
@@ -55,8 +58,25 @@ impl EvalCache {
         Self::default()
     }
 
-    /// The feature network and the real images' statistics, when the data is 28 px grey and
-    /// there are at least [`MIN_FEATURE_IMAGES`] held-out images.
+    /// Measures the feature distance with `judge` where it reads the data's shape (the
+    /// shipped network is used otherwise, where it applies).
+    #[must_use]
+    pub fn with_feature_judge(judge: FeatureJudge) -> Self {
+        Self {
+            given_judge: Cell::new(Some(judge)),
+            ..Self::default()
+        }
+    }
+
+    /// The name of the network behind the feature distance, once an evaluation has used one.
+    #[must_use]
+    pub fn feature_judge_name(&self) -> Option<&str> {
+        Some(self.features.get()?.as_ref()?.judge.name())
+    }
+
+    /// The feature network and the real images' statistics, when a network reads the data
+    /// (the given judge, or the shipped one for 28 px grey) and there are at least
+    /// [`MIN_FEATURE_IMAGES`] held-out images.
     /// A failure is reported once and the feature distance left out; it never stops a run.
     fn features(
         &self,
@@ -66,12 +86,18 @@ impl EvalCache {
     ) -> Option<&FeatureReference> {
         self.features
             .get_or_init(|| {
-                if !FeatureJudge::applies_to(data.channels, data.resolution)
-                    || real.len() < MIN_FEATURE_IMAGES
-                {
+                if real.len() < MIN_FEATURE_IMAGES {
                     return None;
                 }
-                let built = FeatureJudge::shipped(sampler.device()).and_then(|judge| {
+                let (c, r) = (data.channels, data.resolution);
+                let judge = match self.given_judge.take() {
+                    Some(judge) if judge.applies_to(c, r) => Ok(judge),
+                    _ if FeatureJudge::shipped_applies_to(c, r) => {
+                        FeatureJudge::shipped(sampler.device())
+                    }
+                    _ => return None,
+                };
+                let built = judge.and_then(|judge| {
                     let real = judge.stats_of_images(real)?;
                     Ok::<_, TrainError>(FeatureReference { judge, real })
                 });

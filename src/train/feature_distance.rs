@@ -1,11 +1,11 @@
-//! Fréchet distance in the features of a classifier trained on Fashion-MNIST: FID's recipe
-//! with a domain network in place of Inception, the usual stand-in for 28 px grey products.
-//! Unlike the patch-based SWD, it sees whole garments and the spread of the shots, so a
-//! generator that draws a few good shots over and over scores badly.
+//! Fréchet distance in the features of a domain classifier: FID's recipe with a product
+//! network in place of Inception. Unlike the patch-based SWD, it sees whole garments and the
+//! spread of the shots, so a generator that draws a few good shots over and over scores badly.
 //!
-//! The shipped network (`assets/fmnist-features-28.bpk`) was trained by `atelier feature-net`
-//! on Fashion-MNIST's 10,000 `t10k` images, which never overlap the `train` images that
-//! training folders are cut from.
+//! Two networks serve: the shipped one for 28 px grey data (`assets/fmnist-features-28.bpk`,
+//! trained by `atelier feature-net` on Fashion-MNIST's 10,000 `t10k` images, which never
+//! overlap the `train` images that training folders are cut from), and for other data with
+//! class folders, a run's own class judge (see `ClassJudge::feature_judge`).
 
 use burn::tensor::Device;
 
@@ -27,17 +27,54 @@ const STEPS: usize = 3000;
 const SEEDS: (u64, u64) = (0xFEA7, 0xFEA7);
 const CHUNK: usize = 256;
 
+/// What the shipped network is called in reports.
+const SHIPPED_NAME: &str = "Fashion-MNIST classifier";
+
 /// Scores generators by the Fréchet distance between their shots' features and real images'.
 pub struct FeatureJudge {
     model: Classifier,
     device: Device,
+    channels: usize,
+    resolution: usize,
+    name: String,
 }
 
 impl FeatureJudge {
     /// Whether the shipped network can score images of this shape.
     #[must_use]
-    pub fn applies_to(channels: usize, resolution: usize) -> bool {
+    pub fn shipped_applies_to(channels: usize, resolution: usize) -> bool {
         channels == FEATURE_CHANNELS && resolution == FEATURE_RESOLUTION
+    }
+
+    /// A trained classifier of `channels`×`resolution`² images as a judge; `name` says which
+    /// network it is in reports.
+    #[must_use]
+    pub(super) fn from_classifier(
+        model: Classifier,
+        channels: usize,
+        resolution: usize,
+        name: impl Into<String>,
+        device: &Device,
+    ) -> Self {
+        Self {
+            model,
+            device: device.clone(),
+            channels,
+            resolution,
+            name: name.into(),
+        }
+    }
+
+    /// Which network this is, for reports ("Fashion-MNIST classifier").
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether this network reads images of this shape.
+    #[must_use]
+    pub fn applies_to(&self, channels: usize, resolution: usize) -> bool {
+        channels == self.channels && resolution == self.resolution
     }
 
     /// The network shipped in the binary.
@@ -47,12 +84,9 @@ impl FeatureJudge {
 
     /// A network saved by [`FeatureJudge::to_bytes`].
     pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self, TrainError> {
-        let blank = Classifier::new(FEATURE_CHANNELS, CLASSES, None, device);
+        let blank = Classifier::new(FEATURE_CHANNELS, FEATURE_RESOLUTION, CLASSES, None, device);
         let model = load_record(blank, Some(bytes), "feature network")?;
-        Ok(Self {
-            model,
-            device: device.clone(),
-        })
+        Ok(Self::shipped_shape(model, device))
     }
 
     /// The network's weights, for `assets/`.
@@ -63,7 +97,9 @@ impl FeatureJudge {
     /// Trains a network on a ten-class 28 px grey data set (Fashion-MNIST) with fixed seeds.
     /// Every tenth image is kept out; the returned accuracy is measured on those.
     pub fn train(data: &Dataset, device: &Device) -> Result<(Self, f64), TrainError> {
-        if !Self::applies_to(data.channels, data.resolution) || data.class_names.len() != CLASSES {
+        if !Self::shipped_applies_to(data.channels, data.resolution)
+            || data.class_names.len() != CLASSES
+        {
             return Err(TrainError::Incompatible(format!(
                 "the feature network is trained on {CLASSES} classes of {FEATURE_RESOLUTION} px grey images; this data has {} classes of {} px with {} channels",
                 data.class_names.len(),
@@ -84,21 +120,27 @@ impl FeatureJudge {
                 .count();
         }
         let accuracy = hits as f64 / check.len().max(1) as f64;
-        Ok((
-            Self {
-                model,
-                device: device.clone(),
-            },
-            accuracy,
-        ))
+        Ok((Self::shipped_shape(model, device), accuracy))
     }
 
-    /// Feature statistics of 28 px grey images (CHW `u8`).
+    fn shipped_shape(model: Classifier, device: &Device) -> Self {
+        Self::from_classifier(
+            model,
+            FEATURE_CHANNELS,
+            FEATURE_RESOLUTION,
+            SHIPPED_NAME,
+            device,
+        )
+    }
+
+    /// Feature statistics of images (CHW `u8`) of the network's shape.
     pub fn stats_of_images(&self, images: &[&[u8]]) -> Result<FeatureStats, TrainError> {
-        let side = FEATURE_RESOLUTION * FEATURE_RESOLUTION * FEATURE_CHANNELS;
+        let (c, r) = (self.channels, self.resolution);
+        let side = r * r * c;
         if let Some(bad) = images.iter().find(|image| image.len() != side) {
             return Err(TrainError::Incompatible(format!(
-                "the feature distance reads {FEATURE_RESOLUTION} px grey images ({side} values); got an image of {} values",
+                "the {} reads {r} px images with {c} channels ({side} values); got an image of {} values",
+                self.name,
                 bad.len()
             )));
         }
@@ -108,12 +150,7 @@ impl FeatureJudge {
                 .iter()
                 .flat_map(|image| image.iter().map(|&p| f32::from(p) / 127.5 - 1.0))
                 .collect();
-            let shape = [
-                chunk.len(),
-                FEATURE_CHANNELS,
-                FEATURE_RESOLUTION,
-                FEATURE_RESOLUTION,
-            ];
+            let shape = [chunk.len(), c, r, r];
             rows.extend(self.model.feature_rows(&values, shape, &self.device)?);
         }
         FeatureStats::of(&rows).ok_or(TrainError::TooFewImages(images.len()))
