@@ -742,17 +742,10 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
         );
     }
     let chosen = resolve_device(args.device)?;
-    // Reference: as many training images as held-out ones, against the held-out set.
-    // Spread over the training list: imports keep each class together.
-    // As many as the evaluation scores (it caps the held-out images), so the real-vs-real
-    // figures have the same sample-size bias as the shots'.
-    let n = held
-        .len()
-        .min(split.train.len())
-        .min(crate::train::MAX_EVAL_IMAGES);
-    let reference_idx: Vec<usize> = (0..n)
-        .map(|k| split.train[k * split.train.len() / n])
-        .collect();
+    let conditional = preset.model.class_count() > 0;
+    let judge_features = judge_gives_features(&dataset, held.len());
+    let wants_judge = (conditional && args.class_shots > 0) || judge_features;
+    let reference_idx = reference_images(&split.train, held.len(), wants_judge);
     let train_refs: Vec<&[u8]> = reference_idx.iter().map(|&i| dataset.image(i)).collect();
     let held_refs: Vec<&[u8]> = held.iter().map(|&i| dataset.image(i)).collect();
     let reference = crate::quality::swd(
@@ -768,13 +761,16 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
         dataset.class_names.len(),
         reference.mean
     );
-    let conditional = preset.model.class_count() > 0;
     let mut checkpoints = vec![("latest", latest)];
-    if let Ok(best) = Checkpoint::load(&args.run.join(BEST)) {
-        checkpoints.push(("best", best));
+    // The best checkpoint of the latest step holds the same weights: scored once.
+    match Checkpoint::load(&args.run.join(BEST)) {
+        Ok(best) if best.state.step == checkpoints[0].1.state.step => {
+            println!("best = latest (step {})", best.state.step);
+        }
+        Ok(best) => checkpoints.push(("best", best)),
+        Err(_) => {}
     }
-    let judge_features = judge_gives_features(&dataset, held.len());
-    let judge = ((conditional && args.class_shots > 0) || judge_features)
+    let judge = wants_judge
         .then(|| train_class_judge(&dataset, &split, &reference_idx, &chosen.device))
         .flatten();
     let cache = match &judge {
@@ -803,6 +799,20 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The training images of the real-vs-real reference: as many as the held-out images the
+/// evaluation scores (it caps them), so the reference has the shots' sample-size bias; at
+/// most half the training images when a class judge trains on the others. Spread over the
+/// training list: imports keep each class together.
+fn reference_images(train: &[usize], held_out: usize, judge_trains_on_rest: bool) -> Vec<usize> {
+    let available = if judge_trains_on_rest {
+        train.len().div_ceil(2)
+    } else {
+        train.len()
+    };
+    let n = held_out.min(available).min(crate::train::MAX_EVAL_IMAGES);
+    (0..n).map(|k| train[k * train.len() / n]).collect()
 }
 
 /// Whether `eval` measures the feature distance with a class judge: where the shipped

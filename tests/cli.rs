@@ -292,3 +292,81 @@ fn interrupt_checkpoints_and_resume_continues_even_after_a_kill() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("step {target}/{target}")));
     assert_eq!(step_of(&ckpt).unwrap(), kept + 3);
 }
+
+/// Two classes of 28 px shirts: light on dark, and the same drawn dark on light.
+fn two_class_folder(dir: &Path, per_class: usize, first_seed: u64) {
+    for (class, invert) in [("light", false), ("dark", true)] {
+        let folder = dir.join(class);
+        std::fs::create_dir_all(&folder).unwrap();
+        for i in 0..per_class as u64 {
+            let mut shirt = atelier::demo::demo_shirt(first_seed + i);
+            if invert {
+                shirt.pixels.iter_mut().for_each(|p| *p = 255 - *p);
+            }
+            atelier::export::save_png_atomic(&shirt, &folder.join(format!("{i:04}.png"))).unwrap();
+        }
+    }
+}
+
+/// `atelier eval` on a colour run, against a folder the run never saw: the shipped feature
+/// network reads only 28 px grey, so a class judge trained on the run's photos gives the
+/// feature distance; a best checkpoint of the latest step is scored once.
+#[test]
+fn eval_scores_a_colour_run_with_its_class_judge() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |x: &Path| x.to_str().unwrap().to_string();
+    let (data, unseen) = (tmp.path().join("data"), tmp.path().join("unseen"));
+    two_class_folder(&data, 40, 0);
+    two_class_folder(&unseen, 70, 1000);
+    let mut recipe = atelier::preset::Preset::load("tiny-test").unwrap();
+    recipe.model.resolution = 32;
+    recipe.model.channels = 3;
+    recipe.train.eval_every = 4;
+    let preset = tmp.path().join("tiny-32-rgb.toml");
+    std::fs::write(&preset, recipe.to_toml()).unwrap();
+    let run = tmp.path().join("run");
+    let (code, stdout, stderr) = atelier(&[
+        "train",
+        "--data",
+        &p(&data),
+        "--preset",
+        &p(&preset),
+        "--out",
+        &p(&run),
+        "--steps",
+        "4",
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, stderr) = atelier(&[
+        "eval",
+        "--run",
+        &p(&run),
+        "--against",
+        &p(&unseen),
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("held-out images: 140 (2 classes)"),
+        "{stdout}"
+    );
+    let accuracy: f64 = stdout
+        .split("training images): ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no class judge line: {stdout}"));
+    assert!(
+        accuracy > 90.0,
+        "light and dark shirts are easy to tell apart: {stdout}"
+    );
+    assert!(
+        stdout.contains("feature FD (run's class judge)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("best = latest (step 4)"), "{stdout}");
+    assert_eq!(stdout.matches("step       4: SWD").count(), 1, "{stdout}");
+}
