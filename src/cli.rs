@@ -784,7 +784,7 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
         let sampler = Sampler::from_checkpoint_weights(&checkpoint, args.raw, &chosen.device)?;
         let q = evaluate(&sampler, &dataset, &split, checkpoint.state.step, &cache)?
             .context("no held-out images to evaluate against")?;
-        print_quality(name, &q, cache.feature_judge_name(), || {
+        print_quality(name, &q, || {
             *feature_reference.get_or_init(|| cache.feature_distance_to(&train_refs))
         });
         if let Some(judge) = judge
@@ -855,13 +855,11 @@ fn train_class_judge(
     Some(judge)
 }
 
-/// One checkpoint's figures; `feature_net` names the network behind the feature distance and
-/// `reference` gives the real-vs-real feature distance (computed once, only when the record
-/// has a feature distance to read against it).
+/// One checkpoint's figures; `reference` gives the real-vs-real feature distance (computed
+/// once, only when the record has a feature distance to read against it).
 fn print_quality(
     name: &str,
     q: &crate::quality::QualityRecord,
-    feature_net: Option<&str>,
     reference: impl FnOnce() -> Option<f64>,
 ) {
     let levels: Vec<String> = q
@@ -881,7 +879,9 @@ fn print_quality(
         println!(
             "{:<6} feature FD ({}) {fd:.2}{reference}",
             "",
-            feature_net.unwrap_or("feature network")
+            q.feature_judge
+                .as_deref()
+                .unwrap_or(crate::train::SHIPPED_FEATURE_JUDGE)
         );
     }
     if let Some(c) = q.copying {

@@ -6,6 +6,8 @@
     clippy::many_single_char_names
 )]
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -293,21 +295,6 @@ fn interrupt_checkpoints_and_resume_continues_even_after_a_kill() {
     assert_eq!(step_of(&ckpt).unwrap(), kept + 3);
 }
 
-/// Two classes of 28 px shirts: light on dark, and the same drawn dark on light.
-fn two_class_folder(dir: &Path, per_class: usize, first_seed: u64) {
-    for (class, invert) in [("light", false), ("dark", true)] {
-        let folder = dir.join(class);
-        std::fs::create_dir_all(&folder).unwrap();
-        for i in 0..per_class as u64 {
-            let mut shirt = atelier::demo::demo_shirt(first_seed + i);
-            if invert {
-                shirt.pixels.iter_mut().for_each(|p| *p = 255 - *p);
-            }
-            atelier::export::save_png_atomic(&shirt, &folder.join(format!("{i:04}.png"))).unwrap();
-        }
-    }
-}
-
 /// `atelier eval` on a colour run, against a folder the run never saw: the shipped feature
 /// network reads only 28 px grey, so a class judge trained on the run's photos gives the
 /// feature distance; a best checkpoint of the latest step is scored once.
@@ -316,8 +303,8 @@ fn eval_scores_a_colour_run_with_its_class_judge() {
     let tmp = tempfile::tempdir().unwrap();
     let p = |x: &Path| x.to_str().unwrap().to_string();
     let (data, unseen) = (tmp.path().join("data"), tmp.path().join("unseen"));
-    two_class_folder(&data, 40, 0);
-    two_class_folder(&unseen, 70, 1000);
+    common::two_class_folder(&data, 40, 0);
+    common::two_class_folder(&unseen, 70, 1000);
     let mut recipe = atelier::preset::Preset::load("tiny-test").unwrap();
     recipe.model.resolution = 32;
     recipe.model.channels = 3;

@@ -9,6 +9,8 @@
     clippy::float_cmp
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -392,6 +394,38 @@ fn evaluations_log_quality_keep_the_best_checkpoint_and_can_stop_early() {
     let summary = run(data.path(), &r2, preset, false);
     assert!(summary.early_stopped && summary.step < 400, "{summary:?}");
     assert_eq!(latest(&r2).state.evals_since_best, 2);
+}
+
+/// Colour runs with class folders get a feature distance too: the first evaluation trains a
+/// class judge on the training images, and each record names the network it used.
+#[test]
+fn colour_runs_with_classes_log_a_class_judge_feature_distance() {
+    let data = tempfile::tempdir().unwrap();
+    common::two_class_folder(data.path(), 110, 0);
+    let out = tempfile::tempdir().unwrap();
+    let r = out.path().join("r");
+    let mut preset = tiny(4);
+    preset.model.resolution = 32;
+    preset.model.channels = 3;
+    // 132 validation images: enough for a feature distance (one per feature).
+    preset.data.split = [0.35, 0.6, 0.05];
+    preset.train.eval_every = 2;
+    run(data.path(), &r, preset, false);
+    let lines: Vec<atelier::quality::QualityRecord> =
+        std::fs::read_to_string(r.join("quality.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    assert_eq!(lines.len(), 2);
+    for q in &lines {
+        assert!(q.real_images >= 128, "{q:?}");
+        assert!(
+            q.feature_fd.is_some_and(|fd| fd.is_finite() && fd >= 0.0),
+            "{q:?}"
+        );
+        assert_eq!(q.feature_judge.as_deref(), Some("run's class judge"));
+    }
 }
 
 #[test]

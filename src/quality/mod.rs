@@ -29,10 +29,14 @@ pub struct QualityRecord {
     pub near_copy_fraction: f64,
     /// Held-out real images compared against.
     pub real_images: usize,
-    /// Fréchet distance in a Fashion-MNIST classifier's features (28 px grey data only;
-    /// lower is better): sees whole garments and the shots' spread, which patches miss.
+    /// Fréchet distance in a classifier's features (lower is better): sees whole garments
+    /// and the shots' spread, which patches miss.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feature_fd: Option<f64>,
+    /// The network behind `feature_fd`: the shipped Fashion-MNIST classifier (28 px grey;
+    /// also what older logs without this field used) or the run's class judge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_judge: Option<String>,
     /// The data-copying test: are shots nearer to the training images than held-out photos?
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copying: Option<DataCopying>,

@@ -348,7 +348,11 @@ impl Studio {
                 q.near_copy_fraction * 100.0
             ));
             if let Some(fd) = q.feature_fd {
-                ui.label(format!("feature FD {fd:.1} (Fashion-MNIST classifier)"));
+                let judge = q
+                    .feature_judge
+                    .as_deref()
+                    .unwrap_or(crate::train::SHIPPED_FEATURE_JUDGE);
+                ui.label(format!("feature FD {fd:.1} ({judge})"));
             }
             if let Some(c) = q.copying {
                 ui.label(format!(

@@ -6,6 +6,7 @@
 use std::cell::{Cell, OnceCell};
 
 use super::TrainError;
+use super::class_fidelity::ClassJudge;
 use super::feature_distance::FeatureJudge;
 use crate::data::{Dataset, Split};
 use crate::latent::latent_for_seed;
@@ -68,20 +69,16 @@ impl EvalCache {
         }
     }
 
-    /// The name of the network behind the feature distance, once an evaluation has used one.
-    #[must_use]
-    pub fn feature_judge_name(&self) -> Option<&str> {
-        Some(self.features.get()?.as_ref()?.judge.name())
-    }
-
-    /// The feature network and the real images' statistics, when a network reads the data
-    /// (the given judge, or the shipped one for 28 px grey) and there are at least
-    /// [`MIN_FEATURE_IMAGES`] held-out images.
+    /// The feature network and the real images' statistics, when there are at least
+    /// [`MIN_FEATURE_IMAGES`] held-out images and a network reads the data: the given judge,
+    /// the shipped one for 28 px grey, or else, with two or more classes, a class judge
+    /// trained here once on the `train` images (the held-out ones stay unseen).
     /// A failure is reported once and the feature distance left out; it never stops a run.
     fn features(
         &self,
         real: &[&[u8]],
         data: &Dataset,
+        train: &[usize],
         sampler: &Sampler,
     ) -> Option<&FeatureReference> {
         self.features
@@ -94,6 +91,10 @@ impl EvalCache {
                     Some(judge) if judge.applies_to(c, r) => Ok(judge),
                     _ if FeatureJudge::shipped_applies_to(c, r) => {
                         FeatureJudge::shipped(sampler.device())
+                    }
+                    _ if data.class_names.len() >= 2 => {
+                        ClassJudge::train(data, train, sampler.device())
+                            .map(|judge| judge.feature_judge())
                     }
                     _ => return None,
                 };
@@ -174,21 +175,26 @@ pub fn evaluate(
         .get_or_init(|| held_out_distances(&train, &real));
     let memorisation =
         Memorisation::against(&shot_refs, &train, threshold_from_held_out(held_distances));
-    let feature_fd = cache.features(&real, data, sampler).and_then(|reference| {
-        match reference.judge.stats_of_images(&shot_refs) {
-            Ok(shots) => Some(frechet_distance(&shots, &reference.real)),
-            Err(e) => {
-                eprintln!("feature distance left out at step {step}: {e}");
-                None
-            }
-        }
-    });
+    let features = cache.features(&real, data, &split.train, sampler);
+    let feature_fd =
+        features.and_then(
+            |reference| match reference.judge.stats_of_images(&shot_refs) {
+                Ok(shots) => Some(frechet_distance(&shots, &reference.real)),
+                Err(e) => {
+                    eprintln!("feature distance left out at step {step}: {e}");
+                    None
+                }
+            },
+        );
     Ok(Some(QualityRecord {
         step,
         swd: report.mean,
         swd_levels: report.levels,
         near_copy_fraction: memorisation.near_copy_fraction(),
         real_images: real.len(),
+        feature_judge: feature_fd
+            .and(features)
+            .map(|reference| reference.judge.name().to_string()),
         feature_fd,
         copying: DataCopying::test(&memorisation.distances(), held_distances),
     }))

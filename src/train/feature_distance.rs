@@ -28,7 +28,7 @@ const SEEDS: (u64, u64) = (0xFEA7, 0xFEA7);
 const CHUNK: usize = 256;
 
 /// What the shipped network is called in reports.
-const SHIPPED_NAME: &str = "Fashion-MNIST classifier";
+pub const SHIPPED_NAME: &str = "Fashion-MNIST classifier";
 
 /// Scores generators by the Fréchet distance between their shots' features and real images'.
 pub struct FeatureJudge {

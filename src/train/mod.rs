@@ -22,7 +22,9 @@ pub use ema::{ema_update, warmed_up_decay};
 pub use evaluate::{
     EvalCache, MAX_SHOTS as MAX_EVAL_IMAGES, MIN_FEATURE_IMAGES, evaluate, held_out,
 };
-pub use feature_distance::{FEATURE_CHANNELS, FEATURE_RESOLUTION, FeatureJudge};
+pub use feature_distance::{
+    FEATURE_CHANNELS, FEATURE_RESOLUTION, FeatureJudge, SHIPPED_NAME as SHIPPED_FEATURE_JUDGE,
+};
 pub use metrics::{MetricsRecord, read_all as read_metrics};
 pub use run::{
     PREVIEW_COUNT, RUN_INFO, RunInfo, RunOptions, RunSummary, StepOutcome, TrainEvent, TrainRun,

@@ -1,0 +1,21 @@
+//! Fixtures shared by the integration tests.
+
+use std::path::Path;
+
+/// Two class folders of 28 px demo shirts: `light` (light on dark) and `dark` (the same shirts
+/// drawn dark on light), `per_class` each, from seed `first_seed` on. A classifier tells them
+/// apart at once, so class-aware checks have a known answer.
+pub fn two_class_folder(dir: &Path, per_class: usize, first_seed: u64) {
+    for (class, invert) in [("light", false), ("dark", true)] {
+        let folder = dir.join(class);
+        std::fs::create_dir_all(&folder).expect("creating a class folder");
+        for i in 0..per_class as u64 {
+            let mut shirt = atelier::demo::demo_shirt(first_seed + i);
+            if invert {
+                shirt.pixels.iter_mut().for_each(|p| *p = 255 - *p);
+            }
+            atelier::export::save_png_atomic(&shirt, &folder.join(format!("{i:04}.png")))
+                .expect("writing a fixture image");
+        }
+    }
+}
