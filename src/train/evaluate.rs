@@ -44,7 +44,7 @@ pub fn held_out(split: &Split) -> &[usize] {
 pub struct EvalCache {
     held_out_distances: OnceCell<Vec<f32>>,
     features: OnceCell<Option<FeatureReference>>,
-    /// A judge given by the caller, taken at the first evaluation in place of the shipped one.
+    /// A judge given by the caller, taken at the first evaluation.
     given_judge: Cell<Option<FeatureJudge>>,
 }
 
@@ -59,8 +59,8 @@ impl EvalCache {
         Self::default()
     }
 
-    /// Measures the feature distance with `judge` where it reads the data's shape (the
-    /// shipped network is used otherwise, where it applies).
+    /// Measures the feature distance with `judge` where it reads the data's shape, instead
+    /// of the network the cache would pick or train itself (see `features`).
     #[must_use]
     pub fn with_feature_judge(judge: FeatureJudge) -> Self {
         Self {
