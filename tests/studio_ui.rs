@@ -339,11 +339,26 @@ fn conditional_training_class_picker_filter_export_then_fine_tune() {
     let mut h = harness(studio(&root));
     h.step();
 
+    // Dropping a folder of class sub-folders suggests a conditional model.
+    h.state_mut().dropped(vec![images.clone()]);
+    wait_for(&mut h, "the import", |s| s.import.report.is_some());
+    assert!(
+        h.state()
+            .notices
+            .iter()
+            .any(|n| n.text.contains("2 class folders") && n.text.contains("Conditional")),
+        "no conditional tip"
+    );
+    h.state_mut().import.window_open = false;
+    settle(&mut h);
+
     // A conditional run: the generator knows the sub-folders as classes.
     h.get_by_label("Conditional: one class per sub-folder")
         .click();
     settle(&mut h);
     assert!(h.state().project.settings.preset.model.conditional);
+    // The mode-seeking term comes with it: without it G drew one image per class.
+    assert_eq!(h.state().project.settings.preset.train.mode_seeking, 1.0);
     train_until_generator(&mut h, &root, None);
     let classes = h.state().generator.as_ref().unwrap().model.classes.clone();
     assert_eq!(classes, ["rings", "squares"]);

@@ -118,7 +118,18 @@ fn fine_tuning_ui(ui: &mut egui::Ui, p: &mut Preset, path_text: &mut String) -> 
             if conditional {
                 // Filled in from the data when the run starts.
                 p.model.classes.clear();
+                // Without the mode-seeking term a conditional G ignored z and drew one image
+                // per class (measured on cdcgan-28), so the box brings it along.
+                if p.model.conditional && p.train.mode_seeking == 0.0 {
+                    p.train.mode_seeking = 1.0;
+                }
                 changed = true;
+            }
+            if p.model.conditional && p.train.mode_seeking > 0.0 {
+                ui.small(format!(
+                    "Mode-seeking term (MSGAN) {}: keeps each class's shots varied.",
+                    p.train.mode_seeking
+                ));
             }
         });
     changed
