@@ -885,8 +885,12 @@ fn print_quality(
         );
     }
     if let Some(c) = q.copying {
+        let space = q
+            .copying_space
+            .as_ref()
+            .map_or_else(|| "pixels".to_string(), |net| format!("{net} features"));
         println!(
-            "{:<6} data copying: shots nearer the training set than held-out photos in {:.1} % of pairs (50 % = none; z {:.1})",
+            "{:<6} data copying ({space}): shots nearer the training set than held-out photos in {:.1} % of pairs (50 % = none; z {:.1})",
             "",
             100.0 * c.closer,
             c.z

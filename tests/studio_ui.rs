@@ -494,6 +494,7 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
                 real_images: 300,
                 feature_fd: Some(fd),
                 feature_judge: None,
+                copying_space: None,
             };
             serde_json::to_string(&record).unwrap() + "\n"
         })

@@ -377,10 +377,13 @@ fn evaluations_log_quality_keep_the_best_checkpoint_and_can_stop_early() {
             .iter()
             .all(|q| q.swd.is_finite() && q.swd > 0.0 && q.real_images > 0)
     );
-    // Every evaluation also runs the data-copying test against the held-out images.
+    // Every evaluation also runs the data-copying test against the held-out images, in the
+    // shipped network's features (28 px grey), even with too few images for a feature FD.
     assert!(lines.iter().all(|q| {
         q.copying
             .is_some_and(|c| (0.0..=1.0).contains(&c.closer) && c.z.is_finite())
+            && q.copying_space.as_deref() == Some(atelier::train::SHIPPED_FEATURE_JUDGE)
+            && q.feature_fd.is_none()
     }));
     let best = lines.iter().min_by(|a, b| a.swd.total_cmp(&b.swd)).unwrap();
     assert_eq!(summary.best_swd, Some(best.swd));
@@ -425,6 +428,7 @@ fn colour_runs_with_classes_log_a_class_judge_feature_distance() {
             "{q:?}"
         );
         assert_eq!(q.feature_judge.as_deref(), Some("run's class judge"));
+        assert_eq!(q.copying_space.as_deref(), Some("run's class judge"));
     }
 }
 

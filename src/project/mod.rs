@@ -382,6 +382,7 @@ mod tests {
             real_images: 10,
             feature_fd: Some(swd / 2.0),
             feature_judge: None,
+            copying_space: None,
         };
         let log: String = [q(500, 20.5), q(1000, 30.0)]
             .iter()

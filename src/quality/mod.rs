@@ -10,8 +10,8 @@ mod swd;
 
 pub use frechet::{FeatureStats, frechet_distance};
 pub use nearest::{
-    DataCopying, Memorisation, held_out_distances, near_copy_threshold, nearest_neighbours,
-    threshold_from_held_out,
+    DataCopying, Memorisation, held_out_distances, near_copy_threshold, nearest_feature_distances,
+    nearest_neighbours, threshold_from_held_out,
 };
 pub use swd::{SwdConfig, SwdReport, swd};
 
@@ -40,4 +40,8 @@ pub struct QualityRecord {
     /// The data-copying test: are shots nearer to the training images than held-out photos?
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copying: Option<DataCopying>,
+    /// The network whose features the data-copying test measured distances in (the same as
+    /// the feature distance's); `None`: pixels, where blur reads as nearness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copying_space: Option<String>,
 }

@@ -35,6 +35,21 @@ pub fn nearest_neighbours(queries: &[&[u8]], pool: &[&[u8]]) -> Vec<(usize, f32)
         .collect()
 }
 
+/// For each query vector, the Euclidean distance to its nearest vector in `pool` (feature
+/// space: the data-copying test where a feature network reads the data).
+#[must_use]
+pub fn nearest_feature_distances(queries: &[Vec<f32>], pool: &[Vec<f32>]) -> Vec<f32> {
+    queries
+        .par_iter()
+        .map(|q| {
+            pool.iter()
+                .map(|p| q.iter().zip(p).map(|(a, b)| (a - b) * (a - b)).sum::<f32>())
+                .fold(f32::INFINITY, f32::min)
+                .sqrt()
+        })
+        .collect()
+}
+
 /// Distances from each held-out real image to its nearest training image, sorted: how near a
 /// *new* photo of the same products comes to the training set. Depends only on the data.
 #[must_use]

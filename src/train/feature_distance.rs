@@ -135,6 +135,12 @@ impl FeatureJudge {
 
     /// Feature statistics of images (CHW `u8`) of the network's shape.
     pub fn stats_of_images(&self, images: &[&[u8]]) -> Result<FeatureStats, TrainError> {
+        let rows = self.features_of_images(images)?;
+        FeatureStats::of(&rows).ok_or(TrainError::TooFewImages(images.len()))
+    }
+
+    /// The feature vector of each image (CHW `u8`, the network's shape).
+    pub fn features_of_images(&self, images: &[&[u8]]) -> Result<Vec<Vec<f32>>, TrainError> {
         let (c, r) = (self.channels, self.resolution);
         let side = r * r * c;
         if let Some(bad) = images.iter().find(|image| image.len() != side) {
@@ -153,7 +159,7 @@ impl FeatureJudge {
             let shape = [chunk.len(), c, r, r];
             rows.extend(self.model.feature_rows(&values, shape, &self.device)?);
         }
-        FeatureStats::of(&rows).ok_or(TrainError::TooFewImages(images.len()))
+        Ok(rows)
     }
 }
 
