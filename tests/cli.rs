@@ -24,6 +24,23 @@ fn atelier(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `atelier train` of `preset` on `data` into `out` for `steps` steps on the CPU.
+fn train_on_cpu(data: &Path, preset: &str, out: &Path, steps: u32) -> (i32, String, String) {
+    atelier(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--preset",
+        preset,
+        "--out",
+        out.to_str().unwrap(),
+        "--steps",
+        &steps.to_string(),
+        "--device",
+        "cpu",
+    ])
+}
+
 #[test]
 fn train_then_sample_then_refuse_to_overwrite() {
     let tmp = tempfile::tempdir().unwrap();
@@ -32,19 +49,7 @@ fn train_then_sample_then_refuse_to_overwrite() {
     std::fs::write(data.join("broken.png"), b"\x89PNG\r\n\x1a\nbroken").unwrap();
     let run = tmp.path().join("run");
     let p = |x: &Path| x.to_str().unwrap().to_string();
-    let (code, stdout, stderr) = atelier(&[
-        "train",
-        "--data",
-        &p(&data),
-        "--preset",
-        "tiny-test",
-        "--out",
-        &p(&run),
-        "--steps",
-        "4",
-        "--device",
-        "cpu",
-    ]);
+    let (code, stdout, stderr) = train_on_cpu(&data, "tiny-test", &run, 4);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("step 4/4"), "{stdout}");
     assert!(stderr.contains("1 skipped"), "{stderr}");
@@ -312,19 +317,7 @@ fn eval_scores_a_colour_run_with_its_class_judge() {
     let preset = tmp.path().join("tiny-32-rgb.toml");
     std::fs::write(&preset, recipe.to_toml()).unwrap();
     let run = tmp.path().join("run");
-    let (code, stdout, stderr) = atelier(&[
-        "train",
-        "--data",
-        &p(&data),
-        "--preset",
-        &p(&preset),
-        "--out",
-        &p(&run),
-        "--steps",
-        "4",
-        "--device",
-        "cpu",
-    ]);
+    let (code, stdout, stderr) = train_on_cpu(&data, &p(&preset), &run, 4);
     assert_eq!(code, 0, "{stdout}{stderr}");
     let (code, stdout, stderr) = atelier(&[
         "eval",

@@ -116,6 +116,15 @@ fn assert_same_training_state(a: &Checkpoint, b: &Checkpoint, context: &str) {
     }
 }
 
+/// The held-out evaluations a run logged.
+fn quality_log(run: &Path) -> Vec<atelier::quality::QualityRecord> {
+    std::fs::read_to_string(run.join("quality.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 fn latest(run: &Path) -> Checkpoint {
     Checkpoint::load(&run.join(LATEST)).unwrap()
 }
@@ -365,12 +374,7 @@ fn evaluations_log_quality_keep_the_best_checkpoint_and_can_stop_early() {
     let mut preset = tiny(12);
     preset.train.eval_every = 4;
     let summary = run(data.path(), &r, preset, false);
-    let lines: Vec<atelier::quality::QualityRecord> =
-        std::fs::read_to_string(r.join("quality.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+    let lines = quality_log(&r);
     assert_eq!(lines.iter().map(|q| q.step).collect::<Vec<_>>(), [4, 8, 12]);
     assert!(
         lines
@@ -414,12 +418,7 @@ fn colour_runs_with_classes_log_a_class_judge_feature_distance() {
     preset.data.split = [0.35, 0.6, 0.05];
     preset.train.eval_every = 2;
     run(data.path(), &r, preset, false);
-    let lines: Vec<atelier::quality::QualityRecord> =
-        std::fs::read_to_string(r.join("quality.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+    let lines = quality_log(&r);
     assert_eq!(lines.len(), 2);
     for q in &lines {
         assert!(q.real_images >= 128, "{q:?}");
