@@ -1,7 +1,7 @@
 //! Quality of a generator on the held-out split: shots from fixed seeds compared with the
 //! validation images (SWD, and the feature distance where a network reads the data: the
-//! shipped one for 28 px grey, or a judge the caller trained) and with the training images
-//! (memorisation).
+//! shipped one for 28 px grey, or a class judge trained on the run's photos) and with the
+//! training images (memorisation; data copying in the network's features where there is one).
 
 use std::cell::{Cell, OnceCell};
 
@@ -216,8 +216,8 @@ pub fn evaluate(
         Some(frechet_distance(&FeatureStats::of(rows)?, real))
     });
     // Data copying in the network's features where there is one: in pixels a blurred new
-    // photo lies nearer the training set than the sharp one (T-shirts, blur radius 1: 60 %
-    // of pairs, z −4.4), so blur read as copying; in features it reads as farther.
+    // photo lies nearer the training set than the sharp one (T-shirts, blur radius 1: 58.6 %
+    // of pairs), so blur read as copying; in features it reads as farther (44.2 %).
     let feature_copying = shot_features.as_ref().and_then(|(judge, rows)| {
         let reference = cache.copying_reference(judge, &train, &real)?;
         let distances = nearest_feature_distances(rows, &reference.train);
