@@ -46,6 +46,7 @@ pub fn held_out(split: &Split) -> &[usize] {
 pub struct EvalCache {
     held_out_distances: OnceCell<Vec<f32>>,
     judge: OnceCell<Option<FeatureJudge>>,
+    held_out_features: OnceCell<Option<Vec<Vec<f32>>>>,
     real_stats: OnceCell<Option<FeatureStats>>,
     copying_reference: OnceCell<Option<CopyingReference>>,
     /// A judge given by the caller, taken at the first evaluation.
@@ -98,6 +99,18 @@ impl EvalCache {
             .as_ref()
     }
 
+    /// The held-out images' features, for both the feature distance and the copying test.
+    fn held_out_features(&self, judge: &FeatureJudge, real: &[&[u8]]) -> Option<&[Vec<f32>]> {
+        self.held_out_features
+            .get_or_init(|| {
+                judge
+                    .features_of_images(real)
+                    .map_err(|e| eprintln!("feature figures left out: {e}"))
+                    .ok()
+            })
+            .as_deref()
+    }
+
     /// The held-out images' feature statistics, when there are at least
     /// [`MIN_FEATURE_IMAGES`] of them.
     fn real_stats(&self, judge: &FeatureJudge, real: &[&[u8]]) -> Option<&FeatureStats> {
@@ -106,10 +119,7 @@ impl EvalCache {
                 if real.len() < MIN_FEATURE_IMAGES {
                     return None;
                 }
-                judge
-                    .stats_of_images(real)
-                    .map_err(|e| eprintln!("feature distance left out: {e}"))
-                    .ok()
+                FeatureStats::of(self.held_out_features(judge, real)?)
             })
             .as_ref()
     }
@@ -122,15 +132,17 @@ impl EvalCache {
     ) -> Option<&CopyingReference> {
         self.copying_reference
             .get_or_init(|| {
-                let built = judge.features_of_images(train).and_then(|train| {
-                    let mut held_out =
-                        nearest_feature_distances(&judge.features_of_images(real)?, &train);
-                    held_out.sort_by(f32::total_cmp);
-                    Ok::<_, TrainError>(CopyingReference { train, held_out })
-                });
-                built
+                let held_out = self.held_out_features(judge, real)?;
+                let train = judge
+                    .features_of_images(train)
                     .map_err(|e| eprintln!("data-copying test in pixels: {e}"))
-                    .ok()
+                    .ok()?;
+                let mut distances = nearest_feature_distances(held_out, &train);
+                distances.sort_by(f32::total_cmp);
+                Some(CopyingReference {
+                    train,
+                    held_out: distances,
+                })
             })
             .as_ref()
     }
