@@ -743,7 +743,7 @@ fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
     }
     let chosen = resolve_device(args.device)?;
     let conditional = preset.model.class_count() > 0;
-    let judge_features = judge_gives_features(&dataset, held.len());
+    let judge_features = judge_gives_features(&dataset);
     let wants_judge = (conditional && args.class_shots > 0) || judge_features;
     let reference_idx = reference_images(&split.train, held.len(), wants_judge);
     let train_refs: Vec<&[u8]> = reference_idx.iter().map(|&i| dataset.image(i)).collect();
@@ -815,13 +815,13 @@ fn reference_images(train: &[usize], held_out: usize, judge_trains_on_rest: bool
     (0..n).map(|k| train[k * train.len() / n]).collect()
 }
 
-/// Whether `eval` measures the feature distance with a class judge: where the shipped
-/// network cannot read the data (colour, 64 px), there are classes to learn and enough
-/// held-out images for the distance.
-fn judge_gives_features(dataset: &crate::data::Dataset, held_out: usize) -> bool {
+/// Whether `eval` measures in a class judge's features (feature distance, data copying):
+/// where the shipped network cannot read the data (colour, 64 px) and there are classes to
+/// learn. `eval` then trains the judge itself and hands it to the evaluation, which would
+/// otherwise train a second one.
+fn judge_gives_features(dataset: &crate::data::Dataset) -> bool {
     !crate::train::FeatureJudge::shipped_applies_to(dataset.channels, dataset.resolution)
         && dataset.class_names.len() >= 2
-        && held_out >= crate::train::MIN_FEATURE_IMAGES
 }
 
 /// A classifier trained on the run's training images, except the real-vs-real reference
