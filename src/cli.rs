@@ -336,6 +336,7 @@ fn event_printer<'a>(
     bar: &'a ProgressBar,
     ibar: &'a ProgressBar,
     quiet: bool,
+    preset: &'a Preset,
 ) -> impl FnMut(TrainEvent) + 'a {
     move |event: TrainEvent| match event {
         TrainEvent::Imported(report) => {
@@ -347,6 +348,13 @@ fn event_printer<'a>(
                 report.per_class.len(),
                 skipped
             );
+            // The preset is the user's explicit choice here: say what fits, change nothing.
+            if let Some(fit) = preset.colour_recipe_for(report.is_colour(), report.median_side) {
+                eprintln!(
+                    "note: {} of {} images show colour, but preset {} trains {} px grey shots; for colour shots use --preset {fit}",
+                    report.colour_images, report.imported, preset.name, preset.model.resolution
+                );
+            }
         }
         TrainEvent::Started {
             step,
@@ -452,7 +460,7 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut on_event = event_printer(&bar, &ibar, quiet);
+    let mut on_event = event_printer(&bar, &ibar, quiet, &options.preset);
     let progress = |p: ImportProgress| {
         ibar.set_length(p.total as u64);
         ibar.set_position(p.done as u64);

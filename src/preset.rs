@@ -539,11 +539,42 @@ impl Preset {
         }
         Ok(())
     }
+
+    /// The shipped colour recipe for a folder whose images show colour, when this recipe
+    /// trains grey (it would keep only their luma); `None` otherwise. Folders of small images
+    /// (shorter side under 48 px) get the 32 px recipe rather than upscaled 64 px shots.
+    #[must_use]
+    pub fn colour_recipe_for(
+        &self,
+        folder_is_colour: bool,
+        median_side: u32,
+    ) -> Option<&'static str> {
+        (folder_is_colour && self.model.channels == 1).then_some(if median_side < 48 {
+            "dcgan-32-rgb"
+        } else {
+            COLOUR_RECIPE
+        })
+    }
 }
+
+/// The shipped recipe for colour product photos: 64 px, trained on clothing-small (README).
+pub const COLOUR_RECIPE: &str = "dcgan-64-rgb-sn";
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colour_folders_get_a_colour_recipe_only_when_the_recipe_is_grey() {
+        let grey = Preset::load("dcgan-28").unwrap();
+        assert_eq!(grey.colour_recipe_for(true, 400), Some(COLOUR_RECIPE));
+        assert_eq!(grey.colour_recipe_for(true, 32), Some("dcgan-32-rgb"));
+        assert_eq!(grey.colour_recipe_for(false, 400), None);
+        let colour = Preset::load(COLOUR_RECIPE).unwrap();
+        assert_eq!(colour.model.channels, 3);
+        assert_eq!(colour.colour_recipe_for(true, 400), None);
+        assert_eq!(Preset::load("dcgan-32-rgb").unwrap().model.channels, 3);
+    }
 
     #[test]
     fn every_builtin_preset_parses_and_validates() {

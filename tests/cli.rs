@@ -53,6 +53,7 @@ fn train_then_sample_then_refuse_to_overwrite() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("step 4/4"), "{stdout}");
     assert!(stderr.contains("1 skipped"), "{stderr}");
+    assert!(!stderr.contains("show colour"), "{stderr}");
 
     let shots = tmp.path().join("shots");
     let (code, stdout, stderr) = atelier(&[
@@ -149,6 +150,21 @@ fn train_then_sample_then_refuse_to_overwrite() {
     ]);
     assert_ne!(code, 0);
     assert!(stderr.contains("train.init"), "{stderr}");
+}
+
+/// Real colour photos trained with a grey preset: the run goes ahead as asked, and a note names
+/// the colour preset (the studio switches a fresh project instead).
+#[test]
+fn a_grey_preset_on_colour_photos_names_the_colour_preset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hats =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/clothing-small/validation/hat");
+    let (code, stdout, stderr) = train_on_cpu(&hats, "tiny-test", &tmp.path().join("run"), 1);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("images show colour, but preset tiny-test trains 28 px grey shots; for colour shots use --preset dcgan-64-rgb-sn"),
+        "{stderr}"
+    );
 }
 
 #[test]

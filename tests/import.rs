@@ -238,6 +238,10 @@ fn real_fashion_mnist_folder_imports_and_splits_deterministically() {
     let (data, report) = import_folder(&root, opts, &|_| {}).unwrap();
     assert_eq!(report.imported + report.skipped.len(), 6000);
     assert!(report.imported > 5900, "{} imported", report.imported);
+    // Grey 28 px files: the import says so, and no colour recipe is suggested.
+    assert_eq!(report.colour_images, 0);
+    assert_eq!(report.median_side, 28);
+    assert!(!report.is_colour());
     let a = Split::new(&data, [0.9, 0.05, 0.05], 2024);
     let b = Split::new(&data, [0.9, 0.05, 0.05], 2024);
     assert_eq!(a, b);
@@ -290,4 +294,56 @@ fn exif_orientation_is_applied() {
         "bottom row black after rotation: {:?}",
         &px[56..]
     );
+}
+
+/// Real colour product photos count as colour (a grey recipe would drop it) and report their
+/// size; the same photos turned grey, even saved as RGB JPEGs, do not.
+#[test]
+fn colour_photos_are_told_from_grey_ones() {
+    let root =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/clothing-small/validation");
+    let opts = ImportOptions {
+        resolution: 28,
+        channels: 1,
+        square: SquareMode::Pad,
+    };
+    let (_, report) = import_folder(&root, opts, &|_| {}).unwrap();
+    eprintln!(
+        "clothing-small/validation: {} of {} colour, median side {}",
+        report.colour_images, report.imported, report.median_side
+    );
+    assert!(report.is_colour());
+    assert!(report.median_side >= 48, "{}", report.median_side);
+    assert!(report.to_string().contains("show colour"));
+
+    // The same photos as grey JPEGs in RGB: none shows colour.
+    let dir = tempfile::tempdir().unwrap();
+    let mut photos: Vec<_> = fs::read_dir(root.join("t-shirt"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    photos.sort();
+    for (i, path) in photos.iter().take(40).enumerate() {
+        let grey = image::open(path).unwrap().grayscale().to_rgb8();
+        let bytes = encode(&DynamicImage::ImageRgb8(grey), ImageFormat::Jpeg);
+        write(dir.path(), &format!("grey-{i:02}.jpg"), &bytes);
+    }
+    let (_, report) = import_folder(dir.path(), opts, &|_| {}).unwrap();
+    assert_eq!(report.imported, 40);
+    assert_eq!(report.colour_images, 0, "grey JPEGs read as colour");
+    assert!(!report.is_colour());
+
+    // Three colour photos among the forty make it a colour folder (one in twenty).
+    for (i, path) in photos
+        .iter()
+        .skip(40)
+        .filter(|p| atelier::data::shows_colour(&image::open(p).unwrap()))
+        .take(3)
+        .enumerate()
+    {
+        fs::copy(path, dir.path().join(format!("colour-{i}.jpg"))).unwrap();
+    }
+    let (_, report) = import_folder(dir.path(), opts, &|_| {}).unwrap();
+    assert_eq!((report.imported, report.colour_images), (43, 3));
+    assert!(report.is_colour());
 }

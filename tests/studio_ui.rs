@@ -506,3 +506,69 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
     h.get_by_label("Held-out SWD ×10³ (lower is better)");
     h.get_by_label("Held-out feature FD (lower is better)");
 }
+
+/// Colour photos dropped on a fresh project (default recipe: 28 px grey) switch it to the
+/// colour recipe and are read again at its size; once the project has runs, it only says so.
+#[test]
+fn colour_photos_switch_a_fresh_project_to_the_colour_recipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("mugs");
+    std::fs::create_dir_all(&images).unwrap();
+    for i in 0..30u32 {
+        let picture = image::RgbImage::from_fn(96, 80, |x, y| {
+            let inside = (20..76).contains(&x) && (16..64).contains(&y);
+            if inside {
+                image::Rgb([200, (i * 8) as u8, 40])
+            } else {
+                image::Rgb([30, 90, 160 + (y % 40) as u8])
+            }
+        });
+        picture.save(images.join(format!("{i:02}.png"))).unwrap();
+    }
+    let root = dir.path().join("project");
+    Project::create(&root, "Mugs").unwrap();
+    let mut h = harness(studio(&root));
+    h.step();
+    assert_eq!(h.state().project.settings.preset.model.channels, 1);
+
+    h.state_mut().dropped(vec![images.clone()]);
+    wait_for(&mut h, "the import at the colour size", |s| {
+        s.import.report.is_some() && !s.import.running
+    });
+    let preset = &h.state().project.settings.preset;
+    assert_eq!(preset.name, "dcgan-64-rgb-sn");
+    assert_eq!((preset.model.resolution, preset.model.channels), (64, 3));
+    let report = h.state().import.report.clone().unwrap();
+    assert_eq!((report.imported, report.colour_images), (30, 30));
+    assert_eq!(report.median_side, 80);
+    assert!(
+        h.state()
+            .notices
+            .iter()
+            .any(|n| n.text.contains("30 of 30 photos are in colour")
+                && n.text.contains("dcgan-64-rgb-sn")),
+        "no notice of the switch"
+    );
+    h.get_by_label_contains("30 of 30 show colour; median shorter side 80 px. Recipe dcgan-64-rgb-sn: 64 px colour.");
+    h.state_mut().import.window_open = false;
+    settle(&mut h);
+
+    // A project that has trained keeps its recipe: a tip names the colour one.
+    h.state_mut().project.settings.preset = Preset::load("dcgan-28").unwrap();
+    h.state_mut().project.settings.current_run = Some("run-001".into());
+    h.state_mut().import.report = None;
+    h.state_mut().dropped(vec![images]);
+    wait_for(&mut h, "the second import", |s| {
+        s.import.report.is_some() && !s.import.running
+    });
+    assert_eq!(h.state().project.settings.preset.name, "dcgan-28");
+    assert!(
+        h.state()
+            .notices
+            .iter()
+            .any(|n| n.text.starts_with("Tip: 30 of 30 photos are in colour")
+                && n.text.contains("Pick dcgan-64-rgb-sn")),
+        "no tip"
+    );
+    h.state_mut().shutdown();
+}

@@ -166,6 +166,8 @@ pub fn import_idx(
     let started = std::time::Instant::now();
     let mut images: Vec<(u32, Vec<u8>, [u8; 32], PathBuf)> = Vec::new();
     let mut max_label = 0u32;
+    // IDX files are grey; all images in one file share a size.
+    let mut side = 0u32;
     for file in files {
         let bytes = read_idx(file)?;
         let (sizes, at) = parse(file, &bytes, 3)?;
@@ -173,6 +175,7 @@ pub fn import_idx(
         if h == 0 || w == 0 {
             return Err(bad(file, "images have no pixels"));
         }
+        side = side.max(h.min(w) as u32);
         let labels_file = labels_path(file);
         let label_bytes = read_idx(&labels_file).map_err(|e| {
             bad(
@@ -253,6 +256,7 @@ pub fn import_idx(
         dataset.sources.push(source);
     }
     report.imported = dataset.len();
+    report.median_side = side;
     report.seconds = started.elapsed().as_secs_f64();
     Ok((dataset, report))
 }

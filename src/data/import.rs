@@ -113,9 +113,24 @@ pub struct ImportReport {
     pub per_class: Vec<(String, usize)>,
     pub skipped: Vec<Skipped>,
     pub seconds: f64,
+    /// Imported images that show colour (see [`shows_colour`]): a grey recipe would keep only
+    /// their luma.
+    #[serde(default)]
+    pub colour_images: usize,
+    /// Median shorter side of the imported files, in pixels (before resizing).
+    #[serde(default)]
+    pub median_side: u32,
 }
 
 impl ImportReport {
+    /// Whether the folder needs a colour model: at least one image in twenty shows colour.
+    /// (A few grey shots in a colour folder are drawn fine by a colour model; the reverse
+    /// loses every colour.)
+    #[must_use]
+    pub fn is_colour(&self) -> bool {
+        self.imported > 0 && self.colour_images * 20 >= self.imported
+    }
+
     #[must_use]
     pub fn duplicates(&self) -> usize {
         self.skipped
@@ -135,6 +150,11 @@ impl fmt::Display for ImportReport {
             self.root.display(),
             self.seconds
         )?;
+        writeln!(
+            f,
+            "Colour: {} of {} images show colour; median shorter side {} px",
+            self.colour_images, self.imported, self.median_side
+        )?;
         writeln!(f, "Classes ({}):", self.per_class.len())?;
         for (name, count) in &self.per_class {
             writeln!(f, "  {name:<24} {count:>7}")?;
@@ -153,8 +173,46 @@ impl fmt::Display for ImportReport {
     }
 }
 
-/// One decoded image: normalised pixels and the SHA-256 of its file.
-type Decoded = (Vec<u8>, [u8; 32]);
+/// One decoded image: normalised pixels, the SHA-256 of its file, and what the file was like.
+type Decoded = (Vec<u8>, [u8; 32], FileTraits);
+
+/// What a file was like before normalising: the import picks a fitting recipe from these.
+#[derive(Clone, Copy, Debug)]
+struct FileTraits {
+    colour: bool,
+    short_side: u32,
+}
+
+/// Mean chroma (max − min of R, G, B, out of 255) above which an image counts as colour.
+/// Grey photos saved as RGB JPEGs stay under 3; product photos with any coloured garment or
+/// background are well above (see the import tests).
+const COLOUR_CHROMA: f32 = 8.0;
+
+/// Whether `image` shows colour: the mean chroma of up to 32 × 32 evenly spaced pixels
+/// (transparent ones skipped) is at least [`COLOUR_CHROMA`].
+#[must_use]
+pub fn shows_colour(image: &DynamicImage) -> bool {
+    use image::GenericImageView;
+    if !image.color().has_color() {
+        return false;
+    }
+    let (w, h) = image.dimensions();
+    let (mut sum, mut count) = (0u64, 0u64);
+    for j in 0..32u32.min(h) {
+        let y = j * h / 32u32.min(h);
+        for i in 0..32u32.min(w) {
+            let x = i * w / 32u32.min(w);
+            let p = image.get_pixel(x, y);
+            if p[3] == 0 {
+                continue;
+            }
+            let (lo, hi) = (p[0].min(p[1]).min(p[2]), p[0].max(p[1]).max(p[2]));
+            sum += u64::from(hi - lo);
+            count += 1;
+        }
+    }
+    count > 0 && sum as f32 / count as f32 >= COLOUR_CHROMA
+}
 
 struct Candidate {
     path: PathBuf,
@@ -245,9 +303,10 @@ fn assemble(
     };
     let mut used_labels = vec![0usize; class_names.len()];
     let mut kept: Vec<(usize, Vec<u8>, [u8; 32], PathBuf)> = Vec::new();
+    let mut sides = Vec::new();
     for (candidate, result) in candidates.into_iter().zip(decoded) {
         match result {
-            Ok((pixels, hash)) => {
+            Ok((pixels, hash, traits)) => {
                 if let Some(first) = seen.get(&hash) {
                     report.skipped.push(Skipped {
                         path: candidate.path,
@@ -256,6 +315,8 @@ fn assemble(
                     continue;
                 }
                 seen.insert(hash, candidate.path.clone());
+                report.colour_images += usize::from(traits.colour);
+                sides.push(traits.short_side);
                 let label = class_names.binary_search(&candidate.class).unwrap_or(0);
                 used_labels[label] += 1;
                 kept.push((label, pixels, hash, candidate.path));
@@ -278,6 +339,8 @@ fn assemble(
             first,
         });
     }
+    sides.sort_unstable();
+    report.median_side = sides[sides.len() / 2];
     // Classes whose every file was skipped are dropped so labels stay dense.
     let remap = dense_labels(&used_labels);
     for (i, name) in class_names.iter().enumerate() {
@@ -361,7 +424,11 @@ fn load_one(path: &Path, options: ImportOptions) -> Result<Decoded, SkipReason> 
     let bytes = std::fs::read(path).map_err(|e| SkipReason::Unreadable(e.to_string()))?;
     let hash: [u8; 32] = Sha256::digest(&bytes).into();
     let image = decode(&bytes)?;
-    Ok((normalise(image, options), hash))
+    let traits = FileTraits {
+        colour: shows_colour(&image),
+        short_side: image.width().min(image.height()),
+    };
+    Ok((normalise(image, options), hash, traits))
 }
 
 /// Decodes with memory limits and applies the EXIF orientation.

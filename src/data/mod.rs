@@ -11,5 +11,6 @@ mod split;
 pub use dataset::Dataset;
 pub use import::{
     ImportError, ImportOptions, ImportProgress, ImportReport, SkipReason, Skipped, import_folder,
+    shows_colour,
 };
 pub use split::{Split, SplitPart};

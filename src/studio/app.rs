@@ -18,7 +18,7 @@ use crate::data::{ImportOptions, ImportProgress, ImportReport};
 use crate::device::GpuErrorLog;
 use crate::export::{Picture, ShotMeta, ShotToExport};
 use crate::latent::{latent_for_seed, perturb, slerp, truncate};
-use crate::preset::AugmentMode;
+use crate::preset::{AugmentMode, Preset};
 use crate::project::{Project, Shot, ShotId};
 use crate::protocol::{
     Command, Event, GeneratorInfo, ReferenceSet, RenderKind, RenderRequest, Ticket, TrainRequest,
@@ -354,6 +354,12 @@ impl Studio {
                 dataset,
             } => {
                 self.import.running = false;
+                let quiet = std::mem::take(&mut self.import.quiet);
+                if !quiet && self.fit_recipe_to_colour(&report) {
+                    // Read at the grey recipe's size: read the photos again at the new one.
+                    self.import_source(ImportSource::Folder(report.root.clone()));
+                    return;
+                }
                 let data = &self.project.settings.preset.data;
                 self.send(Command::SetReference(Box::new(ReferenceSet {
                     dataset,
@@ -362,7 +368,7 @@ impl Studio {
                 })));
                 self.has_reference = true;
                 self.request_nearest();
-                if std::mem::take(&mut self.import.quiet) {
+                if quiet {
                     return;
                 }
                 self.suggest_augmentation(report.imported);
@@ -936,6 +942,39 @@ impl Studio {
                 "Tip: {classes} class folders. Conditional (Training panel, Fine-tuning and classes) trains one model that draws each class on demand."
             ));
         }
+    }
+
+    /// Colour photos dropped on a grey recipe (the default `dcgan-28`) would train on their
+    /// luma only. While the project has trained nothing, switch to the colour recipe and say
+    /// so; once it has runs, only say which recipe fits. Returns whether it switched.
+    fn fit_recipe_to_colour(&mut self, report: &ImportReport) -> bool {
+        let preset = &self.project.settings.preset;
+        let Some(name) = preset.colour_recipe_for(report.is_colour(), report.median_side) else {
+            return false;
+        };
+        let what = format!(
+            "{} of {} photos are in colour",
+            report.colour_images, report.imported
+        );
+        if self.project.settings.current_run.is_some() {
+            let tip = format!(
+                "Tip: {what}, but the recipe {} trains grey {} px shots. Pick {name} under Preset (Training panel) for colour shots.",
+                preset.name, preset.model.resolution
+            );
+            self.notify(tip);
+            return false;
+        }
+        let Ok(fitting) = Preset::load(name) else {
+            return false;
+        };
+        let old = std::mem::replace(&mut self.project.settings.preset, fitting);
+        self.mark_settings();
+        let resolution = self.project.settings.preset.model.resolution;
+        self.notify(format!(
+            "{what}: the recipe is now {name} ({resolution} px colour) instead of {} ({} px grey), and they are read again at that size. Preset (Training panel) changes it.",
+            old.name, old.model.resolution
+        ));
+        true
     }
 
     /// Small folders over-fit D fast: turn on adaptive augmentation and say so.

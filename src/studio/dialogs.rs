@@ -147,6 +147,18 @@ impl Studio {
                     report.root.display(),
                     report.seconds
                 ));
+                // What the recipe will make of them: size and colour, so a grey recipe on
+                // colour photos (or the switch away from one) is visible here.
+                let model = &self.project.settings.preset.model;
+                ui.label(format!(
+                    "{} of {} show colour; median shorter side {} px. Recipe {}: {} px {}.",
+                    report.colour_images,
+                    report.imported,
+                    report.median_side,
+                    self.project.settings.preset.name,
+                    model.resolution,
+                    if model.channels == 3 { "colour" } else { "grey" }
+                ));
                 egui::Grid::new("import-classes").show(ui, |ui| {
                     for (class, count) in &report.per_class {
                         ui.label(class);
