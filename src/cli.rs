@@ -904,6 +904,17 @@ fn print_quality(
             c.z
         );
     }
+    if let Some(v) = q.variety {
+        let caveat = if v < crate::quality::LOW_VARIETY {
+            ": shots far more alike than real photos (early training or mode collapse), so the copying share means little"
+        } else {
+            ""
+        };
+        println!(
+            "{:<6} variety (shots' spread / held-out photos'): {v:.2} (1 = as varied as new photos){caveat}",
+            ""
+        );
+    }
 }
 
 /// Appends the images of `against` as the validation split (training images stay as they

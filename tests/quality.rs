@@ -9,8 +9,8 @@ use std::path::Path;
 use atelier::data::{Dataset, ImportOptions, import_folder};
 use atelier::preset::SquareMode;
 use atelier::quality::{
-    DataCopying, SwdConfig, frechet_distance, held_out_distances, nearest_feature_distances,
-    nearest_neighbours, swd,
+    DataCopying, LOW_VARIETY, SwdConfig, feature_spread, frechet_distance, held_out_distances,
+    nearest_feature_distances, nearest_neighbours, pixel_spread, swd,
 };
 use atelier::rng::Rng;
 use atelier::train::{ClassJudge, FeatureJudge};
@@ -298,4 +298,63 @@ fn data_copying_test_tells_new_photos_from_replays_and_noise_and_blur_only_in_fe
         blur_features.closer < 0.5,
         "in features blur must not read as copying: {blur_features:?}"
     );
+}
+
+/// A variety figure of a set of shots, in one space.
+type Variety<'a> = dyn Fn(&[&[u8]]) -> f64 + 'a;
+
+/// Variety (the shots' spread over held-out photos', equal counts): new photos are as varied
+/// as held-out ones; a collapsed generator's few repeated pictures and an early generator's
+/// near-flat shots are far less varied, in pixels and in features; noise is more in pixels.
+#[test]
+fn variety_tells_varied_shots_from_collapsed_and_flat_ones() {
+    let data = tshirts();
+    let held: Vec<&[u8]> = (400..600).map(|i| data.image(i)).collect();
+    let new: Vec<&[u8]> = (600..800).map(|i| data.image(i)).collect();
+    let mut rng = Rng::new(9);
+    let mut jitter = |img: &[u8], levels: u64| -> Vec<u8> {
+        img.iter()
+            .map(|&v| v.saturating_add((rng.next_u64() % levels) as u8))
+            .collect()
+    };
+    // Mode collapse: ten pictures, each drawn twenty times with a few grey levels of noise.
+    let collapsed: Vec<Vec<u8>> = (0..200).map(|i| jitter(new[i % 10], 6)).collect();
+    // Early training: near-flat grey shots with faint structure.
+    let flat: Vec<Vec<u8>> = (0..200)
+        .map(|i| {
+            let base: Vec<u8> = new[i].iter().map(|&v| 120 + v / 32).collect();
+            jitter(&base, 3)
+        })
+        .collect();
+    let noise: Vec<Vec<u8>> = (0..200)
+        .map(|_| (0..784).map(|_| (rng.next_u64() & 255) as u8).collect())
+        .collect();
+    let judge = FeatureJudge::shipped(&Device::flex()).unwrap();
+    let in_pixels =
+        |shots: &[&[u8]]| f64::from(pixel_spread(shots).unwrap() / pixel_spread(&held).unwrap());
+    let held_features = judge.features_of_images(&held).unwrap();
+    let in_features = |shots: &[&[u8]]| {
+        let rows = judge.features_of_images(shots).unwrap();
+        f64::from(feature_spread(&rows).unwrap() / feature_spread(&held_features).unwrap())
+    };
+    let spaces: [(&str, &Variety); 2] = [("pixels", &in_pixels), ("features", &in_features)];
+    for (space, variety) in spaces {
+        let (fresh, few, early, random) = (
+            variety(&new),
+            variety(&refs(&collapsed)),
+            variety(&refs(&flat)),
+            variety(&refs(&noise)),
+        );
+        eprintln!(
+            "variety in {space}: new photos {fresh:.2}, ten repeated {few:.2}, near-flat {early:.2}, noise {random:.2}"
+        );
+        assert!((0.85..1.15).contains(&fresh), "{space}: new photos {fresh}");
+        assert!(few < LOW_VARIETY / 2.0, "{space}: collapse {few}");
+        assert!(early < LOW_VARIETY, "{space}: near-flat shots {early}");
+        // Static is more spread than photos pixel by pixel, yet to the classifier every
+        // noise image looks alike (features: 0.61 measured).
+        if space == "pixels" {
+            assert!(random > 1.0, "{space}: noise {random}");
+        }
+    }
 }

@@ -268,9 +268,20 @@ fn a_bad_recipe_value_is_reported_by_field_and_nothing_starts() {
     h.step();
     h.get_by_label("Train").click();
     settle(&mut h);
-    let last = h.state().notices.last().unwrap().clone();
-    assert!(last.is_error);
-    assert!(last.text.contains("batch"), "{}", last.text);
+    // Other notices (from the worker or the background thread) may land in the same frames:
+    // look for the error, not at the last line.
+    let notices: Vec<_> = h
+        .state()
+        .notices
+        .iter()
+        .map(|n| (n.is_error, n.text.clone()))
+        .collect();
+    assert!(
+        notices
+            .iter()
+            .any(|(error, text)| *error && text.contains("batch")),
+        "{notices:?}"
+    );
     assert!(h.state().training.state.is_none());
 
     // A start the worker cannot do (the folder holds no image) ends as an error, not as a
@@ -485,6 +496,8 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
     let quality: String = [(500, 48.8, 31.5), (1000, 31.6, 17.25), (1500, 21.7, 12.75)]
         .iter()
         .map(|&(step, swd, fd)| {
+            // Early shots are alike (variety 0.2); the last evaluation's are varied.
+            let variety = if step == 1500 { 0.91 } else { 0.2 };
             let record = atelier::quality::QualityRecord {
                 step,
                 swd,
@@ -495,6 +508,7 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
                 feature_fd: Some(fd),
                 feature_judge: None,
                 copying_space: None,
+                variety: Some(variety),
             };
             serde_json::to_string(&record).unwrap() + "\n"
         })
@@ -505,6 +519,20 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
     settle(&mut h);
     h.get_by_label("Held-out SWD ×10³ (lower is better)");
     h.get_by_label("Held-out feature FD (lower is better)");
+
+    // The progress lines (as while training) give the last evaluation's variety, and warn
+    // while shots are far more alike than real photos.
+    h.state_mut().training.total_steps = 2000;
+    h.state_mut().training.step = 1500;
+    settle(&mut h);
+    h.get_by_label_contains("variety 0.91");
+    assert!(
+        h.query_by_label_contains("Shots are far more alike")
+            .is_none()
+    );
+    h.state_mut().training.quality.last_mut().unwrap().variety = Some(0.2);
+    settle(&mut h);
+    h.get_by_label_contains("Shots are far more alike than real photos");
 }
 
 /// Colour photos dropped on a fresh project (default recipe: 28 px grey) switch it to the
@@ -549,7 +577,9 @@ fn colour_photos_switch_a_fresh_project_to_the_colour_recipe() {
                 && n.text.contains("dcgan-64-rgb-sn")),
         "no notice of the switch"
     );
-    h.get_by_label_contains("30 of 30 show colour; median shorter side 80 px. Recipe dcgan-64-rgb-sn: 64 px colour.");
+    h.get_by_label_contains(
+        "30 of 30 show colour; median shorter side 80 px. Recipe dcgan-64-rgb-sn: 64 px colour.",
+    );
     h.state_mut().import.window_open = false;
     settle(&mut h);
 

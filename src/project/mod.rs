@@ -67,6 +67,9 @@ impl CheckpointEntry {
                     100.0 * c.closer
                 );
             }
+            if let Some(v) = q.variety {
+                let _ = write!(text, " · variety {v:.2}");
+            }
         }
         text
     }
@@ -383,6 +386,7 @@ mod tests {
             feature_fd: Some(swd / 2.0),
             feature_judge: None,
             copying_space: None,
+            variety: Some(0.93),
         };
         let log: String = [q(500, 20.5), q(1000, 30.0)]
             .iter()
@@ -396,7 +400,7 @@ mod tests {
             labels,
             [
                 "run-001/checkpoint.atl · step 700".to_string(),
-                "run-001/best.atl · step 500 · held-out SWD 20.5 · near-copies 1.0 % · feature FD 10.2 · nearer the training set than new photos 51 %"
+                "run-001/best.atl · step 500 · held-out SWD 20.5 · near-copies 1.0 % · feature FD 10.2 · nearer the training set than new photos 51 % · variety 0.93"
                     .to_string(),
             ]
         );

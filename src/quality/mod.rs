@@ -10,8 +10,9 @@ mod swd;
 
 pub use frechet::{FeatureStats, frechet_distance};
 pub use nearest::{
-    DataCopying, Memorisation, held_out_distances, near_copy_threshold, nearest_feature_distances,
-    nearest_neighbours, threshold_from_held_out,
+    DataCopying, Memorisation, SPREAD_ITEMS, feature_spread, held_out_distances,
+    near_copy_threshold, nearest_feature_distances, nearest_neighbours, pixel_spread,
+    threshold_from_held_out,
 };
 pub use swd::{SwdConfig, SwdReport, swd};
 
@@ -44,4 +45,13 @@ pub struct QualityRecord {
     /// the feature distance's); `None`: pixels, where blur reads as nearness.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copying_space: Option<String>,
+    /// The shots' spread over the held-out photos' (median distance to the nearest other
+    /// image, equal counts, in the copying test's space): near 1, as varied as real photos;
+    /// far below, the shots are alike (early training or mode collapse) and the copying
+    /// share means little.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variety: Option<f64>,
 }
+
+/// Variety under which shots count as too alike to judge data copying (see `variety`).
+pub const LOW_VARIETY: f64 = 0.5;

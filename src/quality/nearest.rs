@@ -43,11 +43,59 @@ pub fn nearest_feature_distances(queries: &[Vec<f32>], pool: &[Vec<f32>]) -> Vec
         .par_iter()
         .map(|q| {
             pool.iter()
-                .map(|p| q.iter().zip(p).map(|(a, b)| (a - b) * (a - b)).sum::<f32>())
+                .map(|p| euclidean(q, p))
                 .fold(f32::INFINITY, f32::min)
-                .sqrt()
         })
         .collect()
+}
+
+/// Euclidean distance between two feature vectors.
+fn euclidean(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f32>()
+        .sqrt()
+}
+
+/// Most items a spread measurement compares: its cost grows with the square of the count.
+pub const SPREAD_ITEMS: usize = 500;
+
+/// How spread out a set is: the median distance from each item to its nearest *other* item.
+/// Nearest-neighbour distances shrink as a set grows, so only sets of equal size compare.
+/// `None` for fewer than two items.
+fn median_nearest_other<T: Sync>(
+    items: &[T],
+    distance: impl Fn(&T, &T) -> f32 + Sync,
+) -> Option<f32> {
+    if items.len() < 2 {
+        return None;
+    }
+    let mut nearest: Vec<f32> = (0..items.len())
+        .into_par_iter()
+        .map(|i| {
+            items
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, other)| distance(&items[i], other))
+                .fold(f32::INFINITY, f32::min)
+        })
+        .collect();
+    nearest.sort_by(f32::total_cmp);
+    nearest.get(nearest.len() / 2).copied()
+}
+
+/// [`median_nearest_other`] of images, by RMS pixel distance.
+#[must_use]
+pub fn pixel_spread(images: &[&[u8]]) -> Option<f32> {
+    median_nearest_other(images, |a, b| rms(a, b))
+}
+
+/// [`median_nearest_other`] of feature vectors, by Euclidean distance.
+#[must_use]
+pub fn feature_spread(rows: &[Vec<f32>]) -> Option<f32> {
+    median_nearest_other(rows, |a, b| euclidean(a, b))
 }
 
 /// Distances from each held-out real image to its nearest training image, sorted: how near a

@@ -157,7 +157,11 @@ impl Studio {
                     report.median_side,
                     self.project.settings.preset.name,
                     model.resolution,
-                    if model.channels == 3 { "colour" } else { "grey" }
+                    if model.channels == 3 {
+                        "colour"
+                    } else {
+                        "grey"
+                    }
                 ));
                 egui::Grid::new("import-classes").show(ui, |ui| {
                     for (class, count) in &report.per_class {

@@ -375,6 +375,18 @@ impl Studio {
                     c.z
                 ));
             }
+            if let Some(v) = q.variety {
+                let label = ui.label(format!(
+                    "variety {v:.2} (shots' spread / held-out photos'; 1 = as varied)"
+                ));
+                label.on_hover_text("The median distance from each shot to its nearest other shot, over the same for held-out photos (equal counts, in the copying test's space).");
+                if v < crate::quality::LOW_VARIETY {
+                    ui.colored_label(
+                        ui.visuals().warn_fg_color,
+                        "Shots are far more alike than real photos (early training or mode collapse): the copying share means little yet.",
+                    );
+                }
+            }
         }
     }
 

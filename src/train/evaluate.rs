@@ -13,8 +13,9 @@ use super::feature_distance::FeatureJudge;
 use crate::data::{Dataset, Split};
 use crate::latent::latent_for_seed;
 use crate::quality::{
-    DataCopying, FeatureStats, Memorisation, QualityRecord, SwdConfig, frechet_distance,
-    held_out_distances, nearest_feature_distances, swd, threshold_from_held_out,
+    DataCopying, FeatureStats, Memorisation, QualityRecord, SPREAD_ITEMS, SwdConfig,
+    feature_spread, frechet_distance, held_out_distances, nearest_feature_distances, pixel_spread,
+    swd, threshold_from_held_out,
 };
 use crate::sample::Sampler;
 
@@ -49,6 +50,10 @@ pub struct EvalCache {
     held_out_features: OnceCell<Option<Vec<Vec<f32>>>>,
     real_stats: OnceCell<Option<FeatureStats>>,
     copying_reference: OnceCell<Option<CopyingReference>>,
+    /// The held-out images' spread (median distance to the nearest other) in features and in
+    /// pixels.
+    held_out_feature_spread: OnceCell<Option<f32>>,
+    held_out_pixel_spread: OnceCell<Option<f32>>,
     /// A judge given by the caller, taken at the first evaluation.
     given_judge: Cell<Option<FeatureJudge>>,
 }
@@ -158,6 +163,38 @@ impl EvalCache {
     }
 }
 
+/// `count` items spread evenly over `items` (all of them when `count >= items.len()`).
+fn evenly<T: Clone>(items: &[T], count: usize) -> Vec<T> {
+    let count = count.min(items.len());
+    (0..count)
+        .map(|i| items[i * items.len() / count].clone())
+        .collect()
+}
+
+/// The shots' spread over the held-out images' spread, on equal counts: the copying test's
+/// space (features where `shot_features` are given, pixels otherwise).
+fn variety(
+    cache: &EvalCache,
+    shots: &[&[u8]],
+    real: &[&[u8]],
+    shot_features: Option<(&FeatureJudge, &[Vec<f32>])>,
+) -> Option<f64> {
+    let n = shots.len().min(real.len()).min(SPREAD_ITEMS);
+    let (shot_spread, real_spread) = if let Some((judge, rows)) = shot_features {
+        let real_rows = cache.held_out_features(judge, real)?;
+        let real_spread = *cache
+            .held_out_feature_spread
+            .get_or_init(|| feature_spread(&evenly(real_rows, n)));
+        (feature_spread(&evenly(rows, n))?, real_spread?)
+    } else {
+        let real_spread = *cache
+            .held_out_pixel_spread
+            .get_or_init(|| pixel_spread(&evenly(real, n)));
+        (pixel_spread(&evenly(shots, n))?, real_spread?)
+    };
+    (real_spread > 0.0).then(|| f64::from(shot_spread / real_spread))
+}
+
 /// Evaluates `sampler` at `step`. `None` when the split holds no held-out image.
 /// `cache` holds what depends only on the data: pass the same one for every evaluation of a
 /// run.
@@ -238,6 +275,14 @@ pub fn evaluate(
             judge.name(),
         ))
     });
+    let variety = variety(
+        cache,
+        &shot_refs,
+        &real,
+        shot_features
+            .as_ref()
+            .map(|(judge, rows)| (*judge, rows.as_slice())),
+    );
     let (copying, copying_space) = match feature_copying {
         Some((test, space)) => (test, Some(space.to_string())),
         None => (
@@ -255,5 +300,6 @@ pub fn evaluate(
         feature_fd,
         copying,
         copying_space,
+        variety,
     }))
 }
