@@ -1,0 +1,245 @@
+//! The command line's arguments (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::device::DeviceChoice;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "atelier",
+    version,
+    about = "Atelier: train GANs on product photos and make product shots"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// No progress bars.
+    #[arg(long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a GAN on a folder of images (class labels from first-level sub-folders).
+    Train(TrainArgs),
+    /// Render PNG shots from a run's latest checkpoint.
+    Sample(SampleArgs),
+    /// Import a folder and print the import report (trains nothing).
+    Import(ImportArgs),
+    /// Print training and sampling throughput (images/s) for a preset on this machine.
+    Bench(BenchArgs),
+    /// Train on the embedded demo set (procedural T-shirts) and write samples.
+    Demo(DemoArgs),
+    /// Print held-out quality figures (SWD, memorisation) for a run's checkpoints.
+    Eval(EvalArgs),
+    /// Open the studio (the default when no command is given).
+    Studio(StudioArgs),
+    /// Write the generator-only part of a checkpoint: a small file that samples and shares.
+    Generator(GeneratorArgs),
+    /// Train the feature network behind `eval`'s feature distance (28 px grey, ten classes:
+    /// Fashion-MNIST's t10k file) and write its weights.
+    FeatureNet(FeatureNetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FeatureNetArgs {
+    /// Ten classes of images: an IDX file with its labels, or ten class folders.
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct StudioArgs {
+    /// Project folder to open (created if it holds no project). Default: the last project,
+    /// else the embedded demo project.
+    #[arg(long)]
+    pub project: Option<PathBuf>,
+    /// Where training and sampling run: auto, shared, separate or cpu (default: the saved
+    /// setting, else auto).
+    #[arg(long)]
+    pub compute: Option<crate::studio::ComputeSetting>,
+    /// Write frame-time, slider-latency and GPU-error figures as JSON here at exit.
+    #[arg(long)]
+    pub stats_out: Option<PathBuf>,
+    /// Start (or resume) training as soon as the project is open.
+    #[arg(long)]
+    pub auto_train: bool,
+    /// Close the window after this many seconds (for benchmarks and screenshots).
+    #[arg(long)]
+    pub exit_after: Option<f64>,
+    /// Close the window when the training started with `--auto-train` ends.
+    #[arg(long)]
+    pub exit_when_trained: bool,
+    /// Move the sliders of the first shot continuously (measures slider latency).
+    #[arg(long)]
+    pub drive_sliders: bool,
+    /// Set the project's image folder (as if it had been dropped on the window).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Import this folder at start, exactly as if it had been dropped on the window.
+    #[arg(long)]
+    pub import: Option<PathBuf>,
+    /// Set the project's training recipe (a preset name or a .toml file).
+    #[arg(long)]
+    pub preset: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GeneratorArgs {
+    /// A checkpoint file (`checkpoint.atl`, `best.atl`).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Keep the discriminator too: a base model to fine-tune from (`train --init FILE`).
+    #[arg(long)]
+    pub base: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[arg(long)]
+    pub run: PathBuf,
+    /// The run's image folder (default: the one recorded in the run's run.json).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Compare against every image of this folder instead of the run's held-out split (a
+    /// folder the run never saw: the most honest figure).
+    #[arg(long)]
+    pub against: Option<PathBuf>,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Conditional models: shots per class for the class-fidelity check (a classifier
+    /// trained on the run's training images scores held-out images and shots of each class).
+    #[arg(long, default_value_t = 500)]
+    pub class_shots: usize,
+    /// Score the trained generator instead of its moving average (EMA), to see what the
+    /// average buys.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct TrainArgs {
+    #[arg(long)]
+    pub data: PathBuf,
+    /// A shipped preset name (dcgan-28, dcgan-64-rgb, tshirt-mlp-28, ...) or a TOML file.
+    #[arg(long)]
+    pub preset: String,
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, conflicts_with = "steps")]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub steps: Option<u64>,
+    #[arg(long)]
+    pub batch: Option<usize>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Fine-tune: start from this base model (a checkpoint file, a run folder, or the shipped
+    /// `base-28`) instead of random weights. Overrides the preset's `train.init`.
+    #[arg(long, conflicts_with = "resume")]
+    pub init: Option<String>,
+    /// Fine-tuning: freeze the discriminator's first K blocks (`FreezeD`).
+    #[arg(long, value_name = "K")]
+    pub freeze_d: Option<usize>,
+    /// Fine-tuning: freeze the generator's first K stages.
+    #[arg(long, value_name = "K")]
+    pub freeze_g: Option<usize>,
+    /// Optimiser: adam, adamw or sgd (overrides the preset).
+    #[arg(long)]
+    pub optimizer: Option<crate::preset::OptimizerKind>,
+    /// Learning rate of both G and D (overrides the preset's `lr_g` and `lr_d`).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Dropout after each discriminator block.
+    #[arg(long)]
+    pub d_dropout: Option<f64>,
+    /// Evaluations without a better held-out SWD before stopping (0 = never).
+    #[arg(long)]
+    pub patience: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    #[arg(long)]
+    pub run: PathBuf,
+    #[arg(long, default_value_t = 64)]
+    pub count: usize,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// First seed; shot k uses seed + k, so every file is reproducible from its name.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Scale of the latent vector (1 = none; smaller = more typical shots).
+    #[arg(long, default_value_t = 1.0)]
+    pub truncation: f32,
+    /// Conditional models: the class to draw (a sub-folder name of the training data).
+    #[arg(long)]
+    pub class: Option<String>,
+    /// Sample this checkpoint file instead of the run's latest (e.g. `RUN/best.atl`).
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Draw with the trained generator instead of its moving average (EMA).
+    #[arg(long)]
+    pub raw: bool,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long, default_value = "dcgan-28")]
+    pub preset: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[arg(long, default_value = "dcgan-28")]
+    pub preset: String,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Timed training steps (after warm-up); with --quality, the training budget.
+    #[arg(long, default_value_t = 30)]
+    pub steps: u64,
+    /// Quality instead of speed: train the preset on --data for --steps, then print the
+    /// held-out figures (`atelier eval`) with the time it took.
+    #[arg(long, requires = "data")]
+    pub quality: bool,
+    /// The image folder to train on (--quality).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// A folder the run never sees, to score against (--quality; the most honest figure).
+    #[arg(long)]
+    pub against: Option<PathBuf>,
+    /// Where the run goes (--quality; default `bench-quality-PRESET-STEPS`). An existing run
+    /// there is refused, never overwritten.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo set, the run and the samples go.
+    #[arg(long, default_value = "atelier-demo")]
+    pub out: PathBuf,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    #[arg(long, default_value_t = 600)]
+    pub steps: u64,
+}

@@ -1,0 +1,274 @@
+//! `atelier eval`: held-out figures for a run's checkpoints, against its validation split
+//! or a folder it never saw.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use super::args::EvalArgs;
+use super::{import_with_progress, resolve_device};
+use crate::data::{ImportOptions, import_folder};
+use crate::preset::Preset;
+use crate::sample::Sampler;
+use crate::train::{BEST, Checkpoint, LATEST, RUN_INFO, RunInfo, evaluate};
+
+/// Held-out SWD and memorisation of the latest and best checkpoints, with a real-vs-real
+/// reference (training images against the same held-out images) to read them against.
+pub(super) fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
+    let data_dir = if let Some(d) = &args.data {
+        d.clone()
+    } else {
+        let path = args.run.join(RUN_INFO);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {} (or pass --data)", path.display()))?;
+        let info: RunInfo =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        info.data_dir
+    };
+    let latest =
+        Checkpoint::load(&args.run.join(LATEST)).context("loading the run's checkpoint")?;
+    let preset = Preset::from_toml("checkpoint", &latest.preset_toml)?;
+    let options = ImportOptions {
+        resolution: preset.model.resolution,
+        channels: preset.model.channels,
+        square: preset.data.square,
+    };
+    let (dataset, _) = import_with_progress(&data_dir, options, quiet)?;
+    let mut dataset = dataset;
+    let classes = &preset.model.classes;
+    if preset.model.class_count() > 0 {
+        dataset
+            .relabel_to(classes)
+            .map_err(|unknown| class_mismatch(classes, &unknown))?;
+    }
+    let mut split = crate::data::Split::new(&dataset, preset.data.split, preset.data.split_seed);
+    if let Some(against) = &args.against {
+        append_outside(&mut dataset, &mut split, against, options, &preset.model)?;
+    }
+    let held = crate::train::held_out(&split);
+    if held.is_empty() {
+        bail!(
+            "the split holds no held-out image; use a larger folder or a larger validation ratio"
+        );
+    }
+    let chosen = resolve_device(args.device)?;
+    let conditional = preset.model.class_count() > 0;
+    let judge_features = judge_gives_features(&dataset);
+    let wants_judge = (conditional && args.class_shots > 0) || judge_features;
+    let reference_idx = reference_images(&split.train, held.len(), wants_judge);
+    let train_refs: Vec<&[u8]> = reference_idx.iter().map(|&i| dataset.image(i)).collect();
+    let held_refs: Vec<&[u8]> = held.iter().map(|&i| dataset.image(i)).collect();
+    let reference = crate::quality::swd(
+        &train_refs,
+        &held_refs,
+        dataset.channels,
+        dataset.resolution,
+        &crate::quality::SwdConfig::default(),
+    );
+    println!(
+        "held-out images: {} ({} classes); real-vs-real SWD ×10³ {:.2}",
+        held.len(),
+        dataset.class_names.len(),
+        reference.mean
+    );
+    let mut checkpoints = vec![("latest", latest)];
+    // The best checkpoint of the latest step holds the same weights: scored once.
+    match Checkpoint::load(&args.run.join(BEST)) {
+        Ok(best) if best.state.step == checkpoints[0].1.state.step => {
+            println!("best = latest (step {})", best.state.step);
+        }
+        Ok(best) => checkpoints.push(("best", best)),
+        Err(_) => {}
+    }
+    let judge = wants_judge
+        .then(|| train_class_judge(&dataset, &split, &reference_idx, &chosen.device))
+        .flatten();
+    let cache = match &judge {
+        Some(judge) if judge_features => {
+            crate::train::EvalCache::with_feature_judge(judge.feature_judge())
+        }
+        _ => crate::train::EvalCache::new(),
+    };
+    let feature_reference = std::cell::OnceCell::new();
+    for (name, checkpoint) in checkpoints {
+        let sampler = Sampler::from_checkpoint_weights(&checkpoint, args.raw, &chosen.device)?;
+        let q = evaluate(&sampler, &dataset, &split, checkpoint.state.step, &cache)?
+            .context("no held-out images to evaluate against")?;
+        print_quality(name, &q, || {
+            *feature_reference.get_or_init(|| cache.feature_distance_to(&train_refs))
+        });
+        if let Some(judge) = judge
+            .as_ref()
+            .filter(|_| conditional && args.class_shots > 0)
+        {
+            let held = crate::train::held_out(&split);
+            match judge.score(&sampler, &dataset, held, args.class_shots) {
+                Ok(scores) => print_class_fidelity(&scores),
+                Err(e) => eprintln!("class fidelity failed: {e}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The training images of the real-vs-real reference: as many as the held-out images the
+/// evaluation scores (it caps them), so the reference has the shots' sample-size bias; at
+/// most half the training images when a class judge trains on the others. Spread over the
+/// training list: imports keep each class together.
+fn reference_images(train: &[usize], held_out: usize, judge_trains_on_rest: bool) -> Vec<usize> {
+    let available = if judge_trains_on_rest {
+        train.len().div_ceil(2)
+    } else {
+        train.len()
+    };
+    let n = held_out.min(available).min(crate::train::MAX_EVAL_IMAGES);
+    (0..n).map(|k| train[k * train.len() / n]).collect()
+}
+
+/// Whether `eval` measures in a class judge's features (feature distance, data copying):
+/// where the shipped network cannot read the data (colour, 64 px) and there are classes to
+/// learn. `eval` then trains the judge itself and hands it to the evaluation, which would
+/// otherwise train a second one.
+fn judge_gives_features(dataset: &crate::data::Dataset) -> bool {
+    !crate::train::FeatureJudge::shipped_applies_to(dataset.channels, dataset.resolution)
+        && dataset.class_names.len() >= 2
+}
+
+/// A classifier trained on the run's training images, except the real-vs-real reference
+/// ones, so that reference compares two sets it never trained on. It judges conditional
+/// models' classes and, where [`judge_gives_features`], gives the feature distance. Prints
+/// its held-out accuracy; a failure is reported and leaves it out.
+fn train_class_judge(
+    dataset: &crate::data::Dataset,
+    split: &crate::data::Split,
+    reference: &[usize],
+    device: &burn::tensor::Device,
+) -> Option<crate::train::ClassJudge> {
+    let reference: std::collections::HashSet<usize> = reference.iter().copied().collect();
+    let judge_train: Vec<usize> = split
+        .train
+        .iter()
+        .copied()
+        .filter(|i| !reference.contains(i))
+        .collect();
+    let judge = crate::train::ClassJudge::train(dataset, &judge_train, device)
+        .map_err(|e| eprintln!("class judge skipped: {e}"))
+        .ok()?;
+    match judge.accuracy(dataset, crate::train::held_out(split)) {
+        Ok(a) => println!(
+            "class judge (trained on {} training images): {:.1} % of held-out images in their own class",
+            judge_train.len(),
+            100.0 * a
+        ),
+        Err(e) => eprintln!("class judge accuracy failed: {e}"),
+    }
+    Some(judge)
+}
+
+/// One checkpoint's figures; `reference` gives the real-vs-real feature distance (computed
+/// once, only when the record has a feature distance to read against it).
+fn print_quality(
+    name: &str,
+    q: &crate::quality::QualityRecord,
+    reference: impl FnOnce() -> Option<f64>,
+) {
+    let levels: Vec<String> = q
+        .swd_levels
+        .iter()
+        .map(|(side, v)| format!("{side}px {v:.2}"))
+        .collect();
+    println!(
+        "{name:<6} step {:>7}: SWD ×10³ {:.2} [{}], near-copies {:.1} %",
+        q.step,
+        q.swd,
+        levels.join(", "),
+        100.0 * q.near_copy_fraction
+    );
+    if let Some(fd) = q.feature_fd {
+        let reference = reference().map_or(String::new(), |r| format!("; real-vs-real {r:.2}"));
+        println!(
+            "{:<6} feature FD ({}) {fd:.2}{reference}",
+            "",
+            q.feature_judge
+                .as_deref()
+                .unwrap_or(crate::train::SHIPPED_FEATURE_JUDGE)
+        );
+    }
+    if let Some(c) = q.copying {
+        let space = q
+            .copying_space
+            .as_ref()
+            .map_or_else(|| "pixels".to_string(), |net| format!("{net} features"));
+        println!(
+            "{:<6} data copying ({space}): shots nearer the training set than held-out photos in {:.1} % of pairs (50 % = none; z {:.1})",
+            "",
+            100.0 * c.closer,
+            c.z
+        );
+    }
+    if let Some(v) = q.variety {
+        let caveat = if v < crate::quality::LOW_VARIETY {
+            ": shots far more alike than real photos (early training or mode collapse), so the copying share means little"
+        } else {
+            ""
+        };
+        println!(
+            "{:<6} variety (shots' spread / held-out photos'): {v:.2} (1 = as varied as new photos){caveat}",
+            ""
+        );
+    }
+}
+
+/// Appends the images of `against` as the validation split (training images stay as they
+/// are): scoring against a folder the run never saw.
+fn append_outside(
+    dataset: &mut crate::data::Dataset,
+    split: &mut crate::data::Split,
+    against: &Path,
+    options: ImportOptions,
+    model: &crate::preset::ModelPreset,
+) -> Result<()> {
+    let (mut outside, _) = import_folder(against, options, &|_| {})
+        .with_context(|| format!("importing {}", against.display()))?;
+    // A conditional model is scored per class: the outside folders must be its classes.
+    if model.class_count() > 0 {
+        outside
+            .relabel_to(&model.classes)
+            .map_err(|unknown| class_mismatch(&model.classes, &unknown))?;
+    }
+    let offset = dataset.len();
+    dataset.pixels.extend_from_slice(&outside.pixels);
+    dataset.labels.extend(&outside.labels);
+    dataset.sources.extend(outside.sources.iter().cloned());
+    dataset
+        .content_hashes
+        .extend(outside.content_hashes.iter().copied());
+    split.validation = (offset..offset + outside.len()).collect();
+    split.test.clear();
+    Ok(())
+}
+
+/// The error for data folders a conditional model has no class for.
+fn class_mismatch(classes: &[String], unknown: &[String]) -> anyhow::Error {
+    anyhow::anyhow!(
+        "this conditional model knows the classes [{}]; the folders [{}] are none of them (score against sub-folders named like its classes)",
+        classes.join(", "),
+        unknown.join(", ")
+    )
+}
+
+/// The class-fidelity table of a conditional model (see `train::ClassJudge`).
+fn print_class_fidelity(scores: &[crate::train::ClassScore]) {
+    println!("  class fidelity (classifier trained on the training images only):");
+    for s in scores {
+        println!(
+            "    {:<16} real held-out {:5.1} % of {:>5}   shots {:5.1} % of {:>5}   ratio {:.2}",
+            s.class,
+            100.0 * s.real_accuracy,
+            s.real_images,
+            100.0 * s.shot_accuracy,
+            s.shots,
+            s.ratio()
+        );
+    }
+}

@@ -1,0 +1,305 @@
+//! The command line: `train`, `sample`, `import`, `bench`, `demo`, `eval`, `generator`, and
+//! `studio` (the default), which opens the window.
+//!
+//! A thin front end over the engine: parse, call, show progress, print results. Errors are
+//! reported once, in `main`, as one line with their causes.
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::data::{ImportOptions, import_folder};
+use crate::device::{self, ChosenDevice, DeviceChoice};
+use crate::export::{grid, save_png_atomic};
+use crate::latent::{latent_for_seed, truncate};
+use crate::preset::Preset;
+use crate::sample::Sampler;
+use crate::train::{Checkpoint, LATEST};
+
+mod args;
+mod bench;
+mod eval;
+mod train;
+
+pub use args::{
+    BenchArgs, Cli, Command, DemoArgs, EvalArgs, FeatureNetArgs, GeneratorArgs, ImportArgs,
+    SampleArgs, StudioArgs, TrainArgs,
+};
+use bench::{bench, bench_quality};
+use eval::eval;
+use train::train;
+
+/// Runs a parsed command.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Some(Command::Train(args)) => train(args, cli.quiet),
+        Some(Command::Sample(args)) => sample(&args, 0).map(drop),
+        Some(Command::Import(args)) => import(&args, cli.quiet),
+        Some(Command::Bench(args)) if args.quality => bench_quality(&args, cli.quiet),
+        Some(Command::Bench(args)) => bench(&args),
+        Some(Command::Demo(args)) => demo(&args, cli.quiet),
+        Some(Command::Eval(args)) => eval(&args, cli.quiet),
+        Some(Command::Studio(args)) => crate::studio::run(args),
+        Some(Command::Generator(args)) => generator(&args),
+        Some(Command::FeatureNet(args)) => feature_net(&args, cli.quiet),
+        None => crate::studio::run(StudioArgs::default()),
+    }
+}
+
+fn resolve_device(choice: DeviceChoice) -> Result<ChosenDevice> {
+    let chosen = device::resolve(choice).with_context(|| format!("selecting --device {choice}"))?;
+    eprintln!("device: {}", chosen.description);
+    Ok(chosen)
+}
+
+/// Installs Ctrl-C handling: the first press asks the run to checkpoint and stop, a second
+/// one exits at once.
+fn cancel_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let handler_flag = flag.clone();
+    let installed = ctrlc::set_handler(move || {
+        if handler_flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping: saving a checkpoint (press Ctrl-C again to quit at once)");
+    });
+    if let Err(e) = installed {
+        eprintln!("warning: Ctrl-C will not checkpoint before quitting: {e}");
+    }
+    flag
+}
+
+fn import_bar(quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("importing {bar:30} {pos}/{len} files")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// Imports a folder with a progress bar (hidden when quiet); errors name the folder.
+fn import_with_progress(
+    dir: &Path,
+    options: ImportOptions,
+    quiet: bool,
+) -> Result<(crate::data::Dataset, crate::data::ImportReport)> {
+    let bar = import_bar(quiet);
+    let imported = import_folder(dir, options, &|p| {
+        bar.set_length(p.total as u64);
+        bar.set_position(p.done as u64);
+    })
+    .with_context(|| format!("importing {}", dir.display()))?;
+    bar.finish_and_clear();
+    Ok(imported)
+}
+
+/// Writes the shots; returns the first `keep` of them as pictures, so a caller that shows
+/// them (the demo's contact sheet) need not read the files back.
+fn sample(args: &SampleArgs, keep: usize) -> Result<Vec<crate::export::Picture>> {
+    if args.count == 0 {
+        bail!("--count must be at least 1");
+    }
+    if !(args.truncation.is_finite() && args.truncation > 0.0 && args.truncation <= 2.0) {
+        bail!("--truncation must be in (0, 2], got {}", args.truncation);
+    }
+    let ckpt_path = args
+        .checkpoint
+        .clone()
+        .unwrap_or_else(|| args.run.join(LATEST));
+    let checkpoint = Checkpoint::load(&ckpt_path).context("loading the run's checkpoint")?;
+    let chosen = resolve_device(args.device)?;
+    let sampler = Sampler::from_checkpoint_weights(&checkpoint, args.raw, &chosen.device)
+        .context("building the generator")?;
+    let class = match &args.class {
+        Some(name) => Some(sampler.class_index(name).context("--class")?),
+        None => None,
+    };
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let seeds: Vec<u64> = (0..args.count as u64)
+        .map(|k| args.seed.wrapping_add(k))
+        .collect();
+    // The class goes into the name, so a folder of shots says what each one is.
+    let prefix = class.map_or_else(String::new, |k| {
+        format!(
+            "{}-",
+            crate::export::file_safe(&sampler.model.classes[k as usize])
+        )
+    });
+    let names: Vec<PathBuf> = seeds
+        .iter()
+        .map(|s| args.out.join(format!("{prefix}seed-{s:08}.png")))
+        .collect();
+    if let Some(existing) = names.iter().find(|p| p.exists()) {
+        bail!(
+            "{} already exists; choose another --out or --seed (existing shots are never overwritten)",
+            existing.display()
+        );
+    }
+    let dim = sampler.model.latent_dim;
+    let mut kept = Vec::new();
+    for (chunk_seeds, chunk_names) in seeds.chunks(256).zip(names.chunks(256)) {
+        let latents: Vec<Vec<f32>> = chunk_seeds
+            .iter()
+            .map(|&s| truncate(&latent_for_seed(s, dim), args.truncation))
+            .collect();
+        let classes: Vec<Option<u32>> =
+            class.map_or_else(Vec::new, |k| vec![Some(k); latents.len()]);
+        let pictures = sampler.render_classes(&latents, &classes)?;
+        for (picture, path) in pictures.iter().zip(chunk_names) {
+            save_png_atomic(picture, path)?;
+        }
+        let room = keep.saturating_sub(kept.len());
+        kept.extend(pictures.into_iter().take(room));
+    }
+    println!(
+        "wrote {} shots to {} (checkpoint {}, seeds {}..{})",
+        args.count,
+        args.out.display(),
+        sampler.checkpoint_id,
+        args.seed,
+        args.seed.wrapping_add(args.count as u64 - 1)
+    );
+    Ok(kept)
+}
+
+fn import(args: &ImportArgs, quiet: bool) -> Result<()> {
+    let preset = Preset::load(&args.preset).context("loading the preset")?;
+    let options = ImportOptions {
+        resolution: preset.model.resolution,
+        channels: preset.model.channels,
+        square: preset.data.square,
+    };
+    let (dataset, report) = import_with_progress(&args.data, options, quiet)?;
+    print!("{report}");
+    let split = crate::data::Split::new(&dataset, preset.data.split, preset.data.split_seed);
+    println!(
+        "Split (seed {}): train {}, validation {}, test {}",
+        preset.data.split_seed,
+        split.train.len(),
+        split.validation.len(),
+        split.test.len()
+    );
+    Ok(())
+}
+
+fn generator(args: &GeneratorArgs) -> Result<()> {
+    let checkpoint = Checkpoint::load(&args.checkpoint)?;
+    if args.out.exists() {
+        bail!("{} exists; choose another --out", args.out.display());
+    }
+    let generator = if args.base {
+        checkpoint.base_model()
+    } else {
+        checkpoint.generator_only()
+    };
+    generator.save(&args.out)?;
+    println!(
+        "wrote {} {} (step {}, {} bytes) to {}",
+        if args.base { "base model" } else { "generator" },
+        generator.id(),
+        generator.state.step,
+        generator.to_bytes().len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn feature_net(args: &FeatureNetArgs, quiet: bool) -> Result<()> {
+    use crate::train::FeatureJudge;
+    let options = ImportOptions {
+        resolution: crate::train::FEATURE_RESOLUTION,
+        channels: crate::train::FEATURE_CHANNELS,
+        square: crate::preset::SquareMode::Pad,
+    };
+    let (dataset, _) = import_with_progress(&args.data, options, quiet)?;
+    let chosen = resolve_device(args.device)?;
+    let started = Instant::now();
+    let (judge, accuracy) = FeatureJudge::train(&dataset, &chosen.device)?;
+    let bytes = judge.to_bytes()?;
+    crate::fsutil::write_atomic(&args.out, &bytes)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "trained on {} images in {:.0} s; accuracy on the tenth kept out: {:.1} %; wrote {} bytes to {}",
+        dataset.len() - dataset.len().div_ceil(10),
+        started.elapsed().as_secs_f64(),
+        100.0 * accuracy,
+        bytes.len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn demo(args: &DemoArgs, quiet: bool) -> Result<()> {
+    let data = args.out.join("demo-shirts");
+    if !data.exists() {
+        eprintln!(
+            "drawing {} demo T-shirts into {}",
+            crate::demo::DEMO_SET_SIZE,
+            data.display()
+        );
+        crate::demo::write_demo_set(&data, crate::demo::DEMO_SET_SIZE)?;
+    }
+    let run_dir = args.out.join("run");
+    let resume = run_dir.join(LATEST).exists();
+    let mut preset = Preset::load("demo-28")?;
+    preset.train.steps = Some(args.steps);
+    train(
+        TrainArgs {
+            data,
+            preset: write_temp_preset(&args.out, &preset)?,
+            out: run_dir.clone(),
+            epochs: None,
+            steps: Some(args.steps),
+            batch: None,
+            seed: None,
+            device: args.device,
+            resume,
+            ..TrainArgs::default()
+        },
+        quiet,
+    )?;
+    let samples = args.out.join(format!("samples-{}", unique_suffix()));
+    let pictures = sample(
+        &SampleArgs {
+            run: run_dir,
+            count: 64,
+            out: samples.clone(),
+            seed: 0,
+            truncation: 1.0,
+            class: None,
+            checkpoint: None,
+            raw: false,
+            device: args.device,
+        },
+        64,
+    )?;
+    let sheet = samples.join("contact-sheet.png");
+    save_png_atomic(&grid(&pictures, 8), &sheet)?;
+    println!("demo contact sheet: {}", sheet.display());
+    Ok(())
+}
+
+fn write_temp_preset(dir: &Path, preset: &Preset) -> Result<String> {
+    let path = dir.join("demo-preset.toml");
+    crate::fsutil::write_atomic(&path, preset.to_toml().as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path.display().to_string())
+}
+
+fn unique_suffix() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
+    format!("{secs}")
+}

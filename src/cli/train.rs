@@ -1,0 +1,178 @@
+//! `atelier train`: progress bars and log lines over the engine's training events.
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::args::TrainArgs;
+use super::{cancel_flag, import_bar, resolve_device};
+use crate::data::ImportProgress;
+use crate::preset::Preset;
+use crate::train::{BEST, LATEST, RunOptions, TrainEvent, train_run};
+
+/// Turns training events into progress-bar updates and log lines.
+fn event_printer<'a>(
+    bar: &'a ProgressBar,
+    ibar: &'a ProgressBar,
+    quiet: bool,
+    preset: &'a Preset,
+) -> impl FnMut(TrainEvent) + 'a {
+    move |event: TrainEvent| match event {
+        TrainEvent::Imported(report) => {
+            ibar.finish_and_clear();
+            let skipped = report.skipped.len();
+            eprintln!(
+                "imported {} images in {} classes ({} skipped; see import-report.txt)",
+                report.imported,
+                report.per_class.len(),
+                skipped
+            );
+            // The preset is the user's explicit choice here: say what fits, change nothing.
+            if let Some(fit) = preset.colour_recipe_for(report.is_colour(), report.median_side) {
+                eprintln!(
+                    "note: {} of {} images show colour, but preset {} trains {} px grey shots; for colour shots use --preset {fit}",
+                    report.colour_images, report.imported, preset.name, preset.model.resolution
+                );
+            }
+        }
+        TrainEvent::Started {
+            step,
+            total_steps,
+            steps_per_epoch,
+            batch,
+            train_images,
+        } => {
+            eprintln!(
+                "training on {train_images} images, batch {batch}, {steps_per_epoch} steps/epoch, steps {step}→{total_steps}"
+            );
+            bar.set_length(total_steps);
+            bar.set_position(step);
+            bar.reset_eta();
+        }
+        TrainEvent::Stepped { step, .. } => bar.set_position(step),
+        TrainEvent::Metrics(m) => {
+            let msg = format!(
+                "D {:.3} G {:.3} D(x) {:.2} D(G(z)) {:.2} {:.0} img/s",
+                m.d_loss, m.g_loss, m.d_real, m.d_fake, m.images_per_sec
+            );
+            if quiet {
+                return;
+            }
+            bar.set_message(msg);
+        }
+        TrainEvent::Quality { record, best } => {
+            let line = format!(
+                "step {}: held-out SWD {:.1}{} (near-copies {:.1} %)",
+                record.step,
+                record.swd,
+                if best { ", best so far" } else { "" },
+                100.0 * record.near_copy_fraction
+            );
+            if quiet {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
+        }
+        TrainEvent::Preview { .. } | TrainEvent::Checkpoint { .. } => {}
+    }
+}
+
+pub(super) fn train(args: TrainArgs, quiet: bool) -> Result<()> {
+    let mut preset = Preset::load(&args.preset).context("loading the preset")?;
+    if let Some(epochs) = args.epochs {
+        preset.train.epochs = epochs;
+        preset.train.steps = None;
+    }
+    if let Some(steps) = args.steps {
+        preset.train.steps = Some(steps);
+    }
+    if let Some(batch) = args.batch {
+        preset.train.batch = batch;
+    }
+    if let Some(seed) = args.seed {
+        preset.train.seed = seed;
+    }
+    if let Some(init) = &args.init {
+        preset.train.init = Some(init.clone());
+    }
+    if let Some(k) = args.freeze_d {
+        preset.train.freeze_d_blocks = k;
+    }
+    if let Some(k) = args.freeze_g {
+        preset.train.freeze_g_blocks = k;
+    }
+    if let Some(optimizer) = args.optimizer {
+        preset.train.optimizer = optimizer;
+    }
+    if let Some(lr) = args.lr {
+        preset.train.lr_g = lr;
+        preset.train.lr_d = lr;
+    }
+    if let Some(decay) = args.weight_decay {
+        preset.train.weight_decay = decay;
+    }
+    if let Some(p) = args.d_dropout {
+        preset.model.d_dropout = p;
+    }
+    if let Some(patience) = args.patience {
+        preset.train.patience = patience;
+    }
+    preset
+        .validate()
+        .context("checking the command-line overrides")?;
+    let chosen = resolve_device(args.device)?;
+    let options = RunOptions {
+        data_dir: args.data.clone(),
+        run_dir: args.out.clone(),
+        preset,
+        resume: args.resume,
+    };
+    let cancel = cancel_flag();
+    let ibar = import_bar(quiet);
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut on_event = event_printer(&bar, &ibar, quiet, &options.preset);
+    let progress = |p: ImportProgress| {
+        ibar.set_length(p.total as u64);
+        ibar.set_position(p.done as u64);
+    };
+    let summary = train_run(&options, &chosen.device, &cancel, &progress, &mut on_event)
+        .with_context(|| format!("training into {}", args.out.display()))?;
+    bar.finish_and_clear();
+    if let Some(m) = &summary.last_metrics {
+        println!(
+            "step {}/{}: D loss {:.4}, G loss {:.4}, D(x) {:.3}, D(G(z)) {:.3}, {:.0} images/s",
+            summary.step,
+            summary.total_steps,
+            m.d_loss,
+            m.g_loss,
+            m.d_real,
+            m.d_fake,
+            m.images_per_sec
+        );
+    }
+    if let Some(best) = summary.best_swd {
+        println!(
+            "best held-out SWD {best:.2} (×10³), saved as {}",
+            args.out.join(BEST).display()
+        );
+    }
+    if summary.cancelled {
+        println!("stopped at step {}; continue with --resume", summary.step);
+    } else if summary.early_stopped {
+        println!(
+            "stopped early at step {}: held-out SWD did not improve for {} evaluations",
+            summary.step, options.preset.train.patience
+        );
+    } else {
+        println!("done: checkpoint {}", args.out.join(LATEST).display());
+    }
+    Ok(())
+}
