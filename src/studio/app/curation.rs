@@ -1,0 +1,397 @@
+//! Gallery and curation actions: rendering shots, selection, sliders, morphs, flags and
+//! tags, and the nearest training image.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use eframe::egui;
+
+use super::{MORPH_FRAMES, Pending, ShotEditor, Studio};
+use crate::latent::{latent_for_seed, perturb, slerp, truncate};
+use crate::project::{Shot, ShotId};
+use crate::protocol::{Command, RenderKind, RenderRequest};
+use crate::worker::ImportSource;
+
+impl Studio {
+    /// Asks the worker to render `ids` (each from its own generator).
+    pub fn request_shots(&mut self, ids: &[ShotId]) {
+        let mut by_generator: HashMap<String, Vec<ShotId>> = HashMap::new();
+        for &id in ids {
+            if let Some(shot) = self.project.curation.get(id) {
+                by_generator
+                    .entry(shot.generator_id.clone())
+                    .or_default()
+                    .push(id);
+                self.requested.insert(id);
+            }
+        }
+        for (generator_id, ids) in by_generator {
+            let shots: Vec<&Shot> = ids
+                .iter()
+                .filter_map(|id| self.project.curation.get(*id))
+                .collect();
+            let latents = shots
+                .iter()
+                .map(|s| truncate(&s.latent, s.truncation))
+                .collect();
+            let classes = shots.iter().map(|s| s.class.clone()).collect();
+            let ticket = self.ticket();
+            for id in &ids {
+                self.latest_ticket.insert(*id, ticket);
+            }
+            self.pending.insert(ticket, Pending::Gallery(ids));
+            let generator = self.project.generator_path(&generator_id);
+            self.send(Command::Render(RenderRequest {
+                ticket,
+                kind: RenderKind::Gallery,
+                generator,
+                latents,
+                classes,
+            }));
+        }
+    }
+
+    /// Renders visible shots that have no picture yet.
+    pub fn request_missing(&mut self) {
+        let show_rejected = self.project.settings.show_rejected;
+        let missing: Vec<ShotId> = self
+            .project
+            .curation
+            .visible(show_rejected)
+            .filter(|s| !self.requested.contains(&s.id))
+            .map(|s| s.id)
+            .collect();
+        if !missing.is_empty() {
+            self.request_shots(&missing);
+        }
+    }
+
+    /// Adds `count` shots from fresh random seeds of the current generator.
+    pub fn generate(&mut self, count: usize) {
+        let Some(info) = &self.generator else {
+            self.report_error("No generator yet: train one or open a project with one.");
+            return;
+        };
+        let (dim, generator_id) = (info.model.latent_dim, info.id.clone());
+        // Conditional generators: the picked class, or every class in turn.
+        let classes = &info.model.classes;
+        let picked = self
+            .project
+            .settings
+            .sample_class
+            .clone()
+            .filter(|c| classes.contains(c));
+        let class_for = |k: usize| -> Option<String> {
+            if info.model.class_count() == 0 {
+                None
+            } else {
+                picked
+                    .clone()
+                    .or_else(|| Some(classes[k % classes.len()].clone()))
+            }
+        };
+        let classes: Vec<Option<String>> = (0..count).map(class_for).collect();
+        let truncation = self.project.settings.truncation;
+        let ids: Vec<ShotId> = classes
+            .into_iter()
+            .map(|class| {
+                let seed = self.rng.next_u64() >> 16;
+                self.project.curation.add(Shot {
+                    class,
+                    ..Shot::from_seed(
+                        seed,
+                        latent_for_seed(seed, dim),
+                        truncation,
+                        generator_id.clone(),
+                    )
+                })
+            })
+            .collect();
+        self.mark_curation();
+        self.scroll_to = ids.first().copied();
+        self.request_shots(&ids);
+    }
+
+    /// Adds `count` small variations of the primary selected shot.
+    pub fn more_like_this(&mut self, count: usize) {
+        let Some(parent) = self
+            .primary()
+            .and_then(|id| self.project.curation.get(id))
+            .cloned()
+        else {
+            return;
+        };
+        let ids: Vec<ShotId> = (0..count)
+            .map(|_| {
+                let seed = self.rng.next_u64();
+                let shot = Shot {
+                    latent: perturb(&parent.latent, seed, 0.35),
+                    parent: Some(parent.id),
+                    edited: true,
+                    favourite: false,
+                    rejected: false,
+                    tags: parent.tags.clone(),
+                    ..parent.clone()
+                };
+                self.project.curation.add(shot)
+            })
+            .collect();
+        self.mark_curation();
+        self.scroll_to = ids.first().copied();
+        self.request_shots(&ids);
+    }
+
+    #[must_use]
+    pub fn primary(&self) -> Option<ShotId> {
+        self.selected.last().copied()
+    }
+
+    /// Visible shots in gallery order (filters applied).
+    #[must_use]
+    pub fn visible_ids(&self) -> Vec<ShotId> {
+        self.project
+            .curation
+            .visible(self.project.settings.show_rejected)
+            .filter(|s| !self.favourites_only || s.favourite)
+            .filter(|s| {
+                self.project
+                    .settings
+                    .class_filter
+                    .as_ref()
+                    .is_none_or(|c| s.class.as_ref() == Some(c))
+            })
+            .map(|s| s.id)
+            .collect()
+    }
+
+    /// Selects `id` as a click with the given modifiers would.
+    pub fn click_shot(&mut self, id: ShotId, modifiers: egui::Modifiers) {
+        if modifiers.shift {
+            let visible = self.visible_ids();
+            let from = self
+                .anchor
+                .and_then(|a| visible.iter().position(|v| *v == a));
+            let to = visible.iter().position(|v| *v == id);
+            if let (Some(a), Some(b)) = (from, to) {
+                let (lo, hi) = (a.min(b), a.max(b));
+                self.selected = visible[lo..=hi].to_vec();
+                if a > b {
+                    self.selected.reverse();
+                }
+            }
+        } else if modifiers.command || modifiers.ctrl {
+            if let Some(pos) = self.selected.iter().position(|s| *s == id) {
+                self.selected.remove(pos);
+            } else {
+                self.selected.push(id);
+            }
+            self.anchor = Some(id);
+        } else {
+            self.selected = vec![id];
+            self.anchor = Some(id);
+        }
+        self.sync_editor();
+    }
+
+    /// Moves the selection by `delta` places in gallery order.
+    pub fn move_selection(&mut self, delta: isize) {
+        let visible = self.visible_ids();
+        if visible.is_empty() {
+            return;
+        }
+        let current = self
+            .primary()
+            .and_then(|id| visible.iter().position(|v| *v == id));
+        let next = match current {
+            Some(i) => (i as isize + delta).clamp(0, visible.len() as isize - 1) as usize,
+            None => 0,
+        };
+        self.selected = vec![visible[next]];
+        self.anchor = Some(visible[next]);
+        self.sync_editor();
+    }
+
+    /// Points the sliders at the primary selection (resetting them when it changed).
+    pub fn sync_editor(&mut self) {
+        let primary = self.primary();
+        if self.editor.shot != primary {
+            let count = self
+                .generator
+                .as_ref()
+                .map_or(0, |g| g.directions.vectors.len());
+            self.editor = match primary.and_then(|id| self.project.curation.get(id)) {
+                Some(shot) => ShotEditor {
+                    shot: Some(shot.id),
+                    base: shot.latent.clone(),
+                    amounts: vec![0.0; count],
+                    truncation: shot.truncation,
+                },
+                None => ShotEditor::default(),
+            };
+            self.nearest = None;
+            self.request_nearest();
+        }
+        self.update_morph();
+    }
+
+    /// Asks the worker for the training image nearest to the primary shot. Without imported
+    /// images yet, imports the project's folder quietly first (the answer follows).
+    pub fn request_nearest(&mut self) {
+        let Some(id) = self.primary() else { return };
+        let Some(picture) = self.pictures.get(&id).cloned() else {
+            return;
+        };
+        if !self.has_reference {
+            if let Some(dir) = self.project.settings.data_dir.clone()
+                && !self.import.running
+            {
+                self.import_source(ImportSource::Folder(dir));
+                self.import.quiet = true;
+                self.import.window_open = false;
+            }
+            return;
+        }
+        let ticket = self.ticket();
+        self.pending
+            .retain(|_, p| !matches!(p, Pending::Nearest(_)));
+        self.pending.insert(ticket, Pending::Nearest(id));
+        self.send(Command::FindNearest { ticket, picture });
+    }
+
+    /// Re-renders the selected shot with the sliders' latent and truncation (coalesced).
+    pub fn slider_moved(&mut self) {
+        let Some(id) = self.editor.shot else { return };
+        let Some(info) = &self.generator else { return };
+        let latent = if self.editor.base.len() == info.model.latent_dim {
+            info.directions
+                .apply(&self.editor.base, &self.editor.amounts)
+        } else {
+            self.editor.base.clone()
+        };
+        let truncation = self.editor.truncation;
+        let Some(shot) = self.project.curation.get_mut(id) else {
+            return;
+        };
+        shot.latent.clone_from(&latent);
+        shot.truncation = truncation;
+        shot.edited = true;
+        let generator_id = shot.generator_id.clone();
+        let class = shot.class.clone();
+        let generator = self.project.generator_path(&generator_id);
+        self.mark_curation();
+        let ticket = self.ticket();
+        self.latest_ticket.insert(id, ticket);
+        self.pending.insert(
+            ticket,
+            Pending::Live {
+                shot: id,
+                sent: Instant::now(),
+            },
+        );
+        self.send(Command::Render(RenderRequest {
+            ticket,
+            kind: RenderKind::Live,
+            generator,
+            latents: vec![truncate(&latent, truncation)],
+            classes: vec![class],
+        }));
+    }
+
+    /// With exactly two shots selected, renders the morph strip between them.
+    pub(super) fn update_morph(&mut self) {
+        let pair = match self.selected.as_slice() {
+            [a, b] => Some((*a, *b)),
+            _ => None,
+        };
+        if pair == self.morph_pair {
+            return;
+        }
+        self.morph_pair = pair;
+        self.morph.clear();
+        let Some((a, b)) = pair else { return };
+        let (Some(sa), Some(sb)) = (
+            self.project.curation.get(a).cloned(),
+            self.project.curation.get(b).cloned(),
+        ) else {
+            return;
+        };
+        if sa.generator_id != sb.generator_id || sa.latent.len() != sb.latent.len() {
+            self.notify("Morphs need two shots of the same generator.");
+            return;
+        }
+        if sa.class != sb.class {
+            self.notify("Morphs need two shots of the same class.");
+            return;
+        }
+        let latents = (0..MORPH_FRAMES)
+            .map(|i| {
+                let t = i as f32 / (MORPH_FRAMES - 1) as f32;
+                let psi = sa.truncation + (sb.truncation - sa.truncation) * t;
+                truncate(&slerp(&sa.latent, &sb.latent, t), psi)
+            })
+            .collect();
+        let ticket = self.ticket();
+        self.pending.insert(ticket, Pending::Morph);
+        let generator = self.project.generator_path(&sa.generator_id);
+        self.send(Command::Render(RenderRequest {
+            ticket,
+            kind: RenderKind::Morph,
+            generator,
+            latents,
+            classes: vec![sa.class.clone(); MORPH_FRAMES],
+        }));
+    }
+
+    /// Flips a flag on every selected shot: all on when any was off, else all off.
+    /// Returns the new value.
+    pub(super) fn toggle_selected(&mut self, flag: fn(&mut Shot) -> &mut bool) -> bool {
+        let ids = self.selected.clone();
+        let mut all = true;
+        for id in &ids {
+            if let Some(s) = self.project.curation.get_mut(*id) {
+                all &= *flag(s);
+            }
+        }
+        for id in ids {
+            if let Some(s) = self.project.curation.get_mut(id) {
+                *flag(s) = !all;
+            }
+        }
+        self.mark_curation();
+        !all
+    }
+
+    pub fn toggle_favourite(&mut self) {
+        self.toggle_selected(|s| &mut s.favourite);
+    }
+
+    pub fn toggle_reject(&mut self) {
+        let rejected = self.toggle_selected(|s| &mut s.rejected);
+        if rejected && !self.project.settings.show_rejected {
+            self.selected.clear();
+            self.sync_editor();
+        }
+    }
+
+    pub fn add_tag(&mut self, tag: &str) {
+        let tag = tag.trim();
+        if tag.is_empty() {
+            return;
+        }
+        for id in self.selected.clone() {
+            if let Some(s) = self.project.curation.get_mut(id)
+                && !s.tags.iter().any(|t| t == tag)
+            {
+                s.tags.push(tag.to_string());
+            }
+        }
+        self.mark_curation();
+    }
+
+    pub fn remove_tag(&mut self, id: ShotId, tag: &str) {
+        if let Some(s) = self.project.curation.get_mut(id) {
+            s.tags.retain(|t| t != tag);
+        }
+        self.mark_curation();
+    }
+}

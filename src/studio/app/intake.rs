@@ -1,0 +1,207 @@
+//! Bringing photos in and training on them: imports (folders, loose files, dropped exports),
+//! the tips and recipe changes an import prompts, and starting a run.
+
+use std::path::PathBuf;
+
+use super::{SMALL_FOLDER, Studio};
+use crate::data::{ImportOptions, ImportReport};
+use crate::export::ShotMeta;
+use crate::preset::{AugmentMode, Preset};
+use crate::project::Shot;
+use crate::protocol::{Command, TrainRequest, TrainingState};
+use crate::train::RunOptions;
+use crate::worker::{ImportSource, spawn_import};
+
+impl Studio {
+    /// A folder of class sub-folders suits a conditional model when the designer wants to ask
+    /// for a class: `cdcgan-28` draws each class recognisably; at 64 px on clothing-small its
+    /// class control was partial after 4,400 steps (README), so this is a tip, not a default.
+    pub(super) fn suggest_conditional(&mut self, per_class: &[(String, usize)]) {
+        let classes = per_class.iter().filter(|(_, n)| *n > 0).count();
+        if classes >= 2 && !self.project.settings.preset.model.conditional {
+            self.notify(format!(
+                "Tip: {classes} class folders. Conditional (Training panel, Fine-tuning and classes) trains one model that draws each class on demand."
+            ));
+        }
+    }
+
+    /// Colour photos dropped on a grey recipe (the default `dcgan-28`) would train on their
+    /// luma only. While the project has trained nothing, switch to the colour recipe and say
+    /// so; once it has runs, only say which recipe fits. Returns whether it switched.
+    pub(super) fn fit_recipe_to_colour(&mut self, report: &ImportReport) -> bool {
+        let preset = &self.project.settings.preset;
+        let Some(name) = preset.colour_recipe_for(report.is_colour(), report.median_side) else {
+            return false;
+        };
+        let what = format!(
+            "{} of {} photos are in colour",
+            report.colour_images, report.imported
+        );
+        if self.project.settings.current_run.is_some() {
+            let tip = format!(
+                "Tip: {what}, but the recipe {} trains grey {} px shots. Pick {name} under Preset (Training panel) for colour shots.",
+                preset.name, preset.model.resolution
+            );
+            self.notify(tip);
+            return false;
+        }
+        let Ok(fitting) = Preset::load(name) else {
+            return false;
+        };
+        let old = std::mem::replace(&mut self.project.settings.preset, fitting);
+        self.mark_settings();
+        let resolution = self.project.settings.preset.model.resolution;
+        self.notify(format!(
+            "{what}: the recipe is now {name} ({resolution} px colour) instead of {} ({} px grey), and they are read again at that size. Preset (Training panel) changes it.",
+            old.name, old.model.resolution
+        ));
+        true
+    }
+
+    /// Small folders over-fit D fast: turn on adaptive augmentation and say so.
+    pub(super) fn suggest_augmentation(&mut self, images: usize) {
+        let train = &mut self.project.settings.preset.train;
+        if images < SMALL_FOLDER && train.augment == AugmentMode::Off {
+            train.augment = AugmentMode::Adaptive;
+            self.mark_settings();
+            self.notify(format!(
+                "Small folder ({images} images): adaptive augmentation is on (Training panel to change)."
+            ));
+        }
+        // A base model helps most where data is scarce; say where to find it.
+        let p = &self.project.settings.preset;
+        if images < SMALL_FOLDER && p.train.init.is_none() {
+            let fitting = crate::base::SHIPPED_BASES
+                .iter()
+                .find(|b| b.resolution == p.model.resolution && b.channels == p.model.channels);
+            if let Some(base) = fitting {
+                self.notify(format!(
+                    "Tip: Start from: {} (Training panel) fine-tunes a base model pretrained on many products; it needs fewer steps on a small folder.",
+                    base.name
+                ));
+            }
+        }
+    }
+
+    pub(super) fn on_shots_dropped(&mut self, shots: Vec<(PathBuf, ShotMeta)>) {
+        let mut added = Vec::new();
+        for (path, meta) in shots {
+            let generator = self.project.generator_path(&meta.checkpoint_id);
+            if !generator.exists() {
+                self.report_error(format!(
+                    "{} was made by generator {}, which this project does not hold; open the project it came from.",
+                    path.display(),
+                    meta.checkpoint_id
+                ));
+                continue;
+            }
+            let shot = Shot {
+                seed: meta.seed,
+                latent: meta.latent,
+                truncation: meta.truncation,
+                generator_id: meta.checkpoint_id,
+                class: meta.class,
+                edited: true,
+                ..Shot::default()
+            };
+            added.push(self.project.curation.add(shot));
+        }
+        if !added.is_empty() {
+            self.notify(format!(
+                "Restored {} shots from dropped exports",
+                added.len()
+            ));
+            self.mark_curation();
+            self.request_shots(&added);
+            self.selected.clone_from(&added);
+            self.sync_editor();
+        }
+    }
+
+    /// Imports a folder (or loose files) at the current recipe's size.
+    pub fn import_source(&mut self, source: ImportSource) {
+        if self.import.running {
+            self.report_error("An import is already running.");
+            return;
+        }
+        let model = &self.project.settings.preset.model;
+        let options = ImportOptions {
+            resolution: model.resolution,
+            channels: model.channels,
+            square: self.project.settings.preset.data.square,
+        };
+        let spawned = spawn_import(
+            source,
+            options,
+            Some(self.project.import_report_path()),
+            self.imports.0.clone(),
+            self.wake.clone(),
+        );
+        match spawned {
+            Ok(_) => {
+                self.import.running = true;
+                self.import.progress = None;
+                self.import.window_open = true;
+            }
+            Err(e) => self.report_error(format!("Cannot start the import: {e}")),
+        }
+    }
+
+    /// Handles files dropped on the window: one folder is imported; loose files are copied
+    /// into the project first (or, when they are Atelier exports, restored as shots).
+    pub fn dropped(&mut self, paths: Vec<PathBuf>) {
+        match paths.as_slice() {
+            [] => {}
+            [one] if one.is_dir() => self.import_source(ImportSource::Folder(one.clone())),
+            _ => {
+                let files: Vec<PathBuf> = paths.into_iter().filter(|p| p.is_file()).collect();
+                let into = (1..100_000)
+                    .map(|n| {
+                        self.project
+                            .root
+                            .join("images")
+                            .join(format!("dropped-{n:03}"))
+                    })
+                    .find(|p| !p.exists())
+                    .unwrap_or_else(|| self.project.root.join("images").join("dropped"));
+                self.import_source(ImportSource::Files { files, into });
+            }
+        }
+    }
+
+    /// Starts a new run with the panel's recipe (or resumes the current one).
+    pub fn start_training(&mut self, resume: bool) {
+        if let Err(e) = self.project.settings.preset.validate() {
+            self.report_error(format!("{e}"));
+            return;
+        }
+        let Some(data_dir) = self.project.settings.data_dir.clone() else {
+            self.report_error("Import a folder of product photos first (drag it onto the window).");
+            return;
+        };
+        let run_name = match (&self.project.settings.current_run, resume) {
+            (Some(run), true) => run.clone(),
+            _ => self.project.next_run_name(),
+        };
+        let run_dir = self.project.run_dir(&run_name);
+        let resume = resume && run_dir.join(crate::train::LATEST).exists();
+        if !resume {
+            self.training.metrics.clear();
+            self.training.quality.clear();
+            self.training.preview = None;
+        }
+        self.project.settings.current_run = Some(run_name);
+        self.mark_settings();
+        self.flush_saves();
+        self.send(Command::StartTraining(Box::new(TrainRequest {
+            options: RunOptions {
+                data_dir,
+                run_dir,
+                preset: self.project.settings.preset.clone(),
+                resume,
+            },
+            pin_dir: self.project.generators_dir(),
+        })));
+        self.training.state = Some(TrainingState::Preparing);
+    }
+}
