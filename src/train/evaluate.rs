@@ -3,9 +3,11 @@
 //! shipped one for 28 px grey, or a class judge trained on the run's photos) and with the
 //! training images (memorisation; data copying in the network's features where there is one).
 
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
+use std::sync::Arc;
 
 use burn::tensor::Device;
+use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::TrainError;
 use super::class_fidelity::ClassJudge;
@@ -56,6 +58,8 @@ pub struct EvalCache {
     held_out_pixel_spread: OnceCell<Option<f32>>,
     /// A judge given by the caller, taken at the first evaluation.
     given_judge: Cell<Option<FeatureJudge>>,
+    /// A class judge training on its own thread (see `train_judge_in_background`).
+    background_judge: RefCell<Option<Receiver<Result<FeatureJudge, TrainError>>>>,
 }
 
 /// The data-copying test's yardstick in feature space: the training images' features, and
@@ -81,11 +85,61 @@ impl EvalCache {
         }
     }
 
+    /// Starts training the class judge on its own thread, on the CPU, when this data needs
+    /// one (no judge given, none shipped for its shape, two or more classes). Evaluations
+    /// leave the feature figures out until it is ready instead of training it in line: the
+    /// studio's worker must keep rendering shots, and at 64 px on a CPU the 600 steps take
+    /// minutes. The judge is the same either way (seeded weights, its own batch order).
+    pub fn train_judge_in_background(
+        &self,
+        data: Arc<Dataset>,
+        train: Vec<usize>,
+    ) -> std::io::Result<()> {
+        let given = self.given_judge.take();
+        let needed = given.is_none()
+            && self.judge.get().is_none()
+            && !FeatureJudge::shipped_applies_to(data.channels, data.resolution)
+            && data.class_names.len() >= 2;
+        self.given_judge.set(given);
+        if !needed {
+            return Ok(());
+        }
+        let (sender, receiver) = crossbeam_channel::bounded(1);
+        std::thread::Builder::new()
+            .name("atelier-class-judge".into())
+            .spawn(move || {
+                let judge = ClassJudge::train(&data, &train, &Device::flex())
+                    .map(|judge| judge.feature_judge());
+                // The run may have ended meanwhile; then nobody waits for it.
+                let _ = sender.send(judge);
+            })?;
+        *self.background_judge.borrow_mut() = Some(receiver);
+        Ok(())
+    }
+
     /// The feature network for this data: the given judge, the shipped one for 28 px grey,
-    /// or else, with two or more classes, a class judge trained here once on the `train`
-    /// images (the held-out ones stay unseen). A failure is reported once and the
-    /// feature-space figures left out; it never stops a run.
+    /// or else, with two or more classes, a class judge trained once on the `train` images
+    /// (the held-out ones stay unseen): here, or on its own thread when one was started
+    /// (`None` until it is ready). A failure is reported once and the feature-space figures
+    /// left out; it never stops a run.
     fn judge(&self, data: &Dataset, train: &[usize], device: &Device) -> Option<&FeatureJudge> {
+        if self.judge.get().is_none()
+            && let Some(receiver) = self.background_judge.borrow().as_ref()
+        {
+            let judge = match receiver.try_recv() {
+                Ok(Ok(judge)) => Some(judge),
+                Ok(Err(e)) => {
+                    eprintln!("feature network left out: {e}");
+                    None
+                }
+                Err(TryRecvError::Empty) => return None,
+                Err(TryRecvError::Disconnected) => {
+                    eprintln!("feature network left out: its training thread failed");
+                    None
+                }
+            };
+            let _ = self.judge.set(judge);
+        }
         self.judge
             .get_or_init(|| {
                 let (c, r) = (data.channels, data.resolution);
@@ -302,4 +356,78 @@ pub fn evaluate(
         copying_space,
         variety,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two classes of 16 px colour images: light squares and dark rings, `n` each.
+    fn two_classes(n: usize) -> Dataset {
+        let (side, mut pixels, mut labels) = (16usize, Vec::new(), Vec::new());
+        for class in 0..2u32 {
+            for i in 0..n {
+                for c in 0..3 {
+                    for p in 0..side * side {
+                        let (x, y) = ((p % side) as i32 - 8, (p / side) as i32 - 8);
+                        let on = if class == 0 {
+                            x.abs() < 4 + (i % 3) as i32 && y.abs() < 4
+                        } else {
+                            (16..49).contains(&(x * x + y * y))
+                        };
+                        let level = if on { 200 - 20 * c } else { 30 + 10 * c };
+                        pixels.push((level + i % 7) as u8);
+                    }
+                }
+                labels.push(class);
+            }
+        }
+        Dataset {
+            resolution: side,
+            channels: 3,
+            pixels,
+            labels,
+            class_names: vec!["squares".into(), "rings".into()],
+            sources: Vec::new(),
+            content_hashes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_judge_trained_in_the_background_is_the_one_trained_in_line() {
+        let data = Arc::new(two_classes(24));
+        let train: Vec<usize> = (0..data.len()).filter(|i| i % 4 != 0).collect();
+        let device = Device::flex();
+        let in_line = EvalCache::new();
+        let expected = in_line.judge(&data, &train, &device).unwrap();
+
+        let background = EvalCache::new();
+        background
+            .train_judge_in_background(data.clone(), train.clone())
+            .unwrap();
+        let started = std::time::Instant::now();
+        let judge = loop {
+            if let Some(judge) = background.judge(&data, &train, &device) {
+                break judge;
+            }
+            assert!(started.elapsed().as_secs() < 300, "the judge never came");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert_eq!(judge.name(), expected.name());
+        let images: Vec<&[u8]> = (0..data.len()).step_by(4).map(|i| data.image(i)).collect();
+        assert_eq!(
+            judge.features_of_images(&images).unwrap(),
+            expected.features_of_images(&images).unwrap()
+        );
+
+        // Data a shipped network reads, or with one class, starts no thread.
+        let one_class = EvalCache::new();
+        let mut single = two_classes(4);
+        single.class_names.truncate(1);
+        single.labels.iter_mut().for_each(|l| *l = 0);
+        one_class
+            .train_judge_in_background(Arc::new(single), vec![0, 1])
+            .unwrap();
+        assert!(one_class.background_judge.borrow().is_none());
+    }
 }

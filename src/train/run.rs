@@ -195,6 +195,18 @@ impl TrainRun {
         })
     }
 
+    /// Trains the run's class judge (where its data needs one) on its own thread from now
+    /// on, instead of at the first evaluation: for owners that must not pause, such as the
+    /// studio's worker. Until the judge is ready, evaluations leave out the feature figures.
+    pub fn train_judge_in_background(&self) -> std::io::Result<()> {
+        if self.ctx.train.eval_every == 0 {
+            return Ok(());
+        }
+        self.ctx
+            .eval_cache
+            .train_judge_in_background(self.session.dataset().clone(), self.ctx.split.train.clone())
+    }
+
     /// The current step and the budget.
     #[must_use]
     pub fn progress(&self) -> (u64, u64) {

@@ -297,6 +297,11 @@ impl Worker {
             .send(Event::TrainingState(TrainingState::Preparing));
         match self.open_run(&request) {
             Ok(run) => {
+                // A 64 px class judge takes minutes on a CPU: off this thread, shots keep
+                // rendering. Without a thread it trains in line at the first evaluation.
+                if let Err(e) = run.train_judge_in_background() {
+                    eprintln!("class judge: no thread ({e}); it trains at the first evaluation");
+                }
                 self.training = Some(Training {
                     run,
                     request,
