@@ -360,6 +360,7 @@ fn conditional_training_class_picker_filter_export_then_fine_tune() {
             .any(|n| n.text.contains("2 class folders") && n.text.contains("Conditional")),
         "no conditional tip"
     );
+    h.get_by_label_contains("Tip: 2 class folders. Conditional");
     h.state_mut().import.window_open = false;
     settle(&mut h);
 
@@ -579,6 +580,17 @@ fn colour_photos_switch_a_fresh_project_to_the_colour_recipe() {
     );
     h.get_by_label_contains(
         "30 of 30 show colour; median shorter side 80 px. Recipe dcgan-64-rgb-sn: 64 px colour.",
+    );
+    // The switch stays readable in the import window (the status line moves on).
+    h.get_by_label_contains("the recipe is now dcgan-64-rgb-sn (64 px colour) instead of dcgan-28");
+    assert!(
+        h.state()
+            .notices
+            .last()
+            .unwrap()
+            .text
+            .starts_with("Imported 30 images"),
+        "the status line moved on"
     );
     h.state_mut().import.window_open = false;
     settle(&mut h);

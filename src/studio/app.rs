@@ -107,6 +107,10 @@ pub struct ImportView {
     pub report: Option<ImportReport>,
     pub thumbnails: Vec<egui::TextureHandle>,
     pub window_open: bool,
+    /// What the last import prompted (recipe changes, tips), shown in its window.
+    pub tips: Vec<String>,
+    /// Tips gathered while an import (and its re-read at a new size) is under way.
+    pub pending_tips: Vec<String>,
 }
 
 pub struct Studio {
@@ -359,7 +363,9 @@ impl Studio {
                 let quiet = std::mem::take(&mut self.import.quiet);
                 if !quiet && self.fit_recipe_to_colour(&report) {
                     // Read at the grey recipe's size: read the photos again at the new one.
+                    let tips = std::mem::take(&mut self.import.pending_tips);
                     self.import_source(ImportSource::Folder(report.root.clone()));
+                    self.import.pending_tips = tips;
                     return;
                 }
                 let data = &self.project.settings.preset.data;
@@ -387,6 +393,7 @@ impl Studio {
                     report.root.display()
                 ));
                 self.project.settings.data_dir = Some(report.root.clone());
+                self.import.tips = std::mem::take(&mut self.import.pending_tips);
                 self.import.report = Some(report);
                 self.import.window_open = true;
                 self.mark_settings();

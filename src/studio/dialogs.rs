@@ -163,6 +163,9 @@ impl Studio {
                         "grey"
                     }
                 ));
+                for tip in &self.import.tips {
+                    ui.colored_label(ui.visuals().warn_fg_color, tip);
+                }
                 egui::Grid::new("import-classes").show(ui, |ui| {
                     for (class, count) in &report.per_class {
                         ui.label(class);

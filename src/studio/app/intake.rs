@@ -13,13 +13,20 @@ use crate::train::RunOptions;
 use crate::worker::{ImportSource, spawn_import};
 
 impl Studio {
+    /// What an import prompts (a recipe change, a tip): in the status line, which the import's
+    /// own line soon replaces, and in the import window, which stays open until closed.
+    fn import_tip(&mut self, text: String) {
+        self.notify(text.clone());
+        self.import.pending_tips.push(text);
+    }
+
     /// A folder of class sub-folders suits a conditional model when the designer wants to ask
     /// for a class: `cdcgan-28` draws each class recognisably; at 64 px on clothing-small its
     /// class control was partial after 4,400 steps (README), so this is a tip, not a default.
     pub(super) fn suggest_conditional(&mut self, per_class: &[(String, usize)]) {
         let classes = per_class.iter().filter(|(_, n)| *n > 0).count();
         if classes >= 2 && !self.project.settings.preset.model.conditional {
-            self.notify(format!(
+            self.import_tip(format!(
                 "Tip: {classes} class folders. Conditional (Training panel, Fine-tuning and classes) trains one model that draws each class on demand."
             ));
         }
@@ -42,7 +49,7 @@ impl Studio {
                 "Tip: {what}, but the recipe {} trains grey {} px shots. Pick {name} under Preset (Training panel) for colour shots.",
                 preset.name, preset.model.resolution
             );
-            self.notify(tip);
+            self.import_tip(tip);
             return false;
         }
         let Ok(fitting) = Preset::load(name) else {
@@ -51,7 +58,7 @@ impl Studio {
         let old = std::mem::replace(&mut self.project.settings.preset, fitting);
         self.mark_settings();
         let resolution = self.project.settings.preset.model.resolution;
-        self.notify(format!(
+        self.import_tip(format!(
             "{what}: the recipe is now {name} ({resolution} px colour) instead of {} ({} px grey), and they are read again at that size. Preset (Training panel) changes it.",
             old.name, old.model.resolution
         ));
@@ -64,7 +71,7 @@ impl Studio {
         if images < SMALL_FOLDER && train.augment == AugmentMode::Off {
             train.augment = AugmentMode::Adaptive;
             self.mark_settings();
-            self.notify(format!(
+            self.import_tip(format!(
                 "Small folder ({images} images): adaptive augmentation is on (Training panel to change)."
             ));
         }
@@ -75,7 +82,7 @@ impl Studio {
                 .iter()
                 .find(|b| b.resolution == p.model.resolution && b.channels == p.model.channels);
             if let Some(base) = fitting {
-                self.notify(format!(
+                self.import_tip(format!(
                     "Tip: Start from: {} (Training panel) fine-tunes a base model pretrained on many products; it needs fewer steps on a small folder.",
                     base.name
                 ));
@@ -124,6 +131,8 @@ impl Studio {
             self.report_error("An import is already running.");
             return;
         }
+        // Tips from an import that never finished must not show with this one.
+        self.import.pending_tips.clear();
         let model = &self.project.settings.preset.model;
         let options = ImportOptions {
             resolution: model.resolution,
