@@ -121,7 +121,7 @@ struct RunContext {
     split: Split,
     preview_latents: Vec<Vec<f32>>,
     train: TrainPreset,
-    /// The memorisation check's threshold, computed at the first evaluation.
+    /// What every evaluation of the run shares, computed once (see `EvalCache`).
     eval_cache: super::evaluate::EvalCache,
 }
 
