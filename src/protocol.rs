@@ -142,6 +142,9 @@ pub enum Event {
         thumbnails: Vec<Picture>,
         /// The images themselves, for the worker's nearest-training-image lookups.
         dataset: Arc<Dataset>,
+        /// The colour recipe the photos were imported for, when the import fitted one (see
+        /// `spawn_import`); the studio then switches to it.
+        fitted_recipe: Option<String>,
     },
     /// The training image closest to a shot (memorisation check).
     Nearest {

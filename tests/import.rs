@@ -11,7 +11,9 @@ use std::fs;
 use std::io::Cursor;
 use std::path::Path;
 
-use atelier::data::{ImportError, ImportOptions, SkipReason, Split, import_folder};
+use atelier::data::{
+    ImportError, ImportOptions, PROBE_FILES, SkipReason, Split, import_folder, probe_folder,
+};
 use atelier::preset::SquareMode;
 use image::{DynamicImage, ImageBuffer, ImageFormat, Luma, Rgb, Rgba};
 
@@ -315,6 +317,10 @@ fn colour_photos_are_told_from_grey_ones() {
     assert!(report.is_colour());
     assert!(report.median_side >= 48, "{}", report.median_side);
     assert!(report.to_string().contains("show colour"));
+    // The probe the studio runs before importing says the same from 48 files.
+    let probe = probe_folder(&root).unwrap();
+    assert_eq!(probe.decoded, PROBE_FILES);
+    assert!(probe.is_colour() && probe.median_side >= 48, "{probe:?}");
 
     // The same photos as grey JPEGs in RGB: none shows colour.
     let dir = tempfile::tempdir().unwrap();
@@ -332,6 +338,7 @@ fn colour_photos_are_told_from_grey_ones() {
     assert_eq!(report.imported, 40);
     assert_eq!(report.colour_images, 0, "grey JPEGs read as colour");
     assert!(!report.is_colour());
+    assert!(!probe_folder(dir.path()).unwrap().is_colour());
 
     // Three colour photos among the forty make it a colour folder (one in twenty).
     for (i, path) in photos

@@ -536,46 +536,77 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
     h.get_by_label_contains("Shots are far more alike than real photos");
 }
 
+/// A folder of `count` 96 × 80 photos, named in sorted order; `colour(k)` says which show
+/// colour (a red product on blue), the others are grey.
+fn product_photos(dir: &Path, count: usize, colour: impl Fn(usize) -> bool) {
+    std::fs::create_dir_all(dir).unwrap();
+    for k in 0..count {
+        let tint = colour(k);
+        let picture = image::RgbImage::from_fn(96, 80, |x, y| {
+            let inside = (20..76).contains(&x) && (16..64).contains(&y);
+            // The top row carries the photo's number, so no two files are duplicates.
+            let v = match (y, inside) {
+                (0, _) => k as u8,
+                (_, true) => 200 - (k % 50) as u8,
+                (_, false) => 60 + (y % 40) as u8,
+            };
+            match (tint, inside) {
+                (false, _) => image::Rgb([v, v, v]),
+                (true, true) => image::Rgb([v, (k * 8 % 200) as u8, 40]),
+                (true, false) => image::Rgb([30, 90, v.saturating_add(100)]),
+            }
+        });
+        picture.save(dir.join(format!("{k:04}.png"))).unwrap();
+    }
+}
+
+/// Waits for a dropped folder's import (and any re-read) to end.
+fn drop_and_import(h: &mut Harness<'_, Studio>, folder: &Path) -> atelier::data::ImportReport {
+    h.state_mut().import.report = None;
+    h.state_mut().dropped(vec![folder.to_path_buf()]);
+    wait_for(h, "the import", |s| {
+        s.import.report.is_some() && !s.import.running
+    });
+    h.state().import.report.clone().unwrap()
+}
+
+fn noticed(h: &Harness<'_, Studio>, parts: &[&str]) -> bool {
+    h.state()
+        .notices
+        .iter()
+        .any(|n| parts.iter().all(|p| n.text.contains(p)))
+}
+
 /// Colour photos dropped on a fresh project (default recipe: 28 px grey) switch it to the
-/// colour recipe and are read again at its size; once the project has runs, it only says so.
+/// colour recipe: from a probe of the folder before importing, or, when the probe saw only
+/// grey files, from the full count (the photos are then read again). Once the project has
+/// runs, it only says so.
 #[test]
 fn colour_photos_switch_a_fresh_project_to_the_colour_recipe() {
     let dir = tempfile::tempdir().unwrap();
-    let images = dir.path().join("mugs");
-    std::fs::create_dir_all(&images).unwrap();
-    for i in 0..30u32 {
-        let picture = image::RgbImage::from_fn(96, 80, |x, y| {
-            let inside = (20..76).contains(&x) && (16..64).contains(&y);
-            if inside {
-                image::Rgb([200, (i * 8) as u8, 40])
-            } else {
-                image::Rgb([30, 90, 160 + (y % 40) as u8])
-            }
-        });
-        picture.save(images.join(format!("{i:02}.png"))).unwrap();
-    }
+    let mugs = dir.path().join("mugs");
+    product_photos(&mugs, 30, |_| true);
     let root = dir.path().join("project");
     Project::create(&root, "Mugs").unwrap();
     let mut h = harness(studio(&root));
     h.step();
     assert_eq!(h.state().project.settings.preset.model.channels, 1);
 
-    h.state_mut().dropped(vec![images.clone()]);
-    wait_for(&mut h, "the import at the colour size", |s| {
-        s.import.report.is_some() && !s.import.running
-    });
+    // The probe sees colour: imported once, at the colour recipe's size.
+    let report = drop_and_import(&mut h, &mugs);
     let preset = &h.state().project.settings.preset;
     assert_eq!(preset.name, "dcgan-64-rgb-sn");
     assert_eq!((preset.model.resolution, preset.model.channels), (64, 3));
-    let report = h.state().import.report.clone().unwrap();
     assert_eq!((report.imported, report.colour_images), (30, 30));
     assert_eq!(report.median_side, 80);
     assert!(
-        h.state()
-            .notices
-            .iter()
-            .any(|n| n.text.contains("30 of 30 photos are in colour")
-                && n.text.contains("dcgan-64-rgb-sn")),
+        noticed(
+            &h,
+            &[
+                "Colour photos (30 of 30 show colour)",
+                "they were imported at that size"
+            ]
+        ),
         "no notice of the switch"
     );
     h.get_by_label_contains(
@@ -595,21 +626,45 @@ fn colour_photos_switch_a_fresh_project_to_the_colour_recipe() {
     h.state_mut().import.window_open = false;
     settle(&mut h);
 
+    // Eleven colour photos among 211, all where the probe does not look: the full count
+    // still makes it a colour folder (11 · 20 ≥ 211), and the photos are read again.
+    let total = 211;
+    let probed: Vec<usize> = (0..atelier::data::PROBE_FILES)
+        .map(|i| i * total / atelier::data::PROBE_FILES)
+        .collect();
+    let hidden: Vec<usize> = (0..total)
+        .filter(|k| !probed.contains(k))
+        .take(11)
+        .collect();
+    let mixed = dir.path().join("mixed");
+    product_photos(&mixed, total, |k| hidden.contains(&k));
+    h.state_mut().project.settings.preset = Preset::load("dcgan-28").unwrap();
+    let report = drop_and_import(&mut h, &mixed);
+    assert_eq!((report.imported, report.colour_images), (211, 11));
+    assert_eq!(h.state().project.settings.preset.name, "dcgan-64-rgb-sn");
+    assert!(
+        noticed(
+            &h,
+            &[
+                "Colour photos (11 of 211 show colour)",
+                "they are read again at that size"
+            ]
+        ),
+        "no notice of the re-read"
+    );
+    h.state_mut().import.window_open = false;
+    settle(&mut h);
+
     // A project that has trained keeps its recipe: a tip names the colour one.
     h.state_mut().project.settings.preset = Preset::load("dcgan-28").unwrap();
     h.state_mut().project.settings.current_run = Some("run-001".into());
-    h.state_mut().import.report = None;
-    h.state_mut().dropped(vec![images]);
-    wait_for(&mut h, "the second import", |s| {
-        s.import.report.is_some() && !s.import.running
-    });
+    drop_and_import(&mut h, &mugs);
     assert_eq!(h.state().project.settings.preset.name, "dcgan-28");
     assert!(
-        h.state()
-            .notices
-            .iter()
-            .any(|n| n.text.starts_with("Tip: 30 of 30 photos are in colour")
-                && n.text.contains("Pick dcgan-64-rgb-sn")),
+        noticed(
+            &h,
+            &["Tip: 30 of 30 photos are in colour", "Pick dcgan-64-rgb-sn"]
+        ),
         "no tip"
     );
     h.state_mut().shutdown();

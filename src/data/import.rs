@@ -128,7 +128,7 @@ impl ImportReport {
     /// loses every colour.)
     #[must_use]
     pub fn is_colour(&self) -> bool {
-        self.imported > 0 && self.colour_images * 20 >= self.imported
+        colour_folder(self.colour_images, self.imported)
     }
 
     #[must_use]
@@ -173,6 +173,63 @@ impl fmt::Display for ImportReport {
     }
 }
 
+/// A folder needs a colour model when at least one image in twenty shows colour.
+fn colour_folder(colour: usize, images: usize) -> bool {
+    images > 0 && colour * 20 >= images
+}
+
+/// Files [`probe_folder`] decodes.
+pub const PROBE_FILES: usize = 48;
+
+/// A quick look at a folder before importing it, from a few files spread over it: enough to
+/// pick a recipe (colour or grey, size) before decoding everything at the wrong size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FolderProbe {
+    pub decoded: usize,
+    pub colour: usize,
+    pub median_side: u32,
+}
+
+impl FolderProbe {
+    /// The import report's rule ([`ImportReport::is_colour`]) on the files looked at.
+    #[must_use]
+    pub fn is_colour(&self) -> bool {
+        colour_folder(self.colour, self.decoded)
+    }
+}
+
+/// Decodes up to [`PROBE_FILES`] files spread evenly over `root`'s images (in the import's
+/// order); unreadable files are passed over. IDX files are grey by format.
+pub fn probe_folder(root: &Path) -> Result<FolderProbe, ImportError> {
+    if !root.is_dir() || !super::idx::idx_files_in(root).is_empty() {
+        return Ok(FolderProbe::default());
+    }
+    let root_class = root.file_name().map_or_else(
+        || "images".to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut candidates = Vec::new();
+    scan(root, root, &root_class, &mut candidates)?;
+    candidates.sort_by(|a, b| a.path.cmp(&b.path));
+    let count = candidates.len().min(PROBE_FILES);
+    let traits: Vec<FileTraits> = (0..count)
+        .into_par_iter()
+        .filter_map(|i| {
+            let path = &candidates[i * candidates.len() / count].path;
+            let bytes = std::fs::read(path).ok()?;
+            let image = decode(&bytes).ok()?;
+            Some(FileTraits::of(&image))
+        })
+        .collect();
+    let mut sides: Vec<u32> = traits.iter().map(|t| t.short_side).collect();
+    sides.sort_unstable();
+    Ok(FolderProbe {
+        decoded: traits.len(),
+        colour: traits.iter().filter(|t| t.colour).count(),
+        median_side: sides.get(sides.len() / 2).copied().unwrap_or(0),
+    })
+}
+
 /// One decoded image: normalised pixels, the SHA-256 of its file, and what the file was like.
 type Decoded = (Vec<u8>, [u8; 32], FileTraits);
 
@@ -181,6 +238,15 @@ type Decoded = (Vec<u8>, [u8; 32], FileTraits);
 struct FileTraits {
     colour: bool,
     short_side: u32,
+}
+
+impl FileTraits {
+    fn of(image: &DynamicImage) -> Self {
+        Self {
+            colour: shows_colour(image),
+            short_side: image.width().min(image.height()),
+        }
+    }
 }
 
 /// Mean chroma (max − min of R, G, B, out of 255) above which an image counts as colour.
@@ -424,10 +490,7 @@ fn load_one(path: &Path, options: ImportOptions) -> Result<Decoded, SkipReason> 
     let bytes = std::fs::read(path).map_err(|e| SkipReason::Unreadable(e.to_string()))?;
     let hash: [u8; 32] = Sha256::digest(&bytes).into();
     let image = decode(&bytes)?;
-    let traits = FileTraits {
-        colour: shows_colour(&image),
-        short_side: image.width().min(image.height()),
-    };
+    let traits = FileTraits::of(&image);
     Ok((normalise(image, options), hash, traits))
 }
 

@@ -10,7 +10,7 @@ mod split;
 
 pub use dataset::Dataset;
 pub use import::{
-    ImportError, ImportOptions, ImportProgress, ImportReport, SkipReason, Skipped, import_folder,
-    shows_colour,
+    FolderProbe, ImportError, ImportOptions, ImportProgress, ImportReport, PROBE_FILES, SkipReason,
+    Skipped, import_folder, probe_folder, shows_colour,
 };
 pub use split::{Split, SplitPart};

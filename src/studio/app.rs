@@ -358,10 +358,13 @@ impl Studio {
                 report,
                 thumbnails,
                 dataset,
+                fitted_recipe,
             } => {
                 self.import.running = false;
                 let quiet = std::mem::take(&mut self.import.quiet);
-                if !quiet && self.fit_recipe_to_colour(&report) {
+                if let Some(name) = fitted_recipe {
+                    self.switch_to_colour_recipe(&name, &report, "they were imported at that size");
+                } else if !quiet && self.fit_recipe_to_colour(&report) {
                     // Read at the grey recipe's size: read the photos again at the new one.
                     let tips = std::mem::take(&mut self.import.pending_tips);
                     self.import_source(ImportSource::Folder(report.root.clone()));

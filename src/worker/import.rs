@@ -1,14 +1,15 @@
 //! Importing a dropped folder on its own thread: CPU and disk only, so it never competes with
 //! the worker for the device, and a 50,000-image folder does not pause training.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Sender, TrySendError};
 
 use super::Wake;
-use crate::data::{ImportOptions, import_folder};
+use crate::data::{ImportOptions, import_folder, probe_folder};
 use crate::export::{Picture, read_shot_meta};
+use crate::preset::Preset;
 use crate::protocol::{Event, WorkerError};
 
 /// Images shown in the import report's thumbnail strip.
@@ -43,9 +44,14 @@ fn copy_files(files: &[PathBuf], into: &std::path::Path) -> std::io::Result<()> 
 
 /// Imports `source` with `options`, reporting progress and then the report (or the error) as
 /// events. The report is also written to `report_path` (atomically) when given.
+///
+/// `fit_colour` is the recipe of a project that has trained nothing yet: when it trains grey
+/// and a probe of the folder shows colour photos, they are imported at the colour recipe's
+/// size instead (the event names it), so a big folder is not decoded twice.
 pub fn spawn_import(
     source: ImportSource,
     options: ImportOptions,
+    fit_colour: Option<Preset>,
     report_path: Option<PathBuf>,
     events: Sender<Event>,
     wake: Wake,
@@ -75,6 +81,10 @@ pub fn spawn_import(
                     }
                     into
                 }
+            };
+            let (options, fitted_recipe) = match fit_colour {
+                Some(current) => fit_to_colour(&folder, &current, options),
+                None => (options, None),
             };
             let progress_events = events.clone();
             let progress_wake = wake.clone();
@@ -107,6 +117,7 @@ pub fn spawn_import(
                         report,
                         thumbnails,
                         dataset: std::sync::Arc::new(dataset),
+                        fitted_recipe,
                     }
                 }
                 Err(error) => Event::Failed(WorkerError::Import(error)),
@@ -114,4 +125,30 @@ pub fn spawn_import(
             let _ = events.send(event);
             wake();
         })
+}
+
+/// The import options of the colour recipe, and its name, when `current` trains grey and a
+/// probe of `folder` shows colour photos; else `options` as they were.
+fn fit_to_colour(
+    folder: &Path,
+    current: &Preset,
+    options: ImportOptions,
+) -> (ImportOptions, Option<String>) {
+    let Ok(probe) = probe_folder(folder) else {
+        return (options, None);
+    };
+    let fitting = current
+        .colour_recipe_for(probe.is_colour(), probe.median_side)
+        .and_then(|name| Preset::load(name).ok());
+    match fitting {
+        Some(recipe) => (
+            ImportOptions {
+                resolution: recipe.model.resolution,
+                channels: recipe.model.channels,
+                square: recipe.data.square,
+            },
+            Some(recipe.name),
+        ),
+        None => (options, None),
+    }
 }

@@ -245,8 +245,8 @@ impl Studio {
             if let Some(dir) = self.project.settings.data_dir.clone()
                 && !self.import.running
             {
-                self.import_source(ImportSource::Folder(dir));
                 self.import.quiet = true;
+                self.import_source(ImportSource::Folder(dir));
                 self.import.window_open = false;
             }
             return;

@@ -33,25 +33,34 @@ impl Studio {
     }
 
     /// Colour photos dropped on a grey recipe (the default `dcgan-28`) would train on their
-    /// luma only. While the project has trained nothing, switch to the colour recipe and say
-    /// so; once it has runs, only say which recipe fits. Returns whether it switched.
+    /// luma only. The import usually fits the recipe itself from a probe of the folder (see
+    /// `spawn_import`); this catches what the probe missed, from the full count. While the
+    /// project has trained nothing, switch to the colour recipe; once it has runs, only say
+    /// which recipe fits. Returns whether it switched (the photos must then be read again).
     pub(super) fn fit_recipe_to_colour(&mut self, report: &ImportReport) -> bool {
         let preset = &self.project.settings.preset;
         let Some(name) = preset.colour_recipe_for(report.is_colour(), report.median_side) else {
             return false;
         };
-        let what = format!(
-            "{} of {} photos are in colour",
-            report.colour_images, report.imported
-        );
         if self.project.settings.current_run.is_some() {
             let tip = format!(
-                "Tip: {what}, but the recipe {} trains grey {} px shots. Pick {name} under Preset (Training panel) for colour shots.",
-                preset.name, preset.model.resolution
+                "Tip: {} of {} photos are in colour, but the recipe {} trains grey {} px shots. Pick {name} under Preset (Training panel) for colour shots.",
+                report.colour_images, report.imported, preset.name, preset.model.resolution
             );
             self.import_tip(tip);
             return false;
         }
+        self.switch_to_colour_recipe(name, report, "they are read again at that size")
+    }
+
+    /// Replaces the project's grey recipe with the colour recipe `name` and says why (`how`:
+    /// what happens to the photos). Returns whether it switched.
+    pub(super) fn switch_to_colour_recipe(
+        &mut self,
+        name: &str,
+        report: &ImportReport,
+        how: &str,
+    ) -> bool {
         let Ok(fitting) = Preset::load(name) else {
             return false;
         };
@@ -59,8 +68,8 @@ impl Studio {
         self.mark_settings();
         let resolution = self.project.settings.preset.model.resolution;
         self.import_tip(format!(
-            "{what}: the recipe is now {name} ({resolution} px colour) instead of {} ({} px grey), and they are read again at that size. Preset (Training panel) changes it.",
-            old.name, old.model.resolution
+            "Colour photos ({} of {} show colour): the recipe is now {name} ({resolution} px colour) instead of {} ({} px grey), and {how}. Preset (Training panel) changes it.",
+            report.colour_images, report.imported, old.name, old.model.resolution
         ));
         true
     }
@@ -139,9 +148,13 @@ impl Studio {
             channels: model.channels,
             square: self.project.settings.preset.data.square,
         };
+        // A project that has trained nothing takes the recipe its photos need (colour).
+        let fit_colour = (!self.import.quiet && self.project.settings.current_run.is_none())
+            .then(|| self.project.settings.preset.clone());
         let spawned = spawn_import(
             source,
             options,
+            fit_colour,
             Some(self.project.import_report_path()),
             self.imports.0.clone(),
             self.wake.clone(),
