@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use atelier::data::{Dataset, ImportOptions, import_folder};
 use atelier::preset::SquareMode;
-use atelier::quality::nearest_neighbours;
+use atelier::quality::{PixelIndex, nearest_neighbours};
 use rayon::prelude::*;
 
 /// The search as it was: every pool image summed in full, in 64-bit arithmetic.
@@ -66,6 +66,29 @@ fn compare(what: &str, queries: &Dataset, pool: &Dataset, max_queries: usize) {
         q.len(),
         p.len(),
         naive_secs / new_secs
+    );
+    // The gallery's lookup: one shot at a time against an index kept between lookups.
+    let one_at_a_time = &q[..q.len().min(50)];
+    let t = Instant::now();
+    let before: Vec<_> = one_at_a_time.iter().map(|x| naive(&[x], &p)[0]).collect();
+    let naive_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let index = PixelIndex::new(&p);
+    let build_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let after: Vec<_> = one_at_a_time
+        .iter()
+        .map(|x| index.nearest(&[x], &p)[0])
+        .collect();
+    let new_secs = t.elapsed().as_secs_f64();
+    assert_eq!(before, after, "{what}: single lookups differ");
+    let n = one_at_a_time.len() as f64;
+    println!(
+        "{what}: one shot at a time: naive {:.1} ms, now {:.1} ms per lookup ({:.1}x; the index takes {:.0} ms once)",
+        1e3 * naive_secs / n,
+        1e3 * new_secs / n,
+        naive_secs / new_secs,
+        1e3 * build_secs
     );
 }
 

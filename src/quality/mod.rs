@@ -10,7 +10,7 @@ mod swd;
 
 pub use frechet::{FeatureStats, frechet_distance};
 pub use nearest::{
-    DataCopying, Memorisation, SPREAD_ITEMS, feature_spread, held_out_distances,
+    DataCopying, Memorisation, PixelIndex, SPREAD_ITEMS, feature_spread, held_out_distances,
     near_copy_threshold, nearest_feature_distances, nearest_neighbours, pixel_spread,
     threshold_from_held_out,
 };

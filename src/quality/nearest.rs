@@ -44,53 +44,81 @@ fn rms(a: &[u8], b: &[u8]) -> f32 {
 }
 
 /// For each query, (index into `pool`, RMS distance) of its nearest image (the lowest index
-/// on a tie). Exact, and fast: pool images are visited in order of how close their pixel sums
-/// are to the query's, the walk ends once that alone proves every image left is farther
-/// (Cauchy–Schwarz: Σ(p−q)² ≥ (Σp − Σq)² / n), and an image is abandoned as soon as its
-/// partial sum passes the best so far.
+/// on a tie). See [`PixelIndex`] for how; build one to search the same pool again.
 #[must_use]
 pub fn nearest_neighbours(queries: &[&[u8]], pool: &[&[u8]]) -> Vec<(usize, f32)> {
-    let byte_sum = |image: &[u8]| image.iter().map(|&v| u64::from(v)).sum::<u64>();
-    let sums: Vec<u64> = pool.par_iter().map(|p| byte_sum(p)).collect();
-    let mut order: Vec<usize> = (0..pool.len()).collect();
-    order.sort_by_key(|&i| sums[i]);
-    queries
-        .par_iter()
-        .map(|q| {
-            let (target, n) = (byte_sum(q), q.len() as u64);
-            // Walk outwards from the query's place in the sorted sums, nearer sum first.
-            let at = order.partition_point(|&i| sums[i] < target);
-            let (mut left, mut right) = (at, at);
-            let mut best: Option<(usize, u64)> = None;
-            loop {
-                let candidate = match (left.checked_sub(1), order.get(right)) {
-                    (None, None) => break,
-                    (Some(l), Some(&r)) if target - sums[order[l]] > sums[r] - target => {
-                        right += 1;
-                        r
-                    }
-                    (Some(l), _) => {
-                        left = l;
-                        order[l]
-                    }
-                    (None, Some(&r)) => {
-                        right += 1;
-                        r
-                    }
-                };
-                let gap = target.abs_diff(sums[candidate]);
-                if best.is_some_and(|(_, b)| gap * gap > b * n) {
-                    break;
+    PixelIndex::new(pool).nearest(queries, pool)
+}
+
+/// A pool of images prepared for exact nearest-neighbour search: each image's pixel sum, and
+/// the pool in order of it. Pool images are visited in order of how close their sums are to
+/// the query's; the walk ends once that alone proves every image left is farther
+/// (Cauchy–Schwarz: Σ(p−q)² ≥ (Σp − Σq)² / n), and an image is abandoned as soon as its
+/// partial sum passes the best so far.
+pub struct PixelIndex {
+    sums: Vec<u64>,
+    order: Vec<usize>,
+}
+
+fn byte_sum(image: &[u8]) -> u64 {
+    image.iter().map(|&v| u64::from(v)).sum()
+}
+
+impl PixelIndex {
+    #[must_use]
+    pub fn new(pool: &[&[u8]]) -> Self {
+        let sums: Vec<u64> = pool.par_iter().map(|p| byte_sum(p)).collect();
+        let mut order: Vec<usize> = (0..pool.len()).collect();
+        order.sort_by_key(|&i| sums[i]);
+        Self { sums, order }
+    }
+
+    /// For each query, (index into `pool`, RMS distance) of its nearest image (the lowest
+    /// index on a tie); `pool` is the one the index was built from.
+    #[must_use]
+    pub fn nearest(&self, queries: &[&[u8]], pool: &[&[u8]]) -> Vec<(usize, f32)> {
+        debug_assert_eq!(pool.len(), self.sums.len(), "another pool than the index's");
+        queries
+            .par_iter()
+            .map(|q| self.nearest_one(q, pool))
+            .collect()
+    }
+
+    fn nearest_one(&self, q: &[u8], pool: &[&[u8]]) -> (usize, f32) {
+        let (sums, order) = (&self.sums, &self.order);
+        let (target, n) = (byte_sum(q), q.len() as u64);
+        // Walk outwards from the query's place in the sorted sums, nearer sum first.
+        let at = order.partition_point(|&i| sums[i] < target);
+        let (mut left, mut right) = (at, at);
+        let mut best: Option<(usize, u64)> = None;
+        loop {
+            let candidate = match (left.checked_sub(1), order.get(right)) {
+                (None, None) => break,
+                (Some(l), Some(&r)) if target - sums[order[l]] > sums[r] - target => {
+                    right += 1;
+                    r
                 }
-                let bound = best.map_or(u64::MAX, |(_, b)| b);
-                let d = squared_distance_within(q, pool[candidate], bound);
-                if best.is_none_or(|(i, b)| d < b || (d == b && candidate < i)) {
-                    best = Some((candidate, d));
+                (Some(l), _) => {
+                    left = l;
+                    order[l]
                 }
+                (None, Some(&r)) => {
+                    right += 1;
+                    r
+                }
+            };
+            let gap = target.abs_diff(sums[candidate]);
+            if best.is_some_and(|(_, b)| gap * gap > b * n) {
+                break;
             }
-            best.map_or((0, f32::INFINITY), |(i, d)| (i, rms_of(d, q.len())))
-        })
-        .collect()
+            let bound = best.map_or(u64::MAX, |(_, b)| b);
+            let d = squared_distance_within(q, pool[candidate], bound);
+            if best.is_none_or(|(i, b)| d < b || (d == b && candidate < i)) {
+                best = Some((candidate, d));
+            }
+        }
+        best.map_or((0, f32::INFINITY), |(i, d)| (i, rms_of(d, q.len())))
+    }
 }
 
 /// For each query vector, the Euclidean distance to its nearest vector in `pool` (feature

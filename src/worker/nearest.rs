@@ -6,7 +6,7 @@
 use crate::data::Split;
 use crate::export::Picture;
 use crate::protocol::{ReferenceSet, WorkerError};
-use crate::quality::{near_copy_threshold, nearest_neighbours};
+use crate::quality::{PixelIndex, near_copy_threshold};
 use crate::train::held_out;
 
 #[derive(Default)]
@@ -15,6 +15,8 @@ pub struct Reference {
     train: Vec<usize>,
     /// Half the median held-out → nearest-train distance, once computed.
     threshold: Option<f32>,
+    /// The training images prepared for search, built at the first lookup.
+    index: Option<PixelIndex>,
 }
 
 impl Reference {
@@ -23,6 +25,7 @@ impl Reference {
         self.train.clone_from(&split.train);
         self.set = Some(set);
         self.threshold = None;
+        self.index = None;
     }
 
     fn threshold(&mut self) -> f32 {
@@ -59,7 +62,8 @@ impl Reference {
         if pool.is_empty() {
             return Ok(None);
         }
-        let Some(&(k, distance)) = nearest_neighbours(&[&query], &pool).first() else {
+        let index = self.index.get_or_insert_with(|| PixelIndex::new(&pool));
+        let Some(&(k, distance)) = index.nearest(&[&query], &pool).first() else {
             return Ok(None);
         };
         let index = self.train[k];
