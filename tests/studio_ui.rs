@@ -510,6 +510,7 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
                 feature_judge: None,
                 copying_space: None,
                 variety: Some(variety),
+                judge_pending: false,
             };
             serde_json::to_string(&record).unwrap() + "\n"
         })
@@ -534,6 +535,11 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
     h.state_mut().training.quality.last_mut().unwrap().variety = Some(0.2);
     settle(&mut h);
     h.get_by_label_contains("Shots are far more alike than real photos");
+    // An evaluation made while the class judge was still training says so.
+    let last = h.state_mut().training.quality.last_mut().unwrap();
+    (last.feature_fd, last.judge_pending) = (None, true);
+    settle(&mut h);
+    h.get_by_label_contains("feature FD: the run's class judge is still training");
 }
 
 /// A folder of `count` 96 × 80 photos, named in sorted order; `colour(k)` says which show

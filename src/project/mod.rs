@@ -387,6 +387,7 @@ mod tests {
             feature_judge: None,
             copying_space: None,
             variety: Some(0.93),
+            judge_pending: false,
         };
         let log: String = [q(500, 20.5), q(1000, 30.0)]
             .iter()

@@ -51,6 +51,10 @@ pub struct QualityRecord {
     /// share means little.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variety: Option<f64>,
+    /// The feature figures are left out because the run's class judge is still training on
+    /// its own thread (studio runs); later evaluations have them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub judge_pending: bool,
 }
 
 /// Variety under which shots count as too alike to judge data copying (see `variety`).

@@ -364,6 +364,8 @@ impl Studio {
                     .as_deref()
                     .unwrap_or(crate::train::SHIPPED_FEATURE_JUDGE);
                 ui.label(format!("feature FD {fd:.1} ({judge})"));
+            } else if q.judge_pending {
+                ui.label("feature FD: the run's class judge is still training (on its own thread)");
             }
             if let Some(c) = q.copying {
                 ui.label(format!(

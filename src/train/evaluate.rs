@@ -117,6 +117,11 @@ impl EvalCache {
         Ok(())
     }
 
+    /// Whether a class judge is training on its own thread and not ready yet.
+    fn judge_pending(&self) -> bool {
+        self.judge.get().is_none() && self.background_judge.borrow().is_some()
+    }
+
     /// The feature network for this data: the given judge, the shipped one for 28 px grey,
     /// or else, with two or more classes, a class judge trained once on the `train` images
     /// (the held-out ones stay unseen): here, or on its own thread when one was started
@@ -355,6 +360,7 @@ pub fn evaluate(
         copying,
         copying_space,
         variety,
+        judge_pending: cache.judge_pending(),
     }))
 }
 
@@ -410,9 +416,11 @@ mod tests {
             if let Some(judge) = background.judge(&data, &train, &device) {
                 break judge;
             }
+            assert!(background.judge_pending(), "no judge, yet none pending");
             assert!(started.elapsed().as_secs() < 300, "the judge never came");
             std::thread::sleep(std::time::Duration::from_millis(20));
         };
+        assert!(!background.judge_pending());
         assert_eq!(judge.name(), expected.name());
         let images: Vec<&[u8]> = (0..data.len()).step_by(4).map(|i| data.image(i)).collect();
         assert_eq!(
