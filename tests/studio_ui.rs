@@ -160,7 +160,7 @@ fn import_train_select_slide_favourite_export() {
     h.get(
         By::new()
             .role(egui::accesskit::Role::Slider)
-            .label_contains("Direction 1 "),
+            .label_contains("1 · "),
     )
     .set_value_accesskit(2.0);
     settle(&mut h);

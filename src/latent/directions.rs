@@ -14,6 +14,132 @@ pub struct Directions {
     pub vectors: Vec<Vec<f32>>,
     /// Share of the pixel variance each direction explains, in [0, 1].
     pub explained: Vec<f32>,
+    /// What each direction changes, for the slider's name.
+    pub labels: Vec<DirectionLabel>,
+}
+
+/// What a direction changes: its main kind, and a second one when that carries at least
+/// [`ALSO_SHARE`] of the main one's energy (principal directions often mix two).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DirectionLabel {
+    pub main: DirectionKind,
+    pub also: Option<DirectionKind>,
+}
+
+/// A second kind is named when its energy is at least this share of the main kind's.
+pub const ALSO_SHARE: f64 = 0.6;
+
+impl DirectionLabel {
+    /// "Shape", or "Style + shape" for a mixed direction.
+    #[must_use]
+    pub fn text(self) -> String {
+        match self.also {
+            None => self.main.name().to_string(),
+            Some(also) => format!("{} + {}", self.main.name(), also.name().to_lowercase()),
+        }
+    }
+}
+
+/// What a direction mostly changes, read from where its pixel-space component puts its energy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DirectionKind {
+    /// Hue and saturation: the part across colour channels at equal luma.
+    Colour,
+    /// The product (or the backdrop) lighter or darker as a whole.
+    Brightness,
+    /// Light and dark moving off the product's area: outline, sleeves, size, pose.
+    Shape,
+    /// Light and dark moving on the product's area: print, stripes, pockets, folds.
+    Style,
+}
+
+impl DirectionKind {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Colour => "Colour",
+            Self::Brightness => "Brightness",
+            Self::Shape => "Shape",
+            Self::Style => "Style",
+        }
+    }
+
+    /// Labels a pixel-space component, `side`×`side` pixels × `channels` interleaved as
+    /// [`image_features`] lays them out, given the shots' `mean` picture in the same layout.
+    /// The product is where the mean picture stands out from its border. The component's
+    /// energy splits into four parts that add up: colour (off the grey axis), brightness (a
+    /// uniform luma change on the product and one off it), shape (the rest of the luma off
+    /// the product: outline, sleeves, size) and style (the rest on it: print, stripes).
+    #[must_use]
+    pub fn label(component: &[f64], mean: &[f64], channels: usize) -> DirectionLabel {
+        let luma_of = |v: &[f64]| -> Vec<f64> {
+            let norm = (channels as f64).sqrt();
+            v.chunks(channels)
+                .map(|p| p.iter().sum::<f64>() / norm)
+                .collect()
+        };
+        let fallback = DirectionLabel {
+            main: Self::Shape,
+            also: None,
+        };
+        if channels == 0 {
+            return fallback;
+        }
+        let (luma, picture) = (luma_of(component), luma_of(mean));
+        let pixels = luma.len();
+        let side = (pixels as f64).sqrt().round() as usize;
+        if side < 3 || side * side != pixels || picture.len() != pixels {
+            return fallback;
+        }
+        let product = product_area(&picture, side);
+        let total: f64 = component.iter().map(|v| v * v).sum();
+        let luma_energy: f64 = luma.iter().map(|l| l * l).sum();
+        let mut parts = [
+            ((total - luma_energy).max(0.0), Self::Colour),
+            (0.0, Self::Brightness),
+            (0.0, Self::Shape),
+            (0.0, Self::Style),
+        ];
+        for on_product in [true, false] {
+            let values: Vec<f64> = (0..pixels)
+                .filter(|&i| product[i] == on_product)
+                .map(|i| luma[i])
+                .collect();
+            if values.is_empty() {
+                continue;
+            }
+            let m = values.iter().sum::<f64>() / values.len() as f64;
+            parts[1].0 += m * m * values.len() as f64;
+            let rest: f64 = values.iter().map(|v| (v - m) * (v - m)).sum();
+            parts[if on_product { 3 } else { 2 }].0 += rest;
+        }
+        parts.sort_by(|a, b| b.0.total_cmp(&a.0));
+        DirectionLabel {
+            main: parts[0].1,
+            also: (parts[1].0 >= ALSO_SHARE * parts[0].0 && parts[1].0 > 0.0).then_some(parts[1].1),
+        }
+    }
+}
+
+/// The product in a mean picture's luma: pixels off the outer ring that differ from the
+/// ring's mean by over a third of the largest difference.
+fn product_area(picture: &[f64], side: usize) -> Vec<bool> {
+    let on_ring = |i: usize| {
+        let (x, y) = (i % side, i / side);
+        x == 0 || y == 0 || x == side - 1 || y == side - 1
+    };
+    let ring: Vec<f64> = (0..side * side)
+        .filter(|&i| on_ring(i))
+        .map(|i| picture[i])
+        .collect();
+    let backdrop = ring.iter().sum::<f64>() / ring.len() as f64;
+    let strongest = picture
+        .iter()
+        .map(|p| (p - backdrop).abs())
+        .fold(0.0, f64::max);
+    (0..side * side)
+        .map(|i| !on_ring(i) && (picture[i] - backdrop).abs() > strongest / 3.0)
+        .collect()
 }
 
 impl Directions {
@@ -56,9 +182,15 @@ pub fn image_features(picture: &Picture, side: usize) -> Vec<f32> {
     out
 }
 
-/// The `k` principal directions, from `latents[i]` and the `features[i]` of the shot it made.
+/// The `k` principal directions, from `latents[i]` and the `features[i]` of the shot it made
+/// ([`image_features`] of pictures with `channels` channels).
 #[must_use]
-pub fn principal_directions(latents: &[Vec<f32>], features: &[Vec<f32>], k: usize) -> Directions {
+pub fn principal_directions(
+    latents: &[Vec<f32>],
+    features: &[Vec<f32>],
+    channels: usize,
+    k: usize,
+) -> Directions {
     let n = latents.len().min(features.len());
     let Some(d) = features.first().map(Vec::len) else {
         return Directions::default();
@@ -88,6 +220,10 @@ pub fn principal_directions(latents: &[Vec<f32>], features: &[Vec<f32>], k: usiz
 
     let mut vectors = Vec::with_capacity(k);
     let mut explained = Vec::with_capacity(k);
+    let labels = basis
+        .iter()
+        .map(|v| DirectionKind::label(v, &mean, channels))
+        .collect();
     let dim = latents[0].len();
     for v in &basis {
         // PCA coordinates of each shot along v, then the least-squares latent direction that
@@ -109,7 +245,11 @@ pub fn principal_directions(latents: &[Vec<f32>], features: &[Vec<f32>], k: usiz
         vectors.push(u.iter().map(|x| (x * scale) as f32).collect());
         explained.push((var / total_var) as f32);
     }
-    Directions { vectors, explained }
+    Directions {
+        vectors,
+        explained,
+        labels,
+    }
 }
 
 fn covariance(centred: &[Vec<f64>], d: usize) -> Vec<f64> {
@@ -191,6 +331,75 @@ mod tests {
     use super::*;
     use crate::rng::Rng;
 
+    /// A 16 × 16 picture or component built by `f(x, y, channel)`.
+    fn picture(channels: usize, f: impl Fn(f64, usize) -> f64) -> Vec<f64> {
+        let mut v = Vec::new();
+        for y in 0..16 {
+            for x in 0..16 {
+                let r = (f64::from(x) - 7.5).hypot(f64::from(y) - 7.5);
+                for c in 0..channels {
+                    v.push(f(r, c));
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn directions_are_named_by_what_they_change() {
+        use DirectionKind::{Brightness, Colour, Shape, Style};
+        // The shots' mean: a light product (radius 5) on a dark backdrop.
+        let mean = picture(3, |r, _| if r < 5.0 { 0.8 } else { 0.1 });
+        let kind = |component: &[f64]| DirectionKind::label(component, &mean, 3).main;
+        // Redder at equal luma: colour. The product lighter: brightness. A ring at its
+        // outline (it grows): shape. Stripes inside it: style.
+        assert_eq!(
+            kind(&picture(3, |r, c| if r < 5.0 {
+                [1.0, 0.0, -1.0][c]
+            } else {
+                0.0
+            })),
+            Colour
+        );
+        assert_eq!(
+            kind(&picture(3, |r, _| if r < 5.0 { 1.0 } else { 0.0 })),
+            Brightness
+        );
+        assert_eq!(
+            kind(&picture(3, |r, _| if (4.5..6.5).contains(&r) {
+                1.0
+            } else {
+                0.0
+            })),
+            Shape
+        );
+        let stripes = |r: f64, _| {
+            if r < 3.5 {
+                [1.0, -1.0][(r * 2.0) as usize % 2]
+            } else {
+                0.0
+            }
+        };
+        assert_eq!(kind(&picture(3, stripes)), Style);
+        // Grey pictures have no colour part.
+        let grey = picture(1, |r, _| if r < 5.0 { 0.8 } else { 0.1 });
+        let stripes = picture(1, |r, _| if r < 5.0 { 1.0 } else { 0.0 });
+        assert_eq!(DirectionKind::label(&stripes, &grey, 1).main, Brightness);
+        // Half the energy on the product, half off it: both named.
+        let both = picture(1, |r, _| {
+            if (3.0..4.0).contains(&r) {
+                1.0
+            } else if (6.0..6.6).contains(&r) {
+                -1.0
+            } else {
+                0.0
+            }
+        });
+        let label = DirectionKind::label(&both, &grey, 1);
+        assert!(label.also.is_some(), "{label:?}");
+        assert!(label.text().contains(" + "), "{}", label.text());
+    }
+
     #[test]
     fn finds_the_latent_axis_that_drives_the_main_variation() {
         // Features depend mostly on z[3], a little on z[0]: direction 1 must point along z[3].
@@ -202,7 +411,7 @@ mod tests {
             .iter()
             .map(|z| vec![3.0 * z[3], 3.0 * z[3] + 0.5 * z[0], 0.5 * z[0]])
             .collect();
-        let dirs = principal_directions(&latents, &features, 2);
+        let dirs = principal_directions(&latents, &features, 1, 2);
         let v = &dirs.vectors[0];
         let strongest = (0..6)
             .max_by(|&a, &b| v[a].abs().total_cmp(&v[b].abs()))

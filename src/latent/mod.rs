@@ -5,7 +5,9 @@
 
 mod directions;
 
-pub use directions::{Directions, image_features, principal_directions};
+pub use directions::{
+    DirectionKind, DirectionLabel, Directions, image_features, principal_directions,
+};
 
 use crate::rng::Rng;
 

@@ -149,14 +149,19 @@ impl Studio {
             return;
         }
         let explained = info.directions.explained.clone();
-        ui.label("Latent directions (principal components of the generator's shots)");
+        let labels = info.directions.labels.clone();
+        ui.label("Latent directions (principal components of the generator's shots)")
+            .on_hover_text("Each is named by what it mostly changes: colour (hue and saturation), brightness, shape (where light and dark sit, at a quarter of the side) or style (finer texture). Two names: it mixes both. The share is how much of the shots' variation it carries.");
         let mut moved = false;
         for (k, amount) in self.editor.amounts.iter_mut().enumerate() {
             let share = explained.get(k).copied().unwrap_or(0.0) * 100.0;
+            let kind = labels
+                .get(k)
+                .map_or_else(|| "Direction".to_string(), |label| label.text());
             let response = ui.add(
                 egui::Slider::new(amount, -3.0..=3.0)
                     .step_by(0.01)
-                    .text(format!("Direction {} ({share:.0} %)", k + 1)),
+                    .text(format!("{} · {kind} ({share:.0} %)", k + 1)),
             );
             moved |= response.changed();
         }

@@ -87,7 +87,8 @@ impl SamplerCache {
             .iter()
             .map(|p| image_features(p, FEATURE_SIDE))
             .collect();
-        let directions = principal_directions(&latents, &features, DIRECTION_COUNT);
+        let channels = sampler.model.channels;
+        let directions = principal_directions(&latents, &features, channels, DIRECTION_COUNT);
         Ok(GeneratorInfo {
             id,
             pinned,
