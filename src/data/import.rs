@@ -204,13 +204,7 @@ pub fn probe_folder(root: &Path) -> Result<FolderProbe, ImportError> {
     if !root.is_dir() || !super::idx::idx_files_in(root).is_empty() {
         return Ok(FolderProbe::default());
     }
-    let root_class = root.file_name().map_or_else(
-        || "images".to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let mut candidates = Vec::new();
-    scan(root, root, &root_class, &mut candidates)?;
-    candidates.sort_by(|a, b| a.path.cmp(&b.path));
+    let candidates = sorted_candidates(root)?;
     let count = candidates.len().min(PROBE_FILES);
     let traits: Vec<FileTraits> = (0..count)
         .into_par_iter()
@@ -228,6 +222,20 @@ pub fn probe_folder(root: &Path) -> Result<FolderProbe, ImportError> {
         colour: traits.iter().filter(|t| t.colour).count(),
         median_side: sides.get(sides.len() / 2).copied().unwrap_or(0),
     })
+}
+
+/// Every image file under `root` with its class (the first-level sub-folder, or the folder's
+/// own name for files directly in it), sorted by path: sorted order makes labels, duplicates
+/// ("first one wins"), reports and probes reproducible.
+fn sorted_candidates(root: &Path) -> Result<Vec<Candidate>, ImportError> {
+    let root_class = root.file_name().map_or_else(
+        || "images".to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut candidates = Vec::new();
+    scan(root, root, &root_class, &mut candidates)?;
+    candidates.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(candidates)
 }
 
 /// One decoded image: normalised pixels, the SHA-256 of its file, and what the file was like.
@@ -309,17 +317,10 @@ pub fn import_folder(
     if !root.is_dir() {
         return Err(ImportError::NotAFolder(root.to_path_buf()));
     }
-    let root_class = root.file_name().map_or_else(
-        || "images".to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let mut candidates = Vec::new();
-    scan(root, root, &root_class, &mut candidates)?;
+    let candidates = sorted_candidates(root)?;
     if candidates.is_empty() {
         return Err(ImportError::Empty(root.to_path_buf()));
     }
-    // Sorted order makes labels, duplicates ("first one wins") and reports reproducible.
-    candidates.sort_by(|a, b| a.path.cmp(&b.path));
     let total = candidates.len();
     let done = AtomicUsize::new(0);
     let decoded: Vec<Result<Decoded, SkipReason>> = candidates
