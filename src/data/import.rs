@@ -263,7 +263,7 @@ impl FileTraits {
 const COLOUR_CHROMA: f32 = 8.0;
 
 /// Whether `image` shows colour: the mean chroma of up to 32 × 32 evenly spaced pixels
-/// (transparent ones skipped) is at least [`COLOUR_CHROMA`].
+/// (transparent ones skipped) is at least 8 of 255 (`COLOUR_CHROMA`).
 #[must_use]
 pub fn shows_colour(image: &DynamicImage) -> bool {
     use image::GenericImageView;

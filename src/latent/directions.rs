@@ -19,7 +19,7 @@ pub struct Directions {
 }
 
 /// What a direction changes: its main kind, and a second one when that carries at least
-/// [`ALSO_SHARE`] of the main one's energy (principal directions often mix two).
+/// 0.6 of the main one's energy (`ALSO_SHARE`; principal directions often mix two).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DirectionLabel {
     pub main: DirectionKind,

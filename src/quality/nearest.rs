@@ -172,13 +172,13 @@ fn median_nearest_other<T: Sync>(
     nearest.get(nearest.len() / 2).copied()
 }
 
-/// [`median_nearest_other`] of images, by RMS pixel distance.
+/// How spread out `images` are (`median_nearest_other`), by RMS pixel distance.
 #[must_use]
 pub fn pixel_spread(images: &[&[u8]]) -> Option<f32> {
     median_nearest_other(images, |a, b| rms(a, b))
 }
 
-/// [`median_nearest_other`] of feature vectors, by Euclidean distance.
+/// How spread out `rows` are (`median_nearest_other`), by Euclidean distance.
 #[must_use]
 pub fn feature_spread(rows: &[Vec<f32>]) -> Option<f32> {
     median_nearest_other(rows, |a, b| euclidean(a, b))

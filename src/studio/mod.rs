@@ -1,7 +1,7 @@
 //! Everything egui: the window, its panels, and the shared-wgpu-device set-up.
 //!
 //! The app owns a [`Studio`] (state + panels) that talks to the one worker thread through
-//! typed messages only. burn is touched in one place, [`gpu`], where the renderer's wgpu
+//! typed messages only. burn is touched in one place, `gpu`, where the renderer's wgpu
 //! device is handed to the worker.
 
 mod app;
