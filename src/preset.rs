@@ -256,6 +256,11 @@ pub struct TrainPreset {
     /// without it G learnt one image per class and ignored z (measured on three Fashion-MNIST
     /// classes). 0 turns it off.
     pub mode_seeking: f64,
+    /// Weight of the LeCam term (Tseng et al. 2021, "Regularizing Generative Adversarial
+    /// Networks under Limited Data"): D's logits on reals are pulled towards the moving
+    /// average of its fake logits and vice versa, so an over-fitting D cannot push them apart
+    /// without bound. It needs no double backward. 0 turns it off.
+    pub lecam: f64,
     /// Decay of the generator's exponential moving average; 0 disables the EMA copy.
     pub ema_decay: f64,
     pub seed: u64,
@@ -290,6 +295,7 @@ impl Default for TrainPreset {
             weight_decay: 0.0,
             momentum: 0.9,
             mode_seeking: 0.0,
+            lecam: 0.0,
             init: None,
             freeze_d_blocks: 0,
             freeze_g_blocks: 0,
@@ -502,6 +508,12 @@ impl Preset {
             return bad(
                 "train.mode_seeking",
                 format!("{} (a weight in [0, 100]; 0 turns it off)", t.mode_seeking),
+            );
+        }
+        if !(t.lecam.is_finite() && (0.0..=100.0).contains(&t.lecam)) {
+            return bad(
+                "train.lecam",
+                format!("{} (a weight in [0, 100]; 0 turns it off)", t.lecam),
             );
         }
         if !(0.0..1.0).contains(&t.momentum) {

@@ -487,6 +487,40 @@ fn spectral_norm_discriminator_trains_and_resumes() {
     assert!(metrics.iter().all(|m| m.d_loss > 0.0));
 }
 
+#[test]
+fn lecam_regulariser_trains_and_resumes_its_anchors() {
+    let data = demo_folder(48);
+    let out = tempfile::tempdir().unwrap();
+    let mut preset = tiny(10);
+    preset.train.lecam = 0.3;
+    let r = out.path().join("r");
+    let mut first = preset.clone();
+    first.train.steps = Some(6);
+    run(data.path(), &r, first, false);
+    let anchors = latest(&r)
+        .state
+        .lecam_anchors
+        .expect("a LeCam run saves its anchors");
+    assert!(anchors.iter().all(|a| a.is_finite()), "{anchors:?}");
+    run(data.path(), &r, preset.clone(), true);
+    // The anchors are state: a resumed run is the straight run, and LeCam changes the run.
+    let straight = out.path().join("straight");
+    run(data.path(), &straight, preset.clone(), false);
+    let (mut a, b) = (latest(&straight), latest(&r));
+    a.state.train_seconds = b.state.train_seconds;
+    assert_same_training_state(&a, &b, "LeCam: straight vs resumed");
+    let plain = out.path().join("plain");
+    preset.train.lecam = 0.0;
+    run(data.path(), &plain, preset, false);
+    let without = latest(&plain);
+    assert_eq!(without.state.lecam_anchors, None);
+    assert_ne!(
+        values(&without, "d"),
+        values(&a, "d"),
+        "the penalty moves D"
+    );
+}
+
 /// The stored weights of a record, in visiting order (input-side layers first).
 fn weights(c: &Checkpoint, name: &str) -> Vec<f32> {
     let preset = Preset::from_toml("c", &c.preset_toml).unwrap().model;

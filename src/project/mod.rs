@@ -365,6 +365,7 @@ mod tests {
                 evals_since_best: 0,
                 augment_p: 0.0,
                 augment_rng: None,
+                lecam_anchors: None,
             },
             preset_toml: String::new(),
             dataset_fingerprint: String::new(),

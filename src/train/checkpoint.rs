@@ -71,6 +71,9 @@ pub struct TrainState {
     /// Random choices of the augmentations.
     #[serde(default)]
     pub augment_rng: Option<Rng>,
+    /// LeCam's moving averages of D's mean logit on reals and on fakes (runs with `lecam`).
+    #[serde(default)]
+    pub lecam_anchors: Option<[f32; 2]>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -340,6 +343,7 @@ mod tests {
                 evals_since_best: 2,
                 augment_p: 0.25,
                 augment_rng: Some(Rng::new(3)),
+                lecam_anchors: None,
             },
             preset_toml: "name = \"x\"".into(),
             dataset_fingerprint: "abc".into(),

@@ -11,6 +11,7 @@ mod classifier;
 mod ema;
 mod evaluate;
 mod feature_distance;
+mod lecam;
 mod metrics;
 mod run;
 mod session;

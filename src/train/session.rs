@@ -16,6 +16,7 @@ use super::TrainError;
 use super::augment::{ada_adjust, augment};
 use super::checkpoint::{Checkpoint, TrainState, hex};
 use super::ema::{ema_update, warmed_up_decay};
+use super::lecam::LecamAnchors;
 use super::metrics::MetricsRecord;
 use crate::data::Dataset;
 use crate::model::{Discriminator, Generator};
@@ -49,6 +50,7 @@ pub struct GanSession {
     batch: usize,
     window: Option<Window>,
     fingerprint: String,
+    lecam: LecamAnchors,
 }
 
 fn optimizer(preset: &Preset) -> ModuleOptimizer {
@@ -227,6 +229,7 @@ impl GanSession {
                 preset.train.augment_p
             },
             augment_rng: Some(Rng::derived(seed, "augment")),
+            lecam_anchors: None,
         };
         let batch = preset.train.batch.min(train.len());
         let fingerprint = fingerprint(&data, &train);
@@ -243,6 +246,7 @@ impl GanSession {
             batch,
             window: None,
             fingerprint,
+            lecam: LecamAnchors::fresh(),
         })
     }
 
@@ -286,6 +290,7 @@ impl GanSession {
             ));
         }
         session.state = checkpoint.state.clone();
+        session.lecam = LecamAnchors::resumed(session.state.lecam_anchors, &session.device);
         Ok(session)
     }
 
@@ -485,6 +490,16 @@ impl GanSession {
                     + relu(fake_logits.clone() + 1.0).mean()
             }
         };
+        let lecam = self.preset.train.lecam;
+        let d_loss = if lecam > 0.0 {
+            d_loss
+                + self
+                    .lecam
+                    .penalty(&real_logits, &fake_logits)
+                    .mul_scalar(lecam)
+        } else {
+            d_loss
+        };
         let mut d_grads = GradientsParams::from_grads(d_loss.backward(), &d);
         d.visit_first_blocks(
             self.preset.train.freeze_d_blocks,
@@ -626,8 +641,10 @@ impl GanSession {
             })?;
             blobs.push((name.to_string(), bytes.to_vec()));
         }
+        let mut state = self.state.clone();
+        state.lecam_anchors = self.lecam.saved().map_err(TrainError::Device)?;
         Ok(Checkpoint {
-            state: self.state.clone(),
+            state,
             preset_toml: self.preset.to_toml(),
             dataset_fingerprint: self.fingerprint.clone(),
             app_version: env!("CARGO_PKG_VERSION").to_string(),
