@@ -45,8 +45,8 @@ impl LecamAnchors {
         let anchors = self.anchors.take().unwrap_or_else(|| means.clone());
         let [n_real] = real_logits.dims();
         let [n_fake] = fake_logits.dims();
-        let real_anchor = anchors.clone().slice([0..1]).expand([n_fake]);
-        let fake_anchor = anchors.clone().slice([1..2]).expand([n_real]);
+        let real_anchor = anchors.clone().narrow(0, 0, 1).expand([n_fake]);
+        let fake_anchor = anchors.clone().narrow(0, 1, 1).expand([n_real]);
         let over = relu(real_logits.clone() - fake_anchor);
         let under = relu(real_anchor - fake_logits.clone());
         let penalty = (over.clone() * over).mean() + (under.clone() * under).mean();

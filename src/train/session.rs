@@ -444,6 +444,33 @@ impl GanSession {
         )
     }
 
+    /// D's loss on this batch's logits: the run's GAN loss, plus the LeCam penalty when on.
+    fn discriminator_loss(
+        &mut self,
+        real_logits: &Tensor<1>,
+        fake_logits: &Tensor<1>,
+    ) -> Tensor<1> {
+        let loss = match self.preset.train.loss {
+            LossKind::NonSaturating => {
+                softplus(real_logits.clone().neg(), 1.0).mean()
+                    + softplus(fake_logits.clone(), 1.0).mean()
+            }
+            LossKind::Hinge => {
+                relu(real_logits.clone().neg() + 1.0).mean()
+                    + relu(fake_logits.clone() + 1.0).mean()
+            }
+        };
+        let lecam = self.preset.train.lecam;
+        if lecam > 0.0 {
+            loss + self
+                .lecam
+                .penalty(real_logits, fake_logits)
+                .mul_scalar(lecam)
+        } else {
+            loss
+        }
+    }
+
     /// One D update and one G update. The non-saturating loss is written with `softplus`
     /// (BCE-with-logits without its overflow); hinge is the alternative.
     pub fn step(&mut self) -> Result<(), TrainError> {
@@ -479,27 +506,8 @@ impl GanSession {
         let mut aug = |x: Tensor<4>| augment(x, p, &ops, &mut aug_rng, &ad);
         let real_logits = d.forward(aug(real), real_classes);
         let fake_logits = d.forward(aug(fake.clone().detach()), fake_classes.clone());
+        let d_loss = self.discriminator_loss(&real_logits, &fake_logits);
         let loss = self.preset.train.loss;
-        let d_loss = match loss {
-            LossKind::NonSaturating => {
-                softplus(real_logits.clone().neg(), 1.0).mean()
-                    + softplus(fake_logits.clone(), 1.0).mean()
-            }
-            LossKind::Hinge => {
-                relu(real_logits.clone().neg() + 1.0).mean()
-                    + relu(fake_logits.clone() + 1.0).mean()
-            }
-        };
-        let lecam = self.preset.train.lecam;
-        let d_loss = if lecam > 0.0 {
-            d_loss
-                + self
-                    .lecam
-                    .penalty(&real_logits, &fake_logits)
-                    .mul_scalar(lecam)
-        } else {
-            d_loss
-        };
         let mut d_grads = GradientsParams::from_grads(d_loss.backward(), &d);
         d.visit_first_blocks(
             self.preset.train.freeze_d_blocks,
