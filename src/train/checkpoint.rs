@@ -72,6 +72,7 @@ pub struct TrainState {
     #[serde(default)]
     pub augment_rng: Option<Rng>,
     /// LeCam's moving averages of D's mean logit on reals and on fakes (runs with `lecam`).
+    /// Filled in saved checkpoints only: a live run keeps them on the device.
     #[serde(default)]
     pub lecam_anchors: Option<[f32; 2]>,
 }

@@ -290,7 +290,7 @@ impl GanSession {
             ));
         }
         session.state = checkpoint.state.clone();
-        session.lecam = LecamAnchors::resumed(session.state.lecam_anchors, &session.device);
+        session.lecam = LecamAnchors::resumed(session.state.lecam_anchors.take(), &session.device);
         Ok(session)
     }
 
