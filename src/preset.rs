@@ -204,6 +204,10 @@ pub struct DataPreset {
     pub split: [f64; 3],
     /// Seed of the split: a fixed seed keeps the held-out images held out across runs.
     pub split_seed: u64,
+    /// Train on each photo and on its mirror image (x-flip, as StyleGAN2-ADA's `--mirror`):
+    /// twice the distinct images for free where a mirrored product is as true a shot (most
+    /// garments, mugs). Leave it off for products with lettering or a fixed facing side.
+    pub mirror: bool,
 }
 
 impl Default for DataPreset {
@@ -212,6 +216,7 @@ impl Default for DataPreset {
             square: SquareMode::Pad,
             split: [0.90, 0.05, 0.05],
             split_seed: 2024,
+            mirror: false,
         }
     }
 }
@@ -261,6 +266,11 @@ pub struct TrainPreset {
     /// average of its fake logits and vice versa, so an over-fitting D cannot push them apart
     /// without bound. It needs no double backward. 0 turns it off.
     pub lecam: f64,
+    /// Weight of balanced consistency regularisation (bCR, Zhao et al. 2021): D pays
+    /// `weight × mean((D(x) − D(T(x)))²)` on reals and on fakes, where `T` is `augment_ops` at
+    /// full strength. D must then judge what augmentation keeps, not memorise the pixels of a
+    /// few photos; G never sees augmented images. Costs two more D passes a step. 0 = off.
+    pub consistency: f64,
     /// Decay of the generator's exponential moving average; 0 disables the EMA copy.
     pub ema_decay: f64,
     pub seed: u64,
@@ -296,6 +306,7 @@ impl Default for TrainPreset {
             momentum: 0.9,
             mode_seeking: 0.0,
             lecam: 0.0,
+            consistency: 0.0,
             init: None,
             freeze_d_blocks: 0,
             freeze_g_blocks: 0,
@@ -516,6 +527,12 @@ impl Preset {
                 format!("{} (a weight in [0, 100]; 0 turns it off)", t.lecam),
             );
         }
+        if !(t.consistency.is_finite() && (0.0..=100.0).contains(&t.consistency)) {
+            return bad(
+                "train.consistency",
+                format!("{} (a weight in [0, 100]; 0 turns it off)", t.consistency),
+            );
+        }
         if !(0.0..1.0).contains(&t.momentum) {
             return bad("train.momentum", format!("{} (in [0, 1))", t.momentum));
         }
@@ -616,6 +633,8 @@ mod tests {
             ("[train]\nfreeze_d_blocks = 3\n", "train.freeze_d_blocks"),
             ("[train]\nfreeze_g_blocks = 9\n", "train.freeze_g_blocks"),
             ("[train]\nmomentum = 1.5\n", "train.momentum"),
+            ("[train]\nlecam = -1.0\n", "train.lecam"),
+            ("[train]\nconsistency = 101.0\n", "train.consistency"),
             ("[train]\ninit = \" \"\n", "train.init"),
             ("[model]\nd_dropout = 0.95\n", "model.d_dropout"),
             (

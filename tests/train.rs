@@ -521,6 +521,36 @@ fn lecam_regulariser_trains_and_resumes_its_anchors() {
     );
 }
 
+#[test]
+fn consistency_regularisation_and_mirroring_change_the_run_and_resume_exactly() {
+    let data = demo_folder(48);
+    let out = tempfile::tempdir().unwrap();
+    let plain_preset = tiny(8);
+    let plain = out.path().join("plain");
+    run(data.path(), &plain, plain_preset.clone(), false);
+    let plain = latest(&plain);
+
+    let mut bcr = plain_preset.clone();
+    bcr.train.consistency = 10.0;
+    let mut mirror = plain_preset;
+    mirror.data.mirror = true;
+    for (name, preset) in [("bCR", bcr), ("mirror", mirror)] {
+        let r = out.path().join(name);
+        let mut first = preset.clone();
+        first.train.steps = Some(5);
+        run(data.path(), &r, first, false);
+        run(data.path(), &r, preset.clone(), true);
+        let straight = out.path().join(format!("{name}-straight"));
+        run(data.path(), &straight, preset, false);
+        let (mut a, b) = (latest(&straight), latest(&r));
+        a.state.train_seconds = b.state.train_seconds;
+        assert_same_training_state(&a, &b, &format!("{name}: straight vs resumed"));
+        assert_ne!(values(&plain, "d"), values(&a, "d"), "{name} moves D");
+        let metrics = read_metrics(&r.join("metrics.jsonl")).unwrap();
+        assert!(metrics.iter().all(atelier::train::MetricsRecord::is_finite));
+    }
+}
+
 /// The stored weights of a record, in visiting order (input-side layers first).
 fn weights(c: &Checkpoint, name: &str) -> Vec<f32> {
     let preset = Preset::from_toml("c", &c.preset_toml).unwrap().model;

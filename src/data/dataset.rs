@@ -46,9 +46,24 @@ impl Dataset {
     /// tanh range.
     #[must_use]
     pub fn batch_f32(&self, indices: &[usize]) -> Vec<f32> {
+        self.batch_f32_mirrored(indices, &[])
+    }
+
+    /// As [`Dataset::batch_f32`], with image `k` mirrored left to right where `mirrored[k]`
+    /// (missing flags count as `false`).
+    #[must_use]
+    pub fn batch_f32_mirrored(&self, indices: &[usize], mirrored: &[bool]) -> Vec<f32> {
+        let to_f32 = |p: u8| f32::from(p) / 127.5 - 1.0;
         let mut out = Vec::with_capacity(indices.len() * self.image_len());
-        for &i in indices {
-            out.extend(self.image(i).iter().map(|&p| f32::from(p) / 127.5 - 1.0));
+        for (k, &i) in indices.iter().enumerate() {
+            let image = self.image(i);
+            if mirrored.get(k).copied().unwrap_or(false) {
+                for row in image.chunks_exact(self.resolution) {
+                    out.extend(row.iter().rev().map(|&p| to_f32(p)));
+                }
+            } else {
+                out.extend(image.iter().map(|&p| to_f32(p)));
+            }
         }
         out
     }
@@ -121,5 +136,39 @@ mod tests {
         let err = data.relabel_to(&["bag".to_string()]).unwrap_err();
         assert_eq!(err, ["t-shirt", "sneaker"]);
         assert_eq!(data.labels, [2, 1, 1], "unchanged after a refusal");
+    }
+
+    #[test]
+    fn mirrored_images_reverse_each_row_of_each_channel() {
+        // Two 2×2 RGB images: channel c, row y, column x holds 100·image + 10·c + 2·y + x.
+        let pixels: Vec<u8> = (0..2u8)
+            .flat_map(|i| (0..3u8).flat_map(move |c| (0..4u8).map(move |p| 100 * i + 10 * c + p)))
+            .collect();
+        let data = Dataset {
+            resolution: 2,
+            channels: 3,
+            pixels,
+            labels: vec![0, 0],
+            class_names: vec!["mug".into()],
+            sources: vec![PathBuf::new(); 2],
+            content_hashes: vec![[0; 32]; 2],
+        };
+        let as_u8 = |v: Vec<f32>| -> Vec<u8> {
+            v.iter()
+                .map(|&x| ((x + 1.0) * 127.5).round() as u8)
+                .collect()
+        };
+        let batch = as_u8(data.batch_f32_mirrored(&[1, 0], &[true, false]));
+        let first: Vec<u8> = [1, 0, 3, 2, 11, 10, 13, 12, 21, 20, 23, 22]
+            .iter()
+            .map(|p| 100 + p)
+            .collect();
+        assert_eq!(batch[..12], first[..], "image 1, mirrored");
+        assert_eq!(batch[12..], data.image(0)[..], "image 0, as it is");
+        assert_eq!(
+            as_u8(data.batch_f32_mirrored(&[0, 1], &[])),
+            as_u8(data.batch_f32(&[0, 1])),
+            "no flags: nothing mirrored"
+        );
     }
 }

@@ -261,6 +261,19 @@ impl Studio {
             });
         changed |= field(ui, "Augment p", &mut t.augment_p, 0.01, 0.0..=1.0);
         changed |= field(ui, "LeCam weight", &mut t.lecam, 0.01, 0.0..=100.0);
+        changed |= field(
+            ui,
+            "Consistency weight",
+            &mut t.consistency,
+            0.1,
+            0.0..=100.0,
+        );
+        changed |= ui
+            .checkbox(
+                &mut p.data.mirror,
+                "Mirror photos (left-right) as extra training images",
+            )
+            .changed();
         changed |= field(ui, "EMA decay", &mut t.ema_decay, 0.001, 0.0..=0.9999);
         changed |= field(ui, "Seed", &mut t.seed, 1.0, 0..=u64::MAX);
         changed |= field(

@@ -8,6 +8,7 @@ mod augment;
 mod checkpoint;
 mod class_fidelity;
 mod classifier;
+mod consistency;
 mod ema;
 mod evaluate;
 mod feature_distance;

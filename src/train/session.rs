@@ -15,13 +15,14 @@ use sha2::{Digest, Sha256};
 use super::TrainError;
 use super::augment::{ada_adjust, augment};
 use super::checkpoint::{Checkpoint, TrainState, hex};
+use super::consistency::consistency_penalty;
 use super::ema::{ema_update, warmed_up_decay};
 use super::lecam::LecamAnchors;
 use super::metrics::MetricsRecord;
 use crate::data::Dataset;
 use crate::model::{Discriminator, Generator};
 use crate::preset::{AugmentMode, LossKind, OptimizerKind, Preset};
-use crate::rng::Rng;
+use crate::rng::{Rng, splitmix64};
 use crate::sample::{Sampler, one_hot};
 
 struct Nets {
@@ -408,6 +409,18 @@ impl GanSession {
         picked
     }
 
+    /// Which of this step's `n` reals are mirrored (`data.mirror`): a fair coin each, drawn
+    /// from the seed and the step alone, so a resumed run mirrors exactly what the straight
+    /// run did without any saved state.
+    fn mirror_flags(&self, n: usize) -> Vec<bool> {
+        if !self.preset.data.mirror {
+            return Vec::new();
+        }
+        let mut state = Rng::derived(self.preset.train.seed, "mirror").next_u64()
+            ^ self.state.step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (0..n).map(|_| splitmix64(&mut state) & 1 == 1).collect()
+    }
+
     fn latents(&mut self, n: usize) -> Tensor<2> {
         let dim = self.preset.model.latent_dim;
         let z: Vec<f32> = (0..n * dim)
@@ -485,7 +498,11 @@ impl GanSession {
         );
         let indices = self.next_batch();
         let real = Tensor::<4>::from_data(
-            TensorData::new(self.data.batch_f32(&indices), [b, c, r, r]),
+            TensorData::new(
+                self.data
+                    .batch_f32_mirrored(&indices, &self.mirror_flags(indices.len())),
+                [b, c, r, r],
+            ),
             &self.device,
         );
         let z = self.latents(b);
@@ -503,10 +520,20 @@ impl GanSession {
             .unwrap_or_else(|| Rng::derived(self.preset.train.seed, "augment"));
         let ad = self.device.clone();
         let ops = self.preset.train.augment_ops.clone();
-        let mut aug = |x: Tensor<4>| augment(x, p, &ops, &mut aug_rng, &ad);
-        let real_logits = d.forward(aug(real), real_classes);
-        let fake_logits = d.forward(aug(fake.clone().detach()), fake_classes.clone());
-        let d_loss = self.discriminator_loss(&real_logits, &fake_logits);
+        let mut aug = |x: Tensor<4>, p: f64| augment(x, p, &ops, &mut aug_rng, &ad);
+        let consistency = self.preset.train.consistency;
+        let fake_seen = fake.clone().detach();
+        // bCR compares D on what it just saw with D on a fully augmented copy.
+        let consistency_inputs =
+            (consistency > 0.0).then(|| (aug(real.clone(), 1.0), aug(fake_seen.clone(), 1.0)));
+        let real_logits = d.forward(aug(real, p), real_classes.clone());
+        let fake_logits = d.forward(aug(fake_seen, p), fake_classes.clone());
+        let mut d_loss = self.discriminator_loss(&real_logits, &fake_logits);
+        if let Some((real_t, fake_t)) = consistency_inputs {
+            let gaps = consistency_penalty(real_logits.clone(), d.forward(real_t, real_classes))
+                + consistency_penalty(fake_logits.clone(), d.forward(fake_t, fake_classes.clone()));
+            d_loss = d_loss + gaps.mul_scalar(consistency);
+        }
         let loss = self.preset.train.loss;
         let mut d_grads = GradientsParams::from_grads(d_loss.backward(), &d);
         d.visit_first_blocks(
@@ -516,7 +543,7 @@ impl GanSession {
         let d = self.opt_d.step(self.preset.train.lr_d, d, d_grads);
 
         // Generator: make the updated D call the same fakes real.
-        let g_logits = d.forward(aug(fake.clone()), fake_classes);
+        let g_logits = d.forward(aug(fake.clone(), p), fake_classes);
         self.state.augment_rng = Some(aug_rng);
         let g_loss = match loss {
             LossKind::NonSaturating => softplus(g_logits.neg(), 1.0).mean(),
