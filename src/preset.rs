@@ -510,28 +510,22 @@ impl Preset {
         Ok(())
     }
 
-    /// Base model, frozen layers and SGD's momentum.
+    /// Base model, frozen layers, SGD's momentum and the loss terms' weights.
     fn validate_fine_tuning(&self) -> Result<(), PresetError> {
         let bad =
             |field: &'static str, message: String| Err(PresetError::Invalid { field, message });
         let (m, t) = (&self.model, &self.train);
-        if !(t.mode_seeking.is_finite() && (0.0..=100.0).contains(&t.mode_seeking)) {
-            return bad(
-                "train.mode_seeking",
-                format!("{} (a weight in [0, 100]; 0 turns it off)", t.mode_seeking),
-            );
-        }
-        if !(t.lecam.is_finite() && (0.0..=100.0).contains(&t.lecam)) {
-            return bad(
-                "train.lecam",
-                format!("{} (a weight in [0, 100]; 0 turns it off)", t.lecam),
-            );
-        }
-        if !(t.consistency.is_finite() && (0.0..=100.0).contains(&t.consistency)) {
-            return bad(
-                "train.consistency",
-                format!("{} (a weight in [0, 100]; 0 turns it off)", t.consistency),
-            );
+        for (field, weight) in [
+            ("train.mode_seeking", t.mode_seeking),
+            ("train.lecam", t.lecam),
+            ("train.consistency", t.consistency),
+        ] {
+            if !(weight.is_finite() && (0.0..=100.0).contains(&weight)) {
+                return bad(
+                    field,
+                    format!("{weight} (a weight in [0, 100]; 0 turns it off)"),
+                );
+            }
         }
         if !(0.0..1.0).contains(&t.momentum) {
             return bad("train.momentum", format!("{} (in [0, 1))", t.momentum));

@@ -457,11 +457,13 @@ impl GanSession {
         )
     }
 
-    /// D's loss on this batch's logits: the run's GAN loss, plus the LeCam penalty when on.
+    /// D's loss on this batch's logits: the run's GAN loss, plus the LeCam penalty and the
+    /// bCR penalty (given D's logits on the fully augmented copies) when on.
     fn discriminator_loss(
         &mut self,
         real_logits: &Tensor<1>,
         fake_logits: &Tensor<1>,
+        augmented_logits: Option<(Tensor<1>, Tensor<1>)>,
     ) -> Tensor<1> {
         let loss = match self.preset.train.loss {
             LossKind::NonSaturating => {
@@ -474,13 +476,21 @@ impl GanSession {
             }
         };
         let lecam = self.preset.train.lecam;
-        if lecam > 0.0 {
+        let loss = if lecam > 0.0 {
             loss + self
                 .lecam
                 .penalty(real_logits, fake_logits)
                 .mul_scalar(lecam)
         } else {
             loss
+        };
+        match augmented_logits {
+            Some((real_t, fake_t)) => {
+                let gaps = consistency_penalty(real_logits.clone(), real_t)
+                    + consistency_penalty(fake_logits.clone(), fake_t);
+                loss + gaps.mul_scalar(self.preset.train.consistency)
+            }
+            None => loss,
         }
     }
 
@@ -521,19 +531,19 @@ impl GanSession {
         let ad = self.device.clone();
         let ops = self.preset.train.augment_ops.clone();
         let mut aug = |x: Tensor<4>, p: f64| augment(x, p, &ops, &mut aug_rng, &ad);
-        let consistency = self.preset.train.consistency;
         let fake_seen = fake.clone().detach();
         // bCR compares D on what it just saw with D on a fully augmented copy.
-        let consistency_inputs =
-            (consistency > 0.0).then(|| (aug(real.clone(), 1.0), aug(fake_seen.clone(), 1.0)));
+        let consistency_inputs = (self.preset.train.consistency > 0.0)
+            .then(|| (aug(real.clone(), 1.0), aug(fake_seen.clone(), 1.0)));
         let real_logits = d.forward(aug(real, p), real_classes.clone());
         let fake_logits = d.forward(aug(fake_seen, p), fake_classes.clone());
-        let mut d_loss = self.discriminator_loss(&real_logits, &fake_logits);
-        if let Some((real_t, fake_t)) = consistency_inputs {
-            let gaps = consistency_penalty(real_logits.clone(), d.forward(real_t, real_classes))
-                + consistency_penalty(fake_logits.clone(), d.forward(fake_t, fake_classes.clone()));
-            d_loss = d_loss + gaps.mul_scalar(consistency);
-        }
+        let augmented_logits = consistency_inputs.map(|(real_t, fake_t)| {
+            (
+                d.forward(real_t, real_classes),
+                d.forward(fake_t, fake_classes.clone()),
+            )
+        });
+        let d_loss = self.discriminator_loss(&real_logits, &fake_logits, augmented_logits);
         let loss = self.preset.train.loss;
         let mut d_grads = GradientsParams::from_grads(d_loss.backward(), &d);
         d.visit_first_blocks(
