@@ -22,7 +22,9 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{By, Queryable};
 
 fn studio(root: &Path) -> Studio {
-    let loaded = load_project(root, false).unwrap();
+    let mut loaded = load_project(root, false).unwrap();
+    // Parallel tests must neither race on nor fill the user's recent-projects list.
+    loaded.recent_file = None;
     let wake: Wake = Arc::new(|| {});
     let device = WorkerDevice {
         device: Device::flex(),

@@ -251,7 +251,7 @@ pub fn write_new_file(path: &Path, bytes: &[u8]) -> Result<PathBuf, ShotExportEr
             source,
         })
     };
-    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    let tmp = crate::fsutil::temp_path(path);
     crate::fsutil::write_atomic(&tmp, bytes).map_err(|e| write_err(&tmp, e))?;
     let stem = path
         .file_stem()

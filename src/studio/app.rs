@@ -125,6 +125,7 @@ pub struct Studio {
     /// Saved checkpoints of the project's runs (the Checkpoint menu).
     pub(super) checkpoints: Vec<crate::project::CheckpointEntry>,
     pub(super) recent: crate::project::RecentProjects,
+    recent_file: Option<PathBuf>,
     // Gallery.
     pub textures: HashMap<ShotId, egui::TextureHandle>,
     pub pictures: HashMap<ShotId, Picture>,
@@ -189,6 +190,7 @@ impl Studio {
             generator: None,
             checkpoints: Vec::new(),
             recent: crate::project::RecentProjects::default(),
+            recent_file: loaded.recent_file.clone(),
             textures: HashMap::new(),
             pictures: HashMap::new(),
             selected: Vec::new(),
@@ -231,7 +233,10 @@ impl Studio {
     fn adopt(&mut self, loaded: LoadedProject) {
         self.project = loaded.project;
         self.checkpoints = loaded.checkpoints;
-        self.recent = loaded.recent;
+        // The studio keeps the list file it started with; without one the list stays in memory.
+        if self.recent_file.is_some() {
+            self.recent = loaded.recent;
+        }
         self.training = TrainingView {
             metrics: loaded.metrics,
             quality: loaded.quality,
@@ -265,7 +270,7 @@ impl Studio {
 
     fn remember_recent(&mut self) {
         self.recent.push(&self.project.root);
-        if let Some(path) = crate::project::RecentProjects::default_path()
+        if let Some(path) = self.recent_file.clone()
             && let Ok(bytes) = serde_json::to_vec_pretty(&self.recent)
         {
             // The recent list is a convenience; a failed queue is not worth a message.

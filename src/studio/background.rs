@@ -32,6 +32,9 @@ pub struct LoadedProject {
     /// Saved checkpoints, for the Checkpoint menu (kept current from training events).
     pub checkpoints: Vec<crate::project::CheckpointEntry>,
     pub recent: crate::project::RecentProjects,
+    /// Where the recent list is kept (the user's config folder); `None` keeps it in memory,
+    /// as tests do so that they never touch the user's list.
+    pub recent_file: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -186,8 +189,10 @@ pub fn load_project(root: &std::path::Path, create: bool) -> Result<LoadedProjec
         })
         .unwrap_or_default();
     let checkpoints = project.checkpoint_entries();
-    let recent = crate::project::RecentProjects::default_path()
-        .map(|p| crate::project::RecentProjects::load(&p))
+    let recent_file = crate::project::RecentProjects::default_path();
+    let recent = recent_file
+        .as_deref()
+        .map(crate::project::RecentProjects::load)
         .unwrap_or_default();
     Ok(LoadedProject {
         project,
@@ -195,6 +200,7 @@ pub fn load_project(root: &std::path::Path, create: bool) -> Result<LoadedProjec
         quality,
         checkpoints,
         recent,
+        recent_file,
     })
 }
 
