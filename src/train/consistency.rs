@@ -18,16 +18,12 @@ mod tests {
     use super::*;
     use burn::tensor::Device;
 
-    fn scalar(t: Tensor<1>) -> f32 {
-        t.into_data().try_to_vec::<f32>().expect("f32")[0]
-    }
-
     #[test]
     fn penalty_is_the_mean_squared_logit_gap() {
         let device = Device::flex();
         let clean = Tensor::<1>::from_floats([1.0, -2.0, 0.5], &device);
         let augmented = Tensor::<1>::from_floats([0.0, -2.0, 2.5], &device);
-        let penalty = scalar(consistency_penalty(clean, augmented));
+        let penalty = (consistency_penalty(clean, augmented)).into_scalar::<f32>();
         // (1² + 0² + 2²) / 3
         assert!((penalty - 5.0 / 3.0).abs() < 1e-6, "{penalty}");
     }
@@ -36,7 +32,7 @@ mod tests {
     fn identical_logits_cost_nothing() {
         let device = Device::flex();
         let logits = Tensor::<1>::from_floats([0.3, -1.7], &device);
-        let penalty = scalar(consistency_penalty(logits.clone(), logits));
+        let penalty = (consistency_penalty(logits.clone(), logits)).into_scalar::<f32>();
         assert!(penalty.abs() < 1e-12, "{penalty}");
     }
 }

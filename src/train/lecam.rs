@@ -84,19 +84,16 @@ mod tests {
         Tensor::<1>::from_floats(values, device)
     }
 
-    fn scalar(t: Tensor<1>) -> f32 {
-        t.into_data().try_to_vec::<f32>().expect("f32")[0]
-    }
-
     #[test]
     fn penalty_grows_as_d_pushes_reals_and_fakes_apart_and_anchors_follow_the_means() {
         let device = Device::flex();
         let mut anchors = LecamAnchors::resumed(Some([1.0, -1.0]), &device);
         // Reals are 2 above the fake anchor (−1), fakes 2 below the real anchor (+1): 4 + 4.
-        let near = scalar(anchors.penalty(
+        let near = (anchors.penalty(
             &logits(&[1.0, 1.0], &device),
             &logits(&[-1.0, -1.0], &device),
-        ));
+        ))
+        .into_scalar::<f32>();
         assert!((near - 8.0).abs() < 1e-5, "{near}");
         let saved = anchors.saved().expect("read").expect("anchors");
         assert!(
@@ -105,10 +102,11 @@ mod tests {
         );
 
         let mut anchors = LecamAnchors::resumed(Some([1.0, -1.0]), &device);
-        let far = scalar(anchors.penalty(
+        let far = (anchors.penalty(
             &logits(&[5.0, 3.0], &device),
             &logits(&[-4.0, -6.0], &device),
-        ));
+        ))
+        .into_scalar::<f32>();
         // reals 6 and 4 above −1: (36 + 16)/2; fakes 5 and 7 below 1: (25 + 49)/2.
         assert!((far - 63.0).abs() < 1e-4, "{far}");
         let saved = anchors.saved().expect("read").expect("anchors");
@@ -117,10 +115,11 @@ mod tests {
 
         // A D that cannot tell them apart pays nothing.
         let mut anchors = LecamAnchors::resumed(Some([0.0, 0.0]), &device);
-        let none = scalar(anchors.penalty(
+        let none = (anchors.penalty(
             &logits(&[-0.5, 0.0], &device),
             &logits(&[0.5, 0.0], &device),
-        ));
+        ))
+        .into_scalar::<f32>();
         assert!(none.abs() < 1e-7, "{none}");
     }
 
