@@ -23,7 +23,7 @@ mod tests {
         let device = Device::flex();
         let clean = Tensor::<1>::from_floats([1.0, -2.0, 0.5], &device);
         let augmented = Tensor::<1>::from_floats([0.0, -2.0, 2.5], &device);
-        let penalty = (consistency_penalty(clean, augmented)).into_scalar::<f32>();
+        let penalty = consistency_penalty(clean, augmented).into_scalar::<f32>();
         // (1² + 0² + 2²) / 3
         assert!((penalty - 5.0 / 3.0).abs() < 1e-6, "{penalty}");
     }
@@ -32,7 +32,7 @@ mod tests {
     fn identical_logits_cost_nothing() {
         let device = Device::flex();
         let logits = Tensor::<1>::from_floats([0.3, -1.7], &device);
-        let penalty = (consistency_penalty(logits.clone(), logits)).into_scalar::<f32>();
+        let penalty = consistency_penalty(logits.clone(), logits).into_scalar::<f32>();
         assert!(penalty.abs() < 1e-12, "{penalty}");
     }
 }

@@ -89,11 +89,12 @@ mod tests {
         let device = Device::flex();
         let mut anchors = LecamAnchors::resumed(Some([1.0, -1.0]), &device);
         // Reals are 2 above the fake anchor (−1), fakes 2 below the real anchor (+1): 4 + 4.
-        let near = (anchors.penalty(
-            &logits(&[1.0, 1.0], &device),
-            &logits(&[-1.0, -1.0], &device),
-        ))
-        .into_scalar::<f32>();
+        let near = anchors
+            .penalty(
+                &logits(&[1.0, 1.0], &device),
+                &logits(&[-1.0, -1.0], &device),
+            )
+            .into_scalar::<f32>();
         assert!((near - 8.0).abs() < 1e-5, "{near}");
         let saved = anchors.saved().expect("read").expect("anchors");
         assert!(
@@ -102,11 +103,12 @@ mod tests {
         );
 
         let mut anchors = LecamAnchors::resumed(Some([1.0, -1.0]), &device);
-        let far = (anchors.penalty(
-            &logits(&[5.0, 3.0], &device),
-            &logits(&[-4.0, -6.0], &device),
-        ))
-        .into_scalar::<f32>();
+        let far = anchors
+            .penalty(
+                &logits(&[5.0, 3.0], &device),
+                &logits(&[-4.0, -6.0], &device),
+            )
+            .into_scalar::<f32>();
         // reals 6 and 4 above −1: (36 + 16)/2; fakes 5 and 7 below 1: (25 + 49)/2.
         assert!((far - 63.0).abs() < 1e-4, "{far}");
         let saved = anchors.saved().expect("read").expect("anchors");
@@ -115,11 +117,12 @@ mod tests {
 
         // A D that cannot tell them apart pays nothing.
         let mut anchors = LecamAnchors::resumed(Some([0.0, 0.0]), &device);
-        let none = (anchors.penalty(
-            &logits(&[-0.5, 0.0], &device),
-            &logits(&[0.5, 0.0], &device),
-        ))
-        .into_scalar::<f32>();
+        let none = anchors
+            .penalty(
+                &logits(&[-0.5, 0.0], &device),
+                &logits(&[0.5, 0.0], &device),
+            )
+            .into_scalar::<f32>();
         assert!(none.abs() < 1e-7, "{none}");
     }
 
