@@ -108,6 +108,13 @@ fn import_train_select_slide_favourite_export() {
         atelier::preset::AugmentMode::Adaptive,
         "a 40-image folder turns adaptive augmentation on"
     );
+    // Three epochs of 32 training images (split 0.8) at batch 8 would be 12 steps.
+    assert_eq!(
+        h.state().project.settings.preset.train.steps,
+        Some(atelier::studio::SMALL_FOLDER_MIN_STEPS),
+        "an epoch-counted run on a small folder gets enough steps"
+    );
+    h.get_by_label_contains("Small folder: 3 epochs would be only");
     assert!(
         h.state()
             .notices

@@ -14,7 +14,7 @@ mod stats;
 mod textures;
 mod training_panel;
 
-pub use app::{Notice, ShotEditor, Studio};
+pub use app::{Notice, SMALL_FOLDER_MIN_STEPS, ShotEditor, Studio};
 pub use background::{Background, LoadedProject, load_project};
 pub use gpu::{ComputeSetting, choose_compute};
 pub use stats::{Stats, StatsReport, percentile};

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::{SMALL_FOLDER, Studio};
+use super::{SMALL_FOLDER, SMALL_FOLDER_MIN_STEPS, Studio};
 use crate::data::{ImportOptions, ImportReport};
 use crate::export::ShotMeta;
 use crate::preset::{AugmentMode, Preset};
@@ -74,14 +74,30 @@ impl Studio {
         true
     }
 
-    /// Small folders over-fit D fast: turn on adaptive augmentation and say so.
-    pub(super) fn suggest_augmentation(&mut self, images: usize) {
+    /// Small folders over-fit D fast, and a few epochs of them are only a few dozen steps:
+    /// turn on adaptive augmentation, give an epoch-counted run enough steps, and say so.
+    pub(super) fn fit_small_folder(&mut self, images: usize) {
+        if images >= SMALL_FOLDER {
+            return;
+        }
         let train = &mut self.project.settings.preset.train;
-        if images < SMALL_FOLDER && train.augment == AugmentMode::Off {
+        if train.augment == AugmentMode::Off {
             train.augment = AugmentMode::Adaptive;
             self.mark_settings();
             self.import_tip(format!(
                 "Small folder ({images} images): adaptive augmentation is on (Training panel to change)."
+            ));
+        }
+        let train = &mut self.project.settings.preset.train;
+        let training_images = (images as f64 * self.project.settings.preset.data.split[0]) as u64;
+        let epoch_steps = (training_images / train.batch.max(1) as u64).max(1);
+        let by_epochs = train.epochs as u64 * epoch_steps;
+        if train.steps.is_none() && by_epochs < SMALL_FOLDER_MIN_STEPS {
+            train.steps = Some(SMALL_FOLDER_MIN_STEPS);
+            let epochs = train.epochs;
+            self.mark_settings();
+            self.import_tip(format!(
+                "Small folder: {epochs} epochs would be only {by_epochs} steps, too few to draw a product; runs now train for {SMALL_FOLDER_MIN_STEPS} steps (Steps in the Training panel to change; Stop ends a run early with a checkpoint)."
             ));
         }
         // A base model helps most where data is scarce; say where to find it.
