@@ -38,7 +38,7 @@ const SAVE_DELAY: Duration = Duration::from_millis(400);
 /// Folders with fewer images than this get adaptive augmentation by default.
 pub const SMALL_FOLDER: usize = 2_000;
 /// The fewest steps a run on a small folder gets when its recipe counts epochs: ten epochs of
-/// 200 photos are about 60 steps, where nothing looks like a product yet. Measured on 200
+/// 200 photos are 50 steps, where nothing looks like a product yet. Measured on 200
 /// T-shirts (README, "Small folders"): feature FD 16.8 at 1,000 steps, 11.3 at 4,000, and
 /// smaller gains after.
 pub const SMALL_FOLDER_MIN_STEPS: u64 = 4_000;

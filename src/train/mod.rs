@@ -30,7 +30,7 @@ pub use run::{
     PREVIEW_COUNT, RUN_INFO, RunInfo, RunOptions, RunSummary, StepOutcome, TrainEvent, TrainRun,
     load_base, train_run,
 };
-pub use session::GanSession;
+pub use session::{GanSession, steps_per_epoch};
 
 use thiserror::Error;
 

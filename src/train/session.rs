@@ -190,6 +190,13 @@ fn seeded_networks(preset: &Preset, device: &Device, ad: &Device) -> (Generator,
     (g, d)
 }
 
+/// Steps per epoch of `train_images` at `batch`: full batches only (BatchNorm dislikes a
+/// ragged last batch), and at least one.
+#[must_use]
+pub fn steps_per_epoch(train_images: usize, batch: usize) -> u64 {
+    (train_images / batch.max(1)).max(1) as u64
+}
+
 impl GanSession {
     /// A fresh run. `device` is a plain device; autodiff is enabled here.
     pub fn new(
@@ -374,10 +381,9 @@ impl GanSession {
         self.batch
     }
 
-    /// Steps per epoch: full batches only (BatchNorm dislikes a ragged last batch).
     #[must_use]
     pub fn steps_per_epoch(&self) -> u64 {
-        (self.train.len() / self.batch).max(1) as u64
+        steps_per_epoch(self.train.len(), self.batch)
     }
 
     /// The step budget: `steps`, else `epochs` × steps per epoch.

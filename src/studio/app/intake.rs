@@ -88,10 +88,11 @@ impl Studio {
                 "Small folder ({images} images): adaptive augmentation is on (Training panel to change)."
             ));
         }
+        // The split's training share, near enough for a tip (the split rounds per class).
+        let training_images = (images as f64 * self.project.settings.preset.data.split[0]) as usize;
         let train = &mut self.project.settings.preset.train;
-        let training_images = (images as f64 * self.project.settings.preset.data.split[0]) as u64;
-        let epoch_steps = (training_images / train.batch.max(1) as u64).max(1);
-        let by_epochs = train.epochs as u64 * epoch_steps;
+        let by_epochs =
+            train.epochs as u64 * crate::train::steps_per_epoch(training_images, train.batch);
         if train.steps.is_none() && by_epochs < SMALL_FOLDER_MIN_STEPS {
             train.steps = Some(SMALL_FOLDER_MIN_STEPS);
             let epochs = train.epochs;
@@ -102,7 +103,7 @@ impl Studio {
         }
         // A base model helps most where data is scarce; say where to find it.
         let p = &self.project.settings.preset;
-        if images < SMALL_FOLDER && p.train.init.is_none() {
+        if p.train.init.is_none() {
             let fitting = crate::base::SHIPPED_BASES
                 .iter()
                 .find(|b| b.resolution == p.model.resolution && b.channels == p.model.channels);
