@@ -12,13 +12,15 @@ use std::sync::Arc;
 use atelier::data::Dataset;
 use atelier::preset::Preset;
 use atelier::train::GanSession;
-use burn::tensor::Device;
+use burn::tensor::{Device, DeviceKind};
 
 #[test]
 fn one_tiny_step_and_a_sample_on_wgpu() {
-    let device = Device::wgpu_options()
-        .init()
-        .expect("wgpu needs a Vulkan/Metal/DX12 adapter; on Debian install mesa-vulkan-drivers (.ci/run does)");
+    // The lazy constructor, not `wgpu_options().init()`: the resume tests in this binary bring
+    // up the same default runtime (burn restores optimiser state on `Device::default()`), and
+    // a second `init` of one runtime is an error. Without an adapter this panics at the first
+    // tensor; on Debian install mesa-vulkan-drivers (.ci/run does).
+    let device = Device::wgpu(DeviceKind::DefaultDevice);
     let mut preset = Preset::load("tiny-test").unwrap();
     preset.train.batch = 4;
     let n = 8;

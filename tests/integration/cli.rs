@@ -6,7 +6,7 @@
     clippy::many_single_char_names
 )]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

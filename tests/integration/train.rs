@@ -9,7 +9,7 @@
     clippy::float_cmp
 )]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

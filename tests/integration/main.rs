@@ -1,0 +1,13 @@
+//! Atelier's integration tests, one module per area, built as ONE test binary: each extra binary
+//! links the whole burn/wgpu/egui stack again, and `cargo test` runs binaries one after another,
+//! so with one binary the slow tests (the wgpu step on software Vulkan, the class judge) share
+//! the cores with the rest instead of queueing behind them.
+
+mod cli;
+mod common;
+mod import;
+mod quality;
+mod studio_ui;
+mod train;
+mod wgpu_path;
+mod worker;
