@@ -245,34 +245,10 @@ fn starting_over_an_existing_run_or_resuming_nothing_is_refused() {
     let data = demo_folder(16);
     let out = tempfile::tempdir().unwrap();
     let r = out.path().join("r");
-    let options = RunOptions {
-        data_dir: data.path().to_path_buf(),
-        run_dir: r.clone(),
-        preset: tiny(2),
-        resume: true,
-    };
-    let err = train_run(
-        &options,
-        &Device::flex(),
-        &AtomicBool::new(false),
-        &|_| {},
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let err = try_run(data.path(), &r, tiny(2), true).unwrap_err();
     assert!(err.to_string().contains("no checkpoint"), "{err}");
     run(data.path(), &r, tiny(2), false);
-    let options = RunOptions {
-        resume: false,
-        ..options
-    };
-    let err = train_run(
-        &options,
-        &Device::flex(),
-        &AtomicBool::new(false),
-        &|_| {},
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let err = try_run(data.path(), &r, tiny(2), false).unwrap_err();
     assert!(err.to_string().contains("already holds a run"), "{err}");
 }
 
@@ -349,20 +325,7 @@ fn damaged_checkpoint_is_a_clear_error() {
     let n = bytes.len();
     bytes[n - 100] ^= 0xff;
     std::fs::write(&path, &bytes).unwrap();
-    let options = RunOptions {
-        data_dir: data.path().to_path_buf(),
-        run_dir: r,
-        preset: tiny(4),
-        resume: true,
-    };
-    let err = train_run(
-        &options,
-        &Device::flex(),
-        &AtomicBool::new(false),
-        &|_| {},
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let err = try_run(data.path(), &r, tiny(4), true).unwrap_err();
     assert!(err.to_string().contains("damaged"), "{err}");
 }
 
