@@ -24,6 +24,20 @@ fn atelier(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `atelier sample` of `count` shots from `run` into `out` on the CPU, plus `extra` flags.
+fn sample_on_cpu(run: &Path, out: &Path, count: u32, extra: &[&str]) -> (i32, String, String) {
+    let (run, out, count) = (
+        run.to_str().unwrap(),
+        out.to_str().unwrap(),
+        count.to_string(),
+    );
+    let mut args = vec![
+        "sample", "--run", run, "--count", &count, "--out", out, "--device", "cpu",
+    ];
+    args.extend_from_slice(extra);
+    atelier(&args)
+}
+
 /// `atelier train` of `preset` on `data` into `out` for `steps` steps on the CPU.
 fn train_on_cpu(data: &Path, preset: &str, out: &Path, steps: u32) -> (i32, String, String) {
     atelier(&[
@@ -56,19 +70,7 @@ fn train_then_sample_then_refuse_to_overwrite() {
     assert!(!stderr.contains("show colour"), "{stderr}");
 
     let shots = tmp.path().join("shots");
-    let (code, stdout, stderr) = atelier(&[
-        "sample",
-        "--run",
-        &p(&run),
-        "--count",
-        "5",
-        "--out",
-        &p(&shots),
-        "--seed",
-        "10",
-        "--device",
-        "cpu",
-    ]);
+    let (code, stdout, stderr) = sample_on_cpu(&run, &shots, 5, &["--seed", "10"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     let files: Vec<_> = std::fs::read_dir(&shots).unwrap().collect();
     assert_eq!(files.len(), 5);
@@ -76,36 +78,12 @@ fn train_then_sample_then_refuse_to_overwrite() {
     let img = image::open(shots.join("seed-00000010.png")).unwrap();
     assert_eq!((img.width(), img.height()), (28, 28));
 
-    let (code, _, stderr) = atelier(&[
-        "sample",
-        "--run",
-        &p(&run),
-        "--count",
-        "5",
-        "--out",
-        &p(&shots),
-        "--seed",
-        "12",
-        "--device",
-        "cpu",
-    ]);
+    let (code, _, stderr) = sample_on_cpu(&run, &shots, 5, &["--seed", "12"]);
     assert_ne!(code, 0);
     assert!(stderr.contains("already exists"), "{stderr}");
 
     // An unconditional model has no classes to pick.
-    let (code, _, stderr) = atelier(&[
-        "sample",
-        "--run",
-        &p(&run),
-        "--count",
-        "2",
-        "--out",
-        &p(&tmp.path().join("c")),
-        "--class",
-        "sneaker",
-        "--device",
-        "cpu",
-    ]);
+    let (code, _, stderr) = sample_on_cpu(&run, &tmp.path().join("c"), 2, &["--class", "sneaker"]);
     assert_ne!(code, 0);
     assert!(stderr.contains("no class named 'sneaker'"), "{stderr}");
 
