@@ -95,7 +95,7 @@ pub(super) fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
         let q = evaluate(&sampler, &dataset, &split, checkpoint.state.step, &cache)?
             .context("no held-out images to evaluate against")?;
         print_quality(name, &q, || {
-            *feature_reference.get_or_init(|| cache.feature_distance_to(&train_refs))
+            *feature_reference.get_or_init(|| cache.feature_reference(&train_refs))
         });
         if let Some(judge) = judge
             .as_ref()
@@ -165,12 +165,12 @@ fn train_class_judge(
     Some(judge)
 }
 
-/// One checkpoint's figures; `reference` gives the real-vs-real feature distance (computed
+/// One checkpoint's figures; `reference` gives the real-vs-real feature figures (computed
 /// once, only when the record has a feature distance to read against it).
 fn print_quality(
     name: &str,
     q: &crate::quality::QualityRecord,
-    reference: impl FnOnce() -> Option<f64>,
+    reference: impl FnOnce() -> Option<crate::train::FeatureReference>,
 ) {
     let levels: Vec<String> = q
         .swd_levels
@@ -185,14 +185,32 @@ fn print_quality(
         100.0 * q.near_copy_fraction
     );
     if let Some(fd) = q.feature_fd {
-        let reference = reference().map_or(String::new(), |r| format!("; real-vs-real {r:.2}"));
+        let reference = reference();
         println!(
-            "{:<6} feature FD ({}) {fd:.2}{reference}",
+            "{:<6} feature FD ({}) {fd:.2}{}",
             "",
             q.feature_judge
                 .as_deref()
-                .unwrap_or(crate::train::SHIPPED_FEATURE_JUDGE)
+                .unwrap_or(crate::train::SHIPPED_FEATURE_JUDGE),
+            reference.map_or(String::new(), |r| format!("; real-vs-real {:.2}", r.fd))
         );
+        if let Some(pr) = q.fidelity {
+            let real = reference
+                .and_then(|r| Some((r.fidelity?, r.images)))
+                .map_or(String::new(), |(r, n)| {
+                    format!(
+                        "; real-vs-real ({n} images each) {:.3} / {:.3}",
+                        r.precision, r.recall
+                    )
+                });
+            println!(
+                "{:<6} precision / recall (k = {}) {:.3} / {:.3}{real}: shots that look like some photo / photos some shot comes near",
+                "",
+                crate::quality::NEIGHBOURHOOD_K,
+                pr.precision,
+                pr.recall
+            );
+        }
     }
     if let Some(c) = q.copying {
         let space = q

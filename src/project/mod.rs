@@ -40,7 +40,7 @@ pub struct CheckpointEntry {
 
 impl CheckpointEntry {
     /// The menu text: the file under `runs/`, its step, SWD, near-copy share, (28 px grey
-    /// runs) feature distance, and the data-copying share (50 % = no copying).
+    /// runs) feature distance, precision and recall, and the data-copying share (50 % = no copying).
     #[must_use]
     pub fn label(&self, runs_dir: &Path) -> String {
         use std::fmt::Write;
@@ -59,6 +59,13 @@ impl CheckpointEntry {
             );
             if let Some(fd) = q.feature_fd {
                 let _ = write!(text, " · feature FD {fd:.1}");
+            }
+            if let Some(pr) = q.fidelity {
+                let _ = write!(
+                    text,
+                    " · precision {:.2} · recall {:.2}",
+                    pr.precision, pr.recall
+                );
             }
             if let Some(c) = q.copying {
                 let _ = write!(
@@ -386,6 +393,10 @@ mod tests {
             real_images: 10,
             feature_fd: Some(swd / 2.0),
             feature_judge: None,
+            fidelity: Some(crate::quality::PrecisionRecall {
+                precision: 0.714,
+                recall: 0.6,
+            }),
             copying_space: None,
             variety: Some(0.93),
             judge_pending: false,
@@ -402,7 +413,7 @@ mod tests {
             labels,
             [
                 "run-001/checkpoint.atl · step 700".to_string(),
-                "run-001/best.atl · step 500 · held-out SWD 20.5 · near-copies 1.0 % · feature FD 10.2 · nearer the training set than new photos 51 % · variety 0.93"
+                "run-001/best.atl · step 500 · held-out SWD 20.5 · near-copies 1.0 % · feature FD 10.2 · precision 0.71 · recall 0.60 · nearer the training set than new photos 51 % · variety 0.93"
                     .to_string(),
             ]
         );

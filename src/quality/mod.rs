@@ -1,13 +1,16 @@
 //! Honest quality figures computed on held-out images: multi-scale sliced Wasserstein distance
-//! (SWD) between generated and real patches, and a memorisation check (distance from each shot
-//! to its nearest training image).
+//! (SWD) between generated and real patches, a memorisation check (distance from each shot
+//! to its nearest training image), and, in a network's features, the Fréchet distance and
+//! precision and recall.
 //!
 //! Pure CPU code over `u8` images; knows nothing of devices, training or the GUI.
 
+mod fidelity;
 mod frechet;
 mod nearest;
 mod swd;
 
+pub use fidelity::{NEIGHBOURHOOD_K, PrecisionRecall};
 pub use frechet::{FeatureStats, frechet_distance};
 pub use nearest::{
     DataCopying, Memorisation, PixelIndex, SPREAD_ITEMS, feature_spread, held_out_distances,
@@ -38,6 +41,10 @@ pub struct QualityRecord {
     /// also what older logs without this field used) or the run's class judge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feature_judge: Option<String>,
+    /// Precision and recall in the same features: tells broken shots (low precision) from
+    /// missing variety (low recall), which the one Fréchet figure mixes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fidelity: Option<PrecisionRecall>,
     /// The data-copying test: are shots nearer to the training images than held-out photos?
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copying: Option<DataCopying>,

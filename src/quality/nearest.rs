@@ -136,7 +136,7 @@ pub fn nearest_feature_distances(queries: &[Vec<f32>], pool: &[Vec<f32>]) -> Vec
 }
 
 /// Euclidean distance between two feature vectors.
-fn euclidean(a: &[f32], b: &[f32]) -> f32 {
+pub(super) fn euclidean(a: &[f32], b: &[f32]) -> f32 {
     a.iter()
         .zip(b)
         .map(|(x, y)| (x - y) * (x - y))

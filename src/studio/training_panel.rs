@@ -378,6 +378,13 @@ impl Studio {
                     .as_deref()
                     .unwrap_or(crate::train::SHIPPED_FEATURE_JUDGE);
                 ui.label(format!("feature FD {fd:.1} ({judge})"));
+                if let Some(pr) = q.fidelity {
+                    ui.label(format!(
+                        "precision {:.2} · recall {:.2}",
+                        pr.precision, pr.recall
+                    ))
+                    .on_hover_text("In the same features (Kynkäänniemi et al. 2019): precision is the share of shots that look like some held-out photo (low: broken shots); recall, the share of held-out photos some shot comes near (low: missing variety).");
+                }
             } else if q.judge_pending {
                 ui.label("feature FD: the run's class judge is still training (on its own thread)");
             }
@@ -451,6 +458,24 @@ impl Studio {
                     plot.line(Line::new("feature FD", fd.clone()));
                     plot.points(Points::new("feature FD points", fd).radius(3.0));
                 });
+            }
+            let fidelity: Vec<_> = q
+                .iter()
+                .filter_map(|r| r.fidelity.map(|f| (r.step as f64, f)))
+                .collect();
+            if !fidelity.is_empty() {
+                ui.label("Held-out precision and recall (higher is better)");
+                let precision: Vec<[f64; 2]> =
+                    fidelity.iter().map(|(s, f)| [*s, f.precision]).collect();
+                let recall: Vec<[f64; 2]> = fidelity.iter().map(|(s, f)| [*s, f.recall]).collect();
+                panel_plot("fidelity-plot", 90.0)
+                    .legend(Legend::default())
+                    .include_y(0.0)
+                    .include_y(1.0)
+                    .show(ui, |plot| {
+                        plot.line(Line::new("precision", precision));
+                        plot.line(Line::new("recall", recall));
+                    });
             }
         }
     }

@@ -15,7 +15,8 @@ use super::feature_distance::FeatureJudge;
 use crate::data::{Dataset, Split};
 use crate::latent::latent_for_seed;
 use crate::quality::{
-    DataCopying, FeatureStats, Memorisation, QualityRecord, SPREAD_ITEMS, SwdConfig,
+    DataCopying, FeatureStats, Memorisation, NEIGHBOURHOOD_K, PrecisionRecall, QualityRecord,
+    SPREAD_ITEMS, SwdConfig,
     feature_spread, frechet_distance, held_out_distances, nearest_feature_distances, pixel_spread,
     swd, threshold_from_held_out,
 };
@@ -211,15 +212,35 @@ impl EvalCache {
             .as_ref()
     }
 
-    /// The feature distance between `images` and the held-out images cached at the first
-    /// evaluation (for a real-vs-real reference). `None` before any evaluation, or for other
-    /// data.
-    pub fn feature_distance_to(&self, images: &[&[u8]]) -> Option<f64> {
+    /// The feature distance, precision and recall of `images` against the held-out images
+    /// cached at the first evaluation (for a real-vs-real reference). `None` before any
+    /// evaluation, or for other data.
+    pub fn feature_reference(&self, images: &[&[u8]]) -> Option<FeatureReference> {
         let judge = self.judge.get()?.as_ref()?;
         let real = self.real_stats.get()?.as_ref()?;
-        let stats = judge.stats_of_images(images).ok()?;
-        Some(frechet_distance(&stats, real))
+        let rows = judge.features_of_images(images).ok()?;
+        let real_rows = self.held_out_features.get()?.as_ref()?;
+        let n = rows.len().min(real_rows.len());
+        Some(FeatureReference {
+            fd: frechet_distance(&FeatureStats::of(&rows)?, real),
+            fidelity: PrecisionRecall::measure(
+                &evenly(&rows, n),
+                &evenly(real_rows, n),
+                NEIGHBOURHOOD_K,
+            ),
+            images: n,
+        })
     }
+}
+
+/// Feature figures of real images against the held-out ones: what a perfect generator would
+/// score with the same judge and set sizes.
+#[derive(Clone, Copy, Debug)]
+pub struct FeatureReference {
+    pub fd: f64,
+    /// On `images` of each set: fewer than the shots when the real images are few.
+    pub fidelity: Option<PrecisionRecall>,
+    pub images: usize,
 }
 
 /// `count` items spread evenly over `items` (all of them when `count >= items.len()`).
@@ -252,6 +273,26 @@ fn variety(
         (pixel_spread(&evenly(shots, n))?, real_spread?)
     };
     (real_spread > 0.0).then(|| f64::from(shot_spread / real_spread))
+}
+
+/// Precision and recall of the shots' features against the held-out images', on equal counts,
+/// when there are as many held-out images as a feature distance needs.
+fn fidelity(
+    cache: &EvalCache,
+    judge: &FeatureJudge,
+    shot_rows: &[Vec<f32>],
+    real: &[&[u8]],
+) -> Option<PrecisionRecall> {
+    if real.len() < MIN_FEATURE_IMAGES {
+        return None;
+    }
+    let real_rows = cache.held_out_features(judge, real)?;
+    let n = shot_rows.len().min(real_rows.len());
+    PrecisionRecall::measure(
+        &evenly(shot_rows, n),
+        &evenly(real_rows, n),
+        NEIGHBOURHOOD_K,
+    )
 }
 
 /// Evaluates `sampler` at `step`. `None` when the split holds no held-out image.
@@ -323,6 +364,9 @@ pub fn evaluate(
         let real = cache.real_stats(judge, &real)?;
         Some(frechet_distance(&FeatureStats::of(rows)?, real))
     });
+    let fidelity = shot_features
+        .as_ref()
+        .and_then(|(judge, rows)| fidelity(cache, judge, rows, &real));
     // Data copying in the network's features where there is one: in pixels a blurred new
     // photo lies nearer the training set than the sharp one (T-shirts, blur radius 1: 58.6 %
     // of pairs), so blur read as copying; in features it reads as farther (44.2 %).
@@ -357,6 +401,7 @@ pub fn evaluate(
         real_images: real.len(),
         feature_judge: feature_fd.and(judge).map(|judge| judge.name().to_string()),
         feature_fd,
+        fidelity,
         copying,
         copying_space,
         variety,

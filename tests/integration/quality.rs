@@ -9,7 +9,7 @@ use std::path::Path;
 use atelier::data::{Dataset, ImportOptions, import_folder};
 use atelier::preset::SquareMode;
 use atelier::quality::{
-    DataCopying, LOW_VARIETY, SwdConfig, feature_spread, frechet_distance, held_out_distances,
+    DataCopying, LOW_VARIETY, NEIGHBOURHOOD_K, PrecisionRecall, SwdConfig, feature_spread, frechet_distance, held_out_distances,
     nearest_feature_distances, nearest_neighbours, pixel_spread, swd,
 };
 use atelier::rng::Rng;
@@ -139,6 +139,48 @@ fn feature_distance_orders_real_blurred_collapsed_and_noise() {
         );
     }
     assert!(frechet_distance(&reference, &reference) < 1e-9);
+}
+
+/// Precision and recall in the shipped network's features split what the one Fréchet figure
+/// mixes: new photos score high on both, a few distinct photos keep precision and lose recall,
+/// noise loses both, another product class keeps little precision (outlying T-shirts have wide
+/// balls: the metric's known weak spot) and no recall, and blur costs recall far more than
+/// precision: blurred photos still look like photos, but lose the detail that sets them apart.
+#[test]
+fn precision_and_recall_tell_broken_shots_from_missing_variety() {
+    let data = tshirts();
+    let judge = FeatureJudge::shipped(&Device::flex()).unwrap();
+    let features = |images: &[&[u8]]| judge.features_of_images(images).unwrap();
+    let a: Vec<&[u8]> = (0..500).map(|i| data.image(i)).collect();
+    let b: Vec<&[u8]> = (500..1000).map(|i| data.image(i)).collect();
+    let real = features(&a);
+    let pr = |images: &[&[u8]]| {
+        PrecisionRecall::measure(&features(images), &real, NEIGHBOURHOOD_K).unwrap()
+    };
+    let blur2: Vec<Vec<u8>> = b.iter().map(|i| blurred(i, 2)).collect();
+    let collapsed: Vec<&[u8]> = (0..500).map(|i| b[i % 8]).collect();
+    let mut rng = Rng::new(3);
+    let static_noise: Vec<Vec<u8>> = (0..500)
+        .map(|_| (0..784).map(|_| (rng.next_u64() & 255) as u8).collect())
+        .collect();
+    let sneakers = shared_folder("fmnist-sneaker-train");
+    let other_class: Vec<&[u8]> = (0..500).map(|i| sneakers.image(i)).collect();
+    let new = pr(&b);
+    let soft = pr(&refs(&blur2));
+    let few = pr(&collapsed);
+    let sneaker = pr(&other_class);
+    let noise = pr(&refs(&static_noise));
+    eprintln!(
+        "precision / recall: new photos {new:?}, blur r2 {soft:?}, 8 distinct {few:?}, sneakers {sneaker:?}, noise {noise:?}"
+    );
+    assert!(new.precision > 0.6 && new.recall > 0.6, "{new:?}");
+    assert!(few.precision > 0.6, "8 real photos each look like a photo: {few:?}");
+    assert!(few.recall * 4.0 < new.recall, "but cover little: {few:?}");
+    assert!(soft.precision < new.precision, "blur: {soft:?}");
+    assert!(soft.recall * 4.0 < new.recall, "blur: {soft:?}");
+    assert!(sneaker.precision * 2.0 < new.precision, "sneakers: {sneaker:?}");
+    assert!(sneaker.recall < 0.05, "sneakers: {sneaker:?}");
+    assert!(noise.precision < 0.05 && noise.recall < 0.05, "noise: {noise:?}");
 }
 
 /// Colour photos have no shipped feature network: `atelier eval` trains a class judge on the

@@ -517,6 +517,7 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
                 real_images: 300,
                 feature_fd: Some(fd),
                 feature_judge: None,
+                fidelity: None,
                 copying_space: None,
                 variety: Some(variety),
                 judge_pending: false,
