@@ -123,6 +123,10 @@ pub struct EvalArgs {
     /// average buys.
     #[arg(long)]
     pub raw: bool,
+    /// Score shots drawn at this truncation ψ (the studio's "New-shot truncation"): below 1
+    /// trades recall (variety) for precision (cleaner shots); 1 leaves latents alone.
+    #[arg(long, default_value_t = 1.0)]
+    pub truncation: f32,
 }
 
 #[derive(Debug, Args, Default)]

@@ -56,6 +56,7 @@ pub(super) fn bench_quality(args: &BenchArgs, quiet: bool) -> Result<()> {
             device: args.device,
             class_shots: 500,
             raw: false,
+            truncation: 1.0,
         },
         quiet,
     )

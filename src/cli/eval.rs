@@ -15,6 +15,12 @@ use crate::train::{BEST, Checkpoint, LATEST, RUN_INFO, RunInfo, evaluate};
 /// Held-out SWD and memorisation of the latest and best checkpoints, with a real-vs-real
 /// reference (training images against the same held-out images) to read them against.
 pub(super) fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
+    if !(args.truncation.is_finite() && args.truncation > 0.0 && args.truncation <= 2.0) {
+        bail!(
+            "--truncation must be above 0 and at most 2 (1 = untruncated), got {}",
+            args.truncation
+        );
+    }
     let data_dir = if let Some(d) = &args.data {
         d.clone()
     } else {
@@ -83,12 +89,16 @@ pub(super) fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
     let judge = wants_judge
         .then(|| train_class_judge(&dataset, &split, &reference_idx, &chosen.device))
         .flatten();
-    let cache = match &judge {
+    let mut cache = match &judge {
         Some(judge) if judge_features => {
             crate::train::EvalCache::with_feature_judge(judge.feature_judge())
         }
         _ => crate::train::EvalCache::new(),
     };
+    if (args.truncation - 1.0).abs() > f32::EPSILON {
+        println!("shots at truncation ψ {}", args.truncation);
+        cache = cache.with_truncation(args.truncation);
+    }
     let feature_reference = std::cell::OnceCell::new();
     for (name, checkpoint) in checkpoints {
         let sampler = Sampler::from_checkpoint_weights(&checkpoint, args.raw, &chosen.device)?;

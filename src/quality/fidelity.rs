@@ -89,11 +89,7 @@ mod tests {
     /// `n` rows of `dim` Gaussian features around `centre`, spread `scale`.
     fn gaussian(rng: &mut Rng, n: usize, dim: usize, centre: f32, scale: f32) -> Vec<Vec<f32>> {
         (0..n)
-            .map(|_| {
-                (0..dim)
-                    .map(|_| centre + scale * rng.normal())
-                    .collect()
-            })
+            .map(|_| (0..dim).map(|_| centre + scale * rng.normal()).collect())
             .collect()
     }
 
@@ -133,7 +129,10 @@ mod tests {
         let collapsed = PrecisionRecall::measure(&collapsed, &real, NEIGHBOURHOOD_K).unwrap();
         assert!(collapsed.precision > 0.99, "{collapsed:?}");
         assert!(collapsed.recall < 0.05, "{collapsed:?}");
-        assert!(collapsed.recall < fair.recall / 10.0, "{collapsed:?} vs {fair:?}");
+        assert!(
+            collapsed.recall < fair.recall / 10.0,
+            "{collapsed:?} vs {fair:?}"
+        );
     }
 
     #[test]
@@ -147,7 +146,10 @@ mod tests {
         let broken = PrecisionRecall::measure(&shots, &real, NEIGHBOURHOOD_K).unwrap();
         let clean = PrecisionRecall::measure(&clean, &real, NEIGHBOURHOOD_K).unwrap();
         let drop = clean.precision - broken.precision;
-        assert!((drop - 0.3 * clean.precision).abs() < 0.05, "{broken:?} vs {clean:?}");
+        assert!(
+            (drop - 0.3 * clean.precision).abs() < 0.05,
+            "{broken:?} vs {clean:?}"
+        );
     }
 
     #[test]

@@ -116,6 +116,9 @@ pub struct ImportView {
     pub tips: Vec<String>,
     /// Tips gathered while an import (and its re-read at a new size) is under way.
     pub pending_tips: Vec<String>,
+    /// Start a new run once the import under way has ended (`studio --import DIR
+    /// --auto-train`): before, there is no folder to train on.
+    pub train_when_done: bool,
 }
 
 pub struct Studio {
@@ -410,6 +413,9 @@ impl Studio {
                 self.import.report = Some(report);
                 self.import.window_open = true;
                 self.mark_settings();
+                if std::mem::take(&mut self.import.train_when_done) {
+                    self.start_training(false);
+                }
             }
             Event::ShotsDropped(shots) => self.on_shots_dropped(shots),
             Event::Nearest {
@@ -434,6 +440,7 @@ impl Studio {
     fn on_failure(&mut self, error: &WorkerError) {
         if matches!(error, WorkerError::Import(_) | WorkerError::Copy { .. }) {
             self.import.running = false;
+            self.import.train_when_done = false;
         }
         self.report_error(format!("{error}"));
     }

@@ -151,8 +151,7 @@ pub fn run(args: StudioArgs) -> Result<()> {
                 app.studio.dropped(vec![folder]);
             }
             if auto_train {
-                let resume = app.studio.project.settings.current_run.is_some();
-                app.studio.start_training(resume);
+                app.studio.auto_train();
             }
             Ok(Box::new(app))
         }),

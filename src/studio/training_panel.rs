@@ -468,8 +468,9 @@ impl Studio {
                 let precision: Vec<[f64; 2]> =
                     fidelity.iter().map(|(s, f)| [*s, f.precision]).collect();
                 let recall: Vec<[f64; 2]> = fidelity.iter().map(|(s, f)| [*s, f.recall]).collect();
+                // Bottom left: the lines climb towards the top right as training goes on.
                 panel_plot("fidelity-plot", 90.0)
-                    .legend(Legend::default())
+                    .legend(Legend::default().position(egui_plot::Corner::LeftBottom))
                     .include_y(0.0)
                     .include_y(1.0)
                     .show(ui, |plot| {

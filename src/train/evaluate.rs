@@ -13,12 +13,11 @@ use super::TrainError;
 use super::class_fidelity::ClassJudge;
 use super::feature_distance::FeatureJudge;
 use crate::data::{Dataset, Split};
-use crate::latent::latent_for_seed;
+use crate::latent::{latent_for_seed, truncate};
 use crate::quality::{
     DataCopying, FeatureStats, Memorisation, NEIGHBOURHOOD_K, PrecisionRecall, QualityRecord,
-    SPREAD_ITEMS, SwdConfig,
-    feature_spread, frechet_distance, held_out_distances, nearest_feature_distances, pixel_spread,
-    swd, threshold_from_held_out,
+    SPREAD_ITEMS, SwdConfig, feature_spread, frechet_distance, held_out_distances,
+    nearest_feature_distances, pixel_spread, swd, threshold_from_held_out,
 };
 use crate::sample::Sampler;
 
@@ -61,6 +60,8 @@ pub struct EvalCache {
     given_judge: Cell<Option<FeatureJudge>>,
     /// A class judge training on its own thread (see `train_judge_in_background`).
     background_judge: RefCell<Option<Receiver<Result<FeatureJudge, TrainError>>>>,
+    /// Truncation ψ of the shots' latents; `None`: untruncated (training logs).
+    truncation: Option<f32>,
 }
 
 /// The data-copying test's yardstick in feature space: the training images' features, and
@@ -84,6 +85,14 @@ impl EvalCache {
             given_judge: Cell::new(Some(judge)),
             ..Self::default()
         }
+    }
+
+    /// Draws every evaluation's shots at truncation `psi` (see [`crate::latent::truncate`]),
+    /// to measure what the studio's truncation slider trades.
+    #[must_use]
+    pub fn with_truncation(mut self, psi: f32) -> Self {
+        self.truncation = Some(psi);
+        self
     }
 
     /// Starts training the class judge on its own thread, on the CPU, when this data needs
@@ -321,7 +330,13 @@ pub fn evaluate(
     let count = real_idx.len().clamp(MIN_SHOTS, MAX_SHOTS);
     let dim = sampler.model.latent_dim;
     let latents: Vec<Vec<f32>> = (0..count as u64)
-        .map(|k| latent_for_seed(EVAL_SEED_BASE + k, dim))
+        .map(|k| {
+            let z = latent_for_seed(EVAL_SEED_BASE + k, dim);
+            match cache.truncation {
+                Some(psi) => truncate(&z, psi),
+                None => z,
+            }
+        })
         .collect();
     // A conditional model is asked for the held-out images' own class mix.
     let classes: Vec<Option<u32>> = if sampler.model.class_count() > 0 {

@@ -21,9 +21,7 @@ pub use augment::{ADA_SPEED_IMAGES, ada_adjust, augment};
 pub use checkpoint::{BEST, Checkpoint, CheckpointError, FORMAT_VERSION, LATEST, TrainState, hex};
 pub use class_fidelity::{ClassJudge, ClassScore};
 pub use ema::{ema_update, warmed_up_decay};
-pub use evaluate::{
-    EvalCache, FeatureReference, MAX_SHOTS as MAX_EVAL_IMAGES, evaluate, held_out,
-};
+pub use evaluate::{EvalCache, FeatureReference, MAX_SHOTS as MAX_EVAL_IMAGES, evaluate, held_out};
 pub use feature_distance::{
     FEATURE_CHANNELS, FEATURE_RESOLUTION, FeatureJudge, SHIPPED_NAME as SHIPPED_FEATURE_JUDGE,
 };

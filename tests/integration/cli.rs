@@ -173,6 +173,13 @@ fn errors_are_one_line_with_non_zero_exit() {
         "{stderr}"
     );
 
+    let (code, _, stderr) = atelier(&["eval", "--run", ".", "--truncation", "0"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("--truncation must be above 0 and at most 2"),
+        "{stderr}"
+    );
+
     let (code, _, stderr) = atelier(&["import", "--data", ".", "--preset", "no-such-preset"]);
     assert_eq!(code, 1);
     assert!(
@@ -343,4 +350,22 @@ fn eval_scores_a_colour_run_with_its_class_judge() {
     );
     assert!(stdout.contains("best = latest (step 4)"), "{stdout}");
     assert_eq!(stdout.matches("step       4: SWD").count(), 1, "{stdout}");
+    // Precision and recall in the same features, each a share, with the real-vs-real pair.
+    let shares: Vec<f64> = stdout
+        .split("precision / recall (k = 3) ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .map(|figures| {
+            figures
+                .split(|c: char| c == '/' || c == ';' || c == ')')
+                .filter_map(|f| f.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_else(|| panic!("no precision / recall line: {stdout}"));
+    assert_eq!(shares.len(), 4, "{stdout}");
+    assert!(shares.iter().all(|s| (0.0..=1.0).contains(s)), "{stdout}");
+    assert!(
+        shares[2] > 0.5 && shares[3] > 0.5,
+        "new photos of the same two classes cover each other: {stdout}"
+    );
 }

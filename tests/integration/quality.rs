@@ -9,8 +9,9 @@ use std::path::Path;
 use atelier::data::{Dataset, ImportOptions, import_folder};
 use atelier::preset::SquareMode;
 use atelier::quality::{
-    DataCopying, LOW_VARIETY, NEIGHBOURHOOD_K, PrecisionRecall, SwdConfig, feature_spread, frechet_distance, held_out_distances,
-    nearest_feature_distances, nearest_neighbours, pixel_spread, swd,
+    DataCopying, LOW_VARIETY, NEIGHBOURHOOD_K, PrecisionRecall, SwdConfig, feature_spread,
+    frechet_distance, held_out_distances, nearest_feature_distances, nearest_neighbours,
+    pixel_spread, swd,
 };
 use atelier::rng::Rng;
 use atelier::train::{ClassJudge, FeatureJudge};
@@ -174,13 +175,22 @@ fn precision_and_recall_tell_broken_shots_from_missing_variety() {
         "precision / recall: new photos {new:?}, blur r2 {soft:?}, 8 distinct {few:?}, sneakers {sneaker:?}, noise {noise:?}"
     );
     assert!(new.precision > 0.6 && new.recall > 0.6, "{new:?}");
-    assert!(few.precision > 0.6, "8 real photos each look like a photo: {few:?}");
+    assert!(
+        few.precision > 0.6,
+        "8 real photos each look like a photo: {few:?}"
+    );
     assert!(few.recall * 4.0 < new.recall, "but cover little: {few:?}");
     assert!(soft.precision < new.precision, "blur: {soft:?}");
     assert!(soft.recall * 4.0 < new.recall, "blur: {soft:?}");
-    assert!(sneaker.precision * 2.0 < new.precision, "sneakers: {sneaker:?}");
+    assert!(
+        sneaker.precision * 2.0 < new.precision,
+        "sneakers: {sneaker:?}"
+    );
     assert!(sneaker.recall < 0.05, "sneakers: {sneaker:?}");
-    assert!(noise.precision < 0.05 && noise.recall < 0.05, "noise: {noise:?}");
+    assert!(
+        noise.precision < 0.05 && noise.recall < 0.05,
+        "noise: {noise:?}"
+    );
 }
 
 /// Colour photos have no shipped feature network: `atelier eval` trains a class judge on the

@@ -305,6 +305,44 @@ fn a_bad_recipe_value_is_reported_by_field_and_nothing_starts() {
     h.state_mut().shutdown();
 }
 
+/// `studio --import DIR --auto-train`: the run starts once the import has ended, on the
+/// folder just imported, instead of failing at once with "import a folder first".
+#[test]
+fn auto_train_waits_for_the_import_under_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("shirts");
+    atelier::demo::write_demo_set(&images, 12).unwrap();
+    let root = dir.path().join("project");
+    let mut project = Project::create(&root, "Auto").unwrap();
+    project.settings.preset = Preset::load("tiny-test").unwrap();
+    project.save_settings().unwrap();
+    let mut h = harness(studio(&root));
+    h.step();
+    h.state_mut().dropped(vec![images.clone()]);
+    h.state_mut().auto_train();
+    assert!(
+        h.state().training.state.is_none(),
+        "nothing to train on yet"
+    );
+    wait_for(&mut h, "the run to start after the import", |s| {
+        s.training.state.is_some()
+    });
+    assert_eq!(
+        h.state().project.settings.data_dir.as_deref(),
+        Some(images.as_path())
+    );
+    assert!(
+        !h.state().notices.iter().any(|n| n.is_error),
+        "{:?}",
+        h.state()
+            .notices
+            .iter()
+            .map(|n| &n.text)
+            .collect::<Vec<_>>()
+    );
+    h.state_mut().shutdown();
+}
+
 /// Two class folders of distinct shapes (light squares, dark rings), 20 images each.
 fn two_class_folder(root: &Path) {
     for (class, rings) in [("squares", false), ("rings", true)] {
@@ -483,7 +521,7 @@ fn conditional_training_class_picker_filter_export_then_fine_tune() {
 }
 
 /// The training panel plots a run's held-out figures from its logs: SWD always, and the
-/// feature distance when the run recorded one (28 px grey data).
+/// feature distance, precision and recall when the run recorded them (28 px grey data).
 #[test]
 fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
     let dir = tempfile::tempdir().unwrap();
@@ -517,7 +555,10 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
                 real_images: 300,
                 feature_fd: Some(fd),
                 feature_judge: None,
-                fidelity: None,
+                fidelity: Some(atelier::quality::PrecisionRecall {
+                    precision: 0.3 + step as f64 / 5000.0,
+                    recall: 0.5,
+                }),
                 copying_space: None,
                 variety: Some(variety),
                 judge_pending: false,
@@ -531,6 +572,7 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
     settle(&mut h);
     h.get_by_label("Held-out SWD ×10³ (lower is better)");
     h.get_by_label("Held-out feature FD (lower is better)");
+    h.get_by_label("Held-out precision and recall (higher is better)");
 
     // The progress lines (as while training) give the last evaluation's variety, and warn
     // while shots are far more alike than real photos.
@@ -538,6 +580,7 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
     h.state_mut().training.step = 1500;
     settle(&mut h);
     h.get_by_label_contains("variety 0.91");
+    h.get_by_label("precision 0.60 · recall 0.50");
     assert!(
         h.query_by_label_contains("Shots are far more alike")
             .is_none()

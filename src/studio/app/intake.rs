@@ -208,6 +208,17 @@ impl Studio {
         }
     }
 
+    /// Starts training as `studio --auto-train` asks: a new run once the import under way
+    /// has ended (the recipe fitted to the folder by then), else the current run resumed.
+    pub fn auto_train(&mut self) {
+        if self.import.running && !self.import.quiet {
+            self.import.train_when_done = true;
+        } else {
+            let resume = self.project.settings.current_run.is_some();
+            self.start_training(resume);
+        }
+    }
+
     /// Starts a new run with the panel's recipe (or resumes the current one).
     pub fn start_training(&mut self, resume: bool) {
         if let Err(e) = self.project.settings.preset.validate() {
