@@ -15,12 +15,7 @@ use crate::train::{BEST, Checkpoint, LATEST, RUN_INFO, RunInfo, evaluate};
 /// Held-out SWD and memorisation of the latest and best checkpoints, with a real-vs-real
 /// reference (training images against the same held-out images) to read them against.
 pub(super) fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
-    if !(args.truncation.is_finite() && args.truncation > 0.0 && args.truncation <= 2.0) {
-        bail!(
-            "--truncation must be above 0 and at most 2 (1 = untruncated), got {}",
-            args.truncation
-        );
-    }
+    check_truncation(args.truncation)?;
     let data_dir = if let Some(d) = &args.data {
         d.clone()
     } else {
@@ -89,16 +84,7 @@ pub(super) fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
     let judge = wants_judge
         .then(|| train_class_judge(&dataset, &split, &reference_idx, &chosen.device))
         .flatten();
-    let mut cache = match &judge {
-        Some(judge) if judge_features => {
-            crate::train::EvalCache::with_feature_judge(judge.feature_judge())
-        }
-        _ => crate::train::EvalCache::new(),
-    };
-    if (args.truncation - 1.0).abs() > f32::EPSILON {
-        println!("shots at truncation ψ {}", args.truncation);
-        cache = cache.with_truncation(args.truncation);
-    }
+    let cache = eval_cache(judge.as_ref().filter(|_| judge_features), args.truncation);
     let feature_reference = std::cell::OnceCell::new();
     for (name, checkpoint) in checkpoints {
         let sampler = Sampler::from_checkpoint_weights(&checkpoint, args.raw, &chosen.device)?;
@@ -119,6 +105,27 @@ pub(super) fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A truncation ψ that draws shots at all: above 0, at most 2 (the studio's sliders go to 1.5).
+fn check_truncation(psi: f32) -> Result<()> {
+    if !(psi.is_finite() && psi > 0.0 && psi <= 2.0) {
+        bail!("--truncation must be above 0 and at most 2 (1 = untruncated), got {psi}");
+    }
+    Ok(())
+}
+
+/// The evaluation's shared state: measuring in `judge`'s features where given, shots drawn
+/// at truncation `psi`.
+fn eval_cache(judge: Option<&crate::train::ClassJudge>, psi: f32) -> crate::train::EvalCache {
+    let cache = judge.map_or_else(crate::train::EvalCache::new, |judge| {
+        crate::train::EvalCache::with_feature_judge(judge.feature_judge())
+    });
+    if (psi - 1.0).abs() > f32::EPSILON {
+        println!("shots at truncation ψ {psi}");
+        return cache.with_truncation(psi);
+    }
+    cache
 }
 
 /// The training images of the real-vs-real reference: as many as the held-out images the

@@ -116,9 +116,18 @@ pub struct ImportView {
     pub tips: Vec<String>,
     /// Tips gathered while an import (and its re-read at a new size) is under way.
     pub pending_tips: Vec<String>,
-    /// Start a new run once the import under way has ended (`studio --import DIR
-    /// --auto-train`): before, there is no folder to train on.
-    pub train_when_done: bool,
+    /// What to do once the import under way has ended.
+    pub then: AfterImport,
+}
+
+/// A step waiting for the import under way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AfterImport {
+    #[default]
+    Nothing,
+    /// Start a new run (`studio --import DIR --auto-train`): before, there is no folder to
+    /// train on.
+    Train,
 }
 
 pub struct Studio {
@@ -413,7 +422,7 @@ impl Studio {
                 self.import.report = Some(report);
                 self.import.window_open = true;
                 self.mark_settings();
-                if std::mem::take(&mut self.import.train_when_done) {
+                if std::mem::take(&mut self.import.then) == AfterImport::Train {
                     self.start_training(false);
                 }
             }
@@ -440,7 +449,7 @@ impl Studio {
     fn on_failure(&mut self, error: &WorkerError) {
         if matches!(error, WorkerError::Import(_) | WorkerError::Copy { .. }) {
             self.import.running = false;
-            self.import.train_when_done = false;
+            self.import.then = AfterImport::Nothing;
         }
         self.report_error(format!("{error}"));
     }

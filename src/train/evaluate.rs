@@ -95,6 +95,19 @@ impl EvalCache {
         self
     }
 
+    /// The latents of an evaluation's `count` shots: fixed seeds, truncated as asked.
+    fn latents(&self, count: usize, dim: usize) -> Vec<Vec<f32>> {
+        (0..count as u64)
+            .map(|k| {
+                let z = latent_for_seed(EVAL_SEED_BASE + k, dim);
+                match self.truncation {
+                    Some(psi) => truncate(&z, psi),
+                    None => z,
+                }
+            })
+            .collect()
+    }
+
     /// Starts training the class judge on its own thread, on the CPU, when this data needs
     /// one (no judge given, none shipped for its shape, two or more classes). Evaluations
     /// leave the feature figures out until it is ready instead of training it in line: the
@@ -328,16 +341,7 @@ pub fn evaluate(
             .collect()
     };
     let count = real_idx.len().clamp(MIN_SHOTS, MAX_SHOTS);
-    let dim = sampler.model.latent_dim;
-    let latents: Vec<Vec<f32>> = (0..count as u64)
-        .map(|k| {
-            let z = latent_for_seed(EVAL_SEED_BASE + k, dim);
-            match cache.truncation {
-                Some(psi) => truncate(&z, psi),
-                None => z,
-            }
-        })
-        .collect();
+    let latents = cache.latents(count, sampler.model.latent_dim);
     // A conditional model is asked for the held-out images' own class mix.
     let classes: Vec<Option<u32>> = if sampler.model.class_count() > 0 {
         (0..count)

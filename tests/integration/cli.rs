@@ -351,17 +351,15 @@ fn eval_scores_a_colour_run_with_its_class_judge() {
     assert!(stdout.contains("best = latest (step 4)"), "{stdout}");
     assert_eq!(stdout.matches("step       4: SWD").count(), 1, "{stdout}");
     // Precision and recall in the same features, each a share, with the real-vs-real pair.
-    let shares: Vec<f64> = stdout
+    let figures = stdout
         .split("precision / recall (k = 3) ")
         .nth(1)
         .and_then(|rest| rest.split(':').next())
-        .map(|figures| {
-            figures
-                .split(|c: char| c == '/' || c == ';' || c == ')')
-                .filter_map(|f| f.trim().parse().ok())
-                .collect()
-        })
         .unwrap_or_else(|| panic!("no precision / recall line: {stdout}"));
+    let shares: Vec<f64> = figures
+        .split(['/', ';', ')'])
+        .filter_map(|f| f.trim().parse().ok())
+        .collect();
     assert_eq!(shares.len(), 4, "{stdout}");
     assert!(shares.iter().all(|s| (0.0..=1.0).contains(s)), "{stdout}");
     assert!(

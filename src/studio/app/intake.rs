@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::{SMALL_FOLDER, SMALL_FOLDER_MIN_STEPS, Studio};
+use super::{AfterImport, SMALL_FOLDER, SMALL_FOLDER_MIN_STEPS, Studio};
 use crate::data::{ImportOptions, ImportReport};
 use crate::export::ShotMeta;
 use crate::preset::{AugmentMode, Preset};
@@ -212,7 +212,7 @@ impl Studio {
     /// has ended (the recipe fitted to the folder by then), else the current run resumed.
     pub fn auto_train(&mut self) {
         if self.import.running && !self.import.quiet {
-            self.import.train_when_done = true;
+            self.import.then = AfterImport::Train;
         } else {
             let resume = self.project.settings.current_run.is_some();
             self.start_training(resume);
