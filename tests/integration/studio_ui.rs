@@ -56,6 +56,11 @@ fn settle(h: &mut Harness<'_, Studio>) {
     h.step();
 }
 
+/// The studio's notices, for failure messages.
+fn notice_texts(s: &Studio) -> Vec<&str> {
+    s.notices.iter().map(|n| n.text.as_str()).collect()
+}
+
 /// Steps frames until `done` holds (the worker answers asynchronously).
 fn wait_for(h: &mut Harness<'_, Studio>, what: &str, done: impl Fn(&Studio) -> bool) {
     let start = Instant::now();
@@ -63,11 +68,7 @@ fn wait_for(h: &mut Harness<'_, Studio>, what: &str, done: impl Fn(&Studio) -> b
         assert!(
             start.elapsed() < Duration::from_secs(180),
             "timed out waiting for {what}; notices: {:?}",
-            h.state()
-                .notices
-                .iter()
-                .map(|n| &n.text)
-                .collect::<Vec<_>>()
+            notice_texts(h.state())
         );
         h.step();
         std::thread::sleep(Duration::from_millis(10));
@@ -334,11 +335,7 @@ fn auto_train_waits_for_the_import_under_way() {
     assert!(
         !h.state().notices.iter().any(|n| n.is_error),
         "{:?}",
-        h.state()
-            .notices
-            .iter()
-            .map(|n| &n.text)
-            .collect::<Vec<_>>()
+        notice_texts(h.state())
     );
     h.state_mut().shutdown();
 }
