@@ -228,6 +228,23 @@ fn print_quality(
                 pr.recall
             );
         }
+        if let Some(dc) = q.density_coverage {
+            let real = reference
+                .and_then(|r| Some((r.density_coverage?, r.images)))
+                .map_or(String::new(), |(r, n)| {
+                    format!(
+                        "; real-vs-real ({n} images each) {:.3} / {:.3}",
+                        r.density, r.coverage
+                    )
+                });
+            println!(
+                "{:<6} density / coverage (k = {}) {:.3} / {:.3}{real}: how crowded the photos' neighbourhoods are with shots (1 = as real) / photos with a shot in their own neighbourhood",
+                "",
+                crate::quality::DENSITY_K,
+                dc.density,
+                dc.coverage
+            );
+        }
     }
     if let Some(c) = q.copying {
         let space = q

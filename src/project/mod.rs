@@ -397,6 +397,7 @@ mod tests {
                 precision: 0.714,
                 recall: 0.6,
             }),
+            density_coverage: None,
             copying_space: None,
             variety: Some(0.93),
             judge_pending: false,

@@ -10,7 +10,7 @@ mod frechet;
 mod nearest;
 mod swd;
 
-pub use fidelity::{NEIGHBOURHOOD_K, PrecisionRecall};
+pub use fidelity::{DENSITY_K, DensityCoverage, NEIGHBOURHOOD_K, PrecisionRecall};
 pub use frechet::{FeatureStats, frechet_distance};
 pub use nearest::{
     DataCopying, Memorisation, PixelIndex, SPREAD_ITEMS, feature_spread, held_out_distances,
@@ -45,6 +45,10 @@ pub struct QualityRecord {
     /// missing variety (low recall), which the one Fréchet figure mixes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fidelity: Option<PrecisionRecall>,
+    /// Density and coverage in the same features: precision and recall's outlier-robust
+    /// counterparts (older logs lack them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub density_coverage: Option<DensityCoverage>,
     /// The data-copying test: are shots nearer to the training images than held-out photos?
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copying: Option<DataCopying>,

@@ -385,6 +385,13 @@ impl Studio {
                     ))
                     .on_hover_text("In the same features (Kynkäänniemi et al. 2019): precision is the share of shots that look like some held-out photo (low: broken shots); recall, the share of held-out photos some shot comes near (low: missing variety).");
                 }
+                if let Some(dc) = q.density_coverage {
+                    ui.label(format!(
+                        "density {:.2} · coverage {:.2}",
+                        dc.density, dc.coverage
+                    ))
+                    .on_hover_text("Outlier-robust counterparts (Naeem et al. 2020): density near 1 when shots lie where held-out photos crowd (low: broken shots); coverage, the share of held-out photos with a shot in their own neighbourhood (low: missing variety).");
+                }
             } else if q.judge_pending {
                 ui.label("feature FD: the run's class judge is still training (on its own thread)");
             }

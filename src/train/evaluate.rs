@@ -15,9 +15,9 @@ use super::feature_distance::FeatureJudge;
 use crate::data::{Dataset, Split};
 use crate::latent::{latent_for_seed, truncate};
 use crate::quality::{
-    DataCopying, FeatureStats, Memorisation, NEIGHBOURHOOD_K, PrecisionRecall, QualityRecord,
-    SPREAD_ITEMS, SwdConfig, feature_spread, frechet_distance, held_out_distances,
-    nearest_feature_distances, pixel_spread, swd, threshold_from_held_out,
+    DENSITY_K, DataCopying, DensityCoverage, FeatureStats, Memorisation, NEIGHBOURHOOD_K,
+    PrecisionRecall, QualityRecord, SPREAD_ITEMS, SwdConfig, feature_spread, frechet_distance,
+    held_out_distances, nearest_feature_distances, pixel_spread, swd, threshold_from_held_out,
 };
 use crate::sample::Sampler;
 
@@ -242,15 +242,12 @@ impl EvalCache {
         let real = self.real_stats.get()?.as_ref()?;
         let rows = judge.features_of_images(images).ok()?;
         let real_rows = self.held_out_features.get()?.as_ref()?;
-        let n = rows.len().min(real_rows.len());
+        let (fidelity, density_coverage) = fidelity_of_rows(&rows, real_rows);
         Some(FeatureReference {
             fd: frechet_distance(&FeatureStats::of(&rows)?, real),
-            fidelity: PrecisionRecall::measure(
-                &evenly(&rows, n),
-                &evenly(real_rows, n),
-                NEIGHBOURHOOD_K,
-            ),
-            images: n,
+            fidelity,
+            density_coverage,
+            images: rows.len().min(real_rows.len()),
         })
     }
 }
@@ -262,6 +259,7 @@ pub struct FeatureReference {
     pub fd: f64,
     /// On `images` of each set: fewer than the shots when the real images are few.
     pub fidelity: Option<PrecisionRecall>,
+    pub density_coverage: Option<DensityCoverage>,
     pub images: usize,
 }
 
@@ -297,23 +295,32 @@ fn variety(
     (real_spread > 0.0).then(|| f64::from(shot_spread / real_spread))
 }
 
-/// Precision and recall of the shots' features against the held-out images', on equal counts,
-/// when there are as many held-out images as a feature distance needs.
+/// Precision and recall, density and coverage of the shots' features against the held-out
+/// images', on equal counts, when there are as many held-out images as a feature distance
+/// needs.
 fn fidelity(
     cache: &EvalCache,
     judge: &FeatureJudge,
     shot_rows: &[Vec<f32>],
     real: &[&[u8]],
-) -> Option<PrecisionRecall> {
+) -> Option<(Option<PrecisionRecall>, Option<DensityCoverage>)> {
     if real.len() < MIN_FEATURE_IMAGES {
         return None;
     }
     let real_rows = cache.held_out_features(judge, real)?;
-    let n = shot_rows.len().min(real_rows.len());
-    PrecisionRecall::measure(
-        &evenly(shot_rows, n),
-        &evenly(real_rows, n),
-        NEIGHBOURHOOD_K,
+    Some(fidelity_of_rows(shot_rows, real_rows))
+}
+
+/// Precision and recall, density and coverage of `shots` against `real` on equal counts.
+fn fidelity_of_rows(
+    shots: &[Vec<f32>],
+    real: &[Vec<f32>],
+) -> (Option<PrecisionRecall>, Option<DensityCoverage>) {
+    let n = shots.len().min(real.len());
+    let (shots, real) = (evenly(shots, n), evenly(real, n));
+    (
+        PrecisionRecall::measure(&shots, &real, NEIGHBOURHOOD_K),
+        DensityCoverage::measure(&shots, &real, DENSITY_K),
     )
 }
 
@@ -383,9 +390,10 @@ pub fn evaluate(
         let real = cache.real_stats(judge, &real)?;
         Some(frechet_distance(&FeatureStats::of(rows)?, real))
     });
-    let fidelity = shot_features
+    let (fidelity, density_coverage) = shot_features
         .as_ref()
-        .and_then(|(judge, rows)| fidelity(cache, judge, rows, &real));
+        .and_then(|(judge, rows)| fidelity(cache, judge, rows, &real))
+        .unwrap_or_default();
     // Data copying in the network's features where there is one: in pixels a blurred new
     // photo lies nearer the training set than the sharp one (T-shirts, blur radius 1: 58.6 %
     // of pairs), so blur read as copying; in features it reads as farther (44.2 %).
@@ -421,6 +429,7 @@ pub fn evaluate(
         feature_judge: feature_fd.and(judge).map(|judge| judge.name().to_string()),
         feature_fd,
         fidelity,
+        density_coverage,
         copying,
         copying_space,
         variety,

@@ -9,9 +9,9 @@ use std::path::Path;
 use atelier::data::{Dataset, ImportOptions, import_folder};
 use atelier::preset::SquareMode;
 use atelier::quality::{
-    DataCopying, LOW_VARIETY, NEIGHBOURHOOD_K, PrecisionRecall, SwdConfig, feature_spread,
-    frechet_distance, held_out_distances, nearest_feature_distances, nearest_neighbours,
-    pixel_spread, swd,
+    DENSITY_K, DataCopying, DensityCoverage, LOW_VARIETY, NEIGHBOURHOOD_K, PrecisionRecall,
+    SwdConfig, feature_spread, frechet_distance, held_out_distances, nearest_feature_distances,
+    nearest_neighbours, pixel_spread, swd,
 };
 use atelier::rng::Rng;
 use atelier::train::{ClassJudge, FeatureJudge};
@@ -147,6 +147,7 @@ fn feature_distance_orders_real_blurred_collapsed_and_noise() {
 /// noise loses both, another product class keeps little precision (outlying T-shirts have wide
 /// balls: the metric's known weak spot) and no recall, and blur costs recall far more than
 /// precision: blurred photos still look like photos, but lose the detail that sets them apart.
+/// Density and coverage (Naeem et al. 2020) agree, and give the sneakers no fidelity.
 #[test]
 fn precision_and_recall_tell_broken_shots_from_missing_variety() {
     let data = tshirts();
@@ -156,7 +157,11 @@ fn precision_and_recall_tell_broken_shots_from_missing_variety() {
     let b: Vec<&[u8]> = (500..1000).map(|i| data.image(i)).collect();
     let real = features(&a);
     let pr = |images: &[&[u8]]| {
-        PrecisionRecall::measure(&features(images), &real, NEIGHBOURHOOD_K).unwrap()
+        let rows = features(images);
+        (
+            PrecisionRecall::measure(&rows, &real, NEIGHBOURHOOD_K).unwrap(),
+            DensityCoverage::measure(&rows, &real, DENSITY_K).unwrap(),
+        )
     };
     let blur2: Vec<Vec<u8>> = b.iter().map(|i| blurred(i, 2)).collect();
     let collapsed: Vec<&[u8]> = (0..500).map(|i| b[i % 8]).collect();
@@ -166,13 +171,16 @@ fn precision_and_recall_tell_broken_shots_from_missing_variety() {
         .collect();
     let sneakers = shared_folder("fmnist-sneaker-train");
     let other_class: Vec<&[u8]> = (0..500).map(|i| sneakers.image(i)).collect();
-    let new = pr(&b);
-    let soft = pr(&refs(&blur2));
-    let few = pr(&collapsed);
-    let sneaker = pr(&other_class);
-    let noise = pr(&refs(&static_noise));
+    let (new, new_dc) = pr(&b);
+    let (soft, soft_dc) = pr(&refs(&blur2));
+    let (few, few_dc) = pr(&collapsed);
+    let (sneaker, sneaker_dc) = pr(&other_class);
+    let (noise, noise_dc) = pr(&refs(&static_noise));
     eprintln!(
         "precision / recall: new photos {new:?}, blur r2 {soft:?}, 8 distinct {few:?}, sneakers {sneaker:?}, noise {noise:?}"
+    );
+    eprintln!(
+        "density / coverage: new photos {new_dc:?}, blur r2 {soft_dc:?}, 8 distinct {few_dc:?}, sneakers {sneaker_dc:?}, noise {noise_dc:?}"
     );
     assert!(new.precision > 0.6 && new.recall > 0.6, "{new:?}");
     assert!(
@@ -190,6 +198,28 @@ fn precision_and_recall_tell_broken_shots_from_missing_variety() {
     assert!(
         noise.precision < 0.05 && noise.recall < 0.05,
         "noise: {noise:?}"
+    );
+    // Density and coverage order the same sets, and density does not lend the sneakers the
+    // precision that outlying T-shirts' wide balls gave them.
+    assert!(
+        (0.8..1.25).contains(&new_dc.density) && new_dc.coverage > 0.9,
+        "{new_dc:?}"
+    );
+    assert!(
+        few_dc.coverage * 4.0 < new_dc.coverage,
+        "8 distinct: {few_dc:?}"
+    );
+    assert!(
+        soft_dc.density < 0.75 * new_dc.density && soft_dc.coverage * 2.0 < new_dc.coverage,
+        "blur: {soft_dc:?}"
+    );
+    assert!(
+        sneaker_dc.density * 3.0 < sneaker.precision && sneaker_dc.coverage < 0.05,
+        "sneakers: {sneaker_dc:?} vs {sneaker:?}"
+    );
+    assert!(
+        noise_dc.density < 0.05 && noise_dc.coverage < 0.05,
+        "noise: {noise_dc:?}"
     );
 }
 

@@ -556,6 +556,10 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
                     precision: 0.3 + step as f64 / 5000.0,
                     recall: 0.5,
                 }),
+                density_coverage: Some(atelier::quality::DensityCoverage {
+                    density: 0.84,
+                    coverage: 0.62,
+                }),
                 copying_space: None,
                 variety: Some(variety),
                 judge_pending: false,
@@ -578,6 +582,7 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
     settle(&mut h);
     h.get_by_label_contains("variety 0.91");
     h.get_by_label("precision 0.60 · recall 0.50");
+    h.get_by_label("density 0.84 · coverage 0.62");
     assert!(
         h.query_by_label_contains("Shots are far more alike")
             .is_none()
