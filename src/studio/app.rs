@@ -118,6 +118,8 @@ pub struct ImportView {
     pub pending_tips: Vec<String>,
     /// What to do once the import under way has ended.
     pub then: AfterImport,
+    /// The user's import, asked for while a quiet one ran: it starts when that one ends.
+    pub queued: Option<ImportSource>,
 }
 
 /// A step waiting for the import under way.
@@ -402,6 +404,7 @@ impl Studio {
                 self.has_reference = true;
                 self.request_nearest();
                 if quiet {
+                    self.start_queued_import();
                     return;
                 }
                 self.fit_small_folder(report.imported);
@@ -447,11 +450,23 @@ impl Studio {
     }
 
     fn on_failure(&mut self, error: &WorkerError) {
+        self.report_error(format!("{error}"));
         if matches!(error, WorkerError::Import(_) | WorkerError::Copy { .. }) {
             self.import.running = false;
-            self.import.then = AfterImport::Nothing;
+            // A failed quiet import must not make the user's next one quiet too.
+            if std::mem::take(&mut self.import.quiet) && self.import.queued.is_some() {
+                self.start_queued_import();
+            } else {
+                self.import.then = AfterImport::Nothing;
+            }
         }
-        self.report_error(format!("{error}"));
+    }
+
+    /// Starts the import the user asked for while a quiet one ran, if any.
+    fn start_queued_import(&mut self) {
+        if let Some(source) = self.import.queued.take() {
+            self.import_source(source);
+        }
     }
 
     fn on_generator(&mut self, info: GeneratorInfo) {

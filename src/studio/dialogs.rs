@@ -133,6 +133,17 @@ impl Studio {
                         egui::ProgressBar::new(done as f32 / total.max(1) as f32)
                             .text(format!("{done} / {total} files")),
                     );
+                    if let Some(next) = &self.import.queued {
+                        ui.label(format!(
+                            "Reading the project's folder first (to find near-copies); {} next.",
+                            match next {
+                                crate::worker::ImportSource::Folder(dir) =>
+                                    dir.display().to_string(),
+                                crate::worker::ImportSource::Files { files, .. } =>
+                                    format!("the {} dropped files", files.len()),
+                            }
+                        ));
+                    }
                 }
                 let Some(report) = &self.import.report else {
                     return;

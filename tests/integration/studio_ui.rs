@@ -340,6 +340,55 @@ fn auto_train_waits_for_the_import_under_way() {
     h.state_mut().shutdown();
 }
 
+/// Selecting a shot in a reopened project reads the project's folder quietly (to find
+/// near-copies). A folder the user drops meanwhile is imported after it, not refused; and a
+/// quiet read that fails (the folder moved) leaves the user's next import a real one.
+#[test]
+fn a_folder_dropped_during_the_quiet_read_of_the_project_folder_is_imported_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old-shirts");
+    atelier::demo::write_demo_set(&old, 12).unwrap();
+    let new = dir.path().join("new-shirts");
+    atelier::demo::write_demo_set(&new, 14).unwrap();
+    for (project_folder, quiet_ends) in [(old.clone(), "ends"), (dir.path().join("moved"), "fails")]
+    {
+        let root = dir.path().join(format!("project-{quiet_ends}"));
+        let mut project = Project::create(&root, "Reopened").unwrap();
+        project.settings.preset = Preset::load("tiny-test").unwrap();
+        project.settings.data_dir = Some(project_folder.clone());
+        project.save_settings().unwrap();
+        let mut h = harness(studio(&root));
+        h.step();
+        h.state_mut().import.quiet = true;
+        h.state_mut()
+            .import_source(atelier::worker::ImportSource::Folder(project_folder));
+        h.state_mut().dropped(vec![new.clone()]);
+        h.state_mut().auto_train();
+        wait_for(&mut h, "the run on the dropped folder to start", |s| {
+            s.training.state.is_some()
+        });
+        let s = h.state();
+        assert_eq!(
+            s.project.settings.data_dir.as_deref(),
+            Some(new.as_path()),
+            "quiet read {quiet_ends}"
+        );
+        assert!(
+            noticed(&h, &["Imported 14 images", "new-shirts"]),
+            "quiet read {quiet_ends}: {:?}",
+            notice_texts(s)
+        );
+        assert!(
+            !notice_texts(s)
+                .iter()
+                .any(|n| n.contains("already running")),
+            "{:?}",
+            notice_texts(s)
+        );
+        h.state_mut().shutdown();
+    }
+}
+
 /// Two class folders of distinct shapes (light squares, dark rings), 20 images each.
 fn two_class_folder(root: &Path) {
     for (class, rings) in [("squares", false), ("rings", true)] {

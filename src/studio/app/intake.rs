@@ -154,7 +154,13 @@ impl Studio {
     /// Imports a folder (or loose files) at the current recipe's size.
     pub fn import_source(&mut self, source: ImportSource) {
         if self.import.running {
-            self.report_error("An import is already running.");
+            if self.import.quiet {
+                // The studio's own read of the project's folder: the user's folder follows it.
+                self.import.queued = Some(source);
+                self.import.window_open = true;
+            } else {
+                self.report_error("An import is already running.");
+            }
             return;
         }
         // Tips from an import that never finished must not show with this one.
@@ -211,7 +217,7 @@ impl Studio {
     /// Starts training as `studio --auto-train` asks: a new run once the import under way
     /// has ended (the recipe fitted to the folder by then), else the current run resumed.
     pub fn auto_train(&mut self) {
-        if self.import.running && !self.import.quiet {
+        if self.import.running && (!self.import.quiet || self.import.queued.is_some()) {
             self.import.then = AfterImport::Train;
         } else {
             let resume = self.project.settings.current_run.is_some();
