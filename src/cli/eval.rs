@@ -212,37 +212,26 @@ fn print_quality(
             reference.map_or(String::new(), |r| format!("; real-vs-real {:.2}", r.fd))
         );
         if let Some(pr) = q.fidelity {
-            let real = reference
-                .and_then(|r| Some((r.fidelity?, r.images)))
-                .map_or(String::new(), |(r, n)| {
-                    format!(
-                        "; real-vs-real ({n} images each) {:.3} / {:.3}",
-                        r.precision, r.recall
-                    )
-                });
-            println!(
-                "{:<6} precision / recall (k = {}) {:.3} / {:.3}{real}: shots that look like some photo / photos some shot comes near",
-                "",
-                crate::quality::NEIGHBOURHOOD_K,
-                pr.precision,
-                pr.recall
+            print_pair(
+                &format!(
+                    "precision / recall (k = {})",
+                    crate::quality::NEIGHBOURHOOD_K
+                ),
+                (pr.precision, pr.recall),
+                reference
+                    .and_then(|r| Some((r.fidelity?, r.images)))
+                    .map(|(r, n)| ((r.precision, r.recall), n)),
+                "shots that look like some photo / photos some shot comes near",
             );
         }
         if let Some(dc) = q.density_coverage {
-            let real = reference
-                .and_then(|r| Some((r.density_coverage?, r.images)))
-                .map_or(String::new(), |(r, n)| {
-                    format!(
-                        "; real-vs-real ({n} images each) {:.3} / {:.3}",
-                        r.density, r.coverage
-                    )
-                });
-            println!(
-                "{:<6} density / coverage (k = {}) {:.3} / {:.3}{real}: how crowded the photos' neighbourhoods are with shots (1 = as real) / photos with a shot in their own neighbourhood",
-                "",
-                crate::quality::DENSITY_K,
-                dc.density,
-                dc.coverage
+            print_pair(
+                &format!("density / coverage (k = {})", crate::quality::DENSITY_K),
+                (dc.density, dc.coverage),
+                reference
+                    .and_then(|r| Some((r.density_coverage?, r.images)))
+                    .map(|(r, n)| ((r.density, r.coverage), n)),
+                "how crowded the photos' neighbourhoods are with shots (1 = as real) / photos with a shot in their own neighbourhood",
             );
         }
     }
@@ -307,6 +296,14 @@ fn class_mismatch(classes: &[String], unknown: &[String]) -> anyhow::Error {
         classes.join(", "),
         unknown.join(", ")
     )
+}
+
+/// One line of a pair of figures, with the real-vs-real pair on `n` images each when known.
+fn print_pair(name: &str, (a, b): (f64, f64), real: Option<((f64, f64), usize)>, meaning: &str) {
+    let real = real.map_or(String::new(), |((ra, rb), n)| {
+        format!("; real-vs-real ({n} images each) {ra:.3} / {rb:.3}")
+    });
+    println!("{:<6} {name} {a:.3} / {b:.3}{real}: {meaning}", "");
 }
 
 /// The class-fidelity table of a conditional model (see `train::ClassJudge`).

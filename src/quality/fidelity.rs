@@ -137,6 +137,25 @@ mod tests {
             .collect()
     }
 
+    /// A generator that learned one corner of the data: 600 shots hugging five real rows.
+    fn collapsed_onto(real: &[Vec<f32>], rng: &mut Rng) -> Vec<Vec<f32>> {
+        (0..600)
+            .map(|i| {
+                real[i % 5]
+                    .iter()
+                    .map(|v| v + 0.01 * rng.normal())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// 600 shots, three in ten far off (broken), the rest like the photos.
+    fn partly_broken(rng: &mut Rng) -> Vec<Vec<f32>> {
+        let mut shots = gaussian(rng, 420, 16, 0.0, 1.0);
+        shots.extend(gaussian(rng, 180, 16, 12.0, 1.0));
+        shots
+    }
+
     #[test]
     fn two_draws_of_one_distribution_score_high_on_both() {
         let mut rng = Rng::new(5);
@@ -160,15 +179,7 @@ mod tests {
         let mut rng = Rng::new(7);
         let real = gaussian(&mut rng, 600, 16, 0.0, 1.0);
         let fair = gaussian(&mut rng, 600, 16, 0.0, 1.0);
-        // A generator that learned one corner of the data: shots hug a few real photos.
-        let collapsed: Vec<Vec<f32>> = (0..600)
-            .map(|i| {
-                real[i % 5]
-                    .iter()
-                    .map(|v| v + 0.01 * rng.normal())
-                    .collect()
-            })
-            .collect();
+        let collapsed = collapsed_onto(&real, &mut rng);
         let fair = PrecisionRecall::measure(&fair, &real, NEIGHBOURHOOD_K).unwrap();
         let collapsed = PrecisionRecall::measure(&collapsed, &real, NEIGHBOURHOOD_K).unwrap();
         assert!(collapsed.precision > 0.99, "{collapsed:?}");
@@ -183,9 +194,7 @@ mod tests {
     fn broken_shots_lower_precision_by_their_share() {
         let mut rng = Rng::new(8);
         let real = gaussian(&mut rng, 600, 16, 0.0, 1.0);
-        // Three in ten shots are far off (broken), the rest are like the photos.
-        let mut shots = gaussian(&mut rng, 420, 16, 0.0, 1.0);
-        shots.extend(gaussian(&mut rng, 180, 16, 12.0, 1.0));
+        let shots = partly_broken(&mut rng);
         let clean = gaussian(&mut rng, 600, 16, 0.0, 1.0);
         let broken = PrecisionRecall::measure(&shots, &real, NEIGHBOURHOOD_K).unwrap();
         let clean = PrecisionRecall::measure(&clean, &real, NEIGHBOURHOOD_K).unwrap();
@@ -234,18 +243,10 @@ mod tests {
     fn collapsed_shots_cover_few_photos_and_broken_shots_lower_density() {
         let mut rng = Rng::new(11);
         let real = gaussian(&mut rng, 600, 16, 0.0, 1.0);
-        let collapsed: Vec<Vec<f32>> = (0..600)
-            .map(|i| {
-                real[i % 5]
-                    .iter()
-                    .map(|v| v + 0.01 * rng.normal())
-                    .collect()
-            })
-            .collect();
+        let collapsed = collapsed_onto(&real, &mut rng);
         let collapsed = DensityCoverage::measure(&collapsed, &real, DENSITY_K).unwrap();
         assert!(collapsed.coverage < 0.05, "{collapsed:?}");
-        let mut shots = gaussian(&mut rng, 420, 16, 0.0, 1.0);
-        shots.extend(gaussian(&mut rng, 180, 16, 12.0, 1.0));
+        let shots = partly_broken(&mut rng);
         let clean = gaussian(&mut rng, 600, 16, 0.0, 1.0);
         let broken = DensityCoverage::measure(&shots, &real, DENSITY_K).unwrap();
         let clean = DensityCoverage::measure(&clean, &real, DENSITY_K).unwrap();

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use atelier::device::GpuErrorLog;
 use atelier::export::read_shot_meta;
 use atelier::preset::Preset;
-use atelier::project::{CURATION_FILE, Curation, Project};
+use atelier::project::{CURATION_FILE, Curation, Project, ProjectSettings};
 use atelier::studio::{Background, Studio, load_project};
 use atelier::worker::{Wake, WorkerDevice, spawn_worker};
 use burn::tensor::Device;
@@ -42,6 +42,14 @@ fn studio(root: &Path) -> Studio {
         GpuErrorLog::default(),
         "CPU (test)".into(),
     )
+}
+
+/// Creates a project at `root` on the `tiny-test` recipe, with `edit`'s settings.
+fn tiny_test_project(root: &Path, name: &str, edit: impl FnOnce(&mut ProjectSettings)) {
+    let mut project = Project::create(root, name).unwrap();
+    project.settings.preset = Preset::load("tiny-test").unwrap();
+    edit(&mut project.settings);
+    project.save_settings().unwrap();
 }
 
 fn harness(studio: Studio) -> Harness<'static, Studio> {
@@ -83,11 +91,10 @@ fn import_train_select_slide_favourite_export() {
     atelier::demo::write_demo_set(&images, 40).unwrap();
     std::fs::write(images.join("broken.png"), b"not a png").unwrap();
     let root = dir.path().join("project");
-    let mut project = Project::create(&root, "UI test").unwrap();
-    project.settings.preset = Preset::load("tiny-test").unwrap();
-    project.settings.preset.train.epochs = 3;
-    project.settings.export.folder = dir.path().join("exports");
-    project.save_settings().unwrap();
+    tiny_test_project(&root, "UI test", |s| {
+        s.preset.train.epochs = 3;
+        s.export.folder = dir.path().join("exports");
+    });
 
     let mut h = harness(studio(&root));
     h.step();
@@ -269,11 +276,10 @@ fn import_train_select_slide_favourite_export() {
 fn a_bad_recipe_value_is_reported_by_field_and_nothing_starts() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("project");
-    let mut project = Project::create(&root, "Bad").unwrap();
-    project.settings.data_dir = Some(dir.path().to_path_buf());
-    project.settings.preset = Preset::load("tiny-test").unwrap();
-    project.settings.preset.train.batch = 0;
-    project.save_settings().unwrap();
+    tiny_test_project(&root, "Bad", |s| {
+        s.data_dir = Some(dir.path().to_path_buf());
+        s.preset.train.batch = 0;
+    });
     let mut h = harness(studio(&root));
     h.step();
     h.get_by_label("Train").click();
@@ -314,9 +320,7 @@ fn auto_train_waits_for_the_import_under_way() {
     let images = dir.path().join("shirts");
     atelier::demo::write_demo_set(&images, 12).unwrap();
     let root = dir.path().join("project");
-    let mut project = Project::create(&root, "Auto").unwrap();
-    project.settings.preset = Preset::load("tiny-test").unwrap();
-    project.save_settings().unwrap();
+    tiny_test_project(&root, "Auto", |_| {});
     let mut h = harness(studio(&root));
     h.step();
     h.state_mut().dropped(vec![images.clone()]);
@@ -353,10 +357,9 @@ fn a_folder_dropped_during_the_quiet_read_of_the_project_folder_is_imported_next
     for (project_folder, quiet_ends) in [(old.clone(), "ends"), (dir.path().join("moved"), "fails")]
     {
         let root = dir.path().join(format!("project-{quiet_ends}"));
-        let mut project = Project::create(&root, "Reopened").unwrap();
-        project.settings.preset = Preset::load("tiny-test").unwrap();
-        project.settings.data_dir = Some(project_folder.clone());
-        project.save_settings().unwrap();
+        tiny_test_project(&root, "Reopened", |s| {
+            s.data_dir = Some(project_folder.clone())
+        });
         let mut h = harness(studio(&root));
         h.step();
         h.state_mut().import.quiet = true;
@@ -434,12 +437,11 @@ fn conditional_training_class_picker_filter_export_then_fine_tune() {
     let images = dir.path().join("products");
     two_class_folder(&images);
     let root = dir.path().join("project");
-    let mut project = Project::create(&root, "Classes").unwrap();
-    project.settings.data_dir = Some(images.clone());
-    project.settings.preset = Preset::load("tiny-test").unwrap();
-    project.settings.preset.train.epochs = 2;
-    project.settings.export.folder = dir.path().join("exports");
-    project.save_settings().unwrap();
+    tiny_test_project(&root, "Classes", |s| {
+        s.data_dir = Some(images.clone());
+        s.preset.train.epochs = 2;
+        s.export.folder = dir.path().join("exports");
+    });
     let mut h = harness(studio(&root));
     h.step();
 
