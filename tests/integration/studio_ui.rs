@@ -358,7 +358,7 @@ fn a_folder_dropped_during_the_quiet_read_of_the_project_folder_is_imported_next
     {
         let root = dir.path().join(format!("project-{quiet_ends}"));
         tiny_test_project(&root, "Reopened", |s| {
-            s.data_dir = Some(project_folder.clone())
+            s.data_dir = Some(project_folder.clone());
         });
         let mut h = harness(studio(&root));
         h.step();
