@@ -580,7 +580,8 @@ impl Preset {
     }
 }
 
-/// The shipped recipe for colour product photos: 64 px, trained on clothing-small (README).
+/// The shipped recipe for colour product photos: 64 px, trained on clothing-small
+/// (docs/quality-experiments.md).
 pub const COLOUR_RECIPE: &str = "dcgan-64-rgb-sn";
 
 #[cfg(test)]

@@ -39,8 +39,8 @@ const SAVE_DELAY: Duration = Duration::from_millis(400);
 pub const SMALL_FOLDER: usize = 2_000;
 /// The fewest steps a run on a small folder gets when its recipe counts epochs: ten epochs of
 /// 200 photos are 50 steps, where nothing looks like a product yet. Measured on 200
-/// T-shirts (README, "Small folders"): feature FD 16.8 at 1,000 steps, 11.3 at 4,000, and
-/// smaller gains after.
+/// T-shirts (docs/quality-experiments.md, "Small folders"): feature FD 16.8 at 1,000 steps,
+/// 11.3 at 4,000, and smaller gains after.
 pub const SMALL_FOLDER_MIN_STEPS: u64 = 4_000;
 /// Frames of a morph strip.
 pub const MORPH_FRAMES: usize = 8;

@@ -22,7 +22,8 @@ impl Studio {
 
     /// A folder of class sub-folders suits a conditional model when the designer wants to ask
     /// for a class: `cdcgan-28` draws each class recognisably; at 64 px on clothing-small its
-    /// class control was partial after 4,400 steps (README), so this is a tip, not a default.
+    /// class control was partial after 4,400 steps (docs/quality-experiments.md), so this is
+    /// a tip, not a default.
     pub(super) fn suggest_conditional(&mut self, per_class: &[(String, usize)]) {
         let classes = per_class.iter().filter(|(_, n)| *n > 0).count();
         if classes >= 2 && !self.project.settings.preset.model.conditional {
