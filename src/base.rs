@@ -1,7 +1,8 @@
 //! Base models shipped inside the binary, to fine-tune from with no download.
 //!
-//! Each is a [`crate::train::Checkpoint::base_model`] file (EMA generator and discriminator)
-//! trained by this project's own code; `assets/README.md` says on what and how.
+//! Each is a base-model checkpoint (its rendering generator and its discriminator, see
+//! `sample::base_model_file`) trained by this project's own code; `assets/README.md` says on
+//! what and how.
 
 /// A base model shipped in the binary.
 pub struct ShippedBase {

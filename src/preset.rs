@@ -2,12 +2,15 @@
 //!
 //! Every field has a default, unknown keys are rejected (a typo must not silently fall back to a
 //! default), and `validate` names the field at fault. The shipped presets are embedded in the
-//! binary so `--preset dcgan-28` works from any directory.
+//! binary so `--preset dcgan-28` works from any directory. `[model]` is one model family's
+//! config, chosen by its `kind` ([`ModelConfig`]); each family checks its own fields.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+use crate::model::{ConfigError, ModelConfig};
 
 /// Presets shipped with Atelier, embedded at build time: (name, TOML text).
 pub const BUILTIN_PRESETS: &[(&str, &str)] = &[
@@ -25,15 +28,40 @@ pub const BUILTIN_PRESETS: &[(&str, &str)] = &[
         "dcgan-64-rgb-sn",
         include_str!("../presets/dcgan-64-rgb-sn.toml"),
     ),
+    (
+        "fastgan-64-rgb",
+        include_str!("../presets/fastgan-64-rgb.toml"),
+    ),
+    (
+        "fastgan-128-rgb",
+        include_str!("../presets/fastgan-128-rgb.toml"),
+    ),
+    (
+        "fastgan-256-rgb",
+        include_str!("../presets/fastgan-256-rgb.toml"),
+    ),
+    (
+        "cfastgan-64-rgb",
+        include_str!("../presets/cfastgan-64-rgb.toml"),
+    ),
     ("tiny-test", include_str!("../presets/tiny-test.toml")),
+    ("tiny-fastgan", include_str!("../presets/tiny-fastgan.toml")),
     ("demo-28", include_str!("../presets/demo-28.toml")),
 ];
 
+/// The shipped presets' names, for messages.
+#[must_use]
+pub fn builtin_names() -> String {
+    BUILTIN_PRESETS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[derive(Debug, Error)]
 pub enum PresetError {
-    #[error(
-        "unknown preset '{0}': use a file path or one of: tshirt-mlp-28, dcgan-28, cdcgan-28, finetune-28, base-28, dcgan-32-rgb, dcgan-64-rgb, dcgan-64-rgb-sn, tiny-test, demo-28"
-    )]
+    #[error("unknown preset '{0}': use a file path or one of: {names}", names = builtin_names())]
     Unknown(String),
     #[error("cannot read preset file {path}: {source}")]
     Read {
@@ -49,14 +77,13 @@ pub enum PresetError {
     },
 }
 
-/// Which generator/discriminator family to build.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ModelKind {
-    /// The project's original fully connected GAN, kept as the baseline.
-    SeedMlp,
-    /// Radford et al. 2015 convolutional GAN.
-    Dcgan,
+impl From<ConfigError> for PresetError {
+    fn from(e: ConfigError) -> Self {
+        Self::Invalid {
+            field: e.field,
+            message: e.message,
+        }
+    }
 }
 
 /// How a non-square photo becomes square before resizing.
@@ -125,73 +152,6 @@ impl std::str::FromStr for OptimizerKind {
             other => Err(format!(
                 "unknown optimiser '{other}' (use adam, adamw or sgd)"
             )),
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ModelPreset {
-    pub kind: ModelKind,
-    /// Square image side in pixels: 28, 32, 64 or 128 for DCGAN, any for the MLP.
-    pub resolution: usize,
-    /// 1 = grey, 3 = RGB.
-    pub channels: usize,
-    /// Length of the latent vector z.
-    pub latent_dim: usize,
-    /// DCGAN: channels of the generator's finest hidden feature map; doubled at each halving.
-    pub g_width: usize,
-    /// DCGAN: channels of the discriminator's first feature map; doubled at each halving.
-    pub d_width: usize,
-    /// Seed MLP: hidden units of the generator's layers.
-    pub hidden: usize,
-    /// DCGAN: spectrally normalised convolutions in D (and no BatchNorm there).
-    pub spectral_norm: bool,
-    /// DCGAN: dropout probability after each discriminator block (0 = none). A small-data
-    /// regulariser for fine-tuning; the random masks come from the backend, so runs with
-    /// dropout do not repeat bit for bit.
-    pub d_dropout: f64,
-    /// DCGAN: class-conditional (labels from the data's sub-folders): a class embedding in G
-    /// and a projection discriminator.
-    pub conditional: bool,
-    /// The class names a conditional model was trained on, in label order. Filled in from the
-    /// data when a run starts; leave it empty in a preset file.
-    pub classes: Vec<String>,
-}
-
-impl ModelPreset {
-    /// Classes the networks condition on: 0 for an unconditional model.
-    #[must_use]
-    pub fn class_count(&self) -> usize {
-        if self.conditional {
-            self.classes.len()
-        } else {
-            0
-        }
-    }
-
-    /// In words, for messages: "28 px grey", "64 px RGB".
-    #[must_use]
-    pub fn describe_size(&self) -> String {
-        let colour = if self.channels == 1 { "grey" } else { "RGB" };
-        format!("{} px {colour}", self.resolution)
-    }
-}
-
-impl Default for ModelPreset {
-    fn default() -> Self {
-        Self {
-            kind: ModelKind::Dcgan,
-            resolution: 28,
-            channels: 1,
-            latent_dim: 100,
-            g_width: 128,
-            d_width: 64,
-            hidden: 256,
-            spectral_norm: false,
-            d_dropout: 0.0,
-            conditional: false,
-            classes: Vec::new(),
         }
     }
 }
@@ -327,7 +287,7 @@ impl Default for TrainPreset {
 pub struct Preset {
     pub name: String,
     pub description: String,
-    pub model: ModelPreset,
+    pub model: ModelConfig,
     pub data: DataPreset,
     pub train: TrainPreset,
 }
@@ -337,7 +297,7 @@ impl Default for Preset {
         Self {
             name: "custom".into(),
             description: String::new(),
-            model: ModelPreset::default(),
+            model: ModelConfig::default(),
             data: DataPreset::default(),
             train: TrainPreset::default(),
         }
@@ -384,54 +344,7 @@ impl Preset {
     }
 
     fn validate_model(&self) -> Result<(), PresetError> {
-        let bad =
-            |field: &'static str, message: String| Err(PresetError::Invalid { field, message });
-        let m = &self.model;
-        if !(m.channels == 1 || m.channels == 3) {
-            return bad(
-                "model.channels",
-                format!("{} (use 1 for grey, 3 for RGB)", m.channels),
-            );
-        }
-        if m.kind == ModelKind::Dcgan && ![28, 32, 64, 128].contains(&m.resolution) {
-            return bad(
-                "model.resolution",
-                format!("{} (DCGAN supports 28, 32, 64 or 128)", m.resolution),
-            );
-        }
-        if !(8..=1024).contains(&m.resolution) {
-            return bad("model.resolution", format!("{} (8 to 1024)", m.resolution));
-        }
-        if !(1..=4096).contains(&m.latent_dim) {
-            return bad("model.latent_dim", format!("{} (1 to 4096)", m.latent_dim));
-        }
-        for (field, width) in [("model.g_width", m.g_width), ("model.d_width", m.d_width)] {
-            if !(2..=1024).contains(&width) {
-                return bad(field, format!("{width} (2 to 1024)"));
-            }
-        }
-        if !(0.0..0.9).contains(&m.d_dropout) {
-            return bad(
-                "model.d_dropout",
-                format!("{} (a probability in [0, 0.9))", m.d_dropout),
-            );
-        }
-        if m.kind != ModelKind::Dcgan && (m.conditional || m.d_dropout > 0.0) {
-            return bad(
-                "model.kind",
-                "conditional models and D dropout need kind = \"dcgan\"".into(),
-            );
-        }
-        if !m.conditional && !m.classes.is_empty() {
-            return bad(
-                "model.classes",
-                "set only for conditional models (filled in from the data)".into(),
-            );
-        }
-        if !(8..=8192).contains(&m.hidden) {
-            return bad("model.hidden", format!("{} (8 to 8192)", m.hidden));
-        }
-        Ok(())
+        Ok(self.model.validate()?)
     }
 
     fn validate_data_and_train(&self) -> Result<(), PresetError> {
@@ -536,27 +449,32 @@ impl Preset {
                 "empty (remove the line, or name a checkpoint, a run folder or base-28)".into(),
             );
         }
-        if m.kind != ModelKind::Dcgan && (t.freeze_d_blocks > 0 || t.freeze_g_blocks > 0) {
-            return bad(
-                "train.freeze_d_blocks",
-                "freezing layers needs a DCGAN model".into(),
-            );
-        }
-        let stages = crate::model::DcganShape::new(m.resolution).upsamplings;
-        for (field, k, what) in [
+        let stages = m.family().freezable();
+        for (field, k, count, what) in [
             (
                 "train.freeze_d_blocks",
                 t.freeze_d_blocks,
-                "D has {stages} blocks before its logit layer",
+                stages.discriminator_blocks,
+                "D has {n} blocks before its logit layer",
             ),
             (
                 "train.freeze_g_blocks",
                 t.freeze_g_blocks,
-                "G has {stages} stages before its output layer",
+                stages.generator_stages,
+                "G has {n} stages before its output layer",
             ),
         ] {
-            if m.kind == ModelKind::Dcgan && k > stages {
-                let what = what.replace("{stages}", &stages.to_string());
+            if k > 0 && count == 0 {
+                return bad(
+                    field,
+                    format!(
+                        "freezing layers needs a family with stages (DCGAN or FastGAN), not {}",
+                        m.kind()
+                    ),
+                );
+            }
+            if k > count {
+                let what = what.replace("{n}", &count.to_string());
                 return bad(field, format!("{k} (this {} {what})", m.describe_size()));
             }
         }
@@ -572,7 +490,7 @@ impl Preset {
         folder_is_colour: bool,
         median_side: u32,
     ) -> Option<&'static str> {
-        (folder_is_colour && self.model.channels == 1).then_some(if median_side < 48 {
+        (folder_is_colour && self.model.channels() == 1).then_some(if median_side < 48 {
             "dcgan-32-rgb"
         } else {
             COLOUR_RECIPE
@@ -595,9 +513,9 @@ mod tests {
         assert_eq!(grey.colour_recipe_for(true, 32), Some("dcgan-32-rgb"));
         assert_eq!(grey.colour_recipe_for(false, 400), None);
         let colour = Preset::load(COLOUR_RECIPE).unwrap();
-        assert_eq!(colour.model.channels, 3);
+        assert_eq!(colour.model.channels(), 3);
         assert_eq!(colour.colour_recipe_for(true, 400), None);
-        assert_eq!(Preset::load("dcgan-32-rgb").unwrap().model.channels, 3);
+        assert_eq!(Preset::load("dcgan-32-rgb").unwrap().model.channels(), 3);
     }
 
     #[test]

@@ -9,12 +9,13 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use crate::checkpoint::CheckpointError;
 use crate::data::{Dataset, ImportError, ImportProgress, ImportReport};
 use crate::export::{Picture, ShotMeta};
 use crate::latent::Directions;
-use crate::preset::ModelPreset;
+use crate::model::ModelConfig;
 use crate::sample::SampleError;
-use crate::train::{CheckpointError, RunOptions, RunSummary, TrainError, TrainEvent};
+use crate::train::{RunOptions, RunSummary, TrainError, TrainEvent};
 
 /// Matches a render result to its request.
 pub type Ticket = u64;
@@ -100,7 +101,7 @@ pub struct GeneratorInfo {
     pub pinned: PathBuf,
     /// The checkpoint it came from.
     pub source: PathBuf,
-    pub model: ModelPreset,
+    pub model: ModelConfig,
     /// Training step of the weights.
     pub step: u64,
     pub directions: Directions,

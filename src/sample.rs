@@ -3,15 +3,13 @@
 //! Runs the generator in inference mode (BatchNorm uses its running statistics), so a shot does
 //! not depend on which other shots share its batch: same latent, same image.
 
-use burn::module::Module;
-use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use thiserror::Error;
 
+use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::export::Picture;
-use crate::model::Generator;
-use crate::preset::{ModelPreset, Preset, PresetError};
-use crate::train::{Checkpoint, CheckpointError};
+use crate::model::{ModelConfig, Render};
+use crate::preset::{Preset, PresetError};
 
 /// Shots rendered per device call.
 const CHUNK: usize = 64;
@@ -42,11 +40,12 @@ pub enum SampleError {
     UnknownClass { name: String, known: String },
 }
 
-/// A generator ready to render, on a plain (non-autodiff) device.
+/// A generator ready to render, on a plain (non-autodiff) device: any family's, through the
+/// model seam's [`Render`].
 pub struct Sampler {
-    generator: Generator,
+    generator: Box<dyn Render>,
     device: Device,
-    pub model: ModelPreset,
+    pub model: ModelConfig,
     /// Short id of the checkpoint the weights came from.
     pub checkpoint_id: String,
 }
@@ -54,17 +53,23 @@ pub struct Sampler {
 impl Sampler {
     #[must_use]
     pub fn new(
-        generator: Generator,
-        model: ModelPreset,
+        generator: Box<dyn Render>,
+        model: ModelConfig,
         device: &Device,
         checkpoint_id: String,
     ) -> Self {
         Self {
-            generator: generator.valid().to_device(device),
+            generator,
             device: device.clone(),
             model,
             checkpoint_id,
         }
+    }
+
+    /// The generator's first-layer weights (see `GanGenerator::first_layer_weights`).
+    #[must_use]
+    pub fn first_layer_weights(&self) -> Option<Tensor<2>> {
+        self.generator.first_layer_weights()
     }
 
     /// The device the generator renders on.
@@ -86,18 +91,28 @@ impl Sampler {
         device: &Device,
     ) -> Result<Self, SampleError> {
         let preset = Preset::from_toml("checkpoint", &checkpoint.preset_toml)?;
-        let ema = if raw { None } else { checkpoint.blob("ema") };
-        let bytes = match ema.or_else(|| checkpoint.blob("g")) {
-            Some(bytes) => bytes,
-            None if raw => return Err(SampleError::NoRawGenerator),
-            None => return Err(SampleError::NoGenerator),
+        let records = preset.model.render_records();
+        // `raw` skips the preferred (moving-average) record for the trained one.
+        let wanted = if raw { &records[1..] } else { records };
+        let Some(name) = wanted
+            .iter()
+            .copied()
+            .find(|n| checkpoint.blob(n).is_some())
+        else {
+            return Err(if raw {
+                SampleError::NoRawGenerator
+            } else {
+                SampleError::NoGenerator
+            });
         };
+        let bytes = checkpoint.blob(name).ok_or(SampleError::NoGenerator)?;
         let generator = load_generator(&preset.model, bytes, device)?;
-        // The id names the EMA weights; shots of the trained generator must not claim it.
-        let id = if raw && checkpoint.blob("ema").is_some() {
-            format!("{}-raw", checkpoint.id())
+        // The id names the preferred weights; shots of another record must not claim it.
+        let id = checkpoint.content_id(records);
+        let id = if name == records[0] || checkpoint.blob(records[0]).is_none() {
+            id
         } else {
-            checkpoint.id()
+            format!("{id}-raw")
         };
         Ok(Self::new(generator, preset.model, device, id))
     }
@@ -111,7 +126,7 @@ impl Sampler {
     /// The class index of `name` in a conditional model (case-insensitive).
     pub fn class_index(&self, name: &str) -> Result<u32, SampleError> {
         self.model
-            .classes
+            .classes()
             .iter()
             .position(|c| c.eq_ignore_ascii_case(name))
             .map(|i| i as u32)
@@ -120,7 +135,7 @@ impl Sampler {
                 known: if self.model.class_count() == 0 {
                     "no classes (it is not conditional)".into()
                 } else {
-                    self.model.classes.join(", ")
+                    self.model.classes().join(", ")
                 },
             })
     }
@@ -132,7 +147,7 @@ impl Sampler {
         latents: &[Vec<f32>],
         classes: &[Option<u32>],
     ) -> Result<Vec<Picture>, SampleError> {
-        let dim = self.model.latent_dim;
+        let dim = self.model.latent_dim();
         if let Some(bad) = latents.iter().find(|z| z.len() != dim) {
             return Err(SampleError::LatentSize {
                 expected: dim,
@@ -155,7 +170,7 @@ impl Sampler {
         {
             return Err(SampleError::NoSuchClass { index, count });
         }
-        let (c, r) = (self.model.channels, self.model.resolution);
+        let (c, r) = (self.model.channels(), self.model.resolution());
         let mut out = Vec::with_capacity(latents.len());
         for (n, chunk) in latents.chunks(CHUNK).enumerate() {
             let flat: Vec<f32> = chunk.iter().flatten().copied().collect();
@@ -164,7 +179,7 @@ impl Sampler {
                 let picked = &classes[n * CHUNK..n * CHUNK + chunk.len()];
                 one_hot(picked, count, &self.device)
             });
-            let images = self.generator.forward(z, one_hot);
+            let images = self.generator.render(z, one_hot);
             let values = images
                 .into_data()
                 .try_to_vec::<f32>()
@@ -195,15 +210,56 @@ pub fn one_hot(classes: &[Option<u32>], count: usize, device: &Device) -> Tensor
     Tensor::from_data(TensorData::new(values, [classes.len(), count]), device)
 }
 
-/// Builds a generator for `model` on `device` and loads a burnpack record into it.
+/// A renderer for `model` on `device` from a generator's burnpack record.
 pub fn load_generator(
-    model: &ModelPreset,
+    model: &ModelConfig,
     bytes: &[u8],
     device: &Device,
-) -> Result<Generator, SampleError> {
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
-        .map_err(|e| SampleError::Record(e.to_string()))?;
-    Generator::new(model, device)
-        .try_load_record(record)
-        .map_err(|e| SampleError::Record(e.to_string()))
+) -> Result<Box<dyn Render>, SampleError> {
+    model
+        .renderer(bytes, device)
+        .map_err(|e| SampleError::Record(e.0))
+}
+
+/// The model a checkpoint was trained as (its recipe's `[model]`).
+pub fn checkpoint_model(checkpoint: &Checkpoint) -> Result<ModelConfig, SampleError> {
+    Ok(Preset::from_toml("checkpoint", &checkpoint.preset_toml)?.model)
+}
+
+/// Content id of the weights that render a checkpoint's shots.
+pub fn generator_id(checkpoint: &Checkpoint) -> Result<String, SampleError> {
+    Ok(checkpoint.content_id(checkpoint_model(checkpoint)?.render_records()))
+}
+
+/// A generator-only copy: the one record that renders shots, a small file that pins the exact
+/// weights behind a curated shot while the run's `checkpoint.atl` moves on. It keeps the id.
+pub fn generator_file(checkpoint: &Checkpoint) -> Result<Checkpoint, SampleError> {
+    let model = checkpoint_model(checkpoint)?;
+    let name = model
+        .render_records()
+        .iter()
+        .copied()
+        .find(|n| checkpoint.blob(n).is_some())
+        .ok_or(SampleError::NoGenerator)?;
+    Ok(checkpoint.keep_records(&[name], true))
+}
+
+/// A copy fit to fine-tune from: the generator that renders and the rest of the family's
+/// base records (a GAN's D), with no optimiser state or epoch order (fine-tuning starts those
+/// afresh). About a third of a full checkpoint: what `assets/base-28.atl` holds.
+pub fn base_model_file(checkpoint: &Checkpoint) -> Result<Checkpoint, SampleError> {
+    let model = checkpoint_model(checkpoint)?;
+    let render = model.render_records();
+    let name = render
+        .iter()
+        .copied()
+        .find(|n| checkpoint.blob(n).is_some())
+        .ok_or(SampleError::NoGenerator)?;
+    let keep: Vec<&str> = model
+        .base_records()
+        .iter()
+        .copied()
+        .filter(|n| *n == name || !render.contains(n))
+        .collect();
+    Ok(checkpoint.keep_records(&keep, false))
 }

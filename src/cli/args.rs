@@ -35,7 +35,7 @@ pub enum Command {
     /// Print held-out quality figures (SWD, memorisation) for a run's checkpoints.
     Eval(EvalArgs),
     /// Open the studio (the default when no command is given).
-    Studio(StudioArgs),
+    Studio(crate::studio::StudioArgs),
     /// Write the generator-only part of a checkpoint: a small file that samples and shares.
     Generator(GeneratorArgs),
     /// Train the feature network behind `eval`'s feature distance (28 px grey, ten classes:
@@ -52,42 +52,6 @@ pub struct FeatureNetArgs {
     pub out: PathBuf,
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
-}
-
-#[derive(Debug, Args, Default)]
-pub struct StudioArgs {
-    /// Project folder to open (created if it holds no project). Default: the last project,
-    /// else the embedded demo project.
-    #[arg(long)]
-    pub project: Option<PathBuf>,
-    /// Where training and sampling run: auto, shared, separate or cpu (default: the saved
-    /// setting, else auto).
-    #[arg(long)]
-    pub compute: Option<crate::studio::ComputeSetting>,
-    /// Write frame-time, slider-latency and GPU-error figures as JSON here at exit.
-    #[arg(long)]
-    pub stats_out: Option<PathBuf>,
-    /// Start (or resume) training as soon as the project is open.
-    #[arg(long)]
-    pub auto_train: bool,
-    /// Close the window after this many seconds (for benchmarks and screenshots).
-    #[arg(long)]
-    pub exit_after: Option<f64>,
-    /// Close the window when the training started with `--auto-train` ends.
-    #[arg(long)]
-    pub exit_when_trained: bool,
-    /// Move the sliders of the first shot continuously (measures slider latency).
-    #[arg(long)]
-    pub drive_sliders: bool,
-    /// Set the project's image folder (as if it had been dropped on the window).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Import this folder at start, exactly as if it had been dropped on the window.
-    #[arg(long)]
-    pub import: Option<PathBuf>,
-    /// Set the project's training recipe (a preset name or a .toml file).
-    #[arg(long)]
-    pub preset: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +106,11 @@ pub struct TrainArgs {
     pub epochs: Option<usize>,
     #[arg(long)]
     pub steps: Option<u64>,
+    /// Train for this many minutes of wall-clock time (from the first step, evaluations and
+    /// checkpoints included), then checkpoint and stop. With --resume: this many minutes
+    /// more. With --steps or --epochs too, whichever ends first; alone, no step limit.
+    #[arg(long, value_parser = parse_minutes)]
+    pub minutes: Option<f64>,
     #[arg(long)]
     pub batch: Option<usize>,
     #[arg(long)]
@@ -246,4 +215,13 @@ pub struct DemoArgs {
     pub device: DeviceChoice,
     #[arg(long, default_value_t = 600)]
     pub steps: u64,
+}
+
+/// `--minutes`: a positive number of minutes (fractions allowed).
+fn parse_minutes(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(m) if m.is_finite() && m > 0.0 && m <= 60.0 * 24.0 * 365.0 => Ok(m),
+        Ok(m) => Err(format!("{m} (a number of minutes above 0, at most a year)")),
+        Err(_) => Err(format!("'{text}' is not a number of minutes")),
+    }
 }

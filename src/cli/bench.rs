@@ -10,7 +10,7 @@ use super::args::{BenchArgs, EvalArgs, TrainArgs};
 use super::{eval, resolve_device, train};
 use crate::latent::latent_for_seed;
 use crate::preset::Preset;
-use crate::train::{Checkpoint, GanSession, LATEST};
+use crate::train::{Checkpoint, LATEST, TrainSession};
 
 /// Training and sampling throughput on a synthetic set of the preset's size (no disk I/O).
 /// `bench --quality`: a fixed training budget, then the held-out figures.
@@ -65,16 +65,16 @@ pub(super) fn bench_quality(args: &BenchArgs, quiet: bool) -> Result<()> {
 pub(super) fn bench(args: &BenchArgs) -> Result<()> {
     let mut preset = Preset::load(&args.preset).context("loading the preset")?;
     // Conditional presets: two synthetic classes, so the class layers are timed too.
-    let class_names: Vec<String> = if preset.model.conditional {
+    let class_names: Vec<String> = if preset.model.conditional() {
         vec!["bench-a".into(), "bench-b".into()]
     } else {
         vec!["bench".into()]
     };
-    if preset.model.conditional {
-        preset.model.classes.clone_from(&class_names);
+    if preset.model.conditional() {
+        preset.model.set_classes(class_names.clone());
     }
     let chosen = resolve_device(args.device)?;
-    let (c, r) = (preset.model.channels, preset.model.resolution);
+    let (c, r) = (preset.model.channels(), preset.model.resolution());
     let n = preset.train.batch * 8;
     let mut rng = crate::rng::Rng::new(7);
     let pixels: Vec<u8> = (0..n * c * r * r)
@@ -89,7 +89,7 @@ pub(super) fn bench(args: &BenchArgs) -> Result<()> {
         sources: vec![PathBuf::new(); n],
         content_hashes: (0..n).map(|i| [i as u8; 32]).collect(),
     };
-    let mut session = GanSession::new(
+    let mut session = TrainSession::new(
         preset.clone(),
         Arc::new(dataset),
         (0..n).collect(),
@@ -112,7 +112,7 @@ pub(super) fn bench(args: &BenchArgs) -> Result<()> {
 
     let sampler = session.sampler(&chosen.device)?;
     let latents: Vec<Vec<f32>> = (0..256)
-        .map(|s| latent_for_seed(s, preset.model.latent_dim))
+        .map(|s| latent_for_seed(s, preset.model.latent_dim()))
         .collect();
     sampler.render(&latents[..64])?;
     let t2 = Instant::now();

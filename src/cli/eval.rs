@@ -9,8 +9,9 @@ use super::args::EvalArgs;
 use super::{import_with_progress, resolve_device};
 use crate::data::{ImportOptions, import_folder};
 use crate::preset::Preset;
+use crate::quality::evaluate;
 use crate::sample::Sampler;
-use crate::train::{BEST, Checkpoint, LATEST, RUN_INFO, RunInfo, evaluate};
+use crate::train::{BEST, Checkpoint, LATEST, RUN_INFO, RunInfo};
 
 /// Held-out SWD and memorisation of the latest and best checkpoints, with a real-vs-real
 /// reference (training images against the same held-out images) to read them against.
@@ -30,13 +31,13 @@ pub(super) fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
         Checkpoint::load(&args.run.join(LATEST)).context("loading the run's checkpoint")?;
     let preset = Preset::from_toml("checkpoint", &latest.preset_toml)?;
     let options = ImportOptions {
-        resolution: preset.model.resolution,
-        channels: preset.model.channels,
+        resolution: preset.model.resolution(),
+        channels: preset.model.channels(),
         square: preset.data.square,
     };
     let (dataset, _) = import_with_progress(&data_dir, options, quiet)?;
     let mut dataset = dataset;
-    let classes = &preset.model.classes;
+    let classes = preset.model.classes();
     if preset.model.class_count() > 0 {
         dataset
             .relabel_to(classes)
@@ -46,7 +47,7 @@ pub(super) fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
     if let Some(against) = &args.against {
         append_outside(&mut dataset, &mut split, against, options, &preset.model)?;
     }
-    let held = crate::train::held_out(&split);
+    let held = crate::quality::held_out(&split);
     if held.is_empty() {
         bail!(
             "the split holds no held-out image; use a larger folder or a larger validation ratio"
@@ -97,7 +98,7 @@ pub(super) fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
             .as_ref()
             .filter(|_| conditional && args.class_shots > 0)
         {
-            let held = crate::train::held_out(&split);
+            let held = crate::quality::held_out(&split);
             match judge.score(&sampler, &dataset, held, args.class_shots) {
                 Ok(scores) => print_class_fidelity(&scores),
                 Err(e) => eprintln!("class fidelity failed: {e}"),
@@ -117,9 +118,9 @@ fn check_truncation(psi: f32) -> Result<()> {
 
 /// The evaluation's shared state: measuring in `judge`'s features where given, shots drawn
 /// at truncation `psi`.
-fn eval_cache(judge: Option<&crate::train::ClassJudge>, psi: f32) -> crate::train::EvalCache {
-    let cache = judge.map_or_else(crate::train::EvalCache::new, |judge| {
-        crate::train::EvalCache::with_feature_judge(judge.feature_judge())
+fn eval_cache(judge: Option<&crate::quality::ClassJudge>, psi: f32) -> crate::quality::EvalCache {
+    let cache = judge.map_or_else(crate::quality::EvalCache::new, |judge| {
+        crate::quality::EvalCache::with_feature_judge(judge.feature_judge())
     });
     if (psi - 1.0).abs() > f32::EPSILON {
         println!("shots at truncation ψ {psi}");
@@ -138,7 +139,7 @@ fn reference_images(train: &[usize], held_out: usize, judge_trains_on_rest: bool
     } else {
         train.len()
     };
-    let n = held_out.min(available).min(crate::train::MAX_EVAL_IMAGES);
+    let n = held_out.min(available).min(crate::quality::MAX_EVAL_IMAGES);
     (0..n).map(|k| train[k * train.len() / n]).collect()
 }
 
@@ -147,7 +148,7 @@ fn reference_images(train: &[usize], held_out: usize, judge_trains_on_rest: bool
 /// learn. `eval` then trains the judge itself and hands it to the evaluation, which would
 /// otherwise train a second one.
 fn judge_gives_features(dataset: &crate::data::Dataset) -> bool {
-    !crate::train::FeatureJudge::shipped_applies_to(dataset.channels, dataset.resolution)
+    !crate::quality::FeatureJudge::shipped_applies_to(dataset.channels, dataset.resolution)
         && dataset.class_names.len() >= 2
 }
 
@@ -160,7 +161,7 @@ fn train_class_judge(
     split: &crate::data::Split,
     reference: &[usize],
     device: &burn::tensor::Device,
-) -> Option<crate::train::ClassJudge> {
+) -> Option<crate::quality::ClassJudge> {
     let reference: std::collections::HashSet<usize> = reference.iter().copied().collect();
     let judge_train: Vec<usize> = split
         .train
@@ -168,10 +169,10 @@ fn train_class_judge(
         .copied()
         .filter(|i| !reference.contains(i))
         .collect();
-    let judge = crate::train::ClassJudge::train(dataset, &judge_train, device)
+    let judge = crate::quality::ClassJudge::train(dataset, &judge_train, device)
         .map_err(|e| eprintln!("class judge skipped: {e}"))
         .ok()?;
-    match judge.accuracy(dataset, crate::train::held_out(split)) {
+    match judge.accuracy(dataset, crate::quality::held_out(split)) {
         Ok(a) => println!(
             "class judge (trained on {} training images): {:.1} % of held-out images in their own class",
             judge_train.len(),
@@ -187,7 +188,7 @@ fn train_class_judge(
 fn print_quality(
     name: &str,
     q: &crate::quality::QualityRecord,
-    reference: impl FnOnce() -> Option<crate::train::FeatureReference>,
+    reference: impl FnOnce() -> Option<crate::quality::FeatureReference>,
 ) {
     let levels: Vec<String> = q
         .swd_levels
@@ -208,7 +209,7 @@ fn print_quality(
             "",
             q.feature_judge
                 .as_deref()
-                .unwrap_or(crate::train::SHIPPED_FEATURE_JUDGE),
+                .unwrap_or(crate::quality::SHIPPED_FEATURE_JUDGE),
             reference.map_or(String::new(), |r| format!("; real-vs-real {:.2}", r.fd))
         );
         if let Some(pr) = q.fidelity {
@@ -267,15 +268,15 @@ fn append_outside(
     split: &mut crate::data::Split,
     against: &Path,
     options: ImportOptions,
-    model: &crate::preset::ModelPreset,
+    model: &crate::model::ModelConfig,
 ) -> Result<()> {
     let (mut outside, _) = import_folder(against, options, &|_| {})
         .with_context(|| format!("importing {}", against.display()))?;
     // A conditional model is scored per class: the outside folders must be its classes.
     if model.class_count() > 0 {
         outside
-            .relabel_to(&model.classes)
-            .map_err(|unknown| class_mismatch(&model.classes, &unknown))?;
+            .relabel_to(model.classes())
+            .map_err(|unknown| class_mismatch(model.classes(), &unknown))?;
     }
     let offset = dataset.len();
     dataset.pixels.extend_from_slice(&outside.pixels);
@@ -306,8 +307,8 @@ fn print_pair(name: &str, (a, b): (f64, f64), real: Option<((f64, f64), usize)>,
     println!("{:<6} {name} {a:.3} / {b:.3}{real}: {meaning}", "");
 }
 
-/// The class-fidelity table of a conditional model (see `train::ClassJudge`).
-fn print_class_fidelity(scores: &[crate::train::ClassScore]) {
+/// The class-fidelity table of a conditional model (see `quality::ClassJudge`).
+fn print_class_fidelity(scores: &[crate::quality::ClassScore]) {
     println!("  class fidelity (classifier trained on the training images only):");
     for s in scores {
         println!(

@@ -28,7 +28,7 @@ mod train;
 
 pub use args::{
     BenchArgs, Cli, Command, DemoArgs, EvalArgs, FeatureNetArgs, GeneratorArgs, ImportArgs,
-    SampleArgs, StudioArgs, TrainArgs,
+    SampleArgs, TrainArgs,
 };
 use bench::{bench, bench_quality};
 use eval::eval;
@@ -47,7 +47,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Studio(args)) => crate::studio::run(args),
         Some(Command::Generator(args)) => generator(&args),
         Some(Command::FeatureNet(args)) => feature_net(&args, cli.quiet),
-        None => crate::studio::run(StudioArgs::default()),
+        None => crate::studio::run(crate::studio::StudioArgs::default()),
     }
 }
 
@@ -132,7 +132,7 @@ fn sample(args: &SampleArgs, keep: usize) -> Result<Vec<crate::export::Picture>>
     let prefix = class.map_or_else(String::new, |k| {
         format!(
             "{}-",
-            crate::export::file_safe(&sampler.model.classes[k as usize])
+            crate::export::file_safe(&sampler.model.classes()[k as usize])
         )
     });
     let names: Vec<PathBuf> = seeds
@@ -145,7 +145,7 @@ fn sample(args: &SampleArgs, keep: usize) -> Result<Vec<crate::export::Picture>>
             existing.display()
         );
     }
-    let dim = sampler.model.latent_dim;
+    let dim = sampler.model.latent_dim();
     let mut kept = Vec::new();
     for (chunk_seeds, chunk_names) in seeds.chunks(256).zip(names.chunks(256)) {
         let latents: Vec<Vec<f32>> = chunk_seeds
@@ -175,8 +175,8 @@ fn sample(args: &SampleArgs, keep: usize) -> Result<Vec<crate::export::Picture>>
 fn import(args: &ImportArgs, quiet: bool) -> Result<()> {
     let preset = Preset::load(&args.preset).context("loading the preset")?;
     let options = ImportOptions {
-        resolution: preset.model.resolution,
-        channels: preset.model.channels,
+        resolution: preset.model.resolution(),
+        channels: preset.model.channels(),
         square: preset.data.square,
     };
     let (dataset, report) = import_with_progress(&args.data, options, quiet)?;
@@ -198,15 +198,15 @@ fn generator(args: &GeneratorArgs) -> Result<()> {
         bail!("{} exists; choose another --out", args.out.display());
     }
     let generator = if args.base {
-        checkpoint.base_model()
+        crate::sample::base_model_file(&checkpoint)?
     } else {
-        checkpoint.generator_only()
+        crate::sample::generator_file(&checkpoint)?
     };
     generator.save(&args.out)?;
     println!(
         "wrote {} {} (step {}, {} bytes) to {}",
         if args.base { "base model" } else { "generator" },
-        generator.id(),
+        crate::sample::generator_id(&generator)?,
         generator.state.step,
         generator.to_bytes().len(),
         args.out.display()
@@ -215,10 +215,10 @@ fn generator(args: &GeneratorArgs) -> Result<()> {
 }
 
 fn feature_net(args: &FeatureNetArgs, quiet: bool) -> Result<()> {
-    use crate::train::FeatureJudge;
+    use crate::quality::FeatureJudge;
     let options = ImportOptions {
-        resolution: crate::train::FEATURE_RESOLUTION,
-        channels: crate::train::FEATURE_CHANNELS,
+        resolution: crate::quality::FEATURE_RESOLUTION,
+        channels: crate::quality::FEATURE_CHANNELS,
         square: crate::preset::SquareMode::Pad,
     };
     let (dataset, _) = import_with_progress(&args.data, options, quiet)?;

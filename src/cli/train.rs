@@ -30,7 +30,10 @@ fn event_printer<'a>(
             if let Some(fit) = preset.colour_recipe_for(report.is_colour(), report.median_side) {
                 eprintln!(
                     "note: {} of {} images show colour, but preset {} trains {} px grey shots; for colour shots use --preset {fit}",
-                    report.colour_images, report.imported, preset.name, preset.model.resolution
+                    report.colour_images,
+                    report.imported,
+                    preset.name,
+                    preset.model.resolution()
                 );
             }
         }
@@ -41,19 +44,28 @@ fn event_printer<'a>(
             batch,
             train_images,
         } => {
+            let until = if total_steps == u64::MAX {
+                "until the time budget is spent".to_string()
+            } else {
+                format!("steps {step}→{total_steps}")
+            };
             eprintln!(
-                "training on {train_images} images, batch {batch}, {steps_per_epoch} steps/epoch, steps {step}→{total_steps}"
+                "training on {train_images} images, batch {batch}, {steps_per_epoch} steps/epoch, {until}"
             );
-            bar.set_length(total_steps);
+            if total_steps == u64::MAX {
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} step {pos}  {msg}  {elapsed}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+            } else {
+                bar.set_length(total_steps);
+            }
             bar.set_position(step);
             bar.reset_eta();
         }
         TrainEvent::Stepped { step, .. } => bar.set_position(step),
         TrainEvent::Metrics(m) => {
-            let msg = format!(
-                "D {:.3} G {:.3} D(x) {:.2} D(G(z)) {:.2} {:.0} img/s",
-                m.d_loss, m.g_loss, m.d_real, m.d_fake, m.images_per_sec
-            );
+            let msg = m.summary();
             if quiet {
                 return;
             }
@@ -77,7 +89,8 @@ fn event_printer<'a>(
     }
 }
 
-pub(super) fn train(args: TrainArgs, quiet: bool) -> Result<()> {
+/// The preset named by `--preset`, with the command line's overrides, checked.
+fn recipe_from_args(args: &TrainArgs) -> Result<Preset> {
     let mut preset = Preset::load(&args.preset).context("loading the preset")?;
     if let Some(epochs) = args.epochs {
         preset.train.epochs = epochs;
@@ -85,6 +98,10 @@ pub(super) fn train(args: TrainArgs, quiet: bool) -> Result<()> {
     }
     if let Some(steps) = args.steps {
         preset.train.steps = Some(steps);
+    }
+    if args.minutes.is_some() && args.steps.is_none() && args.epochs.is_none() {
+        // A time budget alone: no step limit.
+        preset.train.steps = Some(u64::MAX);
     }
     if let Some(batch) = args.batch {
         preset.train.batch = batch;
@@ -112,7 +129,11 @@ pub(super) fn train(args: TrainArgs, quiet: bool) -> Result<()> {
         preset.train.weight_decay = decay;
     }
     if let Some(p) = args.d_dropout {
-        preset.model.d_dropout = p;
+        preset
+            .model
+            .family_mut()
+            .set_d_dropout(p)
+            .context("--d-dropout")?;
     }
     if let Some(patience) = args.patience {
         preset.train.patience = patience;
@@ -120,12 +141,18 @@ pub(super) fn train(args: TrainArgs, quiet: bool) -> Result<()> {
     preset
         .validate()
         .context("checking the command-line overrides")?;
+    Ok(preset)
+}
+
+pub(super) fn train(args: TrainArgs, quiet: bool) -> Result<()> {
+    let preset = recipe_from_args(&args)?;
     let chosen = resolve_device(args.device)?;
     let options = RunOptions {
         data_dir: args.data.clone(),
         run_dir: args.out.clone(),
         preset,
         resume: args.resume,
+        minutes: args.minutes,
     };
     let cancel = cancel_flag();
     let ibar = import_bar(quiet);
@@ -147,14 +174,18 @@ pub(super) fn train(args: TrainArgs, quiet: bool) -> Result<()> {
         .with_context(|| format!("training into {}", args.out.display()))?;
     bar.finish_and_clear();
     if let Some(m) = &summary.last_metrics {
+        let of = if summary.total_steps == u64::MAX {
+            String::new()
+        } else {
+            format!("/{}", summary.total_steps)
+        };
         println!(
-            "step {}/{}: D loss {:.4}, G loss {:.4}, D(x) {:.3}, D(G(z)) {:.3}, {:.0} images/s",
+            "step {}{of}: D loss {:.4}, G loss {:.4}, D(x) {:.3}, D(G(z)) {:.3}, {:.0} images/s",
             summary.step,
-            summary.total_steps,
-            m.d_loss,
-            m.g_loss,
-            m.d_real,
-            m.d_fake,
+            m.value("d_loss"),
+            m.value("g_loss"),
+            m.value("d_real"),
+            m.value("d_fake"),
             m.images_per_sec
         );
     }
@@ -166,6 +197,12 @@ pub(super) fn train(args: TrainArgs, quiet: bool) -> Result<()> {
     }
     if summary.cancelled {
         println!("stopped at step {}; continue with --resume", summary.step);
+    } else if summary.time_up {
+        println!(
+            "time budget spent at step {}: checkpoint {}; continue with --resume",
+            summary.step,
+            args.out.join(LATEST).display()
+        );
     } else if summary.early_stopped {
         println!(
             "stopped early at step {}: held-out SWD did not improve for {} evaluations",

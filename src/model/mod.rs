@@ -1,141 +1,109 @@
-//! Generator and discriminator families. Device-agnostic: the same code runs on burn's CPU
-//! backend (flex) and on wgpu; the device is chosen where tensors are created.
+//! Model families, one folder each, and the seam the rest of Atelier knows them through.
 //!
-//! Knows nothing of data folders, training loops or the GUI.
+//! A family is a config type (its `[model]` table, validating itself) and its networks. GAN
+//! families give a generator and a discriminator through [`GanFamily`]; the shared GAN
+//! training step (`train::gan`) and the renderer ([`Render`]) are generic over it, so the run
+//! loop, the worker, checkpoints and the sampler never name a layer. Families are listed once,
+//! in [`config`]'s `families!` invocation: a new family is a new folder plus one line there.
+//!
+//! Device-agnostic: the same code runs on burn's CPU backend (flex) and on wgpu; the device is
+//! chosen where tensors are created. Knows nothing of presets, data folders, training loops
+//! or the GUI.
 
-mod dcgan;
-mod mlp;
-mod spectral;
+mod config;
+pub mod dcgan;
+pub mod fastgan;
+mod gan;
+pub mod layers;
+pub mod mlp;
+pub mod records;
 
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::tensor::{Device, Tensor};
-
-pub use dcgan::{CLASS_EMBED, DcganDiscriminator, DcganGenerator, DcganShape};
-pub use mlp::{MlpDiscriminator, MlpGenerator};
-pub use spectral::SpectralConv2d;
-
-use crate::preset::{ModelKind, ModelPreset};
-
-/// Maps latent vectors `[B, latent_dim]` to images `[B, C, H, W]` in `[-1, 1]`.
-// One generator lives per run; boxing a variant would only add an indirection to every call.
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum Generator {
-    Mlp(MlpGenerator),
-    Dcgan(DcganGenerator),
-}
-
-/// Maps images `[B, C, H, W]` to one real/fake logit each, `[B]`.
-#[derive(Module, Debug)]
-pub enum Discriminator {
-    Mlp(MlpDiscriminator),
-    Dcgan(DcganDiscriminator),
-}
-
-impl Generator {
-    #[must_use]
-    pub fn new(config: &ModelPreset, device: &Device) -> Self {
-        match config.kind {
-            ModelKind::SeedMlp => Self::Mlp(MlpGenerator::new(config, device)),
-            ModelKind::Dcgan => Self::Dcgan(DcganGenerator::new(config, device)),
-        }
-    }
-
-    /// Images for latents `z`; `classes` (`[B, classes]`) only matters to conditional models.
-    #[must_use]
-    pub fn forward(&self, z: Tensor<2>, classes: Option<Tensor<2>>) -> Tensor<4> {
-        match self {
-            Self::Mlp(g) => g.forward(z),
-            Self::Dcgan(g) => g.forward(z, classes),
-        }
-    }
-
-    /// Visits the parameters of the first `k` stages (those fine-tuning freezes).
-    pub fn visit_first_stages<V: ModuleVisitor>(&self, k: usize, visitor: &mut V) {
-        if let Self::Dcgan(g) = self {
-            g.visit_first_stages(k, visitor);
-        }
-    }
-}
-
-impl Discriminator {
-    #[must_use]
-    pub fn new(config: &ModelPreset, device: &Device) -> Self {
-        match config.kind {
-            ModelKind::SeedMlp => Self::Mlp(MlpDiscriminator::new(config, device)),
-            ModelKind::Dcgan => Self::Dcgan(DcganDiscriminator::new(config, device)),
-        }
-    }
-
-    /// One logit per image; `classes` adds a conditional D's projection term.
-    #[must_use]
-    pub fn forward(&self, images: Tensor<4>, classes: Option<Tensor<2>>) -> Tensor<1> {
-        match self {
-            Self::Mlp(d) => d.forward(images),
-            Self::Dcgan(d) => d.forward(images, classes),
-        }
-    }
-
-    /// Visits the parameters of the first `k` blocks (those `FreezeD` freezes).
-    pub fn visit_first_blocks<V: ModuleVisitor>(&self, k: usize, visitor: &mut V) {
-        if let Self::Dcgan(d) = self {
-            d.visit_first_blocks(k, visitor);
-        }
-    }
-}
-
-/// Every float value of a module (weights and running statistics) in its fixed visiting order:
-/// lets tests and tools compare two models value for value, independent of parameter ids.
-#[must_use]
-pub fn flat_values<M: Module>(module: &M) -> Vec<f32> {
-    struct Flatten(Vec<f32>);
-    impl ModuleVisitor for Flatten {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if let Ok(values) = param
-                .val()
-                .into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-            {
-                self.0.extend(values);
-            }
-        }
-    }
-    let mut flatten = Flatten(Vec::new());
-    module.visit(&mut flatten);
-    flatten.0
-}
+pub use config::{ConfigError, FamilyConfig, FamilyVisitor, Freezable, ModelConfig};
+pub use dcgan::{CLASS_EMBED, DcganShape};
+pub use gan::{
+    Critic, CriticOutput, CriticPass, EMA_RECORD, GENERATOR_RECORD, GanDiscriminator, GanFamily,
+    GanGenerator, RENDER_RECORDS, Render, renderer_of,
+};
+pub use layers::SpectralConv2d;
+pub use records::{
+    INIT_LOCK, Materialise, RecordError, flat_values, module_bytes, module_from_bytes,
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::preset::Preset;
-    use burn::tensor::Distribution;
+    use burn::tensor::{Device, Distribution, Tensor};
+
+    struct Shapes<'a>(&'a Device);
+
+    impl FamilyVisitor for Shapes<'_> {
+        type Output = (Vec<usize>, usize, f32);
+        fn gan<F: GanFamily>(self, config: &F::Config) -> Self::Output {
+            let g = F::generator(config, self.0);
+            let d = F::discriminator(config, self.0);
+            let z = Tensor::<2>::random(
+                [3, config.latent_dim()],
+                Distribution::Normal(0.0, 1.0),
+                self.0,
+            );
+            let x = g.forward(z, None);
+            let dims = x.dims().to_vec();
+            let v = x.clone().abs().max().into_scalar::<f32>();
+            (dims, d.forward(x, None).dims()[0], v)
+        }
+    }
+
+    /// The `[model]` table of a recipe file (read here directly: models know no presets).
+    fn model_of(text: &str) -> ModelConfig {
+        let table: toml::Table = toml::from_str(text).unwrap();
+        let model = table.get("model").cloned().unwrap();
+        ModelConfig::deserialize_value(model).unwrap()
+    }
 
     #[test]
     fn every_shipped_architecture_has_the_right_shapes() {
         let device = Device::flex();
-        for name in [
-            "tshirt-mlp-28",
-            "dcgan-28",
-            "dcgan-32-rgb",
-            "dcgan-64-rgb",
-            "dcgan-64-rgb-sn",
-            "tiny-test",
+        for (name, text) in [
+            (
+                "tshirt-mlp-28",
+                include_str!("../../presets/tshirt-mlp-28.toml"),
+            ),
+            ("dcgan-28", include_str!("../../presets/dcgan-28.toml")),
+            (
+                "dcgan-32-rgb",
+                include_str!("../../presets/dcgan-32-rgb.toml"),
+            ),
+            (
+                "dcgan-64-rgb",
+                include_str!("../../presets/dcgan-64-rgb.toml"),
+            ),
+            (
+                "dcgan-64-rgb-sn",
+                include_str!("../../presets/dcgan-64-rgb-sn.toml"),
+            ),
+            (
+                "fastgan-64-rgb",
+                include_str!("../../presets/fastgan-64-rgb.toml"),
+            ),
+            (
+                "fastgan-128-rgb",
+                include_str!("../../presets/fastgan-128-rgb.toml"),
+            ),
+            ("tiny-test", include_str!("../../presets/tiny-test.toml")),
+            (
+                "tiny-fastgan",
+                include_str!("../../presets/tiny-fastgan.toml"),
+            ),
         ] {
-            let p = Preset::load(name).unwrap().model;
-            let g = Generator::new(&p, &device);
-            let d = Discriminator::new(&p, &device);
-            let z = Tensor::<2>::random([3, p.latent_dim], Distribution::Normal(0.0, 1.0), &device);
-            let x = g.forward(z, None);
+            let p = model_of(text);
+            let (dims, logits, v) = p.visit(Shapes(&device));
             assert_eq!(
-                x.dims(),
-                [3, p.channels, p.resolution, p.resolution],
+                dims,
+                [3, p.channels(), p.resolution(), p.resolution()],
                 "{name}"
             );
-            let v = x.clone().abs().max().into_scalar::<f32>();
             assert!(v <= 1.0, "{name}: tanh output in [-1, 1], got {v}");
-            assert_eq!(d.forward(x, None).dims(), [3], "{name}");
+            assert_eq!(logits, 3, "{name}");
         }
     }
 

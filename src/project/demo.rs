@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{Project, ProjectError};
+use crate::checkpoint::Checkpoint;
 use crate::preset::Preset;
-use crate::train::Checkpoint;
 
 /// The embedded generator-only checkpoint (see `assets/README.md`).
 pub const DEMO_GENERATOR: &[u8] = include_bytes!("../../assets/demo-generator.atl");
@@ -41,7 +41,10 @@ pub fn open_or_create_demo(root: &Path) -> Result<Project, ProjectError> {
                 message: e.to_string(),
             }
         })?;
-    let id = checkpoint.id();
+    let id = crate::sample::generator_id(&checkpoint).map_err(|e| ProjectError::Damaged {
+        path: "embedded demo generator".into(),
+        message: e.to_string(),
+    })?;
     let pinned = project.generator_path(&id);
     crate::fsutil::write_atomic(&pinned, DEMO_GENERATOR).map_err(write_err(&pinned))?;
     let images = root.join("images").join("demo-shirts");
@@ -69,11 +72,11 @@ mod tests {
         let p = open_or_create_demo(&root).unwrap();
         let id = p.settings.generator_id.clone().unwrap();
         let generator = Checkpoint::load(&p.generator_path(&id)).unwrap();
-        assert_eq!(generator.id(), id);
+        assert_eq!(crate::sample::generator_id(&generator).unwrap(), id);
         let sampler =
             crate::sample::Sampler::from_checkpoint(&generator, &burn::tensor::Device::flex())
                 .unwrap();
-        assert_eq!(sampler.model.resolution, 28);
+        assert_eq!(sampler.model.resolution(), 28);
         let count = std::fs::read_dir(p.settings.data_dir.unwrap())
             .unwrap()
             .count();

@@ -281,7 +281,7 @@ impl Project {
         self.checkpoint_files()
             .into_iter()
             .map(|path| {
-                let step = crate::train::Checkpoint::peek_state(&path)
+                let step = crate::checkpoint::Checkpoint::peek_state(&path)
                     .ok()
                     .map(|s| s.step);
                 let quality = step.and_then(|step| {
@@ -306,7 +306,8 @@ impl Project {
         self.runs()
             .iter()
             .flat_map(|run| {
-                [crate::train::LATEST, crate::train::BEST].map(|file| self.run_dir(run).join(file))
+                [crate::checkpoint::LATEST, crate::checkpoint::BEST]
+                    .map(|file| self.run_dir(run).join(file))
             })
             .filter(|p| p.exists())
             .collect()
@@ -319,7 +320,7 @@ impl Project {
             .map(|entries| {
                 entries
                     .filter_map(Result::ok)
-                    .filter(|e| e.path().join(crate::train::LATEST).exists())
+                    .filter(|e| e.path().join(crate::checkpoint::LATEST).exists())
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .collect()
             })
@@ -353,26 +354,24 @@ mod tests {
 
     #[test]
     fn checkpoint_entries_carry_their_step_and_the_figures_measured_there() {
-        use crate::train::{BEST, Checkpoint, LATEST, TrainState};
+        use crate::checkpoint::{BEST, Checkpoint, LATEST, TrainState};
         let dir = tempfile::tempdir().unwrap();
         let p = Project::create(dir.path(), "Figures").unwrap();
         let run = p.run_dir("run-001");
         std::fs::create_dir_all(&run).unwrap();
         let checkpoint = |step| Checkpoint {
+            format: crate::checkpoint::FORMAT_VERSION,
             state: TrainState {
                 step,
                 epoch: 0,
                 epoch_pos: 0,
                 order: Vec::new(),
                 batch_rng: crate::rng::Rng::new(1),
-                latent_rng: crate::rng::Rng::new(2),
                 images_seen: 0,
                 train_seconds: 0.0,
                 best_swd: None,
                 evals_since_best: 0,
-                augment_p: 0.0,
-                augment_rng: None,
-                lecam_anchors: None,
+                family: serde_json::Map::new(),
             },
             preset_toml: String::new(),
             dataset_fingerprint: String::new(),

@@ -1,14 +1,28 @@
 //! Honest quality figures computed on held-out images: multi-scale sliced Wasserstein distance
 //! (SWD) between generated and real patches, a memorisation check (distance from each shot
-//! to its nearest training image), and, in a network's features, the Fréchet distance and
-//! precision and recall.
+//! to its nearest training image), and, in a network's features, the Fréchet distance,
+//! precision and recall, density and coverage; and the evaluation of a generator with them.
 //!
-//! Pure CPU code over `u8` images; knows nothing of devices, training or the GUI.
+//! The figures themselves (`swd`, `frechet`, `nearest`, `fidelity`) are pure CPU code over
+//! `u8` images. The judges whose features they use (`classifier`, `feature_distance`, the
+//! class judge in `class_fidelity`) are small networks trained on a device, and `evaluate`
+//! renders shots through a [`crate::sample::Sampler`]. Knows nothing of training runs or
+//! the GUI.
 
+mod class_fidelity;
+mod classifier;
+mod evaluate;
+mod feature_distance;
 mod fidelity;
 mod frechet;
 mod nearest;
 mod swd;
+
+pub use class_fidelity::{ClassJudge, ClassScore};
+pub use evaluate::{EvalCache, FeatureReference, MAX_SHOTS as MAX_EVAL_IMAGES, evaluate, held_out};
+pub use feature_distance::{
+    FEATURE_CHANNELS, FEATURE_RESOLUTION, FeatureJudge, SHIPPED_NAME as SHIPPED_FEATURE_JUDGE,
+};
 
 pub use fidelity::{DENSITY_K, DensityCoverage, NEIGHBOURHOOD_K, PrecisionRecall};
 pub use frechet::{FeatureStats, frechet_distance};
@@ -20,6 +34,24 @@ pub use nearest::{
 pub use swd::{SwdConfig, SwdReport, swd};
 
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::sample::SampleError;
+
+/// Why an evaluation, or training one of its judges, failed.
+#[derive(Debug, Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Sample(#[from] SampleError),
+    #[error("cannot load {what}: {message}")]
+    Record { what: &'static str, message: String },
+    #[error("{0}")]
+    Incompatible(String),
+    #[error("the set holds {0} images; more are needed")]
+    TooFewImages(usize),
+    #[error("the device failed: {0}")]
+    Device(String),
+}
 
 /// Quality of a generator at one point of training.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

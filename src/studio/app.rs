@@ -479,7 +479,7 @@ impl Studio {
             "Generator {} ready (step {}, {} px, {} directions)",
             info.id,
             info.step,
-            info.model.resolution,
+            info.model.resolution(),
             info.directions.vectors.len()
         ));
         self.project.settings.generator_id = Some(info.id.clone());

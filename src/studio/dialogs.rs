@@ -167,8 +167,8 @@ impl Studio {
                     report.imported,
                     report.median_side,
                     self.project.settings.preset.name,
-                    model.resolution,
-                    if model.channels == 3 {
+                    model.resolution(),
+                    if model.channels() == 3 {
                         "colour"
                     } else {
                         "grey"

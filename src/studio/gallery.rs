@@ -90,7 +90,7 @@ impl Studio {
         let model_classes = self
             .generator
             .as_ref()
-            .map(|g| g.model.classes.clone())
+            .map(|g| g.model.classes().to_vec())
             .filter(|c| !c.is_empty());
         let mut shot_classes: Vec<String> = self
             .project

@@ -5,6 +5,7 @@
 //! device is handed to the worker.
 
 mod app;
+mod args;
 mod background;
 mod dialogs;
 mod gallery;
@@ -15,6 +16,7 @@ mod textures;
 mod training_panel;
 
 pub use app::{Notice, SMALL_FOLDER_MIN_STEPS, ShotEditor, Studio};
+pub use args::StudioArgs;
 pub use background::{Background, LoadedProject, load_project};
 pub use gpu::{ComputeSetting, choose_compute};
 pub use stats::{Stats, StatsReport, percentile};
@@ -27,7 +29,6 @@ use anyhow::{Context, Result};
 use eframe::egui;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::StudioArgs;
 use crate::device::GpuErrorLog;
 use crate::project::{RecentProjects, default_demo_root, open_or_create_demo};
 use crate::worker::{Wake, WorkerDevice, spawn_worker};

@@ -144,7 +144,7 @@ impl Studio {
             ui.label("Sliders appear when a generator is loaded.");
             return;
         };
-        if self.editor.base.len() != info.model.latent_dim {
+        if self.editor.base.len() != info.model.latent_dim() {
             ui.label("This shot comes from a generator with another latent size; sliders are off.");
             return;
         }

@@ -92,40 +92,46 @@ fn fine_tuning_ui(ui: &mut egui::Ui, p: &mut Preset, path_text: &mut String) -> 
                     "The base's networks replace the preset's model; the optimisers start afresh.",
                 );
             }
-            let stages = crate::model::DcganShape::new(p.model.resolution).upsamplings;
+            let stages = p.model.family().freezable();
             let t = &mut p.train;
             changed |= field(
                 ui,
                 "Freeze D blocks",
                 &mut t.freeze_d_blocks,
                 0.05,
-                0..=stages,
+                0..=stages.discriminator_blocks,
             );
             changed |= field(
                 ui,
                 "Freeze G stages",
                 &mut t.freeze_g_blocks,
                 0.05,
-                0..=stages,
+                0..=stages.generator_stages,
             );
-            changed |= field(ui, "D dropout", &mut p.model.d_dropout, 0.01, 0.0..=0.85);
-            let conditional = ui
-                .checkbox(
-                    &mut p.model.conditional,
-                    "Conditional: one class per sub-folder",
-                )
-                .changed();
+            if let Some(mut dropout) = p.model.family().d_dropout()
+                && field(ui, "D dropout", &mut dropout, 0.01, 0.0..=0.85)
+            {
+                // The family has D dropout (it offered a value), so setting it succeeds.
+                let _ = p.model.family_mut().set_d_dropout(dropout);
+                changed = true;
+            }
+            let mut wanted = p.model.conditional();
+            let conditional = p.model.family().can_condition()
+                && ui
+                    .checkbox(&mut wanted, "Conditional: one class per sub-folder")
+                    .changed();
             if conditional {
                 // Filled in from the data when the run starts.
-                p.model.classes.clear();
+                let _ = p.model.family_mut().set_conditional(wanted);
+                p.model.set_classes(Vec::new());
                 // Without the mode-seeking term a conditional G ignored z and drew one image
                 // per class (measured on cdcgan-28), so the box brings it along.
-                if p.model.conditional && p.train.mode_seeking == 0.0 {
+                if p.model.conditional() && p.train.mode_seeking == 0.0 {
                     p.train.mode_seeking = 1.0;
                 }
                 changed = true;
             }
-            if p.model.conditional && p.train.mode_seeking > 0.0 {
+            if p.model.conditional() && p.train.mode_seeking > 0.0 {
                 ui.small(format!(
                     "Mode-seeking term (MSGAN) {}: keeps each class's shots varied.",
                     p.train.mode_seeking
@@ -212,7 +218,9 @@ impl Studio {
         let p = &mut self.project.settings.preset;
         ui.label(format!(
             "{} px, {} channel(s), latent {}",
-            p.model.resolution, p.model.channels, p.model.latent_dim
+            p.model.resolution(),
+            p.model.channels(),
+            p.model.latent_dim()
         ));
         let t = &mut p.train;
         changed |= field(ui, "Epochs", &mut t.epochs, 0.2, 1..=100_000);
@@ -351,14 +359,12 @@ impl Studio {
                 .text(format!("step {} / {} · ETA {eta}", t.step, t.total_steps)),
         );
         if let Some(m) = t.metrics.last() {
-            ui.label(format!(
-                "D {:.3} · G {:.3} · D(x) {:.2} · D(G(z)) {:.2} · {:.0} img/s",
-                m.d_loss, m.g_loss, m.d_real, m.d_fake, m.images_per_sec
-            ));
+            ui.label(m.summary());
             if self.project.settings.preset.train.augment != AugmentMode::Off {
                 ui.label(format!(
                     "augmentation p {:.2} · r_t {:.2}",
-                    m.augment_p, m.r_t
+                    m.value("augment_p"),
+                    m.value("r_t")
                 ));
             }
         }
@@ -376,7 +382,7 @@ impl Studio {
                 let judge = q
                     .feature_judge
                     .as_deref()
-                    .unwrap_or(crate::train::SHIPPED_FEATURE_JUDGE);
+                    .unwrap_or(crate::quality::SHIPPED_FEATURE_JUDGE);
                 ui.label(format!("feature FD {fd:.1} ({judge})"));
                 if let Some(pr) = q.fidelity {
                     ui.label(format!(
@@ -433,8 +439,14 @@ impl Studio {
         panel_plot("loss-plot", 120.0)
             .legend(Legend::default())
             .show(ui, |plot| {
-                plot.line(Line::new("D loss", series(|r| r.d_loss)));
-                plot.line(Line::new("G loss", series(|r| r.g_loss)));
+                plot.line(Line::new("D loss", series(|r| r.value("d_loss"))));
+                plot.line(Line::new("G loss", series(|r| r.value("g_loss"))));
+                if m.iter().any(|r| r.get("reconstruction").is_some()) {
+                    plot.line(Line::new(
+                        "D reconstruction",
+                        series(|r| r.value("reconstruction")),
+                    ));
+                }
             });
         ui.label("Images per second");
         panel_plot("speed-plot", 80.0).show(ui, |plot| {
@@ -443,8 +455,8 @@ impl Studio {
         if self.project.settings.preset.train.augment != AugmentMode::Off {
             ui.label("Augmentation strength");
             panel_plot("augment-plot", 70.0).show(ui, |plot| {
-                plot.line(Line::new("p", series(|r| r.augment_p as f32)));
-                plot.line(Line::new("r_t", series(|r| r.r_t)));
+                plot.line(Line::new("p", series(|r| r.value("augment_p"))));
+                plot.line(Line::new("r_t", series(|r| r.value("r_t"))));
             });
         }
         let q = &self.training.quality;

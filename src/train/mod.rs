@@ -1,41 +1,33 @@
-//! GAN training: the step, the EMA generator, checkpoints, metrics, and the run driver.
+//! Training: the family seam's trainer side, the shared GAN step, the session that steps any
+//! family, metrics, and the run driver (folders, logs, previews, evaluations, checkpoints).
 //!
 //! A hand-written loop on burn's autodiff (burn's `Learner` assumes one model and one
 //! optimiser; a GAN has two of each). Knows nothing of the GUI or the terminal: progress goes
 //! out through a callback of [`TrainEvent`]s.
 
-mod augment;
-mod checkpoint;
-mod class_fidelity;
-mod classifier;
-mod consistency;
-mod ema;
-mod evaluate;
-mod feature_distance;
-mod lecam;
+pub mod gan;
 mod metrics;
 mod run;
 mod session;
+mod trainer;
 
-pub use augment::{ADA_SPEED_IMAGES, ada_adjust, augment};
-pub use checkpoint::{BEST, Checkpoint, CheckpointError, FORMAT_VERSION, LATEST, TrainState, hex};
-pub use class_fidelity::{ClassJudge, ClassScore};
-pub use ema::{ema_update, warmed_up_decay};
-pub use evaluate::{EvalCache, FeatureReference, MAX_SHOTS as MAX_EVAL_IMAGES, evaluate, held_out};
-pub use feature_distance::{
-    FEATURE_CHANNELS, FEATURE_RESOLUTION, FeatureJudge, SHIPPED_NAME as SHIPPED_FEATURE_JUDGE,
+pub use crate::checkpoint::{
+    BEST, Checkpoint, CheckpointError, FORMAT_VERSION, LATEST, TrainState,
 };
+pub use gan::{ADA_SPEED_IMAGES, ada_adjust};
 pub use metrics::{MetricsRecord, read_all as read_metrics};
 pub use run::{
     PREVIEW_COUNT, RUN_INFO, RunInfo, RunOptions, RunSummary, StepOutcome, TrainEvent, TrainRun,
     load_base, train_run,
 };
-pub use session::{GanSession, steps_per_epoch};
+pub use session::{TrainSession, steps_per_epoch};
+pub use trainer::{DeviceBatch, Restore, Trainer, trainer_for};
 
 use thiserror::Error;
 
 use crate::data::ImportError;
 use crate::export::ExportError;
+use crate::quality::EvalError;
 use crate::sample::SampleError;
 
 #[derive(Debug, Error)]
@@ -48,6 +40,8 @@ pub enum TrainError {
     Sample(#[from] SampleError),
     #[error(transparent)]
     Export(#[from] ExportError),
+    #[error(transparent)]
+    Eval(#[from] EvalError),
     #[error(
         "training diverged at step {step}: {what} is not finite; the last good checkpoint is kept (lower the learning rates and --resume)"
     )]

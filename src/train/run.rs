@@ -6,20 +6,20 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
 
 use super::TrainError;
-use super::checkpoint::{BEST, Checkpoint, LATEST};
-use super::evaluate::evaluate;
 use super::metrics::MetricsRecord;
-use super::session::GanSession;
+use super::session::TrainSession;
+use crate::checkpoint::{BEST, Checkpoint, LATEST};
 use crate::data::{Dataset, ImportOptions, ImportProgress, ImportReport, Split, import_folder};
 use crate::export::{grid, save_png_atomic};
 use crate::fsutil::write_atomic;
 use crate::latent::latent_for_seed;
 use crate::preset::{Preset, TrainPreset};
-use crate::quality::QualityRecord;
+use crate::quality::{EvalCache, QualityRecord, evaluate};
 use crate::sample::Sampler;
 
 /// The file name of a run's provenance record.
@@ -36,6 +36,10 @@ pub struct RunOptions {
     /// run); everything else comes from the checkpoint.
     pub preset: Preset,
     pub resume: bool,
+    /// A wall-clock budget in minutes, counted from the first step (evaluations and
+    /// checkpoints included); with `--resume`, minutes more. With a step or epoch budget too,
+    /// whichever ends first. The run checkpoints and stops at the first step boundary past it.
+    pub minutes: Option<f64>,
 }
 
 /// What a run reports while it goes.
@@ -77,6 +81,8 @@ pub struct RunSummary {
     pub cancelled: bool,
     /// Stopped because the held-out SWD had not improved for `patience` evaluations.
     pub early_stopped: bool,
+    /// Stopped because the wall-clock budget (`minutes`) was spent.
+    pub time_up: bool,
     pub best_swd: Option<f64>,
     pub last_metrics: Option<MetricsRecord>,
 }
@@ -122,7 +128,7 @@ struct RunContext {
     preview_latents: Vec<Vec<f32>>,
     train: TrainPreset,
     /// What every evaluation of the run shares, computed once (see `EvalCache`).
-    eval_cache: super::evaluate::EvalCache,
+    eval_cache: EvalCache,
 }
 
 impl RunContext {
@@ -140,16 +146,22 @@ pub enum StepOutcome {
     Finished,
     /// The held-out SWD had not improved for `patience` evaluations.
     EarlyStopped,
+    /// The wall-clock budget is spent (a checkpoint was written).
+    TimeUp,
 }
 
 /// A run in progress, stepped by its owner: the CLI loops it, the studio's worker interleaves
 /// its steps with sampling requests.
 pub struct TrainRun {
-    session: GanSession,
+    session: TrainSession,
     ctx: RunContext,
     total: u64,
     last_metrics: Option<MetricsRecord>,
     early_stopped: bool,
+    /// The wall-clock budget, and when it ends (set at the first step).
+    budget: Option<Duration>,
+    deadline: Option<Instant>,
+    time_up: bool,
 }
 
 impl TrainRun {
@@ -184,7 +196,7 @@ impl TrainRun {
             // The session's recipe: a base model may have replaced the latent size.
             preview_latents: preview_latents(session.preset()),
             train: session.preset().train.clone(),
-            eval_cache: super::evaluate::EvalCache::new(),
+            eval_cache: EvalCache::new(),
         };
         Ok(Self {
             session,
@@ -192,6 +204,11 @@ impl TrainRun {
             total,
             last_metrics: None,
             early_stopped: false,
+            budget: options
+                .minutes
+                .map(|m| Duration::from_secs_f64((m * 60.0).max(0.0))),
+            deadline: None,
+            time_up: false,
         })
     }
 
@@ -222,10 +239,19 @@ impl TrainRun {
     /// Whether no step remains (budget met or stopped early).
     #[must_use]
     pub fn is_done(&self) -> bool {
-        self.early_stopped || self.session.state().step >= self.total
+        self.early_stopped || self.time_up || self.session.state().step >= self.total
     }
 
-    /// One training step plus whatever periodic work falls due after it.
+    /// The wall-clock time left of a `minutes` budget (`None` without one, or before the
+    /// first step starts its clock).
+    #[must_use]
+    pub fn time_left(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// One training step plus whatever periodic work falls due after it. Past a wall-clock
+    /// budget it steps no more: it writes the last metrics, a preview and a checkpoint.
     pub fn step(
         &mut self,
         on_event: &mut dyn FnMut(TrainEvent),
@@ -233,9 +259,27 @@ impl TrainRun {
         if self.is_done() {
             return Ok(if self.early_stopped {
                 StepOutcome::EarlyStopped
+            } else if self.time_up {
+                StepOutcome::TimeUp
             } else {
                 StepOutcome::Finished
             });
+        }
+        let now = Instant::now();
+        if let Some(budget) = self.budget {
+            let deadline = *self.deadline.get_or_insert(now + budget);
+            if now >= deadline {
+                self.time_up = true;
+                read_metrics(&mut self.session, &self.ctx, &mut self.last_metrics)?;
+                if let Some(m) = self.last_metrics.clone() {
+                    on_event(TrainEvent::Metrics(m));
+                }
+                let step = self.session.state().step;
+                let path = write_preview(&self.session, &self.ctx)?;
+                on_event(TrainEvent::Preview { step, path });
+                save_checkpoint(&self.session, &self.ctx, false, on_event)?;
+                return Ok(StepOutcome::TimeUp);
+            }
         }
         self.session.step()?;
         let step = self.session.state().step;
@@ -279,6 +323,7 @@ impl TrainRun {
             total_steps: self.total,
             cancelled,
             early_stopped: self.early_stopped,
+            time_up: self.time_up,
             best_swd: self.session.state().best_swd,
             last_metrics: self.last_metrics.clone(),
         }
@@ -291,14 +336,14 @@ fn preview_latents(preset: &Preset) -> Vec<Vec<f32>> {
         .map(|i| {
             latent_for_seed(
                 preset.train.seed.wrapping_mul(1000).wrapping_add(i),
-                preset.model.latent_dim,
+                preset.model.latent_dim(),
             )
         })
         .collect()
 }
 
-/// Trains per `options` on `device` until the budget is met, `cancel` is set, or early
-/// stopping ends it. Cancelling saves a checkpoint first, so Ctrl-C loses nothing; a kill loses
+/// Trains per `options` on `device` until the budget (steps, epochs or minutes) is met,
+/// `cancel` is set, or early stopping ends it. Cancelling saves a checkpoint first, so Ctrl-C loses nothing; a kill loses
 /// at most the steps since the last checkpoint.
 pub fn train_run(
     options: &RunOptions,
@@ -321,7 +366,7 @@ pub fn train_run(
 
 /// Reads the metrics window (a device sync), refuses a non-finite loss, and logs it.
 fn read_metrics(
-    session: &mut GanSession,
+    session: &mut TrainSession,
     ctx: &RunContext,
     last: &mut Option<MetricsRecord>,
 ) -> Result<(), TrainError> {
@@ -341,7 +386,7 @@ fn read_metrics(
 
 /// Saves `checkpoint.atl` (and `best.atl` when `best`), atomically.
 fn save_checkpoint(
-    session: &GanSession,
+    session: &TrainSession,
     ctx: &RunContext,
     best: bool,
     on_event: &mut dyn FnMut(TrainEvent),
@@ -362,7 +407,7 @@ fn save_checkpoint(
 /// The periodic work after a step: metrics, preview, evaluation, checkpoint. Returns whether
 /// early stopping ends the run.
 fn after_step(
-    session: &mut GanSession,
+    session: &mut TrainSession,
     ctx: &RunContext,
     finishing: bool,
     last_metrics: &mut Option<MetricsRecord>,
@@ -428,7 +473,7 @@ fn prepare_session(
     device: &Device,
     import_progress: &(dyn Fn(ImportProgress) + Sync),
     on_event: &mut dyn FnMut(TrainEvent),
-) -> Result<(GanSession, Split), TrainError> {
+) -> Result<(TrainSession, Split), TrainError> {
     let run_dir = &options.run_dir;
     // A base model is loaded and checked before the (possibly long) import.
     let mut preset = preset;
@@ -443,8 +488,8 @@ fn prepare_session(
     std::fs::create_dir_all(run_dir.join("previews")).map_err(io_err("cannot create", run_dir))?;
 
     let import_options = ImportOptions {
-        resolution: preset.model.resolution,
-        channels: preset.model.channels,
+        resolution: preset.model.resolution(),
+        channels: preset.model.channels(),
         square: preset.data.square,
     };
     let (dataset, report) = import_folder(&options.data_dir, import_options, import_progress)?;
@@ -462,9 +507,11 @@ fn prepare_session(
     let dataset = Arc::new(dataset);
 
     let session = match (checkpoint, &base) {
-        (Some(c), _) => GanSession::resume(c, preset, dataset, split.train.clone(), device)?,
-        (None, Some(b)) => GanSession::from_base(b, preset, dataset, split.train.clone(), device)?,
-        (None, None) => GanSession::new(preset, dataset, split.train.clone(), device)?,
+        (Some(c), _) => TrainSession::resume(c, preset, dataset, split.train.clone(), device)?,
+        (None, Some(b)) => {
+            TrainSession::from_base(b, preset, dataset, split.train.clone(), device)?
+        }
+        (None, None) => TrainSession::new(preset, dataset, split.train.clone(), device)?,
     };
     let preset_path = run_dir.join("preset.toml");
     write_atomic(&preset_path, session.preset().to_toml().as_bytes())
@@ -526,24 +573,28 @@ fn adopt_base_model(preset: &mut Preset, base: &Checkpoint) -> Result<(), TrainE
     let base_preset = Preset::from_toml("base model", &base.preset_toml)
         .map_err(|e| TrainError::Incompatible(format!("train.init: {e}")))?;
     let (want, have) = (&preset.model, &base_preset.model);
-    if want.resolution != have.resolution || want.channels != have.channels {
+    if want.resolution() != have.resolution() || want.channels() != have.channels() {
         return Err(TrainError::Incompatible(format!(
             "train.init: the base model makes {} images but the preset asks for {}; set model.resolution = {} and model.channels = {} (the data is resized and converted on import), or pretrain a {} base",
             have.describe_size(),
             want.describe_size(),
-            have.resolution,
-            have.channels,
+            have.resolution(),
+            have.channels(),
             want.describe_size(),
         )));
     }
-    if want.conditional && !have.conditional {
+    if want.conditional() && !have.conditional() {
         return Err(TrainError::Incompatible(
             "train.init: the base model is unconditional, so it cannot learn classes; set model.conditional = false to fine-tune it, or start from a conditional base (trained with conditional = true)".into(),
         ));
     }
-    let dropout = want.d_dropout;
+    let dropout = want.family().d_dropout().unwrap_or(0.0);
     preset.model = have.clone();
-    preset.model.d_dropout = dropout;
+    preset
+        .model
+        .family_mut()
+        .set_d_dropout(dropout)
+        .map_err(|e| TrainError::Incompatible(format!("with the base model's networks: {e}")))?;
     preset
         .validate()
         .map_err(|e| TrainError::Incompatible(format!("with the base model's networks: {e}")))
@@ -553,11 +604,11 @@ fn adopt_base_model(preset: &mut Preset, base: &Checkpoint) -> Result<(), TrainE
 /// classes it was built for: the data's labels are matched to them by name (any subset, in any
 /// order), and a folder the model does not know is an error.
 fn match_classes(preset: &mut Preset, data: &mut Dataset, fixed: bool) -> Result<(), TrainError> {
-    if !preset.model.conditional {
+    if !preset.model.conditional() {
         return Ok(());
     }
     if fixed {
-        let known = &preset.model.classes;
+        let known = preset.model.classes();
         return data.relabel_to(known).map_err(|unknown| {
             TrainError::Incompatible(format!(
                 "model.classes: the model (a conditional base or the run being resumed) knows the classes [{}]; the data's sub-folders [{}] are not among them; rename them, or train a new model",
@@ -572,7 +623,7 @@ fn match_classes(preset: &mut Preset, data: &mut Dataset, fixed: bool) -> Result
             data.class_names.len()
         )));
     }
-    preset.model.classes.clone_from(&data.class_names);
+    preset.model.set_classes(data.class_names.clone());
     Ok(())
 }
 
@@ -604,7 +655,7 @@ fn truncate_json_lines(path: &Path, step: u64) -> std::io::Result<()> {
     write_atomic(path, kept.as_bytes())
 }
 
-fn write_preview(session: &GanSession, ctx: &RunContext) -> Result<PathBuf, TrainError> {
+fn write_preview(session: &TrainSession, ctx: &RunContext) -> Result<PathBuf, TrainError> {
     let (device, latents, run_dir) = (&ctx.device, &ctx.preview_latents, &ctx.run_dir);
     let sampler = session.sampler(device)?;
     // Conditional models: one class per row, cycling through the classes.

@@ -143,8 +143,8 @@ fn fit_to_colour(
     match fitting {
         Some(recipe) => (
             ImportOptions {
-                resolution: recipe.model.resolution,
-                channels: recipe.model.channels,
+                resolution: recipe.model.resolution(),
+                channels: recipe.model.channels(),
                 square: recipe.data.square,
             },
             Some(recipe.name),

@@ -6,8 +6,8 @@
 use crate::data::Split;
 use crate::export::Picture;
 use crate::protocol::{ReferenceSet, WorkerError};
+use crate::quality::held_out;
 use crate::quality::{PixelIndex, near_copy_threshold};
-use crate::train::held_out;
 
 #[derive(Default)]
 pub struct Reference {

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use burn::tensor::Device;
 
+use crate::checkpoint::Checkpoint;
 use crate::export::Picture;
 use crate::latent::{image_features, latent_for_seed, principal_directions};
 use crate::protocol::{GeneratorInfo, WorkerError};
-use crate::sample::Sampler;
-use crate::train::Checkpoint;
+use crate::sample::{Sampler, generator_file};
 
 /// Generators kept in memory (the current one plus a few that gallery shots came from).
 const KEEP: usize = 4;
@@ -67,27 +67,29 @@ impl SamplerCache {
         source: &Path,
         pin_dir: &Path,
     ) -> Result<GeneratorInfo, WorkerError> {
-        let id = checkpoint.id();
+        let load_error = |source_err| WorkerError::Load {
+            path: source.display().to_string(),
+            source: source_err,
+        };
+        let sampler =
+            Arc::new(Sampler::from_checkpoint(checkpoint, &self.device).map_err(load_error)?);
+        let id = sampler.checkpoint_id.clone();
         let pinned = pin_dir.join(format!("{id}.atl"));
         if !pinned.exists() {
-            checkpoint.generator_only().save(&pinned)?;
+            generator_file(checkpoint)
+                .map_err(load_error)?
+                .save(&pinned)?;
         }
-        let sampler = Arc::new(Sampler::from_checkpoint(checkpoint, &self.device).map_err(
-            |source_err| WorkerError::Load {
-                path: source.display().to_string(),
-                source: source_err,
-            },
-        )?);
         self.keep(pinned.clone(), sampler.clone());
         let latents: Vec<Vec<f32>> = (0..DIRECTION_SAMPLES)
-            .map(|seed| latent_for_seed(0xD1_0000 + seed, sampler.model.latent_dim))
+            .map(|seed| latent_for_seed(0xD1_0000 + seed, sampler.model.latent_dim()))
             .collect();
         let pictures: Vec<Picture> = sampler.render(&latents).map_err(WorkerError::Render)?;
         let features: Vec<Vec<f32>> = pictures
             .iter()
             .map(|p| image_features(p, FEATURE_SIDE))
             .collect();
-        let channels = sampler.model.channels;
+        let channels = sampler.model.channels();
         let directions = principal_directions(&latents, &features, channels, DIRECTION_COUNT);
         Ok(GeneratorInfo {
             id,

@@ -312,8 +312,8 @@ fn eval_scores_a_colour_run_with_its_class_judge() {
     common::two_class_folder(&data, 40, 0);
     common::two_class_folder(&unseen, 70, 1000);
     let mut recipe = atelier::preset::Preset::load("tiny-test").unwrap();
-    recipe.model.resolution = 32;
-    recipe.model.channels = 3;
+    common::dcgan(&mut recipe).resolution = 32;
+    common::dcgan(&mut recipe).channels = 3;
     recipe.train.eval_every = 4;
     let preset = tmp.path().join("tiny-32-rgb.toml");
     std::fs::write(&preset, recipe.to_toml()).unwrap();

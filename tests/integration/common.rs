@@ -19,3 +19,11 @@ pub fn two_class_folder(dir: &Path, per_class: usize, first_seed: u64) {
         }
     }
 }
+
+/// The DCGAN config of a DCGAN recipe, to edit its family's fields.
+pub fn dcgan(preset: &mut atelier::preset::Preset) -> &mut atelier::model::dcgan::DcganConfig {
+    match &mut preset.model {
+        atelier::model::ModelConfig::Dcgan(config) => config,
+        other => panic!("{} is not a DCGAN", other.kind()),
+    }
+}

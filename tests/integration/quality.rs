@@ -8,13 +8,13 @@ use std::path::Path;
 
 use atelier::data::{Dataset, ImportOptions, import_folder};
 use atelier::preset::SquareMode;
+use atelier::quality::{ClassJudge, FeatureJudge};
 use atelier::quality::{
     DENSITY_K, DataCopying, DensityCoverage, LOW_VARIETY, NEIGHBOURHOOD_K, PrecisionRecall,
     SwdConfig, feature_spread, frechet_distance, held_out_distances, nearest_feature_distances,
     nearest_neighbours, pixel_spread, swd,
 };
 use atelier::rng::Rng;
-use atelier::train::{ClassJudge, FeatureJudge};
 use burn::tensor::Device;
 
 fn tshirts() -> Dataset {

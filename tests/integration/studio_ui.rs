@@ -463,11 +463,18 @@ fn conditional_training_class_picker_filter_export_then_fine_tune() {
     h.get_by_label("Conditional: one class per sub-folder")
         .click();
     settle(&mut h);
-    assert!(h.state().project.settings.preset.model.conditional);
+    assert!(h.state().project.settings.preset.model.conditional());
     // The mode-seeking term comes with it: without it G drew one image per class.
     assert_eq!(h.state().project.settings.preset.train.mode_seeking, 1.0);
     train_until_generator(&mut h, &root, None);
-    let classes = h.state().generator.as_ref().unwrap().model.classes.clone();
+    let classes = h
+        .state()
+        .generator
+        .as_ref()
+        .unwrap()
+        .model
+        .classes()
+        .to_vec();
     assert_eq!(classes, ["rings", "squares"]);
     let first_run = h.state().project.settings.current_run.clone().unwrap();
 
@@ -559,9 +566,9 @@ fn conditional_training_class_picker_filter_export_then_fine_tune() {
     let recipe = Preset::from_toml("run", &recipe).unwrap();
     assert_eq!(recipe.train.freeze_d_blocks, 1);
     assert_eq!(recipe.train.optimizer, atelier::preset::OptimizerKind::Sgd);
-    assert_eq!(recipe.model.d_dropout, 0.1);
+    assert_eq!(recipe.model.family().d_dropout(), Some(0.1));
     assert_eq!(
-        recipe.model.classes,
+        recipe.model.classes(),
         ["rings", "squares"],
         "the base's classes"
     );
@@ -702,13 +709,16 @@ fn colour_photos_switch_a_fresh_project_to_the_colour_recipe() {
     Project::create(&root, "Mugs").unwrap();
     let mut h = harness(studio(&root));
     h.step();
-    assert_eq!(h.state().project.settings.preset.model.channels, 1);
+    assert_eq!(h.state().project.settings.preset.model.channels(), 1);
 
     // The probe sees colour: imported once, at the colour recipe's size.
     let report = drop_and_import(&mut h, &mugs);
     let preset = &h.state().project.settings.preset;
     assert_eq!(preset.name, "dcgan-64-rgb-sn");
-    assert_eq!((preset.model.resolution, preset.model.channels), (64, 3));
+    assert_eq!(
+        (preset.model.resolution(), preset.model.channels()),
+        (64, 3)
+    );
     assert_eq!((report.imported, report.colour_images), (30, 30));
     assert_eq!(report.median_side, 80);
     assert!(

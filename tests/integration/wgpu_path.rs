@@ -11,40 +11,55 @@ use std::sync::Arc;
 
 use atelier::data::Dataset;
 use atelier::preset::Preset;
-use atelier::train::GanSession;
+use atelier::train::TrainSession;
 use burn::tensor::{Device, DeviceKind};
 
+/// One DCGAN step on wgpu.
 #[test]
 fn one_tiny_step_and_a_sample_on_wgpu() {
+    one_step_and_a_sample("tiny-test");
+}
+
+/// One FastGAN step on wgpu (its own test, so it compiles its kernels beside the other one:
+/// on software Vulkan each new kernel costs seconds).
+#[test]
+fn one_tiny_fastgan_step_and_a_sample_on_wgpu() {
+    one_step_and_a_sample("tiny-fastgan");
+}
+
+fn one_step_and_a_sample(name: &str) {
     // The lazy constructor, not `wgpu_options().init()`: the resume tests in this binary bring
     // up the same default runtime (burn restores optimiser state on `Device::default()`), and
     // a second `init` of one runtime is an error. Without an adapter this panics at the first
     // tensor; on Debian install mesa-vulkan-drivers (.ci/run does).
     let device = Device::wgpu(DeviceKind::DefaultDevice);
-    let mut preset = Preset::load("tiny-test").unwrap();
+    let mut preset = Preset::load(name).unwrap();
     preset.train.batch = 4;
     let n = 8;
-    let side = preset.model.resolution;
-    let pixels: Vec<u8> = (0..n * side * side).map(|i| (i * 37 % 251) as u8).collect();
+    let (side, channels) = (preset.model.resolution(), preset.model.channels());
+    let latent = preset.model.latent_dim();
+    let pixels: Vec<u8> = (0..n * channels * side * side)
+        .map(|i| (i * 37 % 251) as u8)
+        .collect();
     let data = Dataset {
         resolution: side,
-        channels: 1,
+        channels,
         pixels,
         labels: vec![0; n],
         class_names: vec!["t".into()],
         sources: vec![std::path::PathBuf::default(); n],
         content_hashes: (0..n).map(|i| [i as u8; 32]).collect(),
     };
-    let mut session = GanSession::new(preset, Arc::new(data), (0..n).collect(), &device).unwrap();
+    let mut session = TrainSession::new(preset, Arc::new(data), (0..n).collect(), &device).unwrap();
     session.step().unwrap();
     let m = session.take_metrics().unwrap().unwrap();
-    assert!(m.is_finite(), "{m:?}");
-    assert!(m.d_loss > 0.0 && m.g_loss > 0.0);
+    assert!(m.is_finite(), "{name}: {m:?}");
+    assert!(m.value("d_loss") > 0.0, "{name}: {m:?}");
     assert_eq!(session.state().step, 1);
     let shots = session
         .sampler(&device)
         .unwrap()
-        .render(&[vec![0.5; 16]])
+        .render(&[vec![0.5; latent]])
         .unwrap();
-    assert_eq!(shots[0].pixels.len(), side * side);
+    assert_eq!(shots[0].pixels.len(), channels * side * side, "{name}");
 }

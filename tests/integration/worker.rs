@@ -45,7 +45,7 @@ fn a_burst_of_slider_requests_renders_once_and_gallery_requests_all_render() {
         }
     };
     assert_eq!(info.directions.vectors.len(), 8);
-    let dim = info.model.latent_dim;
+    let dim = info.model.latent_dim();
     let render = |ticket, kind, count: u64| {
         Command::Render(RenderRequest {
             ticket,

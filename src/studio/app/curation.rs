@@ -72,9 +72,9 @@ impl Studio {
             self.report_error("No generator yet: train one or open a project with one.");
             return;
         };
-        let (dim, generator_id) = (info.model.latent_dim, info.id.clone());
+        let (dim, generator_id) = (info.model.latent_dim(), info.id.clone());
         // Conditional generators: the picked class, or every class in turn.
-        let classes = &info.model.classes;
+        let classes = info.model.classes();
         let picked = self
             .project
             .settings
@@ -262,7 +262,7 @@ impl Studio {
     pub fn slider_moved(&mut self) {
         let Some(id) = self.editor.shot else { return };
         let Some(info) = &self.generator else { return };
-        let latent = if self.editor.base.len() == info.model.latent_dim {
+        let latent = if self.editor.base.len() == info.model.latent_dim() {
             info.directions
                 .apply(&self.editor.base, &self.editor.amounts)
         } else {

@@ -26,7 +26,7 @@ impl Studio {
     /// a tip, not a default.
     pub(super) fn suggest_conditional(&mut self, per_class: &[(String, usize)]) {
         let classes = per_class.iter().filter(|(_, n)| *n > 0).count();
-        if classes >= 2 && !self.project.settings.preset.model.conditional {
+        if classes >= 2 && !self.project.settings.preset.model.conditional() {
             self.import_tip(format!(
                 "Tip: {classes} class folders. Conditional (Training panel, Fine-tuning and classes) trains one model that draws each class on demand."
             ));
@@ -46,7 +46,10 @@ impl Studio {
         if self.project.settings.current_run.is_some() {
             let tip = format!(
                 "Tip: {} of {} photos are in colour, but the recipe {} trains grey {} px shots. Pick {name} under Preset (Training panel) for colour shots.",
-                report.colour_images, report.imported, preset.name, preset.model.resolution
+                report.colour_images,
+                report.imported,
+                preset.name,
+                preset.model.resolution()
             );
             self.import_tip(tip);
             return false;
@@ -67,10 +70,10 @@ impl Studio {
         };
         let old = std::mem::replace(&mut self.project.settings.preset, fitting);
         self.mark_settings();
-        let resolution = self.project.settings.preset.model.resolution;
+        let resolution = self.project.settings.preset.model.resolution();
         self.import_tip(format!(
             "Colour photos ({} of {} show colour): the recipe is now {name} ({resolution} px colour) instead of {} ({} px grey), and {how}. Preset (Training panel) changes it.",
-            report.colour_images, report.imported, old.name, old.model.resolution
+            report.colour_images, report.imported, old.name, old.model.resolution()
         ));
         true
     }
@@ -107,7 +110,7 @@ impl Studio {
         if p.train.init.is_none() {
             let fitting = crate::base::SHIPPED_BASES
                 .iter()
-                .find(|b| b.resolution == p.model.resolution && b.channels == p.model.channels);
+                .find(|b| b.resolution == p.model.resolution() && b.channels == p.model.channels());
             if let Some(base) = fitting {
                 self.import_tip(format!(
                     "Tip: Start from: {} (Training panel) fine-tunes a base model pretrained on many products; it needs fewer steps on a small folder.",
@@ -168,8 +171,8 @@ impl Studio {
         self.import.pending_tips.clear();
         let model = &self.project.settings.preset.model;
         let options = ImportOptions {
-            resolution: model.resolution,
-            channels: model.channels,
+            resolution: model.resolution(),
+            channels: model.channels(),
             square: self.project.settings.preset.data.square,
         };
         // A project that has trained nothing takes the recipe its photos need (colour).
@@ -256,6 +259,7 @@ impl Studio {
                 run_dir,
                 preset: self.project.settings.preset.clone(),
                 resume,
+                minutes: None,
             },
             pin_dir: self.project.generators_dir(),
         })));

@@ -9,7 +9,7 @@
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::TrainError;
+use super::EvalError;
 use super::classifier::Classifier;
 use super::feature_distance::FeatureJudge;
 use crate::data::Dataset;
@@ -70,10 +70,10 @@ pub struct ClassJudge {
 impl ClassJudge {
     /// Trains on `train` (indices into `data`) with fixed seeds, so the same data gives the
     /// same judge.
-    pub fn train(data: &Dataset, train: &[usize], device: &Device) -> Result<Self, TrainError> {
+    pub fn train(data: &Dataset, train: &[usize], device: &Device) -> Result<Self, EvalError> {
         let classes = data.class_names.len();
         if classes < 2 {
-            return Err(TrainError::Incompatible(
+            return Err(EvalError::Incompatible(
                 "class fidelity needs two or more classes".into(),
             ));
         }
@@ -88,7 +88,7 @@ impl ClassJudge {
     }
 
     /// The class it sees in each of `images` (indices into `data`).
-    fn predict_images(&self, data: &Dataset, images: &[usize]) -> Result<Vec<u32>, TrainError> {
+    fn predict_images(&self, data: &Dataset, images: &[usize]) -> Result<Vec<u32>, EvalError> {
         let (c, r) = (self.channels, self.resolution);
         let mut predicted = Vec::with_capacity(images.len());
         for chunk in images.chunks(256) {
@@ -103,7 +103,7 @@ impl ClassJudge {
 
     /// Share of `images` (indices into `data`) it puts in their own class: how much a
     /// distance in its features can be trusted.
-    pub fn accuracy(&self, data: &Dataset, images: &[usize]) -> Result<f64, TrainError> {
+    pub fn accuracy(&self, data: &Dataset, images: &[usize]) -> Result<f64, EvalError> {
         let predicted = self.predict_images(data, images)?;
         let hits = predicted
             .iter()
@@ -134,11 +134,11 @@ impl ClassJudge {
         data: &Dataset,
         held_out: &[usize],
         shots_per_class: usize,
-    ) -> Result<Vec<ClassScore>, TrainError> {
-        if sampler.model.classes != self.classes || data.class_names != self.classes {
-            return Err(TrainError::Incompatible(format!(
+    ) -> Result<Vec<ClassScore>, EvalError> {
+        if sampler.model.classes() != self.classes || data.class_names != self.classes {
+            return Err(EvalError::Incompatible(format!(
                 "the model's classes [{}] are not the data's [{}]",
-                sampler.model.classes.join(", "),
+                sampler.model.classes().join(", "),
                 self.classes.join(", ")
             )));
         }
@@ -162,7 +162,7 @@ impl ClassJudge {
                     .map(|s| {
                         latent_for_seed(
                             SHOT_SEED_BASE + (k * 1_000_000 + s) as u64,
-                            sampler.model.latent_dim,
+                            sampler.model.latent_dim(),
                         )
                     })
                     .collect();

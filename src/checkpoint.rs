@@ -1,9 +1,14 @@
 //! Checkpoint files: everything a run needs to continue exactly, in one atomically written file.
 //!
 //! Layout: magic `ATELIER-CKPT\0`, format version (u32 LE), header length (u64 LE), a JSON
-//! header (training state, preset TOML, a table of blobs with SHA-256 each), then the blobs
-//! (burnpack records of G, EMA-G, D and both optimisers). Damage anywhere is detected by the
-//! hashes or lengths and reported as an error; a file of another version is refused by name.
+//! header (training state, preset TOML, a table of named records with SHA-256 each), the
+//! records (burnpack bytes, or an optimiser's state), and, from format 2 on, a SHA-256 of
+//! every byte before it: a flipped bit anywhere, header included, is refused. Format 1 files
+//! (no trailer) still load: their records are checked by their own hashes and their header
+//! by the training state's consistency checks on resume.
+//!
+//! The file knows records only by name; which names a model family writes, and which render
+//! shots, is the family's business (`model::ModelConfig::render_records`).
 
 use std::path::Path;
 
@@ -16,7 +21,11 @@ use crate::rng::Rng;
 
 const MAGIC: &[u8; 13] = b"ATELIER-CKPT\0";
 /// Bump when the layout or the meaning of a field changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format this Atelier still reads.
+pub const OLDEST_FORMAT: u32 = 1;
+/// Length of format 2's whole-file SHA-256 trailer.
+const TRAILER_LEN: usize = 32;
 /// The file name of the latest checkpoint inside a run folder.
 pub const LATEST: &str = "checkpoint.atl";
 /// The checkpoint with the best held-out SWD so far.
@@ -36,7 +45,9 @@ pub enum CheckpointError {
     },
     #[error("{0} is not an Atelier checkpoint")]
     NotACheckpoint(String),
-    #[error("{path} is checkpoint format v{found}; this Atelier reads v{FORMAT_VERSION}")]
+    #[error(
+        "{path} is checkpoint format v{found}; this Atelier reads v{OLDEST_FORMAT} to v{FORMAT_VERSION}"
+    )]
     WrongVersion { path: String, found: u32 },
     #[error("checkpoint {path} is damaged: {what}")]
     Damaged { path: String, what: String },
@@ -45,7 +56,7 @@ pub enum CheckpointError {
 /// Counters and random state: with the records, enough to resume bit-for-bit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainState {
-    /// Optimiser steps done (one D and one G update each).
+    /// Optimiser steps done (one D and one G update each, for a GAN).
     pub step: u64,
     /// Epochs completed.
     pub epoch: u64,
@@ -54,7 +65,6 @@ pub struct TrainState {
     /// The current epoch's order of training indices.
     pub order: Vec<u32>,
     pub batch_rng: Rng,
-    pub latent_rng: Rng,
     /// Images seen in total (for images/s and ETA after resume).
     pub images_seen: u64,
     /// Seconds of training so far, across resumes.
@@ -65,16 +75,11 @@ pub struct TrainState {
     /// Evaluations since the best one (for early stopping).
     #[serde(default)]
     pub evals_since_best: u32,
-    /// Current augmentation probability (adaptive runs move it).
-    #[serde(default)]
-    pub augment_p: f64,
-    /// Random choices of the augmentations.
-    #[serde(default)]
-    pub augment_rng: Option<Rng>,
-    /// LeCam's moving averages of D's mean logit on reals and on fakes (runs with `lecam`).
-    /// Filled in saved checkpoints only: a live run keeps them on the device.
-    #[serde(default)]
-    pub lecam_anchors: Option<[f32; 2]>,
+    /// The model family's own state (a GAN's latent and augmentation random state, its
+    /// augmentation strength, LeCam's moving averages…), by name. Flattened, so format-1
+    /// headers, which held the GAN's fields beside the counters, read the same.
+    #[serde(flatten)]
+    pub family: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -97,6 +102,8 @@ struct Header {
 /// A checkpoint in memory: state plus named binary records.
 #[derive(Clone, Debug)]
 pub struct Checkpoint {
+    /// The format the file was read in ([`FORMAT_VERSION`] for checkpoints made here).
+    pub format: u32,
     pub state: TrainState,
     pub preset_toml: String,
     pub dataset_fingerprint: String,
@@ -142,6 +149,8 @@ impl Checkpoint {
         for (_, bytes) in &self.blobs {
             out.extend_from_slice(bytes);
         }
+        let trailer = Sha256::digest(&out);
+        out.extend_from_slice(&trailer);
         out
     }
 
@@ -156,12 +165,27 @@ impl Checkpoint {
         }
         let mut at = MAGIC.len();
         let version = read_u32(bytes, at).ok_or_else(|| damaged("truncated header"))?;
-        if version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT..=FORMAT_VERSION).contains(&version) {
             return Err(CheckpointError::WrongVersion {
                 path: path.to_string(),
                 found: version,
             });
         }
+        let bytes = if version >= 2 {
+            let body_len = bytes
+                .len()
+                .checked_sub(TRAILER_LEN)
+                .ok_or_else(|| damaged("truncated file"))?;
+            let (body, trailer) = bytes.split_at(body_len);
+            if Sha256::digest(body).as_slice() != trailer {
+                return Err(damaged(
+                    "its checksum does not match: the file was changed or truncated",
+                ));
+            }
+            body
+        } else {
+            bytes
+        };
         at += 4;
         let header_len = read_u64(bytes, at).ok_or_else(|| damaged("truncated header"))? as usize;
         at += 8;
@@ -190,6 +214,7 @@ impl Checkpoint {
             return Err(damaged("trailing bytes after the last record"));
         }
         Ok(Self {
+            format: version,
             state: header.state,
             preset_toml: header.preset_toml,
             dataset_fingerprint: header.dataset_fingerprint,
@@ -219,7 +244,7 @@ impl Checkpoint {
             return Err(CheckpointError::NotACheckpoint(shown.clone()));
         }
         let version = read_u32(&start, MAGIC.len()).ok_or_else(|| damaged("truncated header"))?;
-        if version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT..=FORMAT_VERSION).contains(&version) {
             return Err(CheckpointError::WrongVersion {
                 path: shown.clone(),
                 found: version,
@@ -255,28 +280,26 @@ impl Checkpoint {
         Self::from_bytes(&bytes, &path.display().to_string())
     }
 
-    /// Short content id (first 12 hex digits of SHA-256 over the generator that renders shots:
-    /// the EMA record, else the raw one), for exports and the gallery to say which weights made
-    /// a shot. A generator-only copy keeps the id of the checkpoint it came from.
+    /// Short content id (first 12 hex digits of SHA-256) of the first of `records` present:
+    /// the weights that render shots, for exports and the gallery to say which weights made a
+    /// shot. A copy made with [`Self::keep_records`] keeps the id of the checkpoint it came
+    /// from, since the record's bytes are copied as they are.
     #[must_use]
-    pub fn id(&self) -> String {
+    pub fn content_id(&self, records: &[&str]) -> String {
         let mut h = Sha256::new();
-        if let Some(bytes) = self.blob("ema").or_else(|| self.blob("g")) {
+        if let Some(bytes) = records.iter().find_map(|name| self.blob(name)) {
             h.update(bytes);
         }
         hex(&h.finalize())[..12].to_string()
     }
 
-    /// A copy with only the generator that renders shots: a small file that pins the exact
-    /// weights behind a curated shot while the run's `checkpoint.atl` moves on.
+    /// A copy with only the named records (and the rest of the header): a generator-only
+    /// file that pins the weights behind curated shots, or a base model to fine-tune from.
+    /// `keep_order` keeps the epoch order (a base model starts its own).
     #[must_use]
-    pub fn generator_only(&self) -> Self {
-        let name = if self.blob("ema").is_some() {
-            "ema"
-        } else {
-            "g"
-        };
-        Self {
+    pub fn keep_records(&self, records: &[&str], keep_order: bool) -> Self {
+        let mut copy = Self {
+            format: FORMAT_VERSION,
             state: self.state.clone(),
             preset_toml: self.preset_toml.clone(),
             dataset_fingerprint: self.dataset_fingerprint.clone(),
@@ -284,25 +307,14 @@ impl Checkpoint {
             blobs: self
                 .blobs
                 .iter()
-                .filter(|(n, _)| n == name)
+                .filter(|(n, _)| records.contains(&n.as_str()))
                 .cloned()
                 .collect(),
+        };
+        if !keep_order {
+            copy.state.order.clear();
         }
-    }
-}
-
-impl Checkpoint {
-    /// A copy fit to fine-tune from: the generator that renders (EMA, else raw) and D, with
-    /// no optimiser state or epoch order (fine-tuning starts those afresh). About a third of
-    /// a full checkpoint: what `assets/base-28.atl` holds.
-    #[must_use]
-    pub fn base_model(&self) -> Self {
-        let mut base = self.generator_only();
-        if let Some(d) = self.blobs.iter().find(|(n, _)| n == "d") {
-            base.blobs.push(d.clone());
-        }
-        base.state.order.clear();
-        base
+        copy
     }
 }
 
@@ -330,21 +342,24 @@ mod tests {
     use super::*;
 
     fn sample() -> Checkpoint {
+        let family = serde_json::json!({
+            "latent_rng": Rng::new(2),
+            "augment_p": 0.25,
+            "augment_rng": Rng::new(3),
+        });
         Checkpoint {
+            format: FORMAT_VERSION,
             state: TrainState {
                 step: 7,
                 epoch: 1,
                 epoch_pos: 3,
                 order: vec![2, 0, 1],
                 batch_rng: Rng::new(1),
-                latent_rng: Rng::new(2),
                 images_seen: 448,
                 train_seconds: 1.5,
                 best_swd: Some(12.5),
                 evals_since_best: 2,
-                augment_p: 0.25,
-                augment_rng: Some(Rng::new(3)),
-                lecam_anchors: None,
+                family: family.as_object().cloned().unwrap(),
             },
             preset_toml: "name = \"x\"".into(),
             dataset_fingerprint: "abc".into(),
@@ -393,5 +408,41 @@ mod tests {
 
         let err = Checkpoint::from_bytes(b"PNG....", "t").unwrap_err();
         assert!(matches!(err, CheckpointError::NotACheckpoint(_)));
+    }
+
+    #[test]
+    fn every_flipped_byte_is_refused_header_included() {
+        let bytes = sample().to_bytes();
+        for at in 0..bytes.len() {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 0x10;
+            assert!(
+                Checkpoint::from_bytes(&flipped, "t").is_err(),
+                "a flip at byte {at} of {} was accepted",
+                bytes.len()
+            );
+        }
+    }
+
+    #[test]
+    fn format_one_files_still_load_with_their_state_in_the_family_map() {
+        let c = sample();
+        let mut v1 = c.to_bytes();
+        v1.truncate(v1.len() - TRAILER_LEN);
+        v1[MAGIC.len()..MAGIC.len() + 4].copy_from_slice(&1u32.to_le_bytes());
+        let back = Checkpoint::from_bytes(&v1, "old").unwrap();
+        assert_eq!(back.format, 1);
+        assert_eq!(back.state, c.state);
+        assert_eq!(back.blobs, c.blobs);
+        assert_eq!(back.state.family["augment_p"], serde_json::json!(0.25));
+    }
+
+    #[test]
+    fn kept_records_keep_their_bytes_and_so_their_id() {
+        let c = sample();
+        let copy = c.keep_records(&["g"], false);
+        assert_eq!(copy.blobs.len(), 1);
+        assert!(copy.state.order.is_empty());
+        assert_eq!(copy.content_id(&["g"]), c.content_id(&["ema", "g"]));
     }
 }

@@ -20,11 +20,13 @@ pub struct LecamAnchors {
 
 impl LecamAnchors {
     /// Anchors for a new run: the first batch's means start them.
+    #[must_use]
     pub fn fresh() -> Self {
         Self { anchors: None }
     }
 
     /// Anchors resumed from a checkpoint's `[real, fake]` (`None`: saved before the first step).
+    #[must_use]
     pub fn resumed(saved: Option<[f32; 2]>, device: &burn::tensor::Device) -> Self {
         Self {
             anchors: saved.map(|a| Tensor::<1>::from_floats(a, device)),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use burn::tensor::Device;
 use crossbeam_channel::{Receiver, TryRecvError};
 
-use super::TrainError;
+use super::EvalError;
 use super::class_fidelity::ClassJudge;
 use super::feature_distance::FeatureJudge;
 use crate::data::{Dataset, Split};
@@ -59,7 +59,7 @@ pub struct EvalCache {
     /// A judge given by the caller, taken at the first evaluation.
     given_judge: Cell<Option<FeatureJudge>>,
     /// A class judge training on its own thread (see `train_judge_in_background`).
-    background_judge: RefCell<Option<Receiver<Result<FeatureJudge, TrainError>>>>,
+    background_judge: RefCell<Option<Receiver<Result<FeatureJudge, EvalError>>>>,
     /// Truncation ψ of the shots' latents; `None`: untruncated (training logs).
     truncation: Option<f32>,
 }
@@ -333,7 +333,7 @@ pub fn evaluate(
     split: &Split,
     step: u64,
     cache: &EvalCache,
-) -> Result<Option<QualityRecord>, TrainError> {
+) -> Result<Option<QualityRecord>, EvalError> {
     let real_idx = held_out(split);
     if real_idx.is_empty() {
         return Ok(None);
@@ -348,7 +348,7 @@ pub fn evaluate(
             .collect()
     };
     let count = real_idx.len().clamp(MIN_SHOTS, MAX_SHOTS);
-    let latents = cache.latents(count, sampler.model.latent_dim);
+    let latents = cache.latents(count, sampler.model.latent_dim());
     // A conditional model is asked for the held-out images' own class mix.
     let classes: Vec<Option<u32>> = if sampler.model.class_count() > 0 {
         (0..count)

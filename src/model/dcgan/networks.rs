@@ -10,8 +10,9 @@ use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, 
 use burn::tensor::activation::{leaky_relu, relu, tanh};
 use burn::tensor::{Device, Tensor};
 
-use super::SpectralConv2d;
-use crate::preset::ModelPreset;
+use super::DcganConfig;
+use crate::model::gan::{CriticOutput, CriticPass, GanDiscriminator, GanGenerator};
+use crate::model::layers::SpectralConv2d;
 
 const SLOPE: f64 = 0.2;
 /// Length of a conditional generator's class embedding, appended to z.
@@ -67,13 +68,13 @@ pub struct DcganGenerator {
 
 impl DcganGenerator {
     #[must_use]
-    pub fn new(c: &ModelPreset, device: &Device) -> Self {
+    pub fn new(c: &DcganConfig, device: &Device) -> Self {
         let shape = DcganShape::new(c.resolution);
         // Channels from coarse to fine: g_width · 2^(n-1), …, g_width.
         let widths: Vec<usize> = (0..shape.upsamplings)
             .map(|i| c.g_width << (shape.upsamplings - 1 - i))
             .collect();
-        let classes = c.class_count();
+        let classes = if c.conditional { c.classes.len() } else { 0 };
         let embed = if classes > 0 { CLASS_EMBED } else { 0 };
         let project =
             ConvTranspose2dConfig::new([c.latent_dim + embed, widths[0]], [shape.base, shape.base])
@@ -113,10 +114,18 @@ impl DcganGenerator {
         }
     }
 
+    /// Stages that [`GanGenerator::visit_first_stages`] can freeze (the output layer always
+    /// trains).
+    #[must_use]
+    pub fn stage_count(&self) -> usize {
+        1 + self.blocks.len()
+    }
+}
+
+impl GanGenerator for DcganGenerator {
     /// Images for latents `z` `[B, latent_dim]`. `classes` (`[B, classes]`, one-hot or a mix)
     /// picks what a conditional model draws; without it, the average of every class.
-    #[must_use]
-    pub fn forward(&self, z: Tensor<2>, classes: Option<Tensor<2>>) -> Tensor<4> {
+    fn forward(&self, z: Tensor<2>, classes: Option<Tensor<2>>) -> Tensor<4> {
         let [batch, _] = z.dims();
         let (z, width) = match &self.class_embed {
             Some(embed) => {
@@ -142,7 +151,7 @@ impl DcganGenerator {
 
     /// The first `k` stages, input side first (the projection, then the up-sampling blocks):
     /// what fine-tuning freezes when it keeps a base model's coarse structure.
-    pub fn visit_first_stages<V: burn::module::ModuleVisitor>(&self, k: usize, visitor: &mut V) {
+    fn visit_first_stages<V: burn::module::ModuleVisitor>(&self, k: usize, visitor: &mut V) {
         if k == 0 {
             return;
         }
@@ -153,10 +162,13 @@ impl DcganGenerator {
         }
     }
 
-    /// Stages that [`Self::visit_first_stages`] can freeze (the output layer always trains).
-    #[must_use]
-    pub fn stage_count(&self) -> usize {
-        1 + self.blocks.len()
+    /// The projection from z (a 1×1 → base×base transposed convolution) as
+    /// `[latent_dim, features]`; a conditional model's class-embedding rows are left out.
+    fn first_layer_weights(&self) -> Option<Tensor<2>> {
+        let w = self.project.weight.val();
+        let [input, out, kh, kw] = w.dims();
+        let w: Tensor<2> = w.reshape([input, out * kh * kw]);
+        Some(w.narrow(0, 0, self.latent_dim))
     }
 }
 
@@ -210,7 +222,7 @@ pub struct DcganDiscriminator {
 
 impl DcganDiscriminator {
     #[must_use]
-    pub fn new(c: &ModelPreset, device: &Device) -> Self {
+    pub fn new(c: &DcganConfig, device: &Device) -> Self {
         let shape = DcganShape::new(c.resolution);
         let mut blocks = Vec::with_capacity(shape.upsamplings);
         let mut from = c.channels;
@@ -249,7 +261,7 @@ impl DcganDiscriminator {
                     .init(device),
             )
         };
-        let classes = c.class_count();
+        let classes = if c.conditional { c.classes.len() } else { 0 };
         let class_embed = (classes > 0).then(|| INIT.init([classes, from], device));
         Self {
             blocks,
@@ -258,17 +270,32 @@ impl DcganDiscriminator {
         }
     }
 
+    /// Blocks that [`GanDiscriminator::visit_first_blocks`] can freeze (the logit layer
+    /// always trains).
+    #[must_use]
+    pub fn block_count(&self) -> usize {
+        self.blocks.len()
+    }
+}
+
+impl GanDiscriminator for DcganDiscriminator {
     /// One logit per image. With `classes` (`[B, classes]`), a conditional D adds the
     /// projection term; without, it scores "real" alone.
-    #[must_use]
-    pub fn forward(&self, images: Tensor<4>, classes: Option<Tensor<2>>) -> Tensor<1> {
+    fn critic(
+        &self,
+        images: Tensor<4>,
+        classes: Option<Tensor<2>>,
+        _pass: CriticPass,
+    ) -> CriticOutput {
         let [batch, ..] = images.dims();
         let mut x = images;
+        let mut features = Vec::with_capacity(self.blocks.len());
         for block in &self.blocks {
             x = block.forward(x);
+            features.push(x.clone());
         }
         let logit = self.to_logit.forward(x.clone()).reshape([batch]);
-        match (&self.class_embed, classes) {
+        let logits = match (&self.class_embed, classes) {
             (Some(embed), Some(classes)) => {
                 let [_, c, h, w] = x.dims();
                 // Sum pooling, as in the paper. A mean (1/49 of it) was tried and gave weaker
@@ -279,19 +306,18 @@ impl DcganDiscriminator {
                 logit + (pooled * projected).sum_dim(1).reshape([batch])
             }
             _ => logit,
+        };
+        CriticOutput {
+            logits,
+            features,
+            reconstruction: None,
         }
     }
 
     /// The first `k` blocks, input side first (`FreezeD`, Mo et al. 2020, freezes these).
-    pub fn visit_first_blocks<V: burn::module::ModuleVisitor>(&self, k: usize, visitor: &mut V) {
+    fn visit_first_blocks<V: burn::module::ModuleVisitor>(&self, k: usize, visitor: &mut V) {
         for block in self.blocks.iter().take(k) {
             block.visit(visitor);
         }
-    }
-
-    /// Blocks that [`Self::visit_first_blocks`] can freeze (the logit layer always trains).
-    #[must_use]
-    pub fn block_count(&self) -> usize {
-        self.blocks.len()
     }
 }

@@ -9,10 +9,10 @@
 
 use burn::tensor::Device;
 
-use super::TrainError;
+use super::EvalError;
 use super::classifier::Classifier;
-use super::session::{load_record, record_bytes};
 use crate::data::Dataset;
+use crate::model::{module_bytes, module_from_bytes};
 use crate::quality::FeatureStats;
 
 /// The classifier's weights, as written by `atelier feature-net`.
@@ -78,29 +78,35 @@ impl FeatureJudge {
     }
 
     /// The network shipped in the binary.
-    pub fn shipped(device: &Device) -> Result<Self, TrainError> {
+    pub fn shipped(device: &Device) -> Result<Self, EvalError> {
         Self::from_bytes(SHIPPED, device)
     }
 
     /// A network saved by [`FeatureJudge::to_bytes`].
-    pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self, TrainError> {
+    pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self, EvalError> {
         let blank = Classifier::new(FEATURE_CHANNELS, FEATURE_RESOLUTION, CLASSES, None, device);
-        let model = load_record(blank, Some(bytes), "feature network")?;
+        let model = module_from_bytes(blank, bytes, None).map_err(|e| EvalError::Record {
+            what: "feature network",
+            message: e.0,
+        })?;
         Ok(Self::shipped_shape(model, device))
     }
 
     /// The network's weights, for `assets/`.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, TrainError> {
-        record_bytes(self.model.clone(), "feature network")
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EvalError> {
+        module_bytes(self.model.clone()).map_err(|e| EvalError::Record {
+            what: "feature network",
+            message: e.0,
+        })
     }
 
     /// Trains a network on a ten-class 28 px grey data set (Fashion-MNIST) with fixed seeds.
     /// Every tenth image is kept out; the returned accuracy is measured on those.
-    pub fn train(data: &Dataset, device: &Device) -> Result<(Self, f64), TrainError> {
+    pub fn train(data: &Dataset, device: &Device) -> Result<(Self, f64), EvalError> {
         if !Self::shipped_applies_to(data.channels, data.resolution)
             || data.class_names.len() != CLASSES
         {
-            return Err(TrainError::Incompatible(format!(
+            return Err(EvalError::Incompatible(format!(
                 "the feature network is trained on {CLASSES} classes of {FEATURE_RESOLUTION} px grey images; this data has {} classes of {} px with {} channels",
                 data.class_names.len(),
                 data.resolution,
@@ -134,17 +140,17 @@ impl FeatureJudge {
     }
 
     /// Feature statistics of images (CHW `u8`) of the network's shape.
-    pub fn stats_of_images(&self, images: &[&[u8]]) -> Result<FeatureStats, TrainError> {
+    pub fn stats_of_images(&self, images: &[&[u8]]) -> Result<FeatureStats, EvalError> {
         let rows = self.features_of_images(images)?;
-        FeatureStats::of(&rows).ok_or(TrainError::TooFewImages(images.len()))
+        FeatureStats::of(&rows).ok_or(EvalError::TooFewImages(images.len()))
     }
 
     /// The feature vector of each image (CHW `u8`, the network's shape).
-    pub fn features_of_images(&self, images: &[&[u8]]) -> Result<Vec<Vec<f32>>, TrainError> {
+    pub fn features_of_images(&self, images: &[&[u8]]) -> Result<Vec<Vec<f32>>, EvalError> {
         let (c, r) = (self.channels, self.resolution);
         let side = r * r * c;
         if let Some(bad) = images.iter().find(|image| image.len() != side) {
-            return Err(TrainError::Incompatible(format!(
+            return Err(EvalError::Incompatible(format!(
                 "the {} reads {r} px images with {c} channels ({side} values); got an image of {} values",
                 self.name,
                 bad.len()

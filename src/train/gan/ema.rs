@@ -8,8 +8,6 @@ use std::collections::HashMap;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::Tensor;
 
-use crate::model::Generator;
-
 /// Effective decay at `step`: warmed up (`(1 + step) / (10 + step)`) so that early, fast-moving
 /// weights are not averaged with the random initialisation for thousands of steps.
 #[must_use]
@@ -50,7 +48,7 @@ impl ModuleMapper for Blend {
 
 /// `ema ← decay · ema + (1 − decay) · source`, parameter by parameter (matched by id).
 #[must_use]
-pub fn ema_update(ema: Generator, source: &Generator, decay: f64) -> Generator {
+pub fn ema_update<M: Module>(ema: M, source: &M, decay: f64) -> M {
     let mut collect = Collect {
         values: HashMap::new(),
     };
@@ -67,7 +65,7 @@ mod tests {
     use crate::preset::Preset;
     use burn::tensor::Device;
 
-    fn first_weight(g: &Generator) -> Vec<f32> {
+    fn first_weight<M: Module>(g: &M) -> Vec<f32> {
         let mut c = Collect {
             values: HashMap::new(),
         };
@@ -84,8 +82,10 @@ mod tests {
     #[test]
     fn ema_moves_towards_the_source_by_one_minus_decay() {
         let device = Device::flex();
-        let p = Preset::load("tiny-test").unwrap().model;
-        let g = Generator::new(&p, &device);
+        let crate::model::ModelConfig::Dcgan(p) = Preset::load("tiny-test").unwrap().model else {
+            panic!("tiny-test is a DCGAN")
+        };
+        let g = crate::model::dcgan::DcganGenerator::new(&p, &device);
         let ema = g.valid();
         let ema_zero = ema.map(&mut ZeroOut);
         let before = first_weight(&ema_zero);

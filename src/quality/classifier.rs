@@ -9,7 +9,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::{leaky_relu, log_softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::TrainError;
+use super::EvalError;
 use crate::data::Dataset;
 use crate::rng::Rng;
 use crate::sample::one_hot;
@@ -37,7 +37,7 @@ impl Classifier {
         seed: Option<u64>,
         device: &Device,
     ) -> Self {
-        let _guard = super::session::INIT_LOCK
+        let _guard = crate::model::INIT_LOCK
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(seed) = seed {
@@ -58,7 +58,7 @@ impl Classifier {
             convs,
             out: LinearConfig::new(FEATURES, classes).init(device),
         };
-        model.visit(&mut super::session::Materialise);
+        model.visit(&mut crate::model::Materialise);
         model
     }
 
@@ -91,13 +91,13 @@ impl Classifier {
     }
 
     /// Rows of `[n, len]` values read back from the device.
-    fn rows(values: Tensor<2>, what: &str) -> Result<(usize, usize, Vec<f32>), TrainError> {
+    fn rows(values: Tensor<2>, what: &str) -> Result<(usize, usize, Vec<f32>), EvalError> {
         let [n, len] = values.dims();
         let flat = values
             .into_data()
             .convert::<f32>()
             .try_into_vec::<f32>()
-            .map_err(|e| TrainError::Device(format!("reading {what}: {e:?}")))?;
+            .map_err(|e| EvalError::Device(format!("reading {what}: {e:?}")))?;
         Ok((n, len, flat))
     }
 
@@ -107,7 +107,7 @@ impl Classifier {
         images: &[f32],
         shape: [usize; 4],
         device: &Device,
-    ) -> Result<Vec<u32>, TrainError> {
+    ) -> Result<Vec<u32>, EvalError> {
         let x = Tensor::<4>::from_data(TensorData::new(images.to_vec(), shape), device);
         let (n, k, values) = Self::rows(self.forward(x), "classifier output")?;
         Ok((0..n)
@@ -129,7 +129,7 @@ impl Classifier {
         images: &[f32],
         shape: [usize; 4],
         device: &Device,
-    ) -> Result<Vec<Vec<f32>>, TrainError> {
+    ) -> Result<Vec<Vec<f32>>, EvalError> {
         let x = Tensor::<4>::from_data(TensorData::new(images.to_vec(), shape), device);
         let (n, len, values) = Self::rows(self.features(x), "classifier features")?;
         Ok((0..n)
@@ -146,10 +146,10 @@ impl Classifier {
         steps: usize,
         (init_seed, order_seed): (u64, u64),
         device: &Device,
-    ) -> Result<Self, TrainError> {
+    ) -> Result<Self, EvalError> {
         let classes = data.class_names.len();
         if train.len() < 8 {
-            return Err(TrainError::TooFewImages(train.len()));
+            return Err(EvalError::TooFewImages(train.len()));
         }
         let (c, r) = (data.channels, data.resolution);
         let ad = device.clone().autodiff();

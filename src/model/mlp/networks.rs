@@ -9,7 +9,8 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{leaky_relu, tanh};
 use burn::tensor::{Device, Tensor};
 
-use crate::preset::ModelPreset;
+use super::MlpConfig;
+use crate::model::gan::{CriticOutput, CriticPass, GanDiscriminator, GanGenerator};
 
 const SLOPE: f64 = 0.2;
 
@@ -26,7 +27,7 @@ pub struct MlpGenerator {
 
 impl MlpGenerator {
     #[must_use]
-    pub fn new(c: &ModelPreset, device: &Device) -> Self {
+    pub fn new(c: &MlpConfig, device: &Device) -> Self {
         let pixels = c.channels * c.resolution * c.resolution;
         Self {
             fc1: LinearConfig::new(c.latent_dim, c.hidden).init(device),
@@ -38,13 +39,19 @@ impl MlpGenerator {
             resolution: c.resolution,
         }
     }
+}
 
-    #[must_use]
-    pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
+impl GanGenerator for MlpGenerator {
+    /// The seed design is unconditional: `classes` is ignored.
+    fn forward(&self, z: Tensor<2>, _classes: Option<Tensor<2>>) -> Tensor<4> {
         let [batch, _] = z.dims();
         let x = leaky_relu(self.bn1.forward(self.fc1.forward(z)), SLOPE);
         let x = leaky_relu(self.bn2.forward(self.fc2.forward(x)), SLOPE);
         tanh(self.out.forward(x)).reshape([batch, self.channels, self.resolution, self.resolution])
+    }
+
+    fn first_layer_weights(&self) -> Option<Tensor<2>> {
+        Some(self.fc1.weight.val())
     }
 }
 
@@ -57,7 +64,7 @@ pub struct MlpDiscriminator {
 
 impl MlpDiscriminator {
     #[must_use]
-    pub fn new(c: &ModelPreset, device: &Device) -> Self {
+    pub fn new(c: &MlpConfig, device: &Device) -> Self {
         let pixels = c.channels * c.resolution * c.resolution;
         Self {
             fc1: LinearConfig::new(pixels, 256).init(device),
@@ -65,13 +72,25 @@ impl MlpDiscriminator {
             out: LinearConfig::new(128, 1).init(device),
         }
     }
+}
 
-    #[must_use]
-    pub fn forward(&self, images: Tensor<4>) -> Tensor<1> {
+impl GanDiscriminator for MlpDiscriminator {
+    fn critic(
+        &self,
+        images: Tensor<4>,
+        _classes: Option<Tensor<2>>,
+        _pass: CriticPass,
+    ) -> CriticOutput {
         let [batch, ..] = images.dims();
         let x: Tensor<2> = images.reshape([batch as i32, -1]);
         let x = leaky_relu(self.fc1.forward(x), SLOPE);
-        let x = leaky_relu(self.fc2.forward(x), SLOPE);
-        self.out.forward(x).reshape([batch])
+        let features = leaky_relu(self.fc2.forward(x), SLOPE);
+        let logits = self.out.forward(features.clone()).reshape([batch]);
+        let [_, width] = features.dims();
+        CriticOutput {
+            logits,
+            features: vec![features.reshape([batch, width, 1, 1])],
+            reconstruction: None,
+        }
     }
 }

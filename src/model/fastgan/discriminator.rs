@@ -1,0 +1,232 @@
+//! FastGAN's discriminator: spectrally normalised residual down-blocks, hinge logits from the
+//! 4×4 map, and two decoders that rebuild real images from D's coarse features.
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
+use burn::tensor::activation::{leaky_relu, tanh};
+use burn::tensor::{Device, Tensor};
+
+use super::{FastganConfig, RECONSTRUCTION_SIDE};
+use crate::model::gan::{CriticOutput, CriticPass, GanDiscriminator};
+use crate::model::layers::{SpectralConv2d, glu, pool2x, upsample2x};
+
+const SLOPE: f64 = 0.2;
+const INIT: Initializer = Initializer::Normal {
+    mean: 0.0,
+    std: 0.02,
+};
+/// Channels of the decoders' hidden maps.
+const DECODER_WIDTH: usize = 32;
+
+/// Halves the side: a strided 4×4 convolution and a 3×3 one, beside an average-pooled 1×1
+/// path, averaged (FastGAN's `DownBlockComp`).
+#[derive(Module, Debug)]
+pub struct DownStage {
+    down: SpectralConv2d,
+    down_norm: BatchNorm,
+    refine: SpectralConv2d,
+    refine_norm: BatchNorm,
+    skip: SpectralConv2d,
+    skip_norm: BatchNorm,
+}
+
+impl DownStage {
+    fn new(from: usize, to: usize, device: &Device) -> Self {
+        Self {
+            down: SpectralConv2d::new([from, to], 4, 2, 1, device),
+            down_norm: BatchNormConfig::new(to).init(device),
+            refine: SpectralConv2d::new([to, to], 3, 1, 1, device),
+            refine_norm: BatchNormConfig::new(to).init(device),
+            skip: SpectralConv2d::new([from, to], 1, 1, 0, device),
+            skip_norm: BatchNormConfig::new(to).init(device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let main = leaky_relu(self.down_norm.forward(self.down.forward(x.clone())), SLOPE);
+        let main = leaky_relu(self.refine_norm.forward(self.refine.forward(main)), SLOPE);
+        let skip = leaky_relu(self.skip_norm.forward(self.skip.forward(pool2x(x))), SLOPE);
+        (main + skip).mul_scalar(0.5)
+    }
+}
+
+/// 8×8 features → a 32 px picture: a 1×1 reduction, two up-sampling GLU stages, a tanh
+/// 3×3 convolution.
+#[derive(Module, Debug)]
+pub struct Decoder {
+    reduce: Conv2d,
+    ups: Vec<DecoderStage>,
+    to_image: Conv2d,
+}
+
+/// Nearest ×2, a 3×3 convolution, BatchNorm, GLU.
+#[derive(Module, Debug)]
+pub struct DecoderStage {
+    conv: Conv2d,
+    norm: BatchNorm,
+}
+
+impl Decoder {
+    fn new(from: usize, channels: usize, device: &Device) -> Self {
+        let conv = |a: usize, b: usize, k: usize| {
+            let pad = k / 2;
+            Conv2dConfig::new([a, b], [k, k])
+                .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+                .with_initializer(INIT)
+                .init(device)
+        };
+        let half = DECODER_WIDTH / 2;
+        Self {
+            reduce: conv(from, DECODER_WIDTH, 1),
+            ups: [DECODER_WIDTH, half]
+                .into_iter()
+                .map(|from| DecoderStage {
+                    conv: conv(from, 2 * half, 3),
+                    norm: BatchNormConfig::new(2 * half).init(device),
+                })
+                .collect(),
+            to_image: conv(half, channels, 3),
+        }
+    }
+
+    fn forward(&self, features: Tensor<4>) -> Tensor<4> {
+        let mut x = self.reduce.forward(features);
+        for stage in &self.ups {
+            x = glu(stage.norm.forward(stage.conv.forward(upsample2x(x))));
+        }
+        tanh(self.to_image.forward(x))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct FastganDiscriminator {
+    /// Full size → half, no normalisation (the input layer).
+    from_image: SpectralConv2d,
+    /// Each halves the side, down to 4×4.
+    stages: Vec<DownStage>,
+    to_logit: SpectralConv2d,
+    /// Rebuilds the whole image from the 8×8 map.
+    whole: Option<Decoder>,
+    /// Rebuilds one quarter of the image from the matching quarter of the 16×16 map.
+    part: Option<Decoder>,
+    /// Projection discriminator (Miyato & Koyama 2018): `[classes, features]`.
+    class_embed: Option<Param<Tensor<2>>>,
+    resolution: usize,
+    /// The reconstruction loss's weight in D's loss.
+    reconstruction_weight: f64,
+}
+
+impl FastganDiscriminator {
+    #[must_use]
+    pub fn new(c: &FastganConfig, device: &Device) -> Self {
+        let first = c.resolution / 2;
+        let stages: Vec<DownStage> =
+            std::iter::successors(Some(first), |s| (*s > 4).then(|| s / 2))
+                .collect::<Vec<_>>()
+                .windows(2)
+                .map(|w| DownStage::new(c.d_channels(w[0]), c.d_channels(w[1]), device))
+                .collect();
+        let decoders = c.reconstruction > 0.0;
+        let classes = c.class_count();
+        Self {
+            from_image: SpectralConv2d::new([c.channels, c.d_channels(first)], 4, 2, 1, device),
+            stages,
+            to_logit: SpectralConv2d::new([c.d_channels(4), 1], 4, 1, 0, device),
+            whole: decoders.then(|| Decoder::new(c.d_channels(8), c.channels, device)),
+            part: decoders.then(|| Decoder::new(c.d_channels(16), c.channels, device)),
+            class_embed: (classes > 0).then(|| INIT.init([classes, c.d_channels(4)], device)),
+            resolution: c.resolution,
+            reconstruction_weight: c.reconstruction,
+        }
+    }
+
+    /// L1 between the decoders' pictures and the image they should rebuild, weighted.
+    fn reconstruction_loss(
+        &self,
+        images: &Tensor<4>,
+        feature_maps: &[Tensor<4>],
+        crop: usize,
+    ) -> Option<Tensor<1>> {
+        let (whole, part) = (self.whole.as_ref()?, self.part.as_ref()?);
+        let side_of = |t: &Tensor<4>| t.dims()[2];
+        let coarse = feature_maps.iter().find(|m| side_of(m) == 8)?.clone();
+        let middle = feature_maps.iter().find(|m| side_of(m) == 16)?.clone();
+        let (row, col) = (crop / 2 % 2, crop % 2);
+        let quarter_map = middle.narrow(2, row * 8, 8).narrow(3, col * 8, 8);
+        let half = self.resolution / 2;
+        let quarter_image = images
+            .clone()
+            .narrow(2, row * half, half)
+            .narrow(3, col * half, half);
+        let whole_loss = (whole.forward(coarse) - shrink_to(images.clone(), RECONSTRUCTION_SIDE))
+            .abs()
+            .mean();
+        let part_loss = (part.forward(quarter_map) - shrink_to(quarter_image, RECONSTRUCTION_SIDE))
+            .abs()
+            .mean();
+        Some((whole_loss + part_loss).mul_scalar(self.reconstruction_weight))
+    }
+}
+
+/// Average-pools by 2 until the side is `side`.
+fn shrink_to(mut x: Tensor<4>, side: usize) -> Tensor<4> {
+    while x.dims()[2] > side {
+        x = pool2x(x);
+    }
+    x
+}
+
+impl GanDiscriminator for FastganDiscriminator {
+    fn critic(
+        &self,
+        images: Tensor<4>,
+        classes: Option<Tensor<2>>,
+        pass: CriticPass,
+    ) -> CriticOutput {
+        let [batch, ..] = images.dims();
+        let mut x = leaky_relu(self.from_image.forward(images.clone()), SLOPE);
+        let mut features = Vec::with_capacity(self.stages.len() + 1);
+        features.push(x.clone());
+        for stage in &self.stages {
+            x = stage.forward(x);
+            features.push(x.clone());
+        }
+        let logit = self.to_logit.forward(x.clone()).reshape([batch]);
+        let logits = match (&self.class_embed, classes) {
+            (Some(embed), Some(classes)) => {
+                let [_, c, h, w] = x.dims();
+                let pooled: Tensor<2> = x.reshape([batch, c, h * w]).sum_dim(2).reshape([batch, c]);
+                logit
+                    + (pooled * classes.matmul(embed.val()))
+                        .sum_dim(1)
+                        .reshape([batch])
+            }
+            _ => logit,
+        };
+        let reconstruction = match pass {
+            CriticPass::Score => None,
+            CriticPass::Reconstruct { crop } => self.reconstruction_loss(&images, &features, crop),
+        };
+        CriticOutput {
+            logits,
+            features,
+            reconstruction,
+        }
+    }
+
+    fn reconstructs(&self) -> bool {
+        self.whole.is_some()
+    }
+
+    /// The input layer, then the first `k − 1` down-stages.
+    fn visit_first_blocks<V: ModuleVisitor>(&self, k: usize, visitor: &mut V) {
+        if k == 0 {
+            return;
+        }
+        self.from_image.visit(visitor);
+        for stage in self.stages.iter().take(k - 1) {
+            stage.visit(visitor);
+        }
+    }
+}

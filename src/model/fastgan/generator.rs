@@ -1,0 +1,178 @@
+//! FastGAN's generator: z → 4×4, then up-sampling stages with GLU and skip-layer excitation.
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::tanh;
+use burn::tensor::{Device, Tensor};
+
+use super::FastganConfig;
+use crate::model::dcgan::CLASS_EMBED;
+use crate::model::gan::GanGenerator;
+use crate::model::layers::{SkipExcitation, glu, upsample2x};
+
+const INIT: Initializer = Initializer::Normal {
+    mean: 0.0,
+    std: 0.02,
+};
+/// Stages at or below this side get a second convolution (FastGAN's "comp" blocks): cheap
+/// at coarse sides, where they add the most shape capacity.
+const DOUBLE_CONV_MAX_SIDE: usize = 16;
+
+fn conv3x3(from: usize, to: usize, bias: bool, device: &Device) -> Conv2d {
+    Conv2dConfig::new([from, to], [3, 3])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .with_bias(bias)
+        .with_initializer(INIT)
+        .init(device)
+}
+
+/// A 3×3 convolution to twice the channels, BatchNorm, GLU.
+#[derive(Module, Debug)]
+pub struct GatedConv {
+    conv: Conv2d,
+    norm: BatchNorm,
+}
+
+impl GatedConv {
+    fn new(from: usize, to: usize, device: &Device) -> Self {
+        Self {
+            conv: conv3x3(from, 2 * to, false, device),
+            norm: BatchNormConfig::new(2 * to).init(device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        glu(self.norm.forward(self.conv.forward(x)))
+    }
+}
+
+/// Nearest ×2, then one or two gated convolutions.
+#[derive(Module, Debug)]
+pub struct UpStage {
+    first: GatedConv,
+    second: Option<GatedConv>,
+}
+
+impl UpStage {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = self.first.forward(upsample2x(x));
+        match &self.second {
+            Some(second) => second.forward(x),
+            None => x,
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct FastganGenerator {
+    /// z (and the class embedding) → 4×4 map of twice the first width, before GLU.
+    init: Linear,
+    init_norm: BatchNorm,
+    /// Stage k doubles the side from `4·2^k` to `4·2^(k+1)`.
+    stages: Vec<UpStage>,
+    /// `excitations[j]` gates stage `j + 2`'s output (side `32·2^j`) from the map 8× smaller.
+    excitations: Vec<SkipExcitation>,
+    to_image: Conv2d,
+    latent_dim: usize,
+    init_width: usize,
+    /// Conditional models: one learnt vector per class, `[classes, CLASS_EMBED]`, appended to z.
+    class_embed: Option<Param<Tensor<2>>>,
+}
+
+impl FastganGenerator {
+    #[must_use]
+    pub fn new(c: &FastganConfig, device: &Device) -> Self {
+        let classes = c.class_count();
+        let embed = if classes > 0 { CLASS_EMBED } else { 0 };
+        let init_width = c.g_channels(4);
+        let stages = (0..c.stages())
+            .map(|k| {
+                let side = 8 << k;
+                let (from, to) = (c.g_channels(side / 2), c.g_channels(side));
+                UpStage {
+                    first: GatedConv::new(from, to, device),
+                    second: (side <= DOUBLE_CONV_MAX_SIDE).then(|| GatedConv::new(to, to, device)),
+                }
+            })
+            .collect();
+        // Excite side 8s from side s for every s from 4 whose 8s the generator reaches.
+        let excitations = (0..c.stages().saturating_sub(2))
+            .map(|j| {
+                let coarse = 4 << j;
+                SkipExcitation::new(c.g_channels(coarse), c.g_channels(8 * coarse), device)
+            })
+            .collect();
+        Self {
+            init: LinearConfig::new(c.latent_dim + embed, 16 * 2 * init_width)
+                .with_bias(false)
+                .with_initializer(INIT)
+                .init(device),
+            init_norm: BatchNormConfig::new(2 * init_width).init(device),
+            stages,
+            excitations,
+            to_image: conv3x3(c.g_channels(c.resolution), c.channels, true, device),
+            latent_dim: c.latent_dim,
+            init_width,
+            class_embed: (classes > 0).then(|| {
+                Initializer::Normal {
+                    mean: 0.0,
+                    std: 1.0,
+                }
+                .init([classes, CLASS_EMBED], device)
+            }),
+        }
+    }
+}
+
+impl GanGenerator for FastganGenerator {
+    fn forward(&self, z: Tensor<2>, classes: Option<Tensor<2>>) -> Tensor<4> {
+        let [batch, _] = z.dims();
+        let z = match &self.class_embed {
+            Some(embed) => {
+                let table = embed.val();
+                let [k, _] = table.dims();
+                let mix = classes.unwrap_or_else(|| {
+                    Tensor::<2>::ones([batch, k], &z.device()).div_scalar(k as f64)
+                });
+                Tensor::cat(vec![z, mix.matmul(table)], 1)
+            }
+            None => z,
+        };
+        let x = self
+            .init
+            .forward(z)
+            .reshape([batch, 2 * self.init_width, 4, 4]);
+        let mut x = glu(self.init_norm.forward(x));
+        // `maps[k]` is stage k's input, of side 4·2^k.
+        let mut maps = Vec::with_capacity(self.stages.len());
+        for (k, stage) in self.stages.iter().enumerate() {
+            maps.push(x.clone());
+            x = stage.forward(x);
+            // Stage k's output has side 4·2^(k+1); the map 8× smaller is `maps[k − 2]`.
+            if k >= 2
+                && let Some(excite) = self.excitations.get(k - 2)
+            {
+                x = excite.forward(maps[k - 2].clone(), x);
+            }
+        }
+        tanh(self.to_image.forward(x))
+    }
+
+    /// The input projection and then the first `k − 1` up-sampling stages.
+    fn visit_first_stages<V: ModuleVisitor>(&self, k: usize, visitor: &mut V) {
+        if k == 0 {
+            return;
+        }
+        self.init.visit(visitor);
+        self.init_norm.visit(visitor);
+        for stage in self.stages.iter().take(k - 1) {
+            stage.visit(visitor);
+        }
+    }
+
+    /// The input projection as `[latent_dim, 4·4·2·width]` (class-embedding rows left out).
+    fn first_layer_weights(&self) -> Option<Tensor<2>> {
+        Some(self.init.weight.val().narrow(0, 0, self.latent_dim))
+    }
+}

@@ -1,0 +1,245 @@
+//! A FastGAN-class family (Liu et al., ICLR 2021, "Towards Faster and Stabilized GAN Training
+//! for High-fidelity Few-shot Image Synthesis"), sized for CPUs and small folders.
+//!
+//! - G: from 4×4 up, each stage is a nearest up-sampling, a 3×3 convolution, BatchNorm and a
+//!   gated linear unit (GLU); no transposed convolutions. Skip-layer excitation lets each
+//!   coarse map gate the channels of the map 8× larger. A tanh RGB output.
+//! - D: spectrally normalised strided down-blocks (a residual pair: two convolutions beside
+//!   an average-pooled 1×1 path), hinge logits from the 4×4 map, and two small decoders that
+//!   must rebuild the real image from D's 8×8 features: the whole image at 32 px, and one
+//!   quarter of it from the matching quarter of the 16×16 features. The reconstruction (L1 on
+//!   pixels; no pretrained perceptual network can be downloaded) keeps D learning what a
+//!   product looks like instead of memorising a few photos.
+//! - Optionally class-conditional: a class embedding appended to z, a projection term in D.
+
+mod discriminator;
+mod generator;
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+pub use discriminator::FastganDiscriminator;
+pub use generator::FastganGenerator;
+
+use super::config::{ConfigError, FamilyConfig, Freezable, shared_fields};
+use super::gan::GanFamily;
+
+/// Channels never exceed this, however coarse the map.
+pub const MAX_WIDTH: usize = 512;
+/// Side of the reconstructions D's decoders draw.
+pub const RECONSTRUCTION_SIDE: usize = 32;
+
+/// `[model]` of `kind = "fastgan"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FastganConfig {
+    /// Square image side in pixels: 64, 128 or 256.
+    pub resolution: usize,
+    /// 1 = grey, 3 = RGB.
+    pub channels: usize,
+    /// Length of the latent vector z.
+    pub latent_dim: usize,
+    /// Channels of the generator's finest map (at full resolution); doubled at each halving,
+    /// up to 512.
+    pub g_width: usize,
+    /// Channels of the discriminator's first map (at half resolution); doubled at each
+    /// halving, up to 512.
+    pub d_width: usize,
+    /// Weight of D's reconstruction loss on real images; 0 leaves the decoders out.
+    pub reconstruction: f64,
+    /// Class-conditional (labels from the data's sub-folders): a class embedding in G and a
+    /// projection discriminator.
+    pub conditional: bool,
+    /// The class names a conditional model was trained on, in label order. Filled in from the
+    /// data when a run starts; leave it empty in a preset file.
+    pub classes: Vec<String>,
+}
+
+impl Default for FastganConfig {
+    fn default() -> Self {
+        Self {
+            resolution: 64,
+            channels: 3,
+            latent_dim: 128,
+            g_width: 16,
+            d_width: 32,
+            reconstruction: 1.0,
+            conditional: false,
+            classes: Vec::new(),
+        }
+    }
+}
+
+impl FastganConfig {
+    /// Generator channels at a map of side `side`.
+    #[must_use]
+    pub fn g_channels(&self, side: usize) -> usize {
+        (self.g_width * self.resolution / side).min(MAX_WIDTH)
+    }
+
+    /// Discriminator channels at a map of side `side`.
+    #[must_use]
+    pub fn d_channels(&self, side: usize) -> usize {
+        (self.d_width * self.resolution / 2 / side).min(MAX_WIDTH)
+    }
+
+    /// Up-sampling stages from 4×4 to full size.
+    #[must_use]
+    pub fn stages(&self) -> usize {
+        (self.resolution / 4).trailing_zeros() as usize
+    }
+
+    fn class_count(&self) -> usize {
+        if self.conditional {
+            self.classes.len()
+        } else {
+            0
+        }
+    }
+}
+
+impl FamilyConfig for FastganConfig {
+    shared_fields!();
+
+    fn kind(&self) -> &'static str {
+        "fastgan"
+    }
+
+    fn conditional(&self) -> bool {
+        self.conditional
+    }
+
+    fn classes(&self) -> &[String] {
+        &self.classes
+    }
+
+    fn set_classes(&mut self, classes: Vec<String>) {
+        self.classes = classes;
+    }
+
+    fn can_condition(&self) -> bool {
+        true
+    }
+
+    fn set_conditional(&mut self, on: bool) -> Result<(), ConfigError> {
+        self.conditional = on;
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if ![64, 128, 256, 512].contains(&self.resolution) {
+            return Err(ConfigError::new(
+                "model.resolution",
+                format!("{} (FastGAN supports 64, 128, 256 or 512)", self.resolution),
+            ));
+        }
+        for (field, width) in [
+            ("model.g_width", self.g_width),
+            ("model.d_width", self.d_width),
+        ] {
+            if !(2..=MAX_WIDTH).contains(&width) {
+                return Err(ConfigError::new(
+                    field,
+                    format!("{width} (2 to {MAX_WIDTH})"),
+                ));
+            }
+        }
+        if !(self.reconstruction.is_finite() && (0.0..=100.0).contains(&self.reconstruction)) {
+            return Err(ConfigError::new(
+                "model.reconstruction",
+                format!(
+                    "{} (a weight in [0, 100]; 0 leaves D's decoders out)",
+                    self.reconstruction
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn freezable(&self) -> Freezable {
+        Freezable {
+            generator_stages: self.stages(),
+            discriminator_blocks: self.stages(),
+        }
+    }
+
+    fn architecture(&self) -> &'static str {
+        if self.conditional {
+            "class-conditional FastGAN"
+        } else {
+            "FastGAN"
+        }
+    }
+}
+
+/// The FastGAN family.
+pub struct Fastgan;
+
+impl GanFamily for Fastgan {
+    type Config = FastganConfig;
+    type G = FastganGenerator;
+    type D = FastganDiscriminator;
+
+    fn generator(config: &FastganConfig, device: &Device) -> FastganGenerator {
+        FastganGenerator::new(config, device)
+    }
+
+    fn discriminator(config: &FastganConfig, device: &Device) -> FastganDiscriminator {
+        FastganDiscriminator::new(config, device)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::gan::{CriticPass, GanDiscriminator, GanGenerator};
+    use burn::tensor::{Distribution, Tensor};
+
+    #[test]
+    fn widths_double_per_halving_and_stop_at_the_cap() {
+        let c = FastganConfig::default();
+        assert_eq!(c.stages(), 4);
+        assert_eq!(
+            [4, 8, 16, 32, 64].map(|s| c.g_channels(s)),
+            [256, 128, 64, 32, 16]
+        );
+        assert_eq!([32, 16, 8, 4].map(|s| c.d_channels(s)), [32, 64, 128, 256]);
+        let big = FastganConfig {
+            resolution: 256,
+            g_width: 8,
+            ..c
+        };
+        assert_eq!(big.g_channels(4), 512);
+    }
+
+    #[test]
+    fn every_resolution_renders_and_reconstructs_a_conditional_batch() {
+        let device = Device::flex().autodiff();
+        for resolution in [64, 128] {
+            let config = FastganConfig {
+                resolution,
+                g_width: 4,
+                d_width: 4,
+                latent_dim: 8,
+                conditional: true,
+                classes: vec!["a".into(), "b".into()],
+                ..FastganConfig::default()
+            };
+            config.validate().unwrap();
+            let g = FastganGenerator::new(&config, &device);
+            let d = FastganDiscriminator::new(&config, &device);
+            let z = Tensor::<2>::random([2, 8], Distribution::Normal(0.0, 1.0), &device);
+            let classes = Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 1.0]], &device);
+            let x = g.forward(z, Some(classes.clone()));
+            assert_eq!(x.dims(), [2, 3, resolution, resolution]);
+            let out = d.critic(x, Some(classes), CriticPass::Reconstruct { crop: 3 });
+            assert_eq!(out.logits.dims(), [2]);
+            let loss = out.reconstruction.unwrap().into_scalar::<f32>();
+            assert!(loss.is_finite() && loss > 0.0, "{loss}");
+            assert_eq!(
+                g.first_layer_weights().unwrap().dims(),
+                [8, 16 * 2 * config.g_channels(4)]
+            );
+        }
+    }
+}

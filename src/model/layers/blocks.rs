@@ -1,0 +1,119 @@
+//! Small differentiable pieces built from plain tensor ops (reshape, expand, mean), so every
+//! backend runs them forward and backward without special kernels.
+
+use burn::module::Module;
+use burn::tensor::activation::sigmoid;
+use burn::tensor::module::adaptive_avg_pool2d;
+use burn::tensor::{Device, Tensor};
+
+use super::SpectralConv2d;
+
+/// Nearest-neighbour up-sampling by 2: each pixel becomes a 2×2 block. Written as
+/// expand + reshape, whose backward is a sum: no transposed convolution (slow in burn's CPU
+/// and wgpu backends) and no interpolation kernel.
+#[must_use]
+pub fn upsample2x(x: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    x.reshape([b, c, h, 1, w, 1])
+        .expand([b, c, h, 2, w, 2])
+        .reshape([b, c, 2 * h, 2 * w])
+}
+
+/// 2×2 average pooling (sides must be even).
+#[must_use]
+pub fn pool2x(x: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    x.reshape([b, c, h / 2, 2, w / 2, 2])
+        .mean_dim(5)
+        .mean_dim(3)
+        .reshape([b, c, h / 2, w / 2])
+}
+
+/// Gated linear unit over channels: the first half gated by the sigmoid of the second.
+#[must_use]
+pub fn glu(x: Tensor<4>) -> Tensor<4> {
+    let [_, c, ..] = x.dims();
+    let half = c / 2;
+    x.clone().narrow(1, 0, half) * sigmoid(x.narrow(1, half, half))
+}
+
+/// `x · sigmoid(x)`.
+#[must_use]
+pub fn swish(x: Tensor<4>) -> Tensor<4> {
+    x.clone() * sigmoid(x)
+}
+
+/// Skip-layer excitation (FastGAN, Liu et al. 2021): a coarse map, pooled to 4×4, decides a
+/// gate per channel of a map 8× larger. Shape travels from the coarse stages straight to the
+/// fine ones, and the fine stages cannot drift from it, with one small convolution pair.
+#[derive(Module, Debug)]
+pub struct SkipExcitation {
+    squeeze: SpectralConv2d,
+    excite: SpectralConv2d,
+}
+
+impl SkipExcitation {
+    #[must_use]
+    pub fn new(coarse_channels: usize, fine_channels: usize, device: &Device) -> Self {
+        Self {
+            squeeze: SpectralConv2d::new([coarse_channels, fine_channels], 4, 1, 0, device),
+            excite: SpectralConv2d::new([fine_channels, fine_channels], 1, 1, 0, device),
+        }
+    }
+
+    /// `fine` with each channel scaled by a gate in (0, 1) read from `coarse`.
+    #[must_use]
+    pub fn forward(&self, coarse: Tensor<4>, fine: Tensor<4>) -> Tensor<4> {
+        let pooled = adaptive_avg_pool2d(coarse, [4, 4]);
+        let gate = sigmoid(self.excite.forward(swish(self.squeeze.forward(pooled))));
+        fine * gate
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    fn values(t: Tensor<4>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn upsampling_repeats_each_pixel_and_pooling_undoes_it() {
+        let device = Device::flex();
+        let x = Tensor::<4>::from_data(
+            TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 2, 2]),
+            &device,
+        );
+        let up = upsample2x(x.clone());
+        assert_eq!(up.dims(), [1, 1, 4, 4]);
+        assert_eq!(
+            values(up.clone()),
+            [
+                1., 1., 2., 2., 1., 1., 2., 2., 3., 3., 4., 4., 3., 3., 4., 4.
+            ]
+        );
+        assert_eq!(values(pool2x(up)), values(x));
+    }
+
+    #[test]
+    fn glu_gates_the_first_half_by_the_second() {
+        let device = Device::flex();
+        let x = Tensor::<4>::from_data(TensorData::new(vec![2.0f32, 0.0], [1, 2, 1, 1]), &device);
+        assert_eq!(values(glu(x)), [1.0]);
+    }
+
+    #[test]
+    fn skip_excitation_scales_channels_only() {
+        let device = Device::flex();
+        let se = SkipExcitation::new(4, 3, &device);
+        let coarse = Tensor::<4>::ones([2, 4, 4, 4], &device);
+        let fine = Tensor::<4>::ones([2, 3, 32, 32], &device);
+        let out = values(se.forward(coarse, fine));
+        assert_eq!(out.len(), 2 * 3 * 32 * 32);
+        assert!(out.iter().all(|&v| v > 0.0 && v < 1.0));
+        // One gate per channel: every pixel of a channel is scaled alike.
+        assert!(out[..1024].iter().all(|&v| (v - out[0]).abs() < 1e-6));
+    }
+}

@@ -1,0 +1,80 @@
+//! The training half of the model-family seam: what the session asks of any family's trainer.
+//!
+//! The session owns the data order, counters, metric windows and the checkpoint file; the
+//! trainer owns the networks, optimisers and the family's own random state. Uploading a batch
+//! is apart from stepping on it, so a remote device can receive the batch (as `u8`) while the
+//! step's compute stays where the networks are.
+
+use burn::tensor::{Device, Tensor};
+use serde_json::{Map, Value};
+
+use super::TrainError;
+use crate::model::{FamilyVisitor, GanFamily, Render};
+use crate::preset::Preset;
+
+/// One training batch on the device.
+pub struct DeviceBatch {
+    /// Real images `[B, C, H, W]` in `[-1, 1]`, on the training (autodiff) device.
+    pub images: Tensor<4>,
+    /// Class label of each image (index into the model's class list).
+    pub labels: Vec<u32>,
+    /// The session's step count before this step: families draw per-step choices from it
+    /// where they keep no random state of their own.
+    pub step: u64,
+}
+
+/// Records to load into a fresh trainer, and why.
+pub enum Restore<'a> {
+    /// Resume a run exactly: every record, and the family's saved state.
+    Resume {
+        records: &'a [(String, Vec<u8>)],
+        state: &'a Map<String, Value>,
+    },
+    /// Start from a base model's weights (fine-tuning): optimisers and state start afresh.
+    Base { records: &'a [(String, Vec<u8>)] },
+}
+
+/// A family's networks and optimisers, stepped by the session.
+pub trait Trainer: Send {
+    /// Names of the values [`Trainer::step`] returns, in order (`metrics.jsonl` keys).
+    fn metric_names(&self) -> &'static [&'static str];
+
+    /// One optimisation step on `batch`; returns this step's metric values, detached, as a
+    /// `[metric_names().len()]` tensor on the plain device (no sync).
+    fn step(&mut self, batch: DeviceBatch) -> Result<Tensor<1>, TrainError>;
+
+    /// End of a metrics window with these means over `images` images: adaptive settings
+    /// (the GAN's augmentation strength) move here. Returns values to log beside the means.
+    fn end_window(&mut self, means: &[f32], images: u64) -> Vec<(&'static str, f64)>;
+
+    /// The family's own state for a checkpoint (random state, adaptive settings…).
+    fn save_state(&self) -> Result<Map<String, Value>, TrainError>;
+
+    /// Named records (burnpack networks, optimiser state) for a checkpoint.
+    fn records(&self) -> Result<Vec<(String, Vec<u8>)>, TrainError>;
+
+    /// Loads saved records (and, on resume, the family's state).
+    fn restore(&mut self, restore: Restore<'_>) -> Result<(), TrainError>;
+
+    /// The generator that renders shots now (EMA when kept), on `device`.
+    fn renderer(&self, device: &Device) -> Result<Box<dyn Render>, TrainError>;
+}
+
+/// Builds the trainer of a recipe's family on `device` (autodiff is enabled inside).
+pub fn trainer_for(preset: &Preset, device: &Device) -> Result<Box<dyn Trainer>, TrainError> {
+    struct Build<'a> {
+        preset: &'a Preset,
+        device: &'a Device,
+    }
+    impl FamilyVisitor for Build<'_> {
+        type Output = Result<Box<dyn Trainer>, TrainError>;
+        fn gan<F: GanFamily>(self, config: &F::Config) -> Self::Output {
+            Ok(Box::new(super::gan::GanTrainer::<F>::new(
+                config,
+                self.preset,
+                self.device,
+            )?))
+        }
+    }
+    preset.model.visit(Build { preset, device })
+}
