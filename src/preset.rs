@@ -221,6 +221,11 @@ pub struct TrainPreset {
     /// without it G learnt one image per class and ignored z (measured on three Fashion-MNIST
     /// classes). 0 turns it off.
     pub mode_seeking: f64,
+    /// Weight of the auxiliary class loss of conditional models: D learns to read each real
+    /// photo's class from its projection scores (cross-entropy), and G is asked for fakes
+    /// that D reads as the class they were drawn for (as AC-GAN, Odena et al. 2017, on the
+    /// projection discriminator's own class embedding). 0 turns it off.
+    pub class_loss: f64,
     /// Weight of the LeCam term (Tseng et al. 2021, "Regularizing Generative Adversarial
     /// Networks under Limited Data"): D's logits on reals are pulled towards the moving
     /// average of its fake logits and vice versa, so an over-fitting D cannot push them apart
@@ -265,6 +270,7 @@ impl Default for TrainPreset {
             weight_decay: 0.0,
             momentum: 0.9,
             mode_seeking: 0.0,
+            class_loss: 0.0,
             lecam: 0.0,
             consistency: 0.0,
             init: None,
@@ -430,6 +436,7 @@ impl Preset {
         let (m, t) = (&self.model, &self.train);
         for (field, weight) in [
             ("train.mode_seeking", t.mode_seeking),
+            ("train.class_loss", t.class_loss),
             ("train.lecam", t.lecam),
             ("train.consistency", t.consistency),
         ] {
@@ -439,6 +446,15 @@ impl Preset {
                     format!("{weight} (a weight in [0, 100]; 0 turns it off)"),
                 );
             }
+        }
+        if t.class_loss > 0.0 && !m.conditional() {
+            return bad(
+                "train.class_loss",
+                format!(
+                    "{} needs a class-conditional model (model.conditional = true)",
+                    t.class_loss
+                ),
+            );
         }
         if !(0.0..1.0).contains(&t.momentum) {
             return bad("train.momentum", format!("{} (in [0, 1))", t.momentum));
@@ -482,39 +498,93 @@ impl Preset {
     }
 
     /// The shipped colour recipe for a folder whose images show colour, when this recipe
-    /// trains grey (it would keep only their luma); `None` otherwise. Folders of small images
-    /// (shorter side under 48 px) get the 32 px recipe rather than upscaled 64 px shots.
+    /// trains grey (it would keep only their luma); `None` otherwise. It fits the photos and
+    /// the hardware: photos under 48 px get 32 px shots rather than upscaled ones; otherwise
+    /// FastGAN, at 64 px on a CPU and at 128 px on a GPU when the photos are that large.
     #[must_use]
     pub fn colour_recipe_for(
         &self,
         folder_is_colour: bool,
         median_side: u32,
-    ) -> Option<&'static str> {
-        (folder_is_colour && self.model.channels() == 1).then_some(if median_side < 48 {
-            "dcgan-32-rgb"
+        hardware: Hardware,
+    ) -> Option<ColourRecipe> {
+        if !folder_is_colour || self.model.channels() != 1 {
+            return None;
+        }
+        Some(if median_side < 48 {
+            ColourRecipe {
+                name: "dcgan-32-rgb",
+                why: format!(
+                    "the photos are small (median side {median_side} px), so 32 px shots rather than upscaled ones"
+                ),
+            }
+        } else if hardware == Hardware::Gpu && median_side >= 128 {
+            ColourRecipe {
+                name: "fastgan-128-rgb",
+                why: "training runs on a GPU, which trains 128 px FastGAN shots in good time"
+                    .into(),
+            }
         } else {
-            COLOUR_RECIPE
+            ColourRecipe {
+                name: COLOUR_RECIPE,
+                why: match hardware {
+                    Hardware::Cpu => "training runs on the CPU, where 64 px FastGAN shots train in minutes and 128 px ones take about four times as long".into(),
+                    Hardware::Gpu => format!(
+                        "the photos are {median_side} px (median side), too small for 128 px shots"
+                    ),
+                },
+            }
         })
     }
 }
 
-/// The shipped recipe for colour product photos: 64 px, trained on clothing-small
-/// (docs/quality-experiments.md).
-pub const COLOUR_RECIPE: &str = "dcgan-64-rgb-sn";
+/// Where training computes, as far as choosing a recipe goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hardware {
+    /// burn's CPU backend (also the default where the only adapter is software Vulkan).
+    Cpu,
+    /// A real GPU through wgpu.
+    Gpu,
+}
+
+/// A shipped recipe chosen for a folder, and why, in words for the designer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColourRecipe {
+    pub name: &'static str,
+    pub why: String,
+}
+
+/// The shipped recipe for colour product photos on a CPU: FastGAN at 64 px.
+pub const COLOUR_RECIPE: &str = "fastgan-64-rgb";
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn colour_folders_get_a_colour_recipe_only_when_the_recipe_is_grey() {
+    fn colour_folders_get_a_colour_recipe_that_fits_the_photos_and_the_hardware() {
         let grey = Preset::load("dcgan-28").unwrap();
-        assert_eq!(grey.colour_recipe_for(true, 400), Some(COLOUR_RECIPE));
-        assert_eq!(grey.colour_recipe_for(true, 32), Some("dcgan-32-rgb"));
-        assert_eq!(grey.colour_recipe_for(false, 400), None);
+        let name = |colour, side, hardware| {
+            grey.colour_recipe_for(colour, side, hardware)
+                .map(|r| r.name)
+        };
+        assert_eq!(name(true, 400, Hardware::Cpu), Some(COLOUR_RECIPE));
+        assert_eq!(name(true, 400, Hardware::Gpu), Some("fastgan-128-rgb"));
+        assert_eq!(name(true, 100, Hardware::Gpu), Some(COLOUR_RECIPE));
+        assert_eq!(name(true, 32, Hardware::Gpu), Some("dcgan-32-rgb"));
+        assert_eq!(name(false, 400, Hardware::Cpu), None);
+        let why = grey
+            .colour_recipe_for(true, 400, Hardware::Cpu)
+            .unwrap()
+            .why;
+        assert!(why.contains("CPU"), "{why}");
         let colour = Preset::load(COLOUR_RECIPE).unwrap();
         assert_eq!(colour.model.channels(), 3);
-        assert_eq!(colour.colour_recipe_for(true, 400), None);
+        assert_eq!(colour.colour_recipe_for(true, 400, Hardware::Cpu), None);
+        assert_eq!(
+            Preset::load("fastgan-128-rgb").unwrap().model.resolution(),
+            128
+        );
         assert_eq!(Preset::load("dcgan-32-rgb").unwrap().model.channels(), 3);
     }
 
@@ -546,6 +616,7 @@ mod tests {
             ("[train]\nfreeze_d_blocks = 3\n", "train.freeze_d_blocks"),
             ("[train]\nfreeze_g_blocks = 9\n", "train.freeze_g_blocks"),
             ("[train]\nmomentum = 1.5\n", "train.momentum"),
+            ("[train]\nclass_loss = 0.5\n", "train.class_loss"),
             ("[train]\nlecam = -1.0\n", "train.lecam"),
             ("[train]\nconsistency = 101.0\n", "train.consistency"),
             ("[train]\ninit = \" \"\n", "train.init"),

@@ -14,6 +14,7 @@ use crate::data::{Dataset, ImportError, ImportProgress, ImportReport};
 use crate::export::{Picture, ShotMeta};
 use crate::latent::Directions;
 use crate::model::ModelConfig;
+use crate::preset::ColourRecipe;
 use crate::sample::SampleError;
 use crate::train::{RunOptions, RunSummary, TrainError, TrainEvent};
 
@@ -144,8 +145,8 @@ pub enum Event {
         /// The images themselves, for the worker's nearest-training-image lookups.
         dataset: Arc<Dataset>,
         /// The colour recipe the photos were imported for, when the import fitted one (see
-        /// `spawn_import`); the studio then switches to it.
-        fitted_recipe: Option<String>,
+        /// `spawn_import`); the studio then switches to it and says why.
+        fitted_recipe: Option<ColourRecipe>,
     },
     /// The training image closest to a shot (memorisation check).
     Nearest {

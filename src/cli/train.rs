@@ -6,7 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::args::TrainArgs;
 use super::{cancel_flag, import_bar, resolve_device};
 use crate::data::ImportProgress;
-use crate::preset::Preset;
+use crate::preset::{Hardware, Preset};
 use crate::train::{BEST, LATEST, RunOptions, TrainEvent, train_run};
 
 /// Turns training events into progress-bar updates and log lines.
@@ -15,6 +15,7 @@ fn event_printer<'a>(
     ibar: &'a ProgressBar,
     quiet: bool,
     preset: &'a Preset,
+    hardware: Hardware,
 ) -> impl FnMut(TrainEvent) + 'a {
     move |event: TrainEvent| match event {
         TrainEvent::Imported(report) => {
@@ -27,13 +28,17 @@ fn event_printer<'a>(
                 skipped
             );
             // The preset is the user's explicit choice here: say what fits, change nothing.
-            if let Some(fit) = preset.colour_recipe_for(report.is_colour(), report.median_side) {
+            if let Some(fit) =
+                preset.colour_recipe_for(report.is_colour(), report.median_side, hardware)
+            {
                 eprintln!(
-                    "note: {} of {} images show colour, but preset {} trains {} px grey shots; for colour shots use --preset {fit}",
+                    "note: {} of {} images show colour, but preset {} trains {} px grey shots; for colour shots use --preset {} ({})",
                     report.colour_images,
                     report.imported,
                     preset.name,
-                    preset.model.resolution()
+                    preset.model.resolution(),
+                    fit.name,
+                    fit.why
                 );
             }
         }
@@ -165,7 +170,12 @@ pub(super) fn train(args: TrainArgs, quiet: bool) -> Result<()> {
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut on_event = event_printer(&bar, &ibar, quiet, &options.preset);
+    let hardware = if chosen.is_gpu {
+        Hardware::Gpu
+    } else {
+        Hardware::Cpu
+    };
+    let mut on_event = event_printer(&bar, &ibar, quiet, &options.preset, hardware);
     let progress = |p: ImportProgress| {
         ibar.set_length(p.total as u64);
         ibar.set_position(p.done as u64);

@@ -54,6 +54,9 @@ pub struct CriticOutput {
     pub features: Vec<Tensor<4>>,
     /// The self-supervised loss a [`CriticPass::Reconstruct`] pass asked for.
     pub reconstruction: Option<Tensor<1>>,
+    /// A conditional D's score for every class, `[B, classes]` (its projection term for each
+    /// class in turn): which class D reads in each image, for the auxiliary class loss.
+    pub class_scores: Option<Tensor<2>>,
 }
 
 /// A discriminator: images (and classes) to logits, features and auxiliary losses.

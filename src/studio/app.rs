@@ -19,6 +19,7 @@ use super::textures::texture;
 use crate::data::{ImportProgress, ImportReport};
 use crate::device::GpuErrorLog;
 use crate::export::{Picture, ShotMeta, ShotToExport};
+use crate::preset::Hardware;
 use crate::project::{Project, ShotId};
 use crate::protocol::{
     Command, Event, GeneratorInfo, ReferenceSet, Ticket, TrainingState, WorkerError,
@@ -140,6 +141,8 @@ pub struct Studio {
     pub(super) wake: Wake,
     pub(super) gpu_errors: GpuErrorLog,
     pub(super) compute_description: String,
+    /// What the worker trains on: decides which colour recipe a folder of photos gets.
+    pub(super) hardware: Hardware,
     pub generator: Option<GeneratorInfo>,
     /// Saved checkpoints of the project's runs (the Checkpoint menu).
     pub(super) checkpoints: Vec<crate::project::CheckpointEntry>,
@@ -206,6 +209,7 @@ impl Studio {
             wake,
             gpu_errors,
             compute_description,
+            hardware: Hardware::Cpu,
             generator: None,
             checkpoints: Vec::new(),
             recent: crate::project::RecentProjects::default(),
@@ -386,8 +390,8 @@ impl Studio {
             } => {
                 self.import.running = false;
                 let quiet = std::mem::take(&mut self.import.quiet);
-                if let Some(name) = fitted_recipe {
-                    self.switch_to_colour_recipe(&name, &report, "they were imported at that size");
+                if let Some(fit) = fitted_recipe {
+                    self.switch_to_colour_recipe(&fit, &report, "they were imported at that size");
                 } else if !quiet && self.fit_recipe_to_colour(&report) {
                     // Read at the grey recipe's size: read the photos again at the new one.
                     let tips = std::mem::take(&mut self.import.pending_tips);
@@ -463,7 +467,7 @@ impl Studio {
     }
 
     /// Starts the import the user asked for while a quiet one ran, if any.
-    fn start_queued_import(&mut self) {
+    pub(super) fn start_queued_import(&mut self) {
         if let Some(source) = self.import.queued.take() {
             self.import_source(source);
         }
@@ -817,4 +821,12 @@ fn run_name(studio: &Studio) -> String {
         .current_run
         .clone()
         .unwrap_or_default()
+}
+
+impl Studio {
+    /// Tells the studio what the worker trains on (the window's GPU, a separate one, or the
+    /// CPU), so colour photos get the recipe that fits it. A new studio assumes the CPU.
+    pub fn set_hardware(&mut self, hardware: Hardware) {
+        self.hardware = hardware;
+    }
 }

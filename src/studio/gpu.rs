@@ -8,6 +8,7 @@ use burn::tensor::wgpu::{WgpuSetup, wgpu};
 use serde::{Deserialize, Serialize};
 
 use crate::device::GpuErrorLog;
+use crate::preset::Hardware;
 use crate::worker::WorkerDevice;
 
 /// The user's choice (settings file or `--compute`).
@@ -58,6 +59,9 @@ impl ComputeSetting {
 pub struct ComputeChoice {
     pub worker: WorkerDevice,
     pub description: String,
+    /// A real GPU (not the CPU backend, not a software adapter): colour photos then get the
+    /// GPU's recipe.
+    pub hardware: Hardware,
     /// Set when the setting could not be honoured and another device is used instead.
     pub fallback_notice: Option<String>,
 }
@@ -102,7 +106,13 @@ pub fn choose_compute(
     let cpu_choice = |notice: Option<String>| ComputeChoice {
         worker: cpu(),
         description: "CPU (burn flex)".into(),
+        hardware: Hardware::Cpu,
         fallback_notice: notice,
+    };
+    let gpu = if software {
+        Hardware::Cpu
+    } else {
+        Hardware::Gpu
     };
     let wanted = match setting {
         ComputeSetting::Auto if software || render_state.is_none() => {
@@ -125,6 +135,7 @@ pub fn choose_compute(
                         cpu_threads: None,
                     },
                     description: format!("GPU shared with the window ({adapter_name})"),
+                    hardware: gpu,
                     fallback_notice: None,
                 };
             }
@@ -132,7 +143,7 @@ pub fn choose_compute(
                 let notice = format!(
                     "Could not share the window's GPU device ({error}); using a separate wgpu device."
                 );
-                return separate(gpu_errors, &adapter_name, Some(notice));
+                return separate(gpu_errors, &adapter_name, gpu, Some(notice));
             }
             None => {
                 return cpu_choice(Some(
@@ -141,7 +152,7 @@ pub fn choose_compute(
             }
         }
     }
-    separate(gpu_errors, &adapter_name, None)
+    separate(gpu_errors, &adapter_name, gpu, None)
 }
 
 /// Registers the window's wgpu handles with burn, then puts our error handler over cubecl's
@@ -162,7 +173,12 @@ fn share(rs: &eframe::egui_wgpu::RenderState, gpu_errors: &GpuErrorLog) -> Resul
     Ok(device)
 }
 
-fn separate(gpu_errors: &GpuErrorLog, adapter_name: &str, notice: Option<String>) -> ComputeChoice {
+fn separate(
+    gpu_errors: &GpuErrorLog,
+    adapter_name: &str,
+    hardware: Hardware,
+    notice: Option<String>,
+) -> ComputeChoice {
     match Device::wgpu_options().init_with_setup() {
         Ok((device, setup)) => {
             gpu_errors.install(&setup.device);
@@ -174,12 +190,14 @@ fn separate(gpu_errors: &GpuErrorLog, adapter_name: &str, notice: Option<String>
                     cpu_threads: None,
                 },
                 description: format!("separate wgpu device ({adapter_name})"),
+                hardware,
                 fallback_notice: notice,
             }
         }
         Err(error) => ComputeChoice {
             worker: cpu(),
             description: "CPU (burn flex)".into(),
+            hardware: Hardware::Cpu,
             fallback_notice: Some(format!(
                 "{}No separate wgpu device either ({error:?}); training on the CPU.",
                 notice.map(|n| format!("{n} ")).unwrap_or_default()

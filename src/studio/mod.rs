@@ -141,6 +141,7 @@ pub fn run(args: StudioArgs) -> Result<()> {
                 settings,
             )
             .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
+            app.studio.set_hardware(choice.hardware);
             if let Some(notice) = choice.fallback_notice {
                 app.studio.notify(notice);
             }

@@ -37,7 +37,7 @@ pub enum Restore<'a> {
 /// A family's networks and optimisers, stepped by the session.
 pub trait Trainer: Send {
     /// Names of the values [`Trainer::step`] returns, in order (`metrics.jsonl` keys).
-    fn metric_names(&self) -> &'static [&'static str];
+    fn metric_names(&self) -> &[&'static str];
 
     /// One optimisation step on `batch`; returns this step's metric values, detached, as a
     /// `[metric_names().len()]` tensor on the plain device (no sync).

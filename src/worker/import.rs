@@ -9,7 +9,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use super::Wake;
 use crate::data::{ImportOptions, import_folder, probe_folder};
 use crate::export::{Picture, read_shot_meta};
-use crate::preset::Preset;
+use crate::preset::{ColourRecipe, Hardware, Preset};
 use crate::protocol::{Event, WorkerError};
 
 /// Images shown in the import report's thumbnail strip.
@@ -45,13 +45,14 @@ fn copy_files(files: &[PathBuf], into: &std::path::Path) -> std::io::Result<()> 
 /// Imports `source` with `options`, reporting progress and then the report (or the error) as
 /// events. The report is also written to `report_path` (atomically) when given.
 ///
-/// `fit_colour` is the recipe of a project that has trained nothing yet: when it trains grey
-/// and a probe of the folder shows colour photos, they are imported at the colour recipe's
-/// size instead (the event names it), so a big folder is not decoded twice.
+/// `fit_colour` is the recipe of a project that has trained nothing yet, and the hardware it
+/// will train on: when it trains grey and a probe of the folder shows colour photos, they are
+/// imported at the size of the colour recipe that fits them and the hardware (the event names
+/// it and why), so a big folder is not decoded twice.
 pub fn spawn_import(
     source: ImportSource,
     options: ImportOptions,
-    fit_colour: Option<Preset>,
+    fit_colour: Option<(Preset, Hardware)>,
     report_path: Option<PathBuf>,
     events: Sender<Event>,
     wake: Wake,
@@ -83,7 +84,7 @@ pub fn spawn_import(
                 }
             };
             let (options, fitted_recipe) = match fit_colour {
-                Some(current) => fit_to_colour(&folder, &current, options),
+                Some((current, hardware)) => fit_to_colour(&folder, &current, hardware, options),
                 None => (options, None),
             };
             let progress_events = events.clone();
@@ -127,28 +128,30 @@ pub fn spawn_import(
         })
 }
 
-/// The import options of the colour recipe, and its name, when `current` trains grey and a
+/// The import options of the colour recipe, and the recipe, when `current` trains grey and a
 /// probe of `folder` shows colour photos; else `options` as they were.
 fn fit_to_colour(
     folder: &Path,
     current: &Preset,
+    hardware: Hardware,
     options: ImportOptions,
-) -> (ImportOptions, Option<String>) {
+) -> (ImportOptions, Option<ColourRecipe>) {
     let Ok(probe) = probe_folder(folder) else {
         return (options, None);
     };
-    let fitting = current
-        .colour_recipe_for(probe.is_colour(), probe.median_side)
-        .and_then(|name| Preset::load(name).ok());
-    match fitting {
-        Some(recipe) => (
+    let Some(fit) = current.colour_recipe_for(probe.is_colour(), probe.median_side, hardware)
+    else {
+        return (options, None);
+    };
+    match Preset::load(fit.name) {
+        Ok(recipe) => (
             ImportOptions {
                 resolution: recipe.model.resolution(),
                 channels: recipe.model.channels(),
                 square: recipe.data.square,
             },
-            Some(recipe.name),
+            Some(fit),
         ),
-        None => (options, None),
+        Err(_) => (options, None),
     }
 }

@@ -714,7 +714,8 @@ fn colour_photos_switch_a_fresh_project_to_the_colour_recipe() {
     // The probe sees colour: imported once, at the colour recipe's size.
     let report = drop_and_import(&mut h, &mugs);
     let preset = &h.state().project.settings.preset;
-    assert_eq!(preset.name, "dcgan-64-rgb-sn");
+    // On the CPU (the tests' worker), colour photos get FastGAN at 64 px, and it says why.
+    assert_eq!(preset.name, "fastgan-64-rgb");
     assert_eq!(
         (preset.model.resolution(), preset.model.channels()),
         (64, 3)
@@ -732,10 +733,12 @@ fn colour_photos_switch_a_fresh_project_to_the_colour_recipe() {
         "no notice of the switch"
     );
     h.get_by_label_contains(
-        "30 of 30 show colour; median shorter side 80 px. Recipe dcgan-64-rgb-sn: 64 px colour.",
+        "30 of 30 show colour; median shorter side 80 px. Recipe fastgan-64-rgb: 64 px colour.",
     );
     // The switch stays readable in the import window (the status line moves on).
-    h.get_by_label_contains("the recipe is now dcgan-64-rgb-sn (64 px colour) instead of dcgan-28");
+    h.get_by_label_contains(
+        "the recipe is now fastgan-64-rgb (64 px colour, FastGAN) instead of dcgan-28 (28 px grey), because training runs on the CPU",
+    );
     assert!(
         h.state()
             .notices
@@ -763,7 +766,7 @@ fn colour_photos_switch_a_fresh_project_to_the_colour_recipe() {
     h.state_mut().project.settings.preset = Preset::load("dcgan-28").unwrap();
     let report = drop_and_import(&mut h, &mixed);
     assert_eq!((report.imported, report.colour_images), (211, 11));
-    assert_eq!(h.state().project.settings.preset.name, "dcgan-64-rgb-sn");
+    assert_eq!(h.state().project.settings.preset.name, "fastgan-64-rgb");
     assert!(
         noticed(
             &h,
@@ -785,9 +788,157 @@ fn colour_photos_switch_a_fresh_project_to_the_colour_recipe() {
     assert!(
         noticed(
             &h,
-            &["Tip: 30 of 30 photos are in colour", "Pick dcgan-64-rgb-sn"]
+            &["Tip: 30 of 30 photos are in colour", "Pick fastgan-64-rgb"]
         ),
         "no tip"
     );
+    h.state_mut().shutdown();
+}
+
+/// The FastGAN family in the studio, through the same seam as DCGAN: colour photos, a
+/// `tiny-fastgan` run, the gallery, a slider, more like this, a morph, the nearest training
+/// image, export with metadata and drop-back, then a fine-tune that starts from the run.
+#[test]
+fn fastgan_walk_through_train_slide_morph_export_fine_tune() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("mugs");
+    product_photos(&photos, 40, |_| true);
+    let root = dir.path().join("project");
+    let mut project = Project::create(&root, "FastGAN").unwrap();
+    project.settings.preset = Preset::load("tiny-fastgan").unwrap();
+    // The first checkpoint (the first generator) at step 60: before that a tiny FastGAN draws
+    // near-flat shots (its BatchNorm statistics are still settling), which no slider moves.
+    project.settings.preset.train.steps = Some(60);
+    project.settings.preset.train.checkpoint_every = 60;
+    project.settings.preset.train.eval_every = 0;
+    project.settings.export.folder = dir.path().join("exports");
+    project.save_settings().unwrap();
+    let mut h = harness(studio(&root));
+    h.step();
+
+    let report = drop_and_import(&mut h, &photos);
+    assert_eq!(report.imported, 40);
+    assert_eq!(h.state().project.settings.preset.name, "tiny-fastgan");
+    h.state_mut().import.window_open = false;
+    settle(&mut h);
+    train_until_generator(&mut h, &root, None);
+    let info = h.state().generator.clone().unwrap();
+    assert_eq!(info.model.kind(), "fastgan");
+    assert_eq!(
+        info.directions.vectors.len(),
+        8,
+        "directions recomputed for the checkpoint"
+    );
+    wait_for(&mut h, "rendered gallery shots", |s| s.textures.len() >= 24);
+    assert!(
+        !h.state().project.checkpoint_entries().is_empty(),
+        "the Checkpoint menu lists the run's checkpoints"
+    );
+    assert!(
+        h.state()
+            .training
+            .metrics
+            .iter()
+            .all(|m| m.get("reconstruction").is_some_and(f64::is_finite)),
+        "the loss plot has FastGAN's reconstruction loss"
+    );
+
+    // A slider moves the shot and a new image arrives.
+    let first = h.state().visible_ids()[0];
+    h.get_by_label(&format!("Shot {first}")).click();
+    settle(&mut h);
+    wait_for(&mut h, "the nearest training image", |s| {
+        s.nearest.as_ref().is_some_and(|n| n.shot == first)
+    });
+    let before = h
+        .state()
+        .project
+        .curation
+        .get(first)
+        .unwrap()
+        .latent
+        .clone();
+    h.get(
+        By::new()
+            .role(egui::accesskit::Role::Slider)
+            .label_contains("1 · "),
+    )
+    .set_value_accesskit(2.0);
+    settle(&mut h);
+    wait_for(&mut h, "the slider render", |s| {
+        !s.stats.slider_latency_ms.is_empty()
+    });
+    assert_ne!(
+        h.state().project.curation.get(first).unwrap().latent,
+        before
+    );
+
+    // More like this adds variations of the selected shot; two selected shots morph.
+    let count = h.state().project.curation.shots.len();
+    h.get_by_label("More like this").click();
+    wait_for(&mut h, "variations", |s| {
+        s.project.curation.shots.len() > count
+    });
+    let ids = h.state().visible_ids();
+    h.get_by_label(&format!("Shot {}", ids[0])).click();
+    settle(&mut h);
+    h.get_by_label(&format!("Shot {}", ids[1]))
+        .click_modifiers(egui::Modifiers::COMMAND);
+    settle(&mut h);
+    assert_eq!(h.state().selected.len(), 2);
+    let start = Instant::now();
+    while h
+        .query_by_label_contains("Morph between the two selected shots")
+        .is_none()
+    {
+        assert!(start.elapsed() < Duration::from_secs(60), "no morph strip");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    // Export at 256 px with its metadata, and drop it back.
+    h.get_by_label(&format!("Shot {first}")).click();
+    settle(&mut h);
+    h.get_by_label("Favourite").click();
+    settle(&mut h);
+    h.get_by_label(&format!("Shot {first} fav")).click();
+    settle(&mut h);
+    h.get_by_label("Export…").click();
+    settle(&mut h);
+    h.state_mut().project.settings.export.size_px = 256;
+    h.get_by_label("Export now").click();
+    wait_for(&mut h, "the export", |s| !s.export.last.is_empty());
+    let exported = h.state().export.last[0].clone();
+    let meta = read_shot_meta(&exported).unwrap();
+    let shot = h.state().project.curation.get(first).unwrap().clone();
+    assert_eq!(meta.latent, shot.latent);
+    assert_eq!(meta.checkpoint_id, shot.generator_id);
+    let count = h.state().project.curation.shots.len();
+    h.state_mut().dropped(vec![exported]);
+    wait_for(&mut h, "the restored shot", |s| {
+        s.project.curation.shots.len() == count + 1
+    });
+    assert!(
+        !h.state().import.running,
+        "restoring dropped exports ends the import it started"
+    );
+
+    // Fine-tune from the run: a new run starts from its networks.
+    h.state_mut().export.open = false;
+    settle(&mut h);
+    let first_run = h.state().project.settings.current_run.clone().unwrap();
+    let base = root.join("runs").join(&first_run);
+    let preset = &mut h.state_mut().project.settings.preset;
+    preset.train.init = Some(base.display().to_string());
+    preset.train.freeze_d_blocks = 1;
+    // The panel grows a line about the base: lay it out before clicking below it.
+    settle(&mut h);
+    train_until_generator(&mut h, &root, Some(&first_run));
+    let second_run = h.state().project.settings.current_run.clone().unwrap();
+    let recipe =
+        std::fs::read_to_string(root.join("runs").join(&second_run).join("preset.toml")).unwrap();
+    let recipe = Preset::from_toml("run", &recipe).unwrap();
+    assert_eq!(recipe.model.kind(), "fastgan");
+    assert_eq!(recipe.train.freeze_d_blocks, 1);
     h.state_mut().shutdown();
 }

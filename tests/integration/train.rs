@@ -636,6 +636,44 @@ fn two_class_folder() -> tempfile::TempDir {
 }
 
 #[test]
+fn auxiliary_class_loss_is_logged_moves_the_run_and_resumes_exactly() {
+    let data = two_class_folder();
+    let out = tempfile::tempdir().unwrap();
+    let mut preset = tiny(6);
+    common::dcgan(&mut preset).conditional = true;
+    preset.train.class_loss = 1.0;
+    let r = out.path().join("r");
+    let mut first = preset.clone();
+    first.train.steps = Some(3);
+    run(data.path(), &r, first, false);
+    run(data.path(), &r, preset.clone(), true);
+    let straight = out.path().join("straight");
+    run(data.path(), &straight, preset.clone(), false);
+    let (mut a, b) = (latest(&straight), latest(&r));
+    a.state.train_seconds = b.state.train_seconds;
+    assert_same_training_state(&a, &b, "class loss: straight vs resumed");
+    let metrics = read_metrics(&r.join("metrics.jsonl")).unwrap();
+    let logged: Vec<f64> = metrics.iter().filter_map(|m| m.get("class_loss")).collect();
+    assert!(!logged.is_empty(), "the class loss is logged");
+    assert!(
+        logged.iter().all(|l| l.is_finite() && *l >= 0.0),
+        "{logged:?}"
+    );
+    let plain = out.path().join("plain");
+    preset.train.class_loss = 0.0;
+    run(data.path(), &plain, preset, false);
+    let without = latest(&plain);
+    let plain_metrics = read_metrics(&plain.join("metrics.jsonl")).unwrap();
+    assert!(plain_metrics.iter().all(|m| m.get("class_loss").is_none()));
+    assert_ne!(
+        values(&without, "d"),
+        values(&a, "d"),
+        "the class loss moves D"
+    );
+    assert_ne!(values(&without, "g"), values(&a, "g"), "and G");
+}
+
+#[test]
 fn conditional_model_learns_its_classes_and_samples_each_by_name() {
     let data = two_class_folder();
     let out = tempfile::tempdir().unwrap();

@@ -12,7 +12,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::DcganConfig;
 use crate::model::gan::{CriticOutput, CriticPass, GanDiscriminator, GanGenerator};
-use crate::model::layers::SpectralConv2d;
+use crate::model::layers::{Projection, SpectralConv2d, project};
 
 const SLOPE: f64 = 0.2;
 /// Length of a conditional generator's class embedding, appended to z.
@@ -295,22 +295,23 @@ impl GanDiscriminator for DcganDiscriminator {
             features.push(x.clone());
         }
         let logit = self.to_logit.forward(x.clone()).reshape([batch]);
-        let logits = match (&self.class_embed, classes) {
-            (Some(embed), Some(classes)) => {
-                let [_, c, h, w] = x.dims();
-                // Sum pooling, as in the paper. A mean (1/49 of it) was tried and gave weaker
-                // class adherence at equal steps; the collapse to one image per class it was
-                // meant to cure came from G ignoring z, which `train.mode_seeking` fixes.
-                let pooled: Tensor<2> = x.reshape([batch, c, h * w]).sum_dim(2).reshape([batch, c]);
-                let projected = classes.matmul(embed.val());
-                logit + (pooled * projected).sum_dim(1).reshape([batch])
-            }
-            _ => logit,
+        let projection = self
+            .class_embed
+            .as_ref()
+            .map(|embed| project(x, embed.val(), classes));
+        let (logits, class_scores) = match projection {
+            Some(Projection {
+                term: Some(term),
+                scores,
+            }) => (logit + term, Some(scores)),
+            Some(Projection { term: None, scores }) => (logit, Some(scores)),
+            None => (logit, None),
         };
         CriticOutput {
             logits,
             features,
             reconstruction: None,
+            class_scores,
         }
     }
 

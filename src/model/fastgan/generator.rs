@@ -86,7 +86,8 @@ impl FastganGenerator {
         let classes = c.class_count();
         let embed = if classes > 0 { CLASS_EMBED } else { 0 };
         let init_width = c.g_channels(4);
-        let stages = (0..c.stages())
+        // Feature stages up to half the output side; the last doubling goes straight to RGB.
+        let stages = (0..c.stages() - 1)
             .map(|k| {
                 let side = 8 << k;
                 let (from, to) = (c.g_channels(side / 2), c.g_channels(side));
@@ -96,8 +97,8 @@ impl FastganGenerator {
                 }
             })
             .collect();
-        // Excite side 8s from side s for every s from 4 whose 8s the generator reaches.
-        let excitations = (0..c.stages().saturating_sub(2))
+        // Excite side 8s from side s for every s from 4 whose 8s is a feature map.
+        let excitations = (0..c.stages().saturating_sub(3))
             .map(|j| {
                 let coarse = 4 << j;
                 SkipExcitation::new(c.g_channels(coarse), c.g_channels(8 * coarse), device)
@@ -111,7 +112,7 @@ impl FastganGenerator {
             init_norm: BatchNormConfig::new(2 * init_width).init(device),
             stages,
             excitations,
-            to_image: conv3x3(c.g_channels(c.resolution), c.channels, true, device),
+            to_image: conv3x3(c.g_channels(c.resolution / 2), c.channels, true, device),
             latent_dim: c.latent_dim,
             init_width,
             class_embed: (classes > 0).then(|| {
@@ -156,7 +157,7 @@ impl GanGenerator for FastganGenerator {
                 x = excite.forward(maps[k - 2].clone(), x);
             }
         }
-        tanh(self.to_image.forward(x))
+        tanh(self.to_image.forward(upsample2x(x)))
     }
 
     /// The input projection and then the first `k − 1` up-sampling stages.

@@ -1,13 +1,17 @@
 //! A FastGAN-class family (Liu et al., ICLR 2021, "Towards Faster and Stabilized GAN Training
 //! for High-fidelity Few-shot Image Synthesis"), sized for CPUs and small folders.
 //!
-//! - G: from 4×4 up, each stage is a nearest up-sampling, a 3×3 convolution, BatchNorm and a
-//!   gated linear unit (GLU); no transposed convolutions. Skip-layer excitation lets each
-//!   coarse map gate the channels of the map 8× larger. A tanh RGB output.
-//! - D: spectrally normalised strided down-blocks (a residual pair: two convolutions beside
-//!   an average-pooled 1×1 path), hinge logits from the 4×4 map, and two small decoders that
-//!   must rebuild the real image from D's 8×8 features: the whole image at 32 px, and one
-//!   quarter of it from the matching quarter of the 16×16 features. The reconstruction (L1 on
+//! - G: from 4×4 up to half the output side, each stage is a nearest up-sampling, a 3×3
+//!   convolution, BatchNorm and a gated linear unit (GLU); no transposed convolutions.
+//!   Skip-layer excitation lets each coarse map gate the channels of the map 8× larger. The
+//!   last doubling is a nearest up-sampling and a 3×3 convolution straight to tanh RGB (as
+//!   DCGAN's last layer goes straight to RGB): on a CPU, normalisation and gating of a
+//!   full-size map of few channels cost more than all the stages below it.
+//! - D: spectrally normalised strided down-blocks (as `dcgan-64-rgb-sn`'s D;
+//!   FastGAN's average-pooled side path left out for speed on CPUs), hinge logits from the
+//!   4×4 map, and two small decoders that must rebuild the real image from D's coarse
+//!   features: the whole image from the 8×8 map, and one quarter of it from the matching
+//!   quarter of the 16×16 map, both at `reconstruction_side` px. The reconstruction (L1 on
 //!   pixels; no pretrained perceptual network can be downloaded) keeps D learning what a
 //!   product looks like instead of memorising a few photos.
 //! - Optionally class-conditional: a class embedding appended to z, a projection term in D.
@@ -26,8 +30,6 @@ use super::gan::GanFamily;
 
 /// Channels never exceed this, however coarse the map.
 pub const MAX_WIDTH: usize = 512;
-/// Side of the reconstructions D's decoders draw.
-pub const RECONSTRUCTION_SIDE: usize = 32;
 
 /// `[model]` of `kind = "fastgan"`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -39,14 +41,17 @@ pub struct FastganConfig {
     pub channels: usize,
     /// Length of the latent vector z.
     pub latent_dim: usize,
-    /// Channels of the generator's finest map (at full resolution); doubled at each halving,
-    /// up to 512.
+    /// Channels of the generator's finest feature map (at half the output side); doubled at
+    /// each halving, up to 512.
     pub g_width: usize,
     /// Channels of the discriminator's first map (at half resolution); doubled at each
     /// halving, up to 512.
     pub d_width: usize,
     /// Weight of D's reconstruction loss on real images; 0 leaves the decoders out.
     pub reconstruction: f64,
+    /// Side in pixels of the pictures D's decoders rebuild (16 to 128, at most half the
+    /// output side): finer asks more of D's features, and costs more.
+    pub reconstruction_side: usize,
     /// Class-conditional (labels from the data's sub-folders): a class embedding in G and a
     /// projection discriminator.
     pub conditional: bool,
@@ -64,6 +69,7 @@ impl Default for FastganConfig {
             g_width: 16,
             d_width: 32,
             reconstruction: 1.0,
+            reconstruction_side: 16,
             conditional: false,
             classes: Vec::new(),
         }
@@ -74,7 +80,7 @@ impl FastganConfig {
     /// Generator channels at a map of side `side`.
     #[must_use]
     pub fn g_channels(&self, side: usize) -> usize {
-        (self.g_width * self.resolution / side).min(MAX_WIDTH)
+        (self.g_width * self.resolution / 2 / side).min(MAX_WIDTH)
     }
 
     /// Discriminator channels at a map of side `side`.
@@ -153,6 +159,16 @@ impl FamilyConfig for FastganConfig {
                 ),
             ));
         }
+        let side = self.reconstruction_side;
+        if !(side.is_power_of_two() && (16..=128).contains(&side) && side <= self.resolution / 2) {
+            return Err(ConfigError::new(
+                "model.reconstruction_side",
+                format!(
+                    "{side} (16, 32, 64 or 128, at most half of model.resolution = {})",
+                    self.resolution
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -199,13 +215,10 @@ mod tests {
     fn widths_double_per_halving_and_stop_at_the_cap() {
         let c = FastganConfig::default();
         assert_eq!(c.stages(), 4);
-        assert_eq!(
-            [4, 8, 16, 32, 64].map(|s| c.g_channels(s)),
-            [256, 128, 64, 32, 16]
-        );
+        assert_eq!([4, 8, 16, 32].map(|s| c.g_channels(s)), [128, 64, 32, 16]);
         assert_eq!([32, 16, 8, 4].map(|s| c.d_channels(s)), [32, 64, 128, 256]);
         let big = FastganConfig {
-            resolution: 256,
+            resolution: 512,
             g_width: 8,
             ..c
         };

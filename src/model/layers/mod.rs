@@ -1,8 +1,11 @@
 //! Building blocks several families share: spectrally normalised convolutions, nearest
-//! up-sampling, 2× average pooling, the gated linear unit and skip-layer excitation.
+//! up-sampling, 2× average pooling, the gated linear unit, skip-layer excitation and the
+//! projection discriminator's class term.
 
 mod blocks;
+mod projection;
 mod spectral;
 
 pub use blocks::{SkipExcitation, glu, pool2x, swish, upsample2x};
+pub use projection::{Projection, project};
 pub use spectral::SpectralConv2d;

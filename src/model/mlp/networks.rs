@@ -91,6 +91,7 @@ impl GanDiscriminator for MlpDiscriminator {
             logits,
             features: vec![features.reshape([batch, width, 1, 1])],
             reconstruction: None,
+            class_scores: None,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::{AfterImport, SMALL_FOLDER, SMALL_FOLDER_MIN_STEPS, Studio};
 use crate::data::{ImportOptions, ImportReport};
 use crate::export::ShotMeta;
-use crate::preset::{AugmentMode, Preset};
+use crate::preset::{AugmentMode, ColourRecipe, Preset};
 use crate::project::Shot;
 use crate::protocol::{Command, TrainRequest, TrainingState};
 use crate::train::RunOptions;
@@ -40,40 +40,51 @@ impl Studio {
     /// which recipe fits. Returns whether it switched (the photos must then be read again).
     pub(super) fn fit_recipe_to_colour(&mut self, report: &ImportReport) -> bool {
         let preset = &self.project.settings.preset;
-        let Some(name) = preset.colour_recipe_for(report.is_colour(), report.median_side) else {
+        let Some(fit) =
+            preset.colour_recipe_for(report.is_colour(), report.median_side, self.hardware)
+        else {
             return false;
         };
         if self.project.settings.current_run.is_some() {
             let tip = format!(
-                "Tip: {} of {} photos are in colour, but the recipe {} trains grey {} px shots. Pick {name} under Preset (Training panel) for colour shots.",
+                "Tip: {} of {} photos are in colour, but the recipe {} trains grey {} px shots. Pick {} under Preset (Training panel) for colour shots: {}.",
                 report.colour_images,
                 report.imported,
                 preset.name,
-                preset.model.resolution()
+                preset.model.resolution(),
+                fit.name,
+                fit.why
             );
             self.import_tip(tip);
             return false;
         }
-        self.switch_to_colour_recipe(name, report, "they are read again at that size")
+        self.switch_to_colour_recipe(&fit, report, "they are read again at that size")
     }
 
     /// Replaces the project's grey recipe with the colour recipe `name` and says why (`how`:
     /// what happens to the photos). Returns whether it switched.
     pub(super) fn switch_to_colour_recipe(
         &mut self,
-        name: &str,
+        fit: &ColourRecipe,
         report: &ImportReport,
         how: &str,
     ) -> bool {
-        let Ok(fitting) = Preset::load(name) else {
+        let Ok(fitting) = Preset::load(fit.name) else {
             return false;
         };
         let old = std::mem::replace(&mut self.project.settings.preset, fitting);
         self.mark_settings();
-        let resolution = self.project.settings.preset.model.resolution();
+        let new = &self.project.settings.preset.model;
         self.import_tip(format!(
-            "Colour photos ({} of {} show colour): the recipe is now {name} ({resolution} px colour) instead of {} ({} px grey), and {how}. Preset (Training panel) changes it.",
-            report.colour_images, report.imported, old.name, old.model.resolution()
+            "Colour photos ({} of {} show colour): the recipe is now {} ({} px colour, {}) instead of {} ({} px grey), because {}; {how}. Preset (Training panel) changes it.",
+            report.colour_images,
+            report.imported,
+            fit.name,
+            new.resolution(),
+            new.family().architecture(),
+            old.name,
+            old.model.resolution(),
+            fit.why
         ));
         true
     }
@@ -121,6 +132,11 @@ impl Studio {
     }
 
     pub(super) fn on_shots_dropped(&mut self, shots: Vec<(PathBuf, ShotMeta)>) {
+        // The dropped files went to the import thread, which found exports and ended there:
+        // that import is over (else the studio showed "Importing…" and refused every later
+        // drop with "An import is already running").
+        self.import.running = false;
+        self.start_queued_import();
         let mut added = Vec::new();
         for (path, meta) in shots {
             let generator = self.project.generator_path(&meta.checkpoint_id);
@@ -177,7 +193,7 @@ impl Studio {
         };
         // A project that has trained nothing takes the recipe its photos need (colour).
         let fit_colour = (!self.import.quiet && self.project.settings.current_run.is_none())
-            .then(|| self.project.settings.preset.clone());
+            .then(|| (self.project.settings.preset.clone(), self.hardware));
         let spawned = spawn_import(
             source,
             options,

@@ -1,7 +1,7 @@
 //! The adversarial losses and the terms added to them.
 
 use burn::tensor::Tensor;
-use burn::tensor::activation::{relu, softplus};
+use burn::tensor::activation::{log_softmax, relu, softplus};
 
 use super::consistency::consistency_penalty;
 use super::lecam::LecamAnchors;
@@ -62,4 +62,9 @@ pub fn mode_seeking_loss(fake: Tensor<4>, z: Tensor<2>, half: usize) -> Tensor<1
         .mean()
         .detach();
     (image_gap / latent_gap).add_scalar(1e-5).recip()
+}
+
+/// Cross-entropy of class scores `[B, classes]` against one-hot (or mixed) targets.
+pub fn class_cross_entropy(scores: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    (log_softmax(scores, 1) * targets).sum_dim(1).mean().neg()
 }

@@ -31,7 +31,7 @@ use crate::model::{
 use crate::preset::{AugmentMode, Preset, TrainPreset};
 use crate::rng::{Rng, splitmix64};
 use crate::sample::one_hot;
-use losses::{discriminator_loss, generator_loss, mode_seeking_loss};
+use losses::{class_cross_entropy, discriminator_loss, generator_loss, mode_seeking_loss};
 use optimizer::optimizer;
 
 /// D's record in a checkpoint.
@@ -41,16 +41,7 @@ pub const OPTIMISER_RECORDS: [&str; 2] = ["opt_g", "opt_d"];
 
 /// What a GAN step reports, in order.
 const METRICS: &[&str] = &["d_loss", "g_loss", "d_real", "d_fake", "r_t"];
-/// The same, for families whose D also rebuilds real images.
-const METRICS_WITH_RECONSTRUCTION: &[&str] = &[
-    "d_loss",
-    "g_loss",
-    "d_real",
-    "d_fake",
-    "r_t",
-    "reconstruction",
-];
-/// Index of `r_t` in both lists.
+/// Index of `r_t` (optional metrics such as `reconstruction` follow the fixed ones).
 const R_T: usize = 4;
 
 /// The GAN's own random state and adaptive settings, saved in checkpoints under these names
@@ -96,6 +87,7 @@ pub struct GanTrainer<F: GanFamily> {
     augment_p: f64,
     augment_rng: Rng,
     lecam: LecamAnchors,
+    metric_names: Vec<&'static str>,
 }
 
 fn record_error(what: &'static str) -> impl Fn(crate::model::RecordError) -> TrainError {
@@ -128,8 +120,17 @@ impl<F: GanFamily> GanTrainer<F> {
             (g, d)
         };
         let ema = (preset.train.ema_decay > 0.0).then(|| g.valid());
+        let classes = preset.model.class_count();
+        let mut metric_names = METRICS.to_vec();
+        if d.reconstructs() {
+            metric_names.push("reconstruction");
+        }
+        if classes > 0 && preset.train.class_loss > 0.0 {
+            metric_names.push("class_loss");
+        }
         Ok(Self {
-            classes: preset.model.class_count(),
+            metric_names,
+            classes,
             config: config.clone(),
             train: preset.train.clone(),
             device: ad,
@@ -228,13 +229,8 @@ impl<F: GanFamily> GanTrainer<F> {
 }
 
 impl<F: GanFamily> Trainer for GanTrainer<F> {
-    fn metric_names(&self) -> &'static [&'static str] {
-        let reconstructs = self.nets.as_ref().is_some_and(|(_, d)| d.reconstructs());
-        if reconstructs {
-            METRICS_WITH_RECONSTRUCTION
-        } else {
-            METRICS
-        }
+    fn metric_names(&self) -> &[&'static str] {
+        &self.metric_names
     }
 
     /// One D update and one G update. The non-saturating loss is written with `softplus`
@@ -276,6 +272,14 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
         let real_out = d.critic(aug(real, p), real_classes.clone(), real_pass);
         let real_logits = real_out.logits;
         let reconstruction = real_out.reconstruction;
+        let class_weight = if self.classes > 0 { t.class_loss } else { 0.0 };
+        // D learns to read the class of real photos from its projection scores.
+        let real_class_loss = match (&real_out.class_scores, &real_classes) {
+            (Some(scores), Some(one_hot)) if class_weight > 0.0 => {
+                Some(class_cross_entropy(scores.clone(), one_hot.clone()))
+            }
+            _ => None,
+        };
         let fake_logits = d.forward(aug(fake_seen, p), fake_classes.clone());
         let augmented_logits = consistency_inputs.map(|(real_t, fake_t)| {
             (
@@ -289,13 +293,28 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
             Some(r) => d_loss + r.clone(),
             None => d_loss,
         };
+        let d_loss = match &real_class_loss {
+            Some(c) => d_loss + c.clone().mul_scalar(class_weight),
+            None => d_loss,
+        };
         let mut d_grads = GradientsParams::from_grads(d_loss.backward(), &d);
         d.visit_first_blocks(t.freeze_d_blocks, &mut DropGradients(&mut d_grads));
         let d = self.opt_d.step(t.lr_d, d, d_grads);
 
         // Generator: make the updated D call the same fakes real.
-        let g_logits = d.forward(aug(fake.clone(), p), fake_classes);
-        let g_loss = generator_loss(t.loss, g_logits);
+        let g_out = d.critic(
+            aug(fake.clone(), p),
+            fake_classes.clone(),
+            CriticPass::Score,
+        );
+        let g_loss = generator_loss(t.loss, g_out.logits);
+        // G is asked for fakes that D reads as the class they were drawn for.
+        let g_loss = match (g_out.class_scores, fake_classes) {
+            (Some(scores), Some(one_hot)) if class_weight > 0.0 => {
+                g_loss + class_cross_entropy(scores, one_hot).mul_scalar(class_weight)
+            }
+            _ => g_loss,
+        };
         let g_loss = if t.mode_seeking > 0.0 && half > 0 {
             g_loss + mode_seeking_loss(fake, z, half).mul_scalar(t.mode_seeking)
         } else {
@@ -321,6 +340,9 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
         ];
         if let Some(r) = reconstruction {
             stats.push(r.detach().reshape([1]));
+        }
+        if let Some(c) = real_class_loss {
+            stats.push(c.detach().reshape([1]));
         }
         Ok(Tensor::cat(stats, 0).without_autodiff())
     }
