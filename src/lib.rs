@@ -28,6 +28,7 @@ pub mod data;
 pub mod demo;
 pub mod device;
 pub mod export;
+pub mod folder_lock;
 pub mod fsutil;
 pub mod latent;
 pub mod model;

@@ -123,11 +123,6 @@ fn sample(args: &SampleArgs, keep: usize) -> Result<Vec<crate::export::Picture>>
         Some(name) => Some(sampler.class_index(name).context("--class")?),
         None => None,
     };
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let seeds: Vec<u64> = (0..args.count as u64)
-        .map(|k| args.seed.wrapping_add(k))
-        .collect();
     // The class goes into the name, so a folder of shots says what each one is.
     let prefix = class.map_or_else(String::new, |k| {
         format!(
@@ -135,31 +130,38 @@ fn sample(args: &SampleArgs, keep: usize) -> Result<Vec<crate::export::Picture>>
             crate::export::file_safe(&sampler.model.classes()[k as usize])
         )
     });
-    let names: Vec<PathBuf> = seeds
-        .iter()
-        .map(|s| args.out.join(format!("{prefix}seed-{s:08}.png")))
-        .collect();
-    if let Some(existing) = names.iter().find(|p| p.exists()) {
+    let last_seed = args.seed.wrapping_add(args.count as u64 - 1);
+    // Refuse before writing anything, by one pass over the folder, not by listing every name
+    // first: memory stays flat however many shots are asked for.
+    if let Some(existing) = existing_shot(&args.out, &prefix, args.seed, last_seed)? {
         bail!(
             "{} already exists; choose another --out or --seed (existing shots are never overwritten)",
             existing.display()
         );
     }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let dim = sampler.model.latent_dim();
     let mut kept = Vec::new();
-    for (chunk_seeds, chunk_names) in seeds.chunks(256).zip(names.chunks(256)) {
-        let latents: Vec<Vec<f32>> = chunk_seeds
+    let mut first = 0usize;
+    while first < args.count {
+        let n = (args.count - first).min(256);
+        let seeds: Vec<u64> = (first..first + n)
+            .map(|k| args.seed.wrapping_add(k as u64))
+            .collect();
+        let latents: Vec<Vec<f32>> = seeds
             .iter()
             .map(|&s| truncate(&latent_for_seed(s, dim), args.truncation))
             .collect();
         let classes: Vec<Option<u32>> =
             class.map_or_else(Vec::new, |k| vec![Some(k); latents.len()]);
         let pictures = sampler.render_classes(&latents, &classes)?;
-        for (picture, path) in pictures.iter().zip(chunk_names) {
-            save_png_atomic(picture, path)?;
+        for (picture, seed) in pictures.iter().zip(&seeds) {
+            save_png_atomic(picture, &args.out.join(shot_name(&prefix, *seed)))?;
         }
         let room = keep.saturating_sub(kept.len());
         kept.extend(pictures.into_iter().take(room));
+        first += n;
     }
     println!(
         "wrote {} shots to {} (checkpoint {}, seeds {}..{})",
@@ -167,9 +169,45 @@ fn sample(args: &SampleArgs, keep: usize) -> Result<Vec<crate::export::Picture>>
         args.out.display(),
         sampler.checkpoint_id,
         args.seed,
-        args.seed.wrapping_add(args.count as u64 - 1)
+        last_seed
     );
     Ok(kept)
+}
+
+/// The file name of the shot drawn from `seed`.
+fn shot_name(prefix: &str, seed: u64) -> String {
+    format!("{prefix}seed-{seed:08}.png")
+}
+
+/// A shot of `out` that a sample of seeds `first..=last` would overwrite (the range may wrap).
+fn existing_shot(out: &Path, prefix: &str, first: u64, last: u64) -> Result<Option<PathBuf>> {
+    let entries = match std::fs::read_dir(out) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", out.display())),
+    };
+    let head = format!("{prefix}seed-");
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(seed) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&head))
+            .and_then(|n| n.strip_suffix(".png"))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let inside = if first <= last {
+            (first..=last).contains(&seed)
+        } else {
+            seed >= first || seed <= last
+        };
+        // Only the exact name this sample would write counts (`seed-7.png` is not ours).
+        if inside && shot_name(prefix, seed) == name.to_string_lossy() {
+            return Ok(Some(entry.path()));
+        }
+    }
+    Ok(None)
 }
 
 fn import(args: &ImportArgs, quiet: bool) -> Result<()> {
@@ -240,6 +278,8 @@ fn feature_net(args: &FeatureNetArgs, quiet: bool) -> Result<()> {
 }
 
 fn demo(args: &DemoArgs, quiet: bool) -> Result<()> {
+    // The demo's folder is new, empty or an earlier demo's: it never writes among a user's files.
+    let _lock = crate::folder_lock::claim(&args.out, &["demo-shirts", "run"], "demo")?;
     let data = args.out.join("demo-shirts");
     if !data.exists() {
         eprintln!(

@@ -90,6 +90,13 @@ fn event_printer<'a>(
                 bar.println(line);
             }
         }
+        TrainEvent::Notice(text) => {
+            if quiet {
+                eprintln!("{text}");
+            } else {
+                bar.println(text);
+            }
+        }
         TrainEvent::Preview { .. } | TrainEvent::Checkpoint { .. } => {}
     }
 }

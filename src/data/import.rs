@@ -17,14 +17,23 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use super::Dataset;
+use super::budget::MemoryBudget;
 use crate::preset::SquareMode;
 
 /// Files larger than this are refused before they are read.
-const MAX_FILE_BYTES: u64 = 256 << 20;
-/// Largest side a decoder may declare (a decompression bomb declares huge sides).
-const MAX_IMAGE_SIDE: u32 = 20_000;
-/// Most memory one decoder may allocate.
-const MAX_DECODE_ALLOC: u64 = 512 << 20;
+const MAX_FILE_BYTES: u64 = 128 << 20;
+/// Most pixels (width × height) an image may declare: product photos are rarely above
+/// 50 Mpx, and a decompression bomb (a small file declaring a huge image) is refused from its
+/// header, before anything is decoded.
+pub const MAX_PIXELS: u64 = 50_000_000;
+/// Largest side a decoder may declare.
+const MAX_IMAGE_SIDE: u32 = 30_000;
+/// Most memory one decoder may allocate (a 50 Mpx RGBA photo is 200 MB decoded).
+const MAX_DECODE_ALLOC: u64 = 256 << 20;
+/// Memory that parallel decodes may hold at once (see [`MemoryBudget`]).
+const DECODE_BUDGET: u64 = 384 << 20;
+/// A padded square larger than this is not built at full size: the photo is shrunk first.
+const MAX_FULL_SIZE_PAD: u64 = 16_000_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ImportOptions {
@@ -73,6 +82,14 @@ pub enum SkipReason {
     Unreadable(String),
     NotAnImage,
     Decode(String),
+    /// The header declares more pixels than [`MAX_PIXELS`] (a decompression bomb, or a photo
+    /// far larger than any product shot needs).
+    TooManyPixels {
+        width: u32,
+        height: u32,
+    },
+    /// The file ends before the image does; the decoder would fill the rest with grey.
+    Truncated(String),
     /// An exact byte-for-byte copy of another imported file.
     Duplicate {
         of: PathBuf,
@@ -92,6 +109,13 @@ impl fmt::Display for SkipReason {
             Self::Unreadable(e) => write!(f, "cannot read: {e}"),
             Self::NotAnImage => write!(f, "not an image (unknown format)"),
             Self::Decode(e) => write!(f, "cannot decode: {e}"),
+            Self::TooManyPixels { width, height } => write!(
+                f,
+                "image too large ({width} × {height} = {:.0} Mpx; limit {} Mpx)",
+                f64::from(*width) * f64::from(*height) / 1e6,
+                MAX_PIXELS / 1_000_000
+            ),
+            Self::Truncated(what) => write!(f, "truncated file: {what}"),
             Self::Duplicate { of } => write!(f, "exact duplicate of {}", of.display()),
         }
     }
@@ -206,12 +230,13 @@ pub fn probe_folder(root: &Path) -> Result<FolderProbe, ImportError> {
     }
     let candidates = sorted_candidates(root)?;
     let count = candidates.len().min(PROBE_FILES);
+    let budget = MemoryBudget::new(DECODE_BUDGET);
     let traits: Vec<FileTraits> = (0..count)
         .into_par_iter()
         .filter_map(|i| {
             let path = &candidates[i * candidates.len() / count].path;
-            let bytes = std::fs::read(path).ok()?;
-            let image = decode(&bytes).ok()?;
+            let (_held, bytes) = read_within(path, &budget).ok()?;
+            let image = decode(&bytes, path).ok()?;
             Some(FileTraits::of(&image))
         })
         .collect();
@@ -323,10 +348,11 @@ pub fn import_folder(
     }
     let total = candidates.len();
     let done = AtomicUsize::new(0);
+    let budget = MemoryBudget::new(DECODE_BUDGET);
     let decoded: Vec<Result<Decoded, SkipReason>> = candidates
         .par_iter()
         .map(|c| {
-            let r = load_one(&c.path, options);
+            let r = load_one(&c.path, options, &budget);
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_multiple_of(64) || n == total {
                 progress(ImportProgress { done: n, total });
@@ -479,8 +505,26 @@ fn scan(
     Ok(())
 }
 
-/// Reads, hashes and decodes one file into `options`' size and channels.
-fn load_one(path: &Path, options: ImportOptions) -> Result<Decoded, SkipReason> {
+/// Reads, hashes and decodes one file into `options`' size and channels, within `budget`.
+fn load_one(
+    path: &Path,
+    options: ImportOptions,
+    budget: &MemoryBudget,
+) -> Result<Decoded, SkipReason> {
+    let (_held, bytes) = read_within(path, budget)?;
+    let hash: [u8; 32] = Sha256::digest(&bytes).into();
+    let image = decode(&bytes, path)?;
+    drop(bytes);
+    let traits = FileTraits::of(&image);
+    Ok((normalise(image, options), hash, traits))
+}
+
+/// Checks a file's size and its header's declared pixels, reserves its decode's memory, and
+/// reads it. The reservation is held until the caller drops it.
+fn read_within<'a>(
+    path: &Path,
+    budget: &'a MemoryBudget,
+) -> Result<(super::budget::Reservation<'a>, Vec<u8>), SkipReason> {
     let meta = std::fs::metadata(path).map_err(|e| SkipReason::Unreadable(e.to_string()))?;
     if meta.len() == 0 {
         return Err(SkipReason::EmptyFile);
@@ -488,30 +532,78 @@ fn load_one(path: &Path, options: ImportOptions) -> Result<Decoded, SkipReason> 
     if meta.len() > MAX_FILE_BYTES {
         return Err(SkipReason::TooLarge { bytes: meta.len() });
     }
+    let decoded_bytes = declared_size(path)?;
+    // The file, the decoded image, its RGB copy and a padded square of about the same size.
+    let held = budget.reserve(meta.len() + 3 * decoded_bytes.max(1));
     let bytes = std::fs::read(path).map_err(|e| SkipReason::Unreadable(e.to_string()))?;
-    let hash: [u8; 32] = Sha256::digest(&bytes).into();
-    let image = decode(&bytes)?;
-    let traits = FileTraits::of(&image);
-    Ok((normalise(image, options), hash, traits))
+    Ok((held, bytes))
 }
 
-/// Decodes with memory limits and applies the EXIF orientation.
-pub(crate) fn decode(bytes: &[u8]) -> Result<DynamicImage, SkipReason> {
-    let reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| SkipReason::Unreadable(e.to_string()))?;
-    if reader.format().is_none() {
-        return Err(SkipReason::NotAnImage);
+/// Bytes the image in `path` declares it decodes to, from its header alone; refuses one above
+/// [`MAX_PIXELS`]. Files whose header cannot be read are left to [`decode`] to report.
+fn declared_size(path: &Path) -> Result<u64, SkipReason> {
+    // `open` takes the format from the extension; the bytes' signature wins where there is one.
+    let Ok(reader) = ImageReader::open(path).and_then(ImageReader::with_guessed_format) else {
+        return Ok(0);
+    };
+    let mut reader = reader;
+    reader.limits(decoder_limits());
+    let Ok(decoder) = reader.into_decoder() else {
+        return Ok(0);
+    };
+    let (width, height) = decoder.dimensions();
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > MAX_PIXELS {
+        return Err(SkipReason::TooManyPixels { width, height });
     }
+    Ok(decoder.total_bytes())
+}
+
+fn decoder_limits() -> Limits {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_IMAGE_SIDE);
     limits.max_image_height = Some(MAX_IMAGE_SIDE);
     limits.max_alloc = Some(MAX_DECODE_ALLOC);
-    let mut reader = reader;
-    reader.limits(limits);
+    limits
+}
+
+/// Whether a JPEG's last scan is followed by its end-of-image marker. Inside a scan every
+/// 0xFF byte is escaped, so a real marker cannot hide there; an embedded thumbnail's marker
+/// comes before the main image's scans, and bytes after the marker (camera trailers) are fine.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    let last_end = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
+    matches!((last_scan, last_end), (Some(scan), Some(end)) if end > scan)
+}
+
+/// Decodes with memory limits and applies the EXIF orientation. The format comes from the
+/// bytes, or for TGA (the one format here with no signature) from `path`'s extension.
+pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<DynamicImage, SkipReason> {
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| SkipReason::Unreadable(e.to_string()))?;
+    if reader.format().is_none()
+        && image::ImageFormat::from_path(path).is_ok_and(|f| f == image::ImageFormat::Tga)
+    {
+        reader.set_format(image::ImageFormat::Tga);
+    }
+    let Some(format) = reader.format() else {
+        return Err(SkipReason::NotAnImage);
+    };
+    // JPEG decoders fill a cut-off file with grey and report success.
+    if format == image::ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(SkipReason::Truncated(
+            "the JPEG ends before its end-of-image marker".into(),
+        ));
+    }
+    reader.limits(decoder_limits());
     let mut decoder = reader
         .into_decoder()
         .map_err(|e| SkipReason::Decode(e.to_string()))?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(SkipReason::TooManyPixels { width, height });
+    }
     let orientation = decoder.orientation().ok();
     let mut image =
         DynamicImage::from_decoder(decoder).map_err(|e| SkipReason::Decode(e.to_string()))?;
@@ -524,9 +616,13 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<DynamicImage, SkipReason> {
     Ok(image)
 }
 
-/// Composites alpha onto white, squares (crop or pad), resizes, and lays out as (C, H, W) u8.
-pub(crate) fn normalise(image: DynamicImage, options: ImportOptions) -> Vec<u8> {
-    let rgba = image.to_rgba8();
+/// The photo as RGB, transparent parts composited onto white. Images without alpha are
+/// converted in place (no RGBA copy: a 50 Mpx photo would need 200 MB more).
+fn flatten_alpha(image: DynamicImage) -> RgbImage {
+    if !image.color().has_alpha() {
+        return image.into_rgb8();
+    }
+    let rgba = image.into_rgba8();
     let (w, h) = rgba.dimensions();
     let mut rgb = RgbImage::new(w, h);
     for (dst, src) in rgb.pixels_mut().zip(rgba.pixels()) {
@@ -536,30 +632,59 @@ pub(crate) fn normalise(image: DynamicImage, options: ImportOptions) -> Vec<u8> 
             dst[c] = ((u16::from(src[c]) * a + 255 * (255 - a) + 127) / 255) as u8;
         }
     }
-    let square = match options.square {
+    rgb
+}
+
+/// Composites alpha onto white, squares (crop or pad), resizes, and lays out as (C, H, W) u8.
+pub(crate) fn normalise(image: DynamicImage, options: ImportOptions) -> Vec<u8> {
+    let rgb = flatten_alpha(image);
+    let (w, h) = rgb.dimensions();
+    let r = options.resolution as u32;
+    // Lanczos3 scales its support with the ratio, so big downscales do not alias.
+    let resized = match options.square {
         SquareMode::Crop => {
             let side = w.min(h);
-            image::imageops::crop_imm(&rgb, (w - side) / 2, (h - side) / 2, side, side).to_image()
+            let square =
+                image::imageops::crop_imm(&rgb, (w - side) / 2, (h - side) / 2, side, side);
+            if side == r {
+                square.to_image()
+            } else {
+                image::imageops::resize(&*square, r, r, FilterType::Lanczos3)
+            }
         }
         SquareMode::Pad => {
             let side = w.max(h);
             let fill = border_mean(&rgb);
+            // A panorama's full-size square could be far larger than the photo itself: shrink
+            // the photo to the output side first (only photos that large; the result differs
+            // from the full-size path by Lanczos' blend of photo and border at the seam).
+            let (photo, side) = if u64::from(side) * u64::from(side) > MAX_FULL_SIZE_PAD {
+                let (sw, sh) = (
+                    (u64::from(w) * u64::from(r) / u64::from(side)).max(1) as u32,
+                    (u64::from(h) * u64::from(r) / u64::from(side)).max(1) as u32,
+                );
+                (
+                    image::imageops::resize(&rgb, sw, sh, FilterType::Lanczos3),
+                    r,
+                )
+            } else {
+                (rgb, side)
+            };
+            let (pw, ph) = photo.dimensions();
             let mut canvas = RgbImage::from_pixel(side, side, fill);
             image::imageops::overlay(
                 &mut canvas,
-                &rgb,
-                i64::from((side - w) / 2),
-                i64::from((side - h) / 2),
+                &photo,
+                i64::from((side - pw) / 2),
+                i64::from((side - ph) / 2),
             );
-            canvas
+            drop(photo);
+            if side == r {
+                canvas
+            } else {
+                image::imageops::resize(&canvas, r, r, FilterType::Lanczos3)
+            }
         }
-    };
-    let r = options.resolution as u32;
-    let resized = if square.width() == r {
-        square
-    } else {
-        // Lanczos3 scales its support with the ratio, so big downscales do not alias.
-        image::imageops::resize(&square, r, r, FilterType::Lanczos3)
     };
     let plane = (r * r) as usize;
     let mut out = vec![0u8; options.channels * plane];

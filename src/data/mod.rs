@@ -3,6 +3,7 @@
 //! Knows nothing of models, devices or the GUI. Pixels stay `u8` (a 50,000-image 64 px RGB
 //! set is 600 MB as u8 and would be 2.4 GB as f32); batches are converted on the way out.
 
+mod budget;
 mod dataset;
 pub mod idx;
 mod import;
@@ -10,7 +11,7 @@ mod split;
 
 pub use dataset::Dataset;
 pub use import::{
-    FolderProbe, ImportError, ImportOptions, ImportProgress, ImportReport, PROBE_FILES, SkipReason,
-    Skipped, import_folder, probe_folder, shows_colour,
+    FolderProbe, ImportError, ImportOptions, ImportProgress, ImportReport, MAX_PIXELS, PROBE_FILES,
+    SkipReason, Skipped, import_folder, probe_folder, shows_colour,
 };
 pub use split::{Split, SplitPart};

@@ -107,6 +107,8 @@ pub enum ProjectError {
     },
     #[error("{0} is not an Atelier project (no project.json)")]
     NotAProject(String),
+    #[error(transparent)]
+    Folder(#[from] crate::folder_lock::FolderError),
 }
 
 /// What a project remembers. Every field has a default, so older files still load.
@@ -191,6 +193,9 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ProjectError> 
 impl Project {
     /// Creates a project in `root` (made if missing) and saves it.
     pub fn create(root: &Path, name: &str) -> Result<Self, ProjectError> {
+        if root.is_dir() {
+            crate::folder_lock::ensure_ours(root, &[PROJECT_FILE])?;
+        }
         for dir in [
             root.to_path_buf(),
             root.join("runs"),

@@ -542,6 +542,7 @@ impl Studio {
                 }
             }
             TrainEvent::Checkpoint { path, step } => self.remember_checkpoint(path, step),
+            TrainEvent::Notice(text) => self.notify(text),
             TrainEvent::Imported(_) | TrainEvent::Preview { .. } => {}
         }
     }

@@ -7,6 +7,7 @@
 
 pub mod gan;
 mod metrics;
+pub mod resume;
 mod run;
 mod session;
 mod trainer;
@@ -56,6 +57,8 @@ pub enum TrainError {
         path: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Folder(#[from] crate::folder_lock::FolderError),
     #[error("the training split holds {0} images; at least 2 are needed")]
     TooFewImages(usize),
     #[error("the device failed: {0}")]

@@ -72,6 +72,9 @@ pub enum TrainEvent {
         step: u64,
         path: PathBuf,
     },
+    /// Something the user should know that is not an error (a resumed run following the
+    /// recipe's new schedule).
+    Notice(String),
 }
 
 #[derive(Clone, Debug)]
@@ -94,7 +97,9 @@ fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Tra
 
 /// The recipe and, on resume, the checkpoint to continue; refuses to start over a run or to
 /// resume nothing.
-fn run_recipe(options: &RunOptions) -> Result<(Preset, Option<Checkpoint>), TrainError> {
+fn run_recipe(
+    options: &RunOptions,
+) -> Result<(Preset, Option<Checkpoint>, Vec<String>), TrainError> {
     let run_dir = &options.run_dir;
     let ckpt_path = run_dir.join(LATEST);
     if options.resume {
@@ -105,18 +110,25 @@ fn run_recipe(options: &RunOptions) -> Result<(Preset, Option<Checkpoint>), Trai
             )));
         }
         let checkpoint = Checkpoint::load(&ckpt_path)?;
-        let mut preset = Preset::from_toml("checkpoint", &checkpoint.preset_toml)
+        let preset = Preset::from_toml("checkpoint", &checkpoint.preset_toml)
             .map_err(|e| TrainError::Incompatible(e.to_string()))?;
-        preset.train.epochs = options.preset.train.epochs;
-        preset.train.steps = options.preset.train.steps;
-        Ok((preset, Some(checkpoint)))
+        let changes = super::resume::resume_changes(&preset, &options.preset);
+        if !changes.conflicts.is_empty() {
+            return Err(TrainError::Incompatible(format!(
+                "--resume: the recipe differs from the run's own in what cannot change mid-run: {}; resume with the run's recipe ({}), or start a new run in another folder",
+                changes.conflicts.join("; "),
+                run_dir.join("preset.toml").display()
+            )));
+        }
+        let preset = super::resume::with_schedule(&preset, &options.preset);
+        Ok((preset, Some(checkpoint), changes.obeyed))
     } else if ckpt_path.exists() {
         Err(TrainError::Incompatible(format!(
             "{} already holds a run; add --resume to continue it, or choose another --out",
             run_dir.display()
         )))
     } else {
-        Ok((options.preset.clone(), None))
+        Ok((options.preset.clone(), None, Vec::new()))
     }
 }
 
@@ -153,6 +165,8 @@ pub enum StepOutcome {
 /// A run in progress, stepped by its owner: the CLI loops it, the studio's worker interleaves
 /// its steps with sampling requests.
 pub struct TrainRun {
+    /// Held for the run's life: a second writer on the folder is refused.
+    _lock: crate::folder_lock::FolderLock,
     session: TrainSession,
     ctx: RunContext,
     total: u64,
@@ -172,15 +186,31 @@ impl TrainRun {
         import_progress: &(dyn Fn(ImportProgress) + Sync),
         on_event: &mut dyn FnMut(TrainEvent),
     ) -> Result<Self, TrainError> {
-        let (preset, checkpoint) = run_recipe(options)?;
-        let (session, split) = prepare_session(
+        let (preset, checkpoint, obeyed) = run_recipe(options)?;
+        if !obeyed.is_empty() {
+            on_event(TrainEvent::Notice(format!(
+                "resuming with the recipe's schedule: {}",
+                obeyed.join(", ")
+            )));
+        }
+        // One writer per run, and only in a folder that is new, empty or Atelier's own.
+        let lock = crate::folder_lock::claim(&options.run_dir, &[RUN_INFO, LATEST], "train")?;
+        let prepared = prepare_session(
             options,
             preset.clone(),
             checkpoint.as_ref(),
             device,
             import_progress,
             on_event,
-        )?;
+        );
+        let (session, split) = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                // A refused start leaves the folder as it found it.
+                lock.abandon();
+                return Err(e);
+            }
+        };
         let total = session.total_steps();
         on_event(TrainEvent::Started {
             step: session.state().step,
@@ -199,6 +229,7 @@ impl TrainRun {
             eval_cache: EvalCache::new(),
         };
         Ok(Self {
+            _lock: lock,
             session,
             ctx,
             total,
@@ -485,17 +516,13 @@ fn prepare_session(
         }
         _ => None,
     };
-    std::fs::create_dir_all(run_dir.join("previews")).map_err(io_err("cannot create", run_dir))?;
-
     let import_options = ImportOptions {
         resolution: preset.model.resolution(),
         channels: preset.model.channels(),
         square: preset.data.square,
     };
     let (dataset, report) = import_folder(&options.data_dir, import_options, import_progress)?;
-    let report_path = run_dir.join("import-report.txt");
-    write_atomic(&report_path, report.to_string().as_bytes())
-        .map_err(io_err("cannot write", &report_path))?;
+    let report_text = report.to_string();
     on_event(TrainEvent::Imported(report));
     let mut dataset = dataset;
     match_classes(
@@ -513,6 +540,11 @@ fn prepare_session(
         }
         (None, None) => TrainSession::new(preset, dataset, split.train.clone(), device)?,
     };
+    // Nothing is written before the run is accepted (a refused resume leaves the run as it was).
+    std::fs::create_dir_all(run_dir.join("previews")).map_err(io_err("cannot create", run_dir))?;
+    let report_path = run_dir.join("import-report.txt");
+    write_atomic(&report_path, report_text.as_bytes())
+        .map_err(io_err("cannot write", &report_path))?;
     let preset_path = run_dir.join("preset.toml");
     write_atomic(&preset_path, session.preset().to_toml().as_bytes())
         .map_err(io_err("cannot write", &preset_path))?;

@@ -367,3 +367,206 @@ fn eval_scores_a_colour_run_with_its_class_judge() {
         "new photos of the same two classes cover each other: {stdout}"
     );
 }
+
+/// The reliability classes a probe of the binary found, each on the real binary: a folder of
+/// someone else's files, two writers on one run, a resume with another recipe, a flipped byte
+/// in a checkpoint's header, a huge `--count`.
+#[test]
+fn user_files_second_writers_recipe_conflicts_flipped_bytes_and_huge_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("shirts");
+    atelier::demo::write_demo_set(&data, 24).unwrap();
+    let d = data.to_str().unwrap();
+
+    // A folder holding a user's own files is refused, and left exactly as it was.
+    let theirs = tmp.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::write(theirs.join("preview.png"), b"my preview").unwrap();
+    std::fs::write(theirs.join("metrics.jsonl"), b"my notes\n").unwrap();
+    let (code, _, stderr) = train_on_cpu(&data, "tiny-test", &theirs, 2);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("did not create"), "{stderr}");
+    assert_eq!(
+        std::fs::read(theirs.join("preview.png")).unwrap(),
+        b"my preview"
+    );
+    assert_eq!(
+        std::fs::read(theirs.join("metrics.jsonl")).unwrap(),
+        b"my notes\n"
+    );
+    assert_eq!(std::fs::read_dir(&theirs).unwrap().count(), 2);
+    let (code, _, stderr) = atelier(&["demo", "--out", theirs.to_str().unwrap(), "--steps", "1"]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("did not create"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&theirs).unwrap().count(), 2);
+    // A refused start into a new folder leaves no folder behind.
+    let never = tmp.path().join("never");
+    let (code, _, _) = atelier(&[
+        "train",
+        "--data",
+        "/no/such/folder",
+        "--preset",
+        "tiny-test",
+        "--out",
+        never.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert_ne!(code, 0);
+    assert!(!never.exists());
+
+    // Two writers: the second is refused and told which process holds the run.
+    let run = tmp.path().join("run");
+    let r = run.to_str().unwrap();
+    let first = Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .args(["train", "--data", d, "--preset", "tiny-test", "--out", r])
+        .args(["--steps", "1000000", "--device", "cpu", "--quiet"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ckpt = run.join("checkpoint.atl");
+    wait_for("the first writer's checkpoint", || ckpt.exists());
+    let (code, _, stderr) = atelier(&[
+        "train",
+        "--data",
+        d,
+        "--preset",
+        "tiny-test",
+        "--out",
+        r,
+        "--steps",
+        "3",
+        "--resume",
+        "--device",
+        "cpu",
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("in use by Atelier process") && stderr.contains(&first.id().to_string()),
+        "{stderr}"
+    );
+    signal(&first, "-INT");
+    let _ = first.wait_with_output().unwrap();
+
+    // Resume with another recipe: architecture fields refused by name, schedule obeyed.
+    let (code, _, stderr) = atelier(&[
+        "train",
+        "--data",
+        d,
+        "--preset",
+        "tiny-fastgan",
+        "--out",
+        r,
+        "--steps",
+        "3",
+        "--resume",
+        "--device",
+        "cpu",
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("model.kind"), "{stderr}");
+    let recipe_before = std::fs::read(run.join("preset.toml")).unwrap();
+    let report_before = std::fs::metadata(run.join("import-report.txt"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let (code, _, stderr) = atelier(&[
+        "train",
+        "--data",
+        d,
+        "--preset",
+        "tiny-test",
+        "--out",
+        r,
+        "--steps",
+        "3",
+        "--resume",
+        "--batch",
+        "6",
+        "--device",
+        "cpu",
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("train.batch"), "{stderr}");
+    // A refused resume writes nothing.
+    assert_eq!(
+        std::fs::read(run.join("preset.toml")).unwrap(),
+        recipe_before
+    );
+    assert_eq!(
+        std::fs::metadata(run.join("import-report.txt"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        report_before
+    );
+    let step = atelier::train::Checkpoint::load(&ckpt).unwrap().state.step;
+    let target = (step + 2).to_string();
+    let (code, stdout, stderr) = atelier(&[
+        "train",
+        "--data",
+        d,
+        "--preset",
+        "tiny-test",
+        "--out",
+        r,
+        "--steps",
+        &target,
+        "--resume",
+        "--lr",
+        "0.0001",
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("train.lr_g") && stderr.contains("0.0001"),
+        "{stderr}"
+    );
+    let recipe = std::fs::read_to_string(run.join("preset.toml")).unwrap();
+    assert!(recipe.contains("lr_g = 0.0001"), "{recipe}");
+
+    // One flipped byte in the checkpoint's JSON header: a clear error, for sample and resume.
+    let mut bytes = std::fs::read(&ckpt).unwrap();
+    let at = bytes
+        .windows(6)
+        .position(|w| w == b"\"step\"")
+        .expect("the header names the step");
+    bytes[at + 1] ^= 0x20;
+    let flipped = tmp.path().join("flipped");
+    std::fs::create_dir(&flipped).unwrap();
+    std::fs::write(flipped.join("checkpoint.atl"), &bytes).unwrap();
+    let (code, _, stderr) = sample_on_cpu(&flipped, &tmp.path().join("s"), 2, &[]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("checksum"), "{stderr}");
+
+    // A huge count streams: shots appear at once and memory stays flat.
+    let shots = tmp.path().join("many");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .args([
+            "sample", "--run", r, "--count", "10000000", "--device", "cpu", "--quiet",
+        ])
+        .arg("--out")
+        .arg(&shots)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the first streamed shots", || {
+        std::fs::read_dir(&shots).is_ok_and(|d| d.count() >= 600)
+    });
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    child.kill().unwrap();
+    let _ = child.wait();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        peak_kib < 400 * 1024,
+        "sample's peak memory grew to {peak_kib} KiB"
+    );
+}

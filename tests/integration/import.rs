@@ -31,6 +31,12 @@ fn gradient_rgb(w: u32, h: u32) -> DynamicImage {
 
 /// A PNG whose header declares a 60000×60000 image: a decompression bomb's calling card.
 fn png_bomb() -> Vec<u8> {
+    png_declaring(60_000, 60_000, 2)
+}
+
+/// A PNG whose header declares `width` × `height` pixels of PNG colour type `colour_type`
+/// (0 grey, 2 RGB), with one tiny compressed block as its data.
+fn png_declaring(width: u32, height: u32, colour_type: u8) -> Vec<u8> {
     fn chunk(out: &mut Vec<u8>, kind: [u8; 4], data: &[u8]) {
         out.extend_from_slice(&(data.len() as u32).to_be_bytes());
         let mut body = kind.to_vec();
@@ -54,9 +60,9 @@ fn png_bomb() -> Vec<u8> {
     }
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&60_000u32.to_be_bytes());
-    ihdr.extend_from_slice(&60_000u32.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, colour_type, 0, 0, 0]);
     chunk(&mut out, *b"IHDR", &ihdr);
     chunk(
         &mut out,
@@ -353,4 +359,104 @@ fn colour_photos_are_told_from_grey_ones() {
     let (_, report) = import_folder(dir.path(), opts, &|_| {}).unwrap();
     assert_eq!((report.imported, report.colour_images), (43, 3));
     assert!(report.is_colour());
+}
+
+/// A picture with detail everywhere, so every part of its file carries pixels.
+fn textured_rgb(w: u32, h: u32) -> DynamicImage {
+    DynamicImage::ImageRgb8(ImageBuffer::from_fn(w, h, |x, y| {
+        let v = x
+            .wrapping_mul(2_654_435_761)
+            .wrapping_add(y.wrapping_mul(40_503))
+            >> 7;
+        Rgb([(v & 0xFF) as u8, ((v >> 8) & 0xFF) as u8, (x * 3 + y) as u8])
+    }))
+}
+
+#[test]
+fn bombs_are_refused_from_their_header_with_the_limit_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 20,000 × 20,000 RGB (1.2 GB decoded) and 20,000 × 20,000 grey: under any side limit,
+    // far over the pixel limit.
+    write(d, "rgb-bomb.png", &png_declaring(20_000, 20_000, 2));
+    write(d, "grey-bomb.png", &png_declaring(20_000, 20_000, 0));
+    write(d, "panorama.png", &png_declaring(29_000, 2_000, 2));
+    write(
+        d,
+        "good.png",
+        &encode(&gradient_rgb(40, 30), ImageFormat::Png),
+    );
+    let (data, report) = import_folder(d, RGB64, &|_| {}).unwrap();
+    assert_eq!(data.len(), 1, "{report}");
+    let refused: Vec<String> = report
+        .skipped
+        .iter()
+        .filter(|s| matches!(s.reason, SkipReason::TooManyPixels { .. }))
+        .map(|s| s.path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        refused.len(),
+        3,
+        "every bomb is refused as too many pixels: {report}"
+    );
+    let text = report.to_string();
+    assert!(text.contains("limit 50 Mpx"), "{text}");
+    // The folder probe (the studio's first look) refuses them too.
+    assert_eq!(probe_folder(d).unwrap().decoded, 1);
+}
+
+#[test]
+fn truncated_files_of_every_format_are_skipped_never_imported_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let picture = textured_rgb(96, 80);
+    let formats = [
+        ImageFormat::Png,
+        ImageFormat::Jpeg,
+        ImageFormat::Gif,
+        ImageFormat::Bmp,
+        ImageFormat::Tiff,
+        ImageFormat::WebP,
+        ImageFormat::Tga,
+        ImageFormat::Qoi,
+        ImageFormat::Pnm,
+        ImageFormat::Ico,
+        ImageFormat::Farbfeld,
+    ];
+    let mut written = Vec::new();
+    for format in formats {
+        let mut out = Cursor::new(Vec::new());
+        // Some encoders want other pixel types (Farbfeld: 16-bit RGBA; ICO's reader: RGBA).
+        let picture = if format == ImageFormat::Ico {
+            DynamicImage::ImageRgba8(picture.to_rgba8())
+        } else {
+            picture.clone()
+        };
+        if picture.write_to(&mut out, format).is_err() {
+            let wide = DynamicImage::ImageRgba16(picture.to_rgba16());
+            out = Cursor::new(Vec::new());
+            wide.write_to(&mut out, format).unwrap();
+        }
+        let full = out.into_inner();
+        let ext = format.extensions_str()[0];
+        for percent in [30, 60, 90, 99] {
+            let name = format!("cut-{percent}.{ext}");
+            write(d, &name, &full[..full.len() * percent / 100]);
+            written.push(name);
+        }
+        // The whole file still imports.
+        write(d, &format!("whole.{ext}"), &full);
+    }
+    let (data, report) = import_folder(d, RGB64, &|_| {}).unwrap();
+    let skipped: Vec<String> = report
+        .skipped
+        .iter()
+        .map(|s| s.path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let imported_cut: Vec<&String> = written.iter().filter(|n| !skipped.contains(n)).collect();
+    assert!(
+        imported_cut.is_empty(),
+        "cut-off files imported as if whole: {imported_cut:?}\n{report}"
+    );
+    assert_eq!(data.len(), formats.len(), "{report}");
 }
