@@ -148,6 +148,8 @@ pub struct Studio {
     pub(super) checkpoints: Vec<crate::project::CheckpointEntry>,
     pub(super) recent: crate::project::RecentProjects,
     recent_file: Option<PathBuf>,
+    /// Held while the project is open here (see `folder_lock`).
+    project_lock: Option<crate::folder_lock::FolderLock>,
     // Gallery.
     pub textures: HashMap<ShotId, egui::TextureHandle>,
     pub pictures: HashMap<ShotId, Picture>,
@@ -214,6 +216,7 @@ impl Studio {
             checkpoints: Vec::new(),
             recent: crate::project::RecentProjects::default(),
             recent_file: loaded.recent_file.clone(),
+            project_lock: None,
             textures: HashMap::new(),
             pictures: HashMap::new(),
             selected: Vec::new(),
@@ -254,6 +257,8 @@ impl Studio {
 
     /// Switches to a freshly loaded project: resets the views and asks for its generator.
     fn adopt(&mut self, loaded: LoadedProject) {
+        // The old project's lock goes with it.
+        self.project_lock = loaded.lock;
         self.project = loaded.project;
         self.checkpoints = loaded.checkpoints;
         // The studio keeps the list file it started with; without one the list stays in memory.
@@ -616,6 +621,11 @@ impl Studio {
             ),
             Message::Picked(purpose, Some(path)) => match purpose {
                 DialogPurpose::ImportFolder => self.import_source(ImportSource::Folder(path)),
+                DialogPurpose::OpenProject | DialogPurpose::NewProject
+                    if path == self.project.root =>
+                {
+                    self.notify(format!("{} is the project open now", path.display()));
+                }
                 DialogPurpose::OpenProject => self.background.load_project(path, false),
                 DialogPurpose::NewProject => self.background.load_project(path, true),
                 DialogPurpose::ExportFolder => {

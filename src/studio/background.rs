@@ -35,6 +35,8 @@ pub struct LoadedProject {
     /// Where the recent list is kept (the user's config folder); `None` keeps it in memory,
     /// as tests do so that they never touch the user's list.
     pub recent_file: Option<PathBuf>,
+    /// The project folder's lock: one studio writes a project at a time.
+    pub lock: Option<crate::folder_lock::FolderLock>,
 }
 
 #[derive(Debug)]
@@ -167,14 +169,25 @@ impl Background {
 }
 
 /// Opens or creates the project in `root` and reads its current run's logs.
+/// A project open in another window is refused, naming that window's process.
 pub fn load_project(root: &std::path::Path, create: bool) -> Result<LoadedProject, ProjectError> {
-    let project = if create && !root.join(crate::project::PROJECT_FILE).exists() {
+    use crate::project::PROJECT_FILE;
+    let exists = root.join(PROJECT_FILE).exists();
+    if !create && !exists {
+        return Err(ProjectError::NotAProject(root.display().to_string()));
+    }
+    if root.is_dir() {
+        // Before the lock file is made: a folder of someone else's files stays untouched.
+        crate::folder_lock::ensure_ours(root, &[PROJECT_FILE])?;
+    }
+    let lock = crate::folder_lock::claim(root, &[PROJECT_FILE], "studio")?;
+    let project = if exists {
+        Project::open(root)?
+    } else {
         let name = root
             .file_name()
             .map_or_else(|| "Untitled".into(), |n| n.to_string_lossy().into_owned());
         Project::create(root, &name)?
-    } else {
-        Project::open(root)?
     };
     let (metrics, quality) = project
         .settings
@@ -201,6 +214,7 @@ pub fn load_project(root: &std::path::Path, create: bool) -> Result<LoadedProjec
         checkpoints,
         recent,
         recent_file,
+        lock: Some(lock),
     })
 }
 

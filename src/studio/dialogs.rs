@@ -21,7 +21,11 @@ impl Studio {
                 ui.menu_button("Open recent", |ui| {
                     for path in self.recent.paths.clone() {
                         if ui.button(path.display().to_string()).clicked() {
-                            self.background.load_project(path, false);
+                            if path == self.project.root {
+                                self.notify(format!("{} is the project open now", path.display()));
+                            } else {
+                                self.background.load_project(path, false);
+                            }
                         }
                     }
                 });

@@ -942,3 +942,32 @@ fn fastgan_walk_through_train_slide_morph_export_fine_tune() {
     assert_eq!(recipe.train.freeze_d_blocks, 1);
     h.state_mut().shutdown();
 }
+
+/// Two studio windows on one project are two writers: the second is refused and told which
+/// process has it open; a folder of someone else's files never becomes a project.
+#[test]
+fn a_project_open_in_one_studio_is_refused_by_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mugs");
+    Project::create(&root, "Mugs").unwrap();
+    let first = atelier::studio::load_project(&root, false).unwrap();
+    let err = atelier::studio::load_project(&root, false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("in use by Atelier process {}", std::process::id())),
+        "{err}"
+    );
+    drop(first);
+    let again = atelier::studio::load_project(&root, false).unwrap();
+    assert_eq!(again.project.settings.name, "Mugs");
+
+    let theirs = dir.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::write(theirs.join("notes.txt"), b"mine").unwrap();
+    let err = atelier::studio::load_project(&theirs, true)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("did not create"), "{err}");
+    assert_eq!(std::fs::read_dir(&theirs).unwrap().count(), 1);
+}
