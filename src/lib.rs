@@ -30,6 +30,7 @@ pub mod device;
 pub mod export;
 pub mod folder_lock;
 pub mod fsutil;
+pub mod fuzz;
 pub mod latent;
 pub mod model;
 pub mod preset;

@@ -5,6 +5,7 @@
 
 mod cli;
 mod common;
+mod fuzz_corpus;
 mod import;
 mod quality;
 mod studio_ui;
