@@ -144,23 +144,20 @@ fn fuzz(target: Target, budget: Duration, rng: &mut Rng) {
         let result = catch_unwind(AssertUnwindSafe(|| run(target, &input, scratch.path())));
         slowest = slowest.max(t.elapsed());
         execs += 1;
-        match result {
-            Ok(outcome) => {
-                let accepted = outcome.starts_with("ok") || outcome.contains("re-sealed: ok");
-                errors += u64::from(!accepted);
-                // Inputs that still decode are better parents than those that fail early.
-                if accepted && pool.len() < 4096 && rng.below(8) == 0 {
-                    pool.push(input);
-                }
+        if let Ok(outcome) = result {
+            let accepted = outcome.starts_with("ok") || outcome.contains("re-sealed: ok");
+            errors += u64::from(!accepted);
+            // Inputs that still decode are better parents than those that fail early.
+            if accepted && pool.len() < 4096 && rng.below(8) == 0 {
+                pool.push(input);
             }
-            Err(_) => {
-                failures += 1;
-                let dir = corpus_dir(target);
-                let _ = std::fs::create_dir_all(&dir);
-                let name = format!("failure-{:016x}", fxhash(&input));
-                let _ = std::fs::write(dir.join(&name), &input);
-                println!("{}: PANIC on input saved as {name}", target.name());
-            }
+        } else {
+            failures += 1;
+            let dir = corpus_dir(target);
+            let _ = std::fs::create_dir_all(&dir);
+            let name = format!("failure-{:016x}", fxhash(&input));
+            let _ = std::fs::write(dir.join(&name), &input);
+            println!("{}: PANIC on input saved as {name}", target.name());
         }
     }
     let secs = started.elapsed().as_secs_f64();

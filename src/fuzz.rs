@@ -73,6 +73,7 @@ pub const IMAGE_EXTENSIONS: [&str; 12] = [
 
 /// Runs `input` through `target` inside `scratch` (an empty folder the target may fill).
 /// Returns a short description of the outcome; panics are the caller's to catch.
+#[must_use]
 pub fn run(target: Target, input: &[u8], scratch: &Path) -> String {
     match target {
         Target::Image => {
