@@ -157,13 +157,7 @@ pub fn claim(dir: &Path, marks: &[&str], what: &str) -> Result<FolderLock, Folde
             });
         }
     }
-    let holder = format!(
-        "Atelier process {} ({what}, since {} s after the Unix epoch)",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-    );
+    let holder = format!("Atelier process {} ({what})", std::process::id());
     file.set_len(0).map_err(io("write"))?;
     file.seek(SeekFrom::Start(0)).map_err(io("write"))?;
     file.write_all(holder.as_bytes()).map_err(io("write"))?;
