@@ -620,6 +620,15 @@ mod tests {
             ("[train]\nfreeze_g_blocks = 9\n", "train.freeze_g_blocks"),
             ("[train]\nmomentum = 1.5\n", "train.momentum"),
             ("[train]\nclass_loss = 0.5\n", "train.class_loss"),
+            // Hostile sizes: gigabytes of weights are refused before anything is built.
+            (
+                "[model]\nkind = \"dcgan\"\nresolution = 128\ng_width = 1024\n",
+                "model.g_width",
+            ),
+            (
+                "[model]\nkind = \"seed-mlp\"\nresolution = 1024\nchannels = 3\nhidden = 8192\n",
+                "model.resolution",
+            ),
             ("[train]\nlecam = -1.0\n", "train.lecam"),
             ("[train]\nconsistency = 101.0\n", "train.consistency"),
             ("[train]\ninit = \" \"\n", "train.init"),

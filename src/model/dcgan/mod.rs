@@ -11,6 +11,9 @@ pub use networks::{CLASS_EMBED, DcganDiscriminator, DcganGenerator, DcganShape};
 use super::config::{ConfigError, FamilyConfig, Freezable, shared_fields};
 use super::gan::GanFamily;
 
+/// Widest map either network may have (its coarsest); the shipped presets use up to 1,024.
+const MAX_CHANNELS: usize = 2048;
+
 /// `[model]` of `kind = "dcgan"`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -96,6 +99,26 @@ impl FamilyConfig for DcganConfig {
         ] {
             if !(2..=1024).contains(&width) {
                 return Err(ConfigError::new(field, format!("{width} (2 to 1024)")));
+            }
+        }
+        // Widths double per halving: the coarsest map is the widest. Bounding it bounds the
+        // networks' size (a recipe or a checkpoint could otherwise ask for gigabytes).
+        let doublings = DcganShape::new(self.resolution)
+            .upsamplings
+            .saturating_sub(1);
+        for (field, width) in [
+            ("model.g_width", self.g_width),
+            ("model.d_width", self.d_width),
+        ] {
+            let widest = width << doublings;
+            if widest > MAX_CHANNELS {
+                return Err(ConfigError::new(
+                    field,
+                    format!(
+                        "{width} makes the coarsest map {widest} channels wide at {} px (at most {MAX_CHANNELS})",
+                        self.resolution
+                    ),
+                ));
             }
         }
         if !(0.0..0.9).contains(&self.d_dropout) {

@@ -10,6 +10,9 @@ pub use networks::{MlpDiscriminator, MlpGenerator};
 use super::config::{ConfigError, FamilyConfig, shared_fields};
 use super::gan::GanFamily;
 
+/// Most weights in one pixel-facing layer (`hidden` × pixels × channels).
+const MAX_PIXEL_WEIGHTS: usize = 32_000_000;
+
 /// `[model]` of `kind = "seed-mlp"`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -49,6 +52,21 @@ impl FamilyConfig for MlpConfig {
             return Err(ConfigError::new(
                 "model.hidden",
                 format!("{} (8 to 8192)", self.hidden),
+            ));
+        }
+        // Its first and last layers join every pixel to every hidden unit: bound their size,
+        // so no recipe (or a checkpoint's) can ask for gigabytes of weights.
+        let pixels = self.resolution * self.resolution * self.channels;
+        if pixels * self.hidden > MAX_PIXEL_WEIGHTS {
+            return Err(ConfigError::new(
+                "model.resolution",
+                format!(
+                    "{} px with {} hidden units is {} million weights per layer (at most {} million; a fully connected GAN suits small shots)",
+                    self.resolution,
+                    self.hidden,
+                    pixels * self.hidden / 1_000_000,
+                    MAX_PIXEL_WEIGHTS / 1_000_000
+                ),
             ));
         }
         Ok(())
