@@ -28,8 +28,8 @@ const FASHION_MNIST_CLASSES: [&str; 10] = [
     "ankle-boot",
 ];
 
-/// Largest file the reader accepts (the 60,000-image set is 47 MB unpacked).
-const MAX_IDX_BYTES: u64 = 1 << 30;
+/// Largest payload a file may declare (the 60,000-image set is 47 MB unpacked).
+const MAX_IDX_BYTES: u64 = 256 << 20;
 
 /// Whether `path` names an IDX images file.
 #[must_use]
@@ -64,24 +64,49 @@ fn bad(path: &Path, what: impl Into<String>) -> ImportError {
 /// Reads a whole IDX file, unpacking `.gz`, with a size cap.
 fn read_idx(path: &Path) -> Result<Vec<u8>, ImportError> {
     let file = std::fs::File::open(path).map_err(|e| bad(path, format!("cannot open: {e}")))?;
-    let limited = file.take(MAX_IDX_BYTES);
-    let mut bytes = Vec::new();
     let gz = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-    let read = if gz {
-        flate2::read::GzDecoder::new(limited)
-            .take(MAX_IDX_BYTES)
-            .read_to_end(&mut bytes)
+    let mut reader: Box<dyn Read> = if gz {
+        Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)))
     } else {
-        let mut limited = limited;
-        limited.read_to_end(&mut bytes)
+        Box::new(std::io::BufReader::new(file))
     };
-    let read = read.map_err(|e| bad(path, format!("cannot read: {e}")))?;
-    if read as u64 >= MAX_IDX_BYTES {
+    let cannot = |e: std::io::Error| bad(path, format!("cannot read: {e}"));
+    // The header says how big the payload is: check that before reading it, so a small
+    // gzip that unpacks to gigabytes is refused without unpacking it.
+    let mut bytes = vec![0u8; 4];
+    reader.read_exact(&mut bytes).map_err(cannot)?;
+    let dims = usize::from(bytes[3]);
+    if dims == 0 || dims > 4 {
+        // `parse` names what is wrong with such a header.
+        return Ok(bytes);
+    }
+    let mut sizes = vec![0u8; 4 * dims];
+    reader.read_exact(&mut sizes).map_err(cannot)?;
+    bytes.extend_from_slice(&sizes);
+    let payload = sizes
+        .chunks(4)
+        .map(|c| u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+        .try_fold(1u64, u64::checked_mul)
+        .filter(|&n| n <= MAX_IDX_BYTES)
+        .ok_or_else(|| {
+            bad(
+                path,
+                format!(
+                    "declares more than {} MiB of pixels; split it into smaller files",
+                    MAX_IDX_BYTES >> 20
+                ),
+            )
+        })?;
+    let read = reader
+        .take(payload)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if (read as u64) < payload {
         return Err(bad(
             path,
-            "larger than 1 GiB unpacked; split it into smaller files",
+            format!("truncated: {read} of the {payload} bytes its header declares"),
         ));
     }
     Ok(bytes)
@@ -273,6 +298,21 @@ mod tests {
         }
         out.extend_from_slice(data);
         out
+    }
+
+    /// A gzip of a few hundred bytes whose header declares 40 GB of pixels is refused from
+    /// its header, without unpacking it.
+    #[test]
+    fn a_gzip_bomb_is_refused_from_its_header() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&idx(&[40_000, 1000, 1000], &[0; 4096]))
+            .unwrap();
+        let path = dir.path().join("x-images-idx3-ubyte.gz");
+        std::fs::write(&path, gz.finish().unwrap()).unwrap();
+        let err = read_idx(&path).unwrap_err().to_string();
+        assert!(err.contains("declares more than 256 MiB"), "{err}");
     }
 
     #[test]
