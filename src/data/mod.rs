@@ -5,6 +5,7 @@
 
 mod budget;
 mod dataset;
+mod decode;
 pub mod idx;
 mod import;
 mod split;

@@ -147,6 +147,8 @@ fn a_grey_preset_on_colour_photos_names_the_colour_preset() {
 
 #[test]
 fn errors_are_one_line_with_non_zero_exit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("x");
     let (code, _, stderr) = atelier(&[
         "train",
         "--data",
@@ -154,7 +156,7 @@ fn errors_are_one_line_with_non_zero_exit() {
         "--preset",
         "tiny-test",
         "--out",
-        "/tmp/x",
+        out.to_str().unwrap(),
         "--device",
         "cpu",
     ]);

@@ -12,7 +12,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::DcganConfig;
 use crate::model::gan::{CriticOutput, CriticPass, GanDiscriminator, GanGenerator};
-use crate::model::layers::{Projection, SpectralConv2d, project};
+use crate::model::layers::{SpectralConv2d, project_logits};
 
 const SLOPE: f64 = 0.2;
 /// Length of a conditional generator's class embedding, appended to z.
@@ -295,18 +295,8 @@ impl GanDiscriminator for DcganDiscriminator {
             features.push(x.clone());
         }
         let logit = self.to_logit.forward(x.clone()).reshape([batch]);
-        let projection = self
-            .class_embed
-            .as_ref()
-            .map(|embed| project(x, embed.val(), classes));
-        let (logits, class_scores) = match projection {
-            Some(Projection {
-                term: Some(term),
-                scores,
-            }) => (logit + term, Some(scores)),
-            Some(Projection { term: None, scores }) => (logit, Some(scores)),
-            None => (logit, None),
-        };
+        let embed = self.class_embed.as_ref().map(Param::val);
+        let (logits, class_scores) = project_logits(logit, x, embed, classes);
         CriticOutput {
             logits,
             features,

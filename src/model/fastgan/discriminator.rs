@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::FastganConfig;
 use crate::model::gan::{CriticOutput, CriticPass, GanDiscriminator};
-use crate::model::layers::{Projection, SpectralConv2d, glu, pool2x, project, upsample2x};
+use crate::model::layers::{SpectralConv2d, glu, pool2x, project_logits, upsample2x};
 
 const SLOPE: f64 = 0.2;
 const INIT: Initializer = Initializer::Normal {
@@ -192,18 +192,8 @@ impl GanDiscriminator for FastganDiscriminator {
             features.push(x.clone());
         }
         let logit = self.to_logit.forward(x.clone()).reshape([batch]);
-        let projection = self
-            .class_embed
-            .as_ref()
-            .map(|embed| project(x, embed.val(), classes));
-        let (logits, class_scores) = match projection {
-            Some(Projection {
-                term: Some(term),
-                scores,
-            }) => (logit + term, Some(scores)),
-            Some(Projection { term: None, scores }) => (logit, Some(scores)),
-            None => (logit, None),
-        };
+        let embed = self.class_embed.as_ref().map(Param::val);
+        let (logits, class_scores) = project_logits(logit, x, embed, classes);
         let reconstruction = match pass {
             CriticPass::Score => None,
             CriticPass::Reconstruct { crop } => self.reconstruction_loss(&images, &features, crop),

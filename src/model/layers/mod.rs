@@ -7,5 +7,5 @@ mod projection;
 mod spectral;
 
 pub use blocks::{SkipExcitation, glu, pool2x, swish, upsample2x};
-pub use projection::{Projection, project};
+pub use projection::{Projection, project, project_logits};
 pub use spectral::SpectralConv2d;

@@ -30,6 +30,25 @@ pub fn project(features: Tensor<4>, embed: Tensor<2>, classes: Option<Tensor<2>>
     Projection { term, scores }
 }
 
+/// D's logits with the projection term added (conditional D, `embed` set) and its class
+/// scores; an unconditional D's logits pass through.
+#[must_use]
+pub fn project_logits(
+    logit: Tensor<1>,
+    features: Tensor<4>,
+    embed: Option<Tensor<2>>,
+    classes: Option<Tensor<2>>,
+) -> (Tensor<1>, Option<Tensor<2>>) {
+    match embed.map(|embed| project(features, embed, classes)) {
+        Some(Projection {
+            term: Some(term),
+            scores,
+        }) => (logit + term, Some(scores)),
+        Some(Projection { term: None, scores }) => (logit, Some(scores)),
+        None => (logit, None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
