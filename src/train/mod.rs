@@ -5,21 +5,24 @@
 //! optimiser; a GAN has two of each). Knows nothing of the GUI or the terminal: progress goes
 //! out through a callback of [`TrainEvent`]s.
 
+mod base_model;
 pub mod gan;
 mod metrics;
 pub mod resume;
 mod run;
+mod run_logs;
 mod session;
 mod trainer;
 
 pub use crate::checkpoint::{
     BEST, Checkpoint, CheckpointError, FORMAT_VERSION, LATEST, TrainState,
 };
+pub use base_model::load_base;
 pub use gan::{ADA_SPEED_IMAGES, ada_adjust};
 pub use metrics::{MetricsRecord, read_all as read_metrics};
 pub use run::{
     PREVIEW_COUNT, RUN_INFO, RunInfo, RunOptions, RunSummary, StepOutcome, TrainEvent, TrainRun,
-    load_base, train_run,
+    train_run,
 };
 pub use session::{TrainSession, steps_per_epoch};
 pub use trainer::{DeviceBatch, Restore, Trainer, trainer_for};

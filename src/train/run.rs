@@ -11,10 +11,12 @@ use std::time::{Duration, Instant};
 use burn::tensor::Device;
 
 use super::TrainError;
+use super::base_model::{adopt_base_model, load_base, match_classes};
 use super::metrics::MetricsRecord;
+use super::run_logs::{append_json_line, truncate_json_lines};
 use super::session::TrainSession;
 use crate::checkpoint::{BEST, Checkpoint, LATEST};
-use crate::data::{Dataset, ImportOptions, ImportProgress, ImportReport, Split, import_folder};
+use crate::data::{ImportOptions, ImportProgress, ImportReport, Split, import_folder};
 use crate::export::{grid, save_png_atomic};
 use crate::fsutil::write_atomic;
 use crate::latent::latent_for_seed;
@@ -23,6 +25,8 @@ use crate::quality::{EvalCache, QualityRecord, evaluate};
 use crate::sample::Sampler;
 
 /// The file name of a run's provenance record.
+pub use super::run_logs::RunInfo;
+
 pub const RUN_INFO: &str = "run.json";
 
 /// Number of fixed preview latents (an 8×8 grid).
@@ -485,16 +489,6 @@ fn after_step(
     Ok(early_stop)
 }
 
-fn append_json_line<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
-    use std::io::Write;
-    let line = serde_json::to_string(value).map_err(std::io::Error::other)?;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    writeln!(file, "{line}")
-}
-
 /// Imports the data, writes the run's report and recipe, and builds (or restores) the session.
 /// Returns it with the size of the training split.
 fn prepare_session(
@@ -564,127 +558,6 @@ fn prepare_session(
     let json = serde_json::to_vec_pretty(&info).unwrap_or_default();
     write_atomic(&info_path, &json).map_err(io_err("cannot write", &info_path))?;
     Ok((session, split))
-}
-
-/// The base model named by `train.init`: a shipped base (`base-28`), a checkpoint file, or a
-/// run folder (its `best.atl` when it has one, else `checkpoint.atl`).
-pub fn load_base(spec: &str) -> Result<Checkpoint, TrainError> {
-    if let Some(base) = crate::base::SHIPPED_BASES.iter().find(|b| b.name == spec) {
-        return Ok(Checkpoint::from_bytes(base.bytes, base.name)?);
-    }
-    let path = Path::new(spec);
-    if path.is_dir() {
-        let best = path.join(BEST);
-        let file = if best.is_file() {
-            best
-        } else {
-            path.join(LATEST)
-        };
-        if !file.is_file() {
-            return Err(TrainError::Incompatible(format!(
-                "train.init: {} holds no checkpoint (best.atl or checkpoint.atl)",
-                path.display()
-            )));
-        }
-        return Ok(Checkpoint::load(&file)?);
-    }
-    if path.is_file() {
-        return Ok(Checkpoint::load(path)?);
-    }
-    let shipped: Vec<&str> = crate::base::SHIPPED_BASES.iter().map(|b| b.name).collect();
-    Err(TrainError::Incompatible(format!(
-        "train.init: '{spec}' is neither a checkpoint file, a run folder, nor a shipped base ({})",
-        shipped.join(", ")
-    )))
-}
-
-/// Fine-tuning keeps the base's networks, so the base's architecture replaces `[model]`
-/// (dropout, which has no weights, stays as asked). Size and colour must agree: the data is
-/// imported at the preset's size.
-fn adopt_base_model(preset: &mut Preset, base: &Checkpoint) -> Result<(), TrainError> {
-    let base_preset = Preset::from_toml("base model", &base.preset_toml)
-        .map_err(|e| TrainError::Incompatible(format!("train.init: {e}")))?;
-    let (want, have) = (&preset.model, &base_preset.model);
-    if want.resolution() != have.resolution() || want.channels() != have.channels() {
-        return Err(TrainError::Incompatible(format!(
-            "train.init: the base model makes {} images but the preset asks for {}; set model.resolution = {} and model.channels = {} (the data is resized and converted on import), or pretrain a {} base",
-            have.describe_size(),
-            want.describe_size(),
-            have.resolution(),
-            have.channels(),
-            want.describe_size(),
-        )));
-    }
-    if want.conditional() && !have.conditional() {
-        return Err(TrainError::Incompatible(
-            "train.init: the base model is unconditional, so it cannot learn classes; set model.conditional = false to fine-tune it, or start from a conditional base (trained with conditional = true)".into(),
-        ));
-    }
-    let dropout = want.family().d_dropout().unwrap_or(0.0);
-    preset.model = have.clone();
-    preset
-        .model
-        .family_mut()
-        .set_d_dropout(dropout)
-        .map_err(|e| TrainError::Incompatible(format!("with the base model's networks: {e}")))?;
-    preset
-        .validate()
-        .map_err(|e| TrainError::Incompatible(format!("with the base model's networks: {e}")))
-}
-
-/// A new conditional model learns the data's classes. A resumed or fine-tuned one keeps the
-/// classes it was built for: the data's labels are matched to them by name (any subset, in any
-/// order), and a folder the model does not know is an error.
-fn match_classes(preset: &mut Preset, data: &mut Dataset, fixed: bool) -> Result<(), TrainError> {
-    if !preset.model.conditional() {
-        return Ok(());
-    }
-    if fixed {
-        let known = preset.model.classes();
-        return data.relabel_to(known).map_err(|unknown| {
-            TrainError::Incompatible(format!(
-                "model.classes: the model (a conditional base or the run being resumed) knows the classes [{}]; the data's sub-folders [{}] are not among them; rename them, or train a new model",
-                known.join(", "),
-                unknown.join(", ")
-            ))
-        });
-    }
-    if data.class_names.len() < 2 {
-        return Err(TrainError::Incompatible(format!(
-            "model.conditional: the data holds {} class; a conditional model needs two or more class sub-folders (or set conditional = false)",
-            data.class_names.len()
-        )));
-    }
-    preset.model.set_classes(data.class_names.clone());
-    Ok(())
-}
-
-/// `run.json`: where a run's data came from, so `atelier eval` can find its held-out images.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct RunInfo {
-    pub data_dir: PathBuf,
-    pub app_version: String,
-}
-
-/// On resume: drops JSON lines whose `step` is after the checkpoint, so the logs match the
-/// weights (a torn last line from a kill goes too).
-fn truncate_json_lines(path: &Path, step: u64) -> std::io::Result<()> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    let mut kept = String::new();
-    for line in text.lines().filter(|l| {
-        serde_json::from_str::<serde_json::Value>(l)
-            .ok()
-            .and_then(|v| v.get("step").and_then(serde_json::Value::as_u64))
-            .is_some_and(|s| s <= step)
-    }) {
-        kept.push_str(line);
-        kept.push('\n');
-    }
-    write_atomic(path, kept.as_bytes())
 }
 
 fn write_preview(session: &TrainSession, ctx: &RunContext) -> Result<PathBuf, TrainError> {

@@ -224,16 +224,7 @@ fn import_train_select_slide_favourite_export() {
     assert!(!h.state().visible_ids().contains(&ids[2]));
 
     // Export the favourite at 256 px: the PNG carries the metadata that regenerates it.
-    h.get_by_label(&format!("Shot {first} fav")).click();
-    settle(&mut h);
-    h.get_by_label("Export…").click();
-    settle(&mut h);
-    h.state_mut().project.settings.export.size_px = 256;
-    h.get_by_label("Export now").click();
-    wait_for(&mut h, "the export", |s| !s.export.last.is_empty());
-    let exported = h.state().export.last[0].clone();
-    let meta = read_shot_meta(&exported).unwrap();
-    let shot = h.state().project.curation.get(first).unwrap().clone();
+    let (exported, meta, shot) = export_favourite_at_256(&mut h, first);
     assert_eq!(meta.latent, shot.latent);
     assert_eq!(meta.truncation, shot.truncation);
     assert_eq!(meta.checkpoint_id, shot.generator_id);
@@ -413,6 +404,29 @@ fn two_class_folder(root: &Path) {
                 .unwrap();
         }
     }
+}
+
+/// Exports the favourite shot `first` (selected by its tile) at 256 px; returns the file, the
+/// metadata read back from it, and the shot as curated.
+fn export_favourite_at_256(
+    h: &mut Harness<'_, Studio>,
+    first: atelier::project::ShotId,
+) -> (
+    std::path::PathBuf,
+    atelier::export::ShotMeta,
+    atelier::project::Shot,
+) {
+    h.get_by_label(&format!("Shot {first} fav")).click();
+    settle(h);
+    h.get_by_label("Export…").click();
+    settle(h);
+    h.state_mut().project.settings.export.size_px = 256;
+    h.get_by_label("Export now").click();
+    wait_for(h, "the export", |s| !s.export.last.is_empty());
+    let exported = h.state().export.last[0].clone();
+    let meta = read_shot_meta(&exported).unwrap();
+    let shot = h.state().project.curation.get(first).unwrap().clone();
+    (exported, meta, shot)
 }
 
 /// Clicks Train and waits for a generator from the new run's checkpoint, then stops.
@@ -901,16 +915,7 @@ fn fastgan_walk_through_train_slide_morph_export_fine_tune() {
     settle(&mut h);
     h.get_by_label("Favourite").click();
     settle(&mut h);
-    h.get_by_label(&format!("Shot {first} fav")).click();
-    settle(&mut h);
-    h.get_by_label("Export…").click();
-    settle(&mut h);
-    h.state_mut().project.settings.export.size_px = 256;
-    h.get_by_label("Export now").click();
-    wait_for(&mut h, "the export", |s| !s.export.last.is_empty());
-    let exported = h.state().export.last[0].clone();
-    let meta = read_shot_meta(&exported).unwrap();
-    let shot = h.state().project.curation.get(first).unwrap().clone();
+    let (exported, meta, shot) = export_favourite_at_256(&mut h, first);
     assert_eq!(meta.latent, shot.latent);
     assert_eq!(meta.checkpoint_id, shot.generator_id);
     let count = h.state().project.curation.shots.len();
