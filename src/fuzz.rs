@@ -224,6 +224,7 @@ pub fn seeds(target: Target) -> Vec<(String, Vec<u8>)> {
                 checkpoint_id: "0123abcd".into(),
                 class: Some("sneaker".into()),
                 app_version: "0.1.0".into(),
+                upscaler: Some("learnt-4x:0123456789ab".into()),
             };
             crate::export::encode_png_with_meta(&picture, &meta)
                 .map(|png| vec![("exported-shot".to_string(), png)])

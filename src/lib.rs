@@ -41,4 +41,5 @@ pub mod rng;
 pub mod sample;
 pub mod studio;
 pub mod train;
+pub mod upscale;
 pub mod worker;

@@ -83,6 +83,15 @@ pub enum Command {
         picture: Picture,
     },
     Shutdown,
+    /// Learn (or go on learning) the project's upscaler from the photos in `data`, for
+    /// `minutes` of this worker's time, saving to `out`. Steps alternate with training steps.
+    TrainUpscaler {
+        data: PathBuf,
+        out: PathBuf,
+        minutes: f64,
+    },
+    /// Stop learning the upscaler (it is saved first).
+    StopUpscaler,
 }
 
 /// Images to search for near-copies, with the split that says which are training images.
@@ -160,7 +169,27 @@ pub enum Event {
     },
     /// Dropped files were Atelier exports: the shots they carry, to add to the gallery.
     ShotsDropped(Vec<(PathBuf, ShotMeta)>),
+    /// How learning the upscaler goes.
+    Upscaler(UpscalerEvent),
     Failed(WorkerError),
+}
+
+/// News of the upscaler the worker is learning.
+#[derive(Clone, Debug, PartialEq)]
+pub enum UpscalerEvent {
+    /// Photos read; learning starts (or goes on from the saved file).
+    Started { photos: usize, resumed_at: u64 },
+    Progress {
+        step: u64,
+        /// Seconds of this session, and the session's budget.
+        seconds: f64,
+        budget_seconds: f64,
+        loss: f32,
+    },
+    /// Saved and stopped (budget spent, or asked to stop).
+    Finished { path: PathBuf, steps: u64 },
+    /// Learning stopped on an error; the last saved file is intact.
+    Failed(String),
 }
 
 #[derive(Debug, Error)]

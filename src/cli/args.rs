@@ -36,11 +36,100 @@ pub enum Command {
     Eval(EvalArgs),
     /// Open the studio (the default when no command is given).
     Studio(crate::studio::StudioArgs),
-    /// Write the generator-only part of a checkpoint: a small file that samples and shares.
+    /// Write the generator-only part of a checkpoint: a small file that samples and shares
+    /// (of an upscaler file: its network without the optimiser).
     Generator(GeneratorArgs),
     /// Train the feature network behind `eval`'s feature distance (28 px grey, ten classes:
     /// Fashion-MNIST's t10k file) and write its weights.
     FeatureNet(FeatureNetArgs),
+    /// Teach a learnt upscaler (sharp print-size exports) on a folder of photos.
+    TrainUpscaler(TrainUpscalerArgs),
+    /// Enlarge an image with a learnt upscaler (or Lanczos with --smooth).
+    Upscale(UpscaleArgs),
+    /// Shrink held-out photos, enlarge them back, and compare the learnt upscaler with
+    /// Lanczos (PSNR, SSIM, time).
+    EvalUpscaler(EvalUpscalerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainUpscalerArgs {
+    /// The photos to learn from (every image under it, at its own resolution).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Write `RUN/upscaler.atl`: the run's exports and `upscale --run` then use it.
+    #[arg(long, conflicts_with = "out", required_unless_present = "out")]
+    pub run: Option<PathBuf>,
+    /// The upscaler file to write.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Enlargement per pass: 2 or 4.
+    #[arg(long, default_value_t = 4)]
+    pub factor: usize,
+    /// Train for this many minutes of wall-clock time (with --resume: this many more).
+    #[arg(long, value_parser = parse_minutes)]
+    pub minutes: Option<f64>,
+    /// Stop at this many steps in total.
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Continue the upscaler in the output file.
+    #[arg(long)]
+    pub resume: bool,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Crops per step.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Feature channels (default 32).
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Residual blocks (default 4).
+    #[arg(long)]
+    pub blocks: Option<usize>,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+#[derive(Debug, Args)]
+pub struct UpscaleArgs {
+    /// Use this run's (or project's) own upscaler.atl, else the shipped one.
+    #[arg(long, conflicts_with = "upscaler")]
+    pub run: Option<PathBuf>,
+    /// Use this upscaler file (default: the shipped one).
+    #[arg(long)]
+    pub upscaler: Option<PathBuf>,
+    #[arg(long)]
+    pub image: PathBuf,
+    /// How many times larger: 2, 4, 8, 16 … (passes are chained).
+    #[arg(long, default_value_t = 4)]
+    pub factor: usize,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Lanczos instead of the learnt upscaler.
+    #[arg(long)]
+    pub smooth: bool,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalUpscalerArgs {
+    /// Photos no upscaler training saw (e.g. clothing-small/test).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The upscaler to judge (default: the shipped one).
+    #[arg(long)]
+    pub upscaler: Option<PathBuf>,
+    /// At most this many photos.
+    #[arg(long, default_value_t = 1000)]
+    pub limit: usize,
+    /// Also time exports of a 64 px shot to this side (0: skip).
+    #[arg(long, default_value_t = 1024)]
+    pub export_side: usize,
+    /// Also write crops (Lanczos, learnt, original) of the first photos as one PNG here.
+    #[arg(long)]
+    pub grid: Option<PathBuf>,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +258,13 @@ pub struct SampleArgs {
     /// Draw with the trained generator instead of its moving average (EMA).
     #[arg(long)]
     pub raw: bool,
+    /// Write each shot enlarged to this side in pixels (print size), with the run's own
+    /// upscaler.atl or the shipped one.
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// With --size: enlarge with Lanczos instead of the learnt upscaler.
+    #[arg(long, requires = "size")]
+    pub smooth: bool,
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
 }

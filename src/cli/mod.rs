@@ -25,6 +25,7 @@ mod args;
 mod bench;
 mod eval;
 mod train;
+mod upscale;
 
 pub use args::{
     BenchArgs, Cli, Command, DemoArgs, EvalArgs, FeatureNetArgs, GeneratorArgs, ImportArgs,
@@ -33,6 +34,7 @@ pub use args::{
 use bench::{bench, bench_quality};
 use eval::eval;
 use train::train;
+use upscale::{eval_upscaler, train_upscaler, upscale};
 
 /// Runs a parsed command.
 pub fn run(cli: Cli) -> Result<()> {
@@ -47,6 +49,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Studio(args)) => crate::studio::run(args),
         Some(Command::Generator(args)) => generator(&args),
         Some(Command::FeatureNet(args)) => feature_net(&args, cli.quiet),
+        Some(Command::TrainUpscaler(args)) => train_upscaler(&args, cli.quiet),
+        Some(Command::Upscale(args)) => upscale(&args),
+        Some(Command::EvalUpscaler(args)) => eval_upscaler(&args),
         None => crate::studio::run(crate::studio::StudioArgs::default()),
     }
 }
@@ -142,6 +147,10 @@ fn sample(args: &SampleArgs, keep: usize) -> Result<Vec<crate::export::Picture>>
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let dim = sampler.model.latent_dim();
+    let enlarger = args
+        .size
+        .map(|side| upscale::Enlarger::for_run(&args.run, side, args.smooth, &chosen.device))
+        .transpose()?;
     let mut kept = Vec::new();
     let mut first = 0usize;
     while first < args.count {
@@ -157,7 +166,11 @@ fn sample(args: &SampleArgs, keep: usize) -> Result<Vec<crate::export::Picture>>
             class.map_or_else(Vec::new, |k| vec![Some(k); latents.len()]);
         let pictures = sampler.render_classes(&latents, &classes)?;
         for (picture, seed) in pictures.iter().zip(&seeds) {
-            save_png_atomic(picture, &args.out.join(shot_name(&prefix, *seed)))?;
+            let path = args.out.join(shot_name(&prefix, *seed));
+            match &enlarger {
+                Some(e) => save_png_atomic(&e.enlarge(picture)?, &path)?,
+                None => save_png_atomic(picture, &path)?,
+            }
         }
         let room = keep.saturating_sub(kept.len());
         kept.extend(pictures.into_iter().take(room));
@@ -234,6 +247,19 @@ fn generator(args: &GeneratorArgs) -> Result<()> {
     let checkpoint = Checkpoint::load(&args.checkpoint)?;
     if args.out.exists() {
         bail!("{} exists; choose another --out", args.out.display());
+    }
+    // An upscaler's shareable part is its network, without the optimiser.
+    if let Ok(upscaler) = crate::upscale::UpscalerFile::load(&args.checkpoint) {
+        let finished = upscaler.finished();
+        finished.save(&args.out)?;
+        println!(
+            "wrote upscaler {} (step {}, {} bytes) to {}",
+            finished.id(),
+            finished.checkpoint.state.step,
+            finished.checkpoint.to_bytes().len(),
+            args.out.display()
+        );
+        return Ok(());
     }
     let generator = if args.base {
         crate::sample::base_model_file(&checkpoint)?
@@ -319,6 +345,8 @@ fn demo(args: &DemoArgs, quiet: bool) -> Result<()> {
             class: None,
             checkpoint: None,
             raw: false,
+            size: None,
+            smooth: false,
             device: args.device,
         },
         64,

@@ -125,7 +125,7 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<DynamicImage, SkipReas
 
 /// The photo as RGB, transparent parts composited onto white. Images without alpha are
 /// converted in place (no RGBA copy: a 50 Mpx photo would need 200 MB more).
-fn flatten_alpha(image: DynamicImage) -> RgbImage {
+pub(super) fn flatten_alpha(image: DynamicImage) -> RgbImage {
     if !image.color().has_alpha() {
         return image.into_rgb8();
     }

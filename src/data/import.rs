@@ -239,7 +239,7 @@ pub fn probe_folder(root: &Path) -> Result<FolderProbe, ImportError> {
 /// Every image file under `root` with its class (the first-level sub-folder, or the folder's
 /// own name for files directly in it), sorted by path: sorted order makes labels, duplicates
 /// ("first one wins"), reports and probes reproducible.
-fn sorted_candidates(root: &Path) -> Result<Vec<Candidate>, ImportError> {
+pub(super) fn sorted_candidates(root: &Path) -> Result<Vec<Candidate>, ImportError> {
     let root_class = root.file_name().map_or_else(
         || "images".to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -300,8 +300,8 @@ pub fn shows_colour(image: &DynamicImage) -> bool {
     count > 0 && sum as f32 / count as f32 >= COLOUR_CHROMA
 }
 
-struct Candidate {
-    path: PathBuf,
+pub(super) struct Candidate {
+    pub(super) path: PathBuf,
     class: String,
 }
 

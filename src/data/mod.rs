@@ -8,6 +8,7 @@ mod dataset;
 mod decode;
 pub mod idx;
 mod import;
+mod photos;
 mod split;
 
 pub use dataset::Dataset;
@@ -15,4 +16,5 @@ pub use import::{
     FolderProbe, ImportError, ImportOptions, ImportProgress, ImportReport, MAX_PIXELS, PROBE_FILES,
     SkipReason, Skipped, import_folder, probe_folder, shows_colour,
 };
+pub use photos::{image_files, read_photo};
 pub use split::{Split, SplitPart};

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::{ExportError, Picture, grid};
+use crate::upscale::{LearntUpscaler, Upscaling};
 
 /// The PNG text-chunk keyword holding a shot's JSON metadata.
 pub const SHOT_CHUNK: &str = "atelier:shot";
@@ -34,6 +35,10 @@ pub struct ShotMeta {
     #[serde(default)]
     pub class: Option<String>,
     pub app_version: String,
+    /// How the shot was enlarged to its exported size: `lanczos3`, or `learnt-4x:ID` (the
+    /// learnt upscaler's content id). Absent on shots exported before upscalers existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upscaler: Option<String>,
 }
 
 #[derive(Debug, Error)]
@@ -83,6 +88,9 @@ pub struct ExportSettings {
     pub folder: PathBuf,
     /// JPEG quality, 1–100.
     pub jpeg_quality: u8,
+    /// Sharp (learnt upscaler) or smooth (Lanczos) enlargement.
+    #[serde(default)]
+    pub upscaling: Upscaling,
 }
 
 impl Default for ExportSettings {
@@ -93,6 +101,7 @@ impl Default for ExportSettings {
             template: "shot-{seed}-{index}".into(),
             folder: PathBuf::from("exports"),
             jpeg_quality: 92,
+            upscaling: Upscaling::Sharp,
         }
     }
 }
@@ -291,12 +300,34 @@ pub struct ExportOutcome {
     pub written: Vec<PathBuf>,
     /// Files that got another name because the first one was taken: (wanted, written).
     pub renamed: Vec<(PathBuf, PathBuf)>,
+    /// What the designer should know about how it went (an upscaler that fell back).
+    pub notices: Vec<String>,
 }
 
-/// Exports each shot as its own file per `settings`.
+/// The shot enlarged to `size` square: with `upscaler` when given, else Lanczos; and what
+/// the metadata records for it.
+fn enlarge(
+    picture: &Picture,
+    size: u32,
+    upscaler: Option<&LearntUpscaler>,
+) -> Result<(DynamicImage, String), String> {
+    match upscaler {
+        Some(u) if (picture.width as u32) < size || (picture.height as u32) < size => {
+            let big = u
+                .upscale_to(picture, size as usize, size as usize)
+                .map_err(|e| e.to_string())?;
+            Ok((big.to_dynamic(), u.provenance()))
+        }
+        _ => Ok((upscale(picture, size), "lanczos3".into())),
+    }
+}
+
+/// Exports each shot as its own file per `settings`, enlarged with `upscaler` (the learnt
+/// one, for [`Upscaling::Sharp`]) or with Lanczos when it is `None`.
 pub fn export_shots(
     shots: &[ShotToExport],
     settings: &ExportSettings,
+    upscaler: Option<&LearntUpscaler>,
 ) -> Result<ExportOutcome, ShotExportError> {
     std::fs::create_dir_all(&settings.folder).map_err(|source| ShotExportError::Folder {
         path: settings.folder.display().to_string(),
@@ -308,15 +339,20 @@ pub fn export_shots(
         let wanted = settings
             .folder
             .join(format!("{name}.{}", settings.format.extension()));
-        let image = upscale(&shot.picture, settings.size_px.max(1));
         let encode_err = |message: String| {
             ShotExportError::File(ExportError::Encode {
                 path: wanted.display().to_string(),
                 message,
             })
         };
+        let (image, provenance) =
+            enlarge(&shot.picture, settings.size_px.max(1), upscaler).map_err(encode_err)?;
+        let meta = ShotMeta {
+            upscaler: Some(provenance),
+            ..shot.meta.clone()
+        };
         let bytes = match settings.format {
-            ExportFormat::Png => encode_png_with_meta(&image, &shot.meta).map_err(encode_err)?,
+            ExportFormat::Png => encode_png_with_meta(&image, &meta).map_err(encode_err)?,
             ExportFormat::Jpeg => {
                 let mut out = Cursor::new(Vec::new());
                 let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(
@@ -331,7 +367,7 @@ pub fn export_shots(
         };
         let written = write_new_file(&wanted, &bytes)?;
         if settings.format == ExportFormat::Jpeg {
-            let json = serde_json::to_vec_pretty(&shot.meta).unwrap_or_default();
+            let json = serde_json::to_vec_pretty(&meta).unwrap_or_default();
             write_new_file(&sidecar_path(&written), &json)?;
         }
         if written != wanted {
@@ -393,7 +429,16 @@ mod tests {
                 checkpoint_id: "abc123def456".into(),
                 class: None,
                 app_version: "0.1.0".into(),
+                upscaler: None,
             },
+        }
+    }
+
+    /// `shot`'s metadata as an export records it.
+    fn exported(shot: &ShotToExport, upscaler: &str) -> ShotMeta {
+        ShotMeta {
+            upscaler: Some(upscaler.into()),
+            ..shot.meta.clone()
         }
     }
 
@@ -405,13 +450,13 @@ mod tests {
             size_px: 32,
             ..ExportSettings::default()
         };
-        let first = export_shots(&[shot(42)], &settings).unwrap();
-        let second = export_shots(&[shot(42)], &settings).unwrap();
+        let first = export_shots(&[shot(42)], &settings, None).unwrap();
+        let second = export_shots(&[shot(42)], &settings, None).unwrap();
         assert_eq!(first.written[0].file_name().unwrap(), "shot-42-001.png");
         assert_eq!(second.written[0].file_name().unwrap(), "shot-42-001-2.png");
         assert_eq!(second.renamed.len(), 1);
         let meta = read_shot_meta(&first.written[0]).unwrap();
-        assert_eq!(meta, shot(42).meta);
+        assert_eq!(meta, exported(&shot(42), "lanczos3"));
         let image = image::open(&first.written[0]).unwrap();
         assert_eq!((image.width(), image.height()), (32, 32));
         let leftovers = std::fs::read_dir(dir.path())
@@ -451,15 +496,37 @@ mod tests {
             size_px: 16,
             ..ExportSettings::default()
         };
-        let out = export_shots(&[shot(3)], &settings).unwrap();
-        assert_eq!(read_shot_meta(&out.written[0]).unwrap(), shot(3).meta);
+        let out = export_shots(&[shot(3)], &settings, None).unwrap();
+        assert_eq!(
+            read_shot_meta(&out.written[0]).unwrap(),
+            exported(&shot(3), "lanczos3")
+        );
         let bad = ExportSettings {
             template: "../escape".into(),
             ..settings
         };
         assert!(matches!(
-            export_shots(&[shot(3)], &bad),
+            export_shots(&[shot(3)], &bad, None),
             Err(ShotExportError::BadTemplate(_))
         ));
+    }
+
+    #[test]
+    fn a_learnt_export_records_its_upscaler_and_is_print_size() {
+        let device = burn::tensor::Device::flex();
+        let file = crate::upscale::UpscalerFile::shipped().unwrap();
+        let upscaler = LearntUpscaler::new(&file, &device).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let settings = ExportSettings {
+            folder: dir.path().to_path_buf(),
+            size_px: 48,
+            ..ExportSettings::default()
+        };
+        let out = export_shots(&[shot(9)], &settings, Some(&upscaler)).unwrap();
+        let meta = read_shot_meta(&out.written[0]).unwrap();
+        assert_eq!(meta, exported(&shot(9), &upscaler.provenance()));
+        assert!(meta.upscaler.unwrap().starts_with("learnt-4x:"));
+        let image = image::open(&out.written[0]).unwrap();
+        assert_eq!((image.width(), image.height()), (48, 48));
     }
 }

@@ -17,6 +17,7 @@ mod gan;
 pub mod layers;
 pub mod mlp;
 pub mod records;
+pub mod upscaler;
 
 pub use config::{ConfigError, FamilyConfig, FamilyVisitor, Freezable, ModelConfig};
 pub use dcgan::{CLASS_EMBED, DcganShape};

@@ -1,6 +1,6 @@
 //! The studio's state and its event handling; the panels draw it (see the sibling modules).
-//! Its actions live in `curation` (gallery, selection, sliders, tags) and `intake` (imports,
-//! starting a run).
+//! Its actions live in `curation` (gallery, selection, sliders, tags), `intake` (imports,
+//! starting a run) and `upscaler` (learning the project's upscaler).
 //!
 //! What is saved lives in [`Project`] (settings and curation, written by the saver thread);
 //! everything else here is rebuilt at start: textures, pending requests, plots.
@@ -31,6 +31,9 @@ use crate::worker::{ImportSource, Wake, WorkerHandle};
 
 mod curation;
 mod intake;
+mod upscaler;
+
+pub use upscaler::UpscalerView;
 
 /// Most events handled per frame, so a flood never stalls a frame (the rest wait a frame).
 const EVENTS_PER_FRAME: usize = 512;
@@ -93,6 +96,8 @@ pub struct ExportView {
     pub busy: bool,
     /// Files the last export wrote.
     pub last: Vec<PathBuf>,
+    /// Learning the project's upscaler (see `app/upscaler.rs`).
+    pub upscaler: UpscalerView,
 }
 
 /// The training image nearest to the selected shot.
@@ -260,6 +265,10 @@ impl Studio {
         // The old project's lock goes with it.
         self.project_lock = loaded.lock;
         self.project = loaded.project;
+        self.export.upscaler = UpscalerView {
+            project_has_own: loaded.has_upscaler,
+            ..UpscalerView::default()
+        };
         self.checkpoints = loaded.checkpoints;
         // The studio keeps the list file it started with; without one the list stays in memory.
         if self.recent_file.is_some() {
@@ -454,6 +463,7 @@ impl Studio {
                     });
                 }
             }
+            Event::Upscaler(event) => self.on_upscaler_event(event),
             Event::Failed(error) => self.on_failure(&error),
         }
     }
@@ -655,6 +665,9 @@ impl Studio {
                         if let Some(sheet) = sheet {
                             let _ = write!(text, "; contact sheet {}", sheet.display());
                         }
+                        for notice in &outcome.notices {
+                            let _ = write!(text, ". {notice}");
+                        }
                         self.export.last.clone_from(&outcome.written);
                         self.notify(text);
                     }
@@ -664,6 +677,10 @@ impl Studio {
             Message::ProjectLoaded(Ok(loaded)) => {
                 if self.training.state.is_some() {
                     self.send(Command::Stop);
+                }
+                if self.export.upscaler.learning() {
+                    // Saved into the old project; the new one's learning starts on request.
+                    self.send(Command::StopUpscaler);
                 }
                 self.flush_saves();
                 self.adopt(*loaded);
@@ -773,6 +790,7 @@ impl Studio {
                         checkpoint_id: shot.generator_id.clone(),
                         class: shot.class.clone(),
                         app_version: env!("CARGO_PKG_VERSION").to_string(),
+                        upscaler: None,
                     },
                 })
             })
@@ -791,6 +809,7 @@ impl Studio {
             shots,
             self.project.settings.export.clone(),
             self.export.contact_sheet,
+            self.project.root.clone(),
         );
     }
 

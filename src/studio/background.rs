@@ -37,6 +37,8 @@ pub struct LoadedProject {
     pub recent_file: Option<PathBuf>,
     /// The project folder's lock: one studio writes a project at a time.
     pub lock: Option<crate::folder_lock::FolderLock>,
+    /// Whether the project has learnt its own upscaler.
+    pub has_upscaler: bool,
 }
 
 #[derive(Debug)]
@@ -141,9 +143,31 @@ impl Background {
         });
     }
 
-    pub fn export(&self, shots: Vec<ShotToExport>, settings: ExportSettings, contact_sheet: bool) {
+    /// Exports on its own thread. A sharp export enlarges on the CPU with the project's own
+    /// upscaler (else the shipped one), leaving the shared GPU to the worker.
+    pub fn export(
+        &self,
+        shots: Vec<ShotToExport>,
+        settings: ExportSettings,
+        contact_sheet: bool,
+        project_root: PathBuf,
+    ) {
         self.spawn("atelier-export", move || {
-            let result = crate::export::export_shots(&shots, &settings).and_then(|outcome| {
+            let chosen = match settings.upscaling {
+                crate::upscale::Upscaling::Sharp => Some(crate::upscale::upscaler_of_folder(
+                    &project_root,
+                    &burn::tensor::Device::flex(),
+                )),
+                crate::upscale::Upscaling::Smooth => None,
+            };
+            let upscaler = chosen.as_ref().and_then(|c| c.upscaler.as_ref());
+            let notice = chosen.as_ref().and_then(|c| c.notice.clone());
+            let exported =
+                crate::export::export_shots(&shots, &settings, upscaler).map(|mut outcome| {
+                    outcome.notices.extend(notice);
+                    outcome
+                });
+            let result = exported.and_then(|outcome| {
                 let sheet = if contact_sheet && shots.len() > 1 {
                     Some(crate::export::export_contact_sheet(
                         &shots,
@@ -207,7 +231,9 @@ pub fn load_project(root: &std::path::Path, create: bool) -> Result<LoadedProjec
         .as_deref()
         .map(crate::project::RecentProjects::load)
         .unwrap_or_default();
+    let has_upscaler = project.root.join(crate::upscale::UPSCALER_FILE).exists();
     Ok(LoadedProject {
+        has_upscaler,
         project,
         metrics,
         quality,

@@ -5,6 +5,7 @@ use eframe::egui;
 use super::app::Studio;
 use super::background::DialogPurpose;
 use crate::export::ExportFormat;
+use crate::upscale::Upscaling;
 
 impl Studio {
     pub fn menu_ui(&mut self, ui: &mut egui::Ui, settings: &mut super::AppSettings) {
@@ -240,6 +241,14 @@ impl Studio {
                         }
                     });
                 ui.horizontal(|ui| {
+                    ui.label("Enlarge");
+                    for choice in [Upscaling::Sharp, Upscaling::Smooth] {
+                        changed |= ui
+                            .radio_value(&mut settings.upscaling, choice, choice.label())
+                            .changed();
+                    }
+                });
+                ui.horizontal(|ui| {
                     let l = ui.label("File name");
                     changed |= ui
                         .text_edit_singleline(&mut settings.template)
@@ -267,6 +276,7 @@ impl Studio {
                 if changed {
                     self.mark_settings();
                 }
+                self.upscaler_section(ui);
                 let label = if self.export.busy {
                     "Exporting…"
                 } else {
@@ -285,6 +295,56 @@ impl Studio {
         self.export.open = open;
         if export {
             self.export_selection();
+        }
+    }
+
+    /// Which upscaler sharp exports use, and learning the project's own.
+    fn upscaler_section(&mut self, ui: &mut egui::Ui) {
+        ui.separator();
+        let view = &self.export.upscaler;
+        ui.small(if view.project_has_own {
+            "Sharp uses this project's own upscaler, learnt from its photos."
+        } else {
+            "Sharp uses the shipped upscaler (learnt from clothing photos). \
+             Learn one from this project's photos for its own textures."
+        });
+        if let Some((step, seconds, budget, loss)) = view.progress {
+            let fraction = (seconds / budget.max(1.0)).clamp(0.0, 1.0) as f32;
+            ui.add(egui::ProgressBar::new(fraction).text(format!(
+                "Learning the upscaler: step {step}, {:.0} of {:.0} min, loss {loss:.4}",
+                seconds / 60.0,
+                budget / 60.0
+            )));
+            if ui.button("Stop learning (keeps what it learnt)").clicked() {
+                self.stop_upscaler();
+            }
+            return;
+        }
+        if view.starting {
+            ui.label("Reading the photos…");
+            return;
+        }
+        let mut learn = false;
+        ui.horizontal(|ui| {
+            let minutes = &mut self.export.upscaler.minutes;
+            egui::ComboBox::from_id_salt("upscaler-minutes")
+                .selected_text(format!("{minutes} min"))
+                .show_ui(ui, |ui| {
+                    for m in [10, 30, 60, 180] {
+                        ui.selectable_value(minutes, m, format!("{m} min"));
+                    }
+                });
+            let has_photos = self.project.settings.data_dir.is_some();
+            learn = ui
+                .add_enabled(
+                    has_photos,
+                    egui::Button::new("Learn an upscaler from this project's photos"),
+                )
+                .on_disabled_hover_text("Import product photos first")
+                .clicked();
+        });
+        if learn {
+            self.learn_upscaler();
         }
     }
 }

@@ -9,6 +9,7 @@ mod import;
 mod nearest;
 mod outbox;
 mod samplers;
+mod upscaler;
 
 pub use import::{ImportSource, spawn_import};
 pub use outbox::{Outbox, Wake};
@@ -25,9 +26,11 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use crate::device::GpuErrorLog;
 use crate::export::Picture;
 use crate::protocol::{
-    Command, Event, RenderKind, RenderRequest, TrainRequest, TrainingState, WorkerError,
+    Command, Event, RenderKind, RenderRequest, TrainRequest, TrainingState, UpscalerEvent,
+    WorkerError,
 };
 use crate::train::{Checkpoint, LATEST, StepOutcome, TrainEvent, TrainRun};
+use crate::upscale::UpscaleError;
 use samplers::SamplerCache;
 
 /// The worker thread's name; GPU errors raised on it are attributed to training.
@@ -117,6 +120,8 @@ struct Worker {
     gallery: VecDeque<RenderRequest>,
     reference: nearest::Reference,
     nearest: Option<(crate::protocol::Ticket, Picture)>,
+    /// The project's upscaler being learnt, between training steps.
+    upscaler: Option<upscaler::UpscalerJob>,
     shutting_down: bool,
 }
 
@@ -141,6 +146,7 @@ impl Worker {
             gallery: VecDeque::new(),
             reference: nearest::Reference::default(),
             nearest: None,
+            upscaler: None,
             shutting_down: false,
         }
     }
@@ -150,6 +156,7 @@ impl Worker {
             || self.morph.is_some()
             || !self.gallery.is_empty()
             || self.nearest.is_some()
+            || self.upscaler.is_some()
             || self.training.as_ref().is_some_and(|t| !t.paused)
     }
 
@@ -203,8 +210,10 @@ impl Worker {
                 }
             }
             self.train_one_step();
+            self.upscaler_one_step();
         }
         self.stop_training();
+        self.stop_upscaler();
         self.out.flush();
     }
 
@@ -247,7 +256,54 @@ impl Worker {
             Command::SetReference(set) => self.reference.set(*set),
             Command::FindNearest { ticket, picture } => self.nearest = Some((ticket, picture)),
             Command::Shutdown => self.shutting_down = true,
+            Command::TrainUpscaler { data, out, minutes } => {
+                self.stop_upscaler();
+                match upscaler::UpscalerJob::start(&data, &out, minutes, &self.device.device) {
+                    Ok((job, started)) => {
+                        self.upscaler = Some(job);
+                        self.out.send(Event::Upscaler(started));
+                    }
+                    Err(e) => self
+                        .out
+                        .send(Event::Upscaler(UpscalerEvent::Failed(e.to_string()))),
+                }
+            }
+            Command::StopUpscaler => self.stop_upscaler(),
         }
+    }
+
+    /// One step of the upscaler being learnt, if any.
+    fn upscaler_one_step(&mut self) {
+        let Some(job) = self.upscaler.as_mut() else {
+            return;
+        };
+        let result = catch_unwind(AssertUnwindSafe(|| job.step()))
+            .unwrap_or_else(|panic| Err(UpscaleError::Device(panic_message(&*panic))));
+        match result {
+            Ok(Some(event)) => {
+                if matches!(event, UpscalerEvent::Finished { .. }) {
+                    self.upscaler = None;
+                }
+                self.out.send(Event::Upscaler(event));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                self.upscaler = None;
+                self.out
+                    .send(Event::Upscaler(UpscalerEvent::Failed(e.to_string())));
+            }
+        }
+    }
+
+    /// Saves and ends the upscaler being learnt, if any.
+    fn stop_upscaler(&mut self) {
+        let Some(mut job) = self.upscaler.take() else {
+            return;
+        };
+        let event = catch_unwind(AssertUnwindSafe(|| job.finish()))
+            .unwrap_or_else(|panic| Err(UpscaleError::Device(panic_message(&*panic))))
+            .unwrap_or_else(|e| UpscalerEvent::Failed(e.to_string()));
+        self.out.send(Event::Upscaler(event));
     }
 
     fn render(&mut self, request: RenderRequest) {

@@ -10,5 +10,6 @@ mod import;
 mod quality;
 mod studio_ui;
 mod train;
+mod upscale;
 mod wgpu_path;
 mod worker;

@@ -230,6 +230,25 @@ fn import_train_select_slide_favourite_export() {
     assert_eq!(meta.checkpoint_id, shot.generator_id);
     let image = image::open(&exported).unwrap();
     assert_eq!((image.width(), image.height()), (256, 256));
+    // Sharp by default (the shipped upscaler), or smooth by choice; the file says which.
+    let upscaler = meta.upscaler.clone().unwrap_or_default();
+    assert!(upscaler.starts_with("learnt-4x:"), "{upscaler}");
+    h.get_by_label("Smooth (Lanczos)").click();
+    settle(&mut h);
+    h.state_mut().export.last.clear();
+    h.get_by_label("Export now").click();
+    wait_for(&mut h, "the smooth export", |s| !s.export.last.is_empty());
+    let smooth = read_shot_meta(&h.state().export.last[0]).unwrap();
+    assert_eq!(smooth.upscaler.as_deref(), Some("lanczos3"));
+    assert_eq!(smooth.latent, meta.latent);
+    // 28 px photos are too small to learn an upscaler from: the studio says so.
+    h.get_by_label("Learn an upscaler from this project's photos")
+        .click();
+    wait_for(&mut h, "the upscaler's refusal", |s| {
+        s.notices
+            .iter()
+            .any(|n| n.text.contains("are smaller than one 96 px training crop"))
+    });
 
     // Dropping the export back restores the shot with the same latent.
     let count = h.state().project.curation.shots.len();

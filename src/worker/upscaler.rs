@@ -1,0 +1,115 @@
+//! Learning the project's upscaler on the worker, one step at a time between training steps
+//! and renders, so the gallery and the GAN run keep going.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use burn::tensor::Device;
+
+use crate::protocol::UpscalerEvent;
+use crate::upscale::{PhotoPool, UpscaleError, UpscalerFile, UpscalerRecipe, UpscalerTraining};
+
+/// How often the learning upscaler is saved (a kill loses at most this much).
+const SAVE_EVERY: Duration = Duration::from_secs(60);
+/// Progress is reported (one device read) every this many steps.
+const REPORT_EVERY: u64 = 10;
+
+pub(super) struct UpscalerJob {
+    training: UpscalerTraining,
+    pool: PhotoPool,
+    out: PathBuf,
+    budget: Duration,
+    /// Time spent stepping in this session (not the time the job existed: it waits while
+    /// renders run).
+    spent: Duration,
+    since_save: Duration,
+    loss_sum: f32,
+    in_window: u64,
+}
+
+impl UpscalerJob {
+    /// Reads the photos, and goes on from `out` when it holds an upscaler of the same
+    /// photos; otherwise starts afresh (a file of other photos is replaced at the first save).
+    pub(super) fn start(
+        data: &Path,
+        out: &Path,
+        minutes: f64,
+        device: &Device,
+    ) -> Result<(Self, UpscalerEvent), UpscaleError> {
+        let saved = UpscalerFile::load(out).ok();
+        let recipe = saved
+            .as_ref()
+            .map_or_else(UpscalerRecipe::default, |f| f.recipe.clone());
+        let high_side = (recipe.training.patch * recipe.upscaler.factor) as u32;
+        let (pool, _report) = PhotoPool::from_folder(
+            data,
+            high_side,
+            recipe.training.max_side,
+            recipe.training.seed,
+        )?;
+        let resumed = saved
+            .as_ref()
+            .and_then(|f| UpscalerTraining::resume(f, &pool, device).ok());
+        let training = match resumed {
+            Some(t) => t,
+            None => UpscalerTraining::new(recipe, &pool, device)?,
+        };
+        let started = UpscalerEvent::Started {
+            photos: pool.len(),
+            resumed_at: training.steps(),
+        };
+        Ok((
+            Self {
+                training,
+                pool,
+                out: out.to_path_buf(),
+                budget: Duration::from_secs_f64(minutes.max(0.0) * 60.0),
+                spent: Duration::ZERO,
+                since_save: Duration::ZERO,
+                loss_sum: 0.0,
+                in_window: 0,
+            },
+            started,
+        ))
+    }
+
+    /// One step; `Some` when there is news. A finished job reports [`UpscalerEvent::Finished`]
+    /// and should be dropped.
+    pub(super) fn step(&mut self) -> Result<Option<UpscalerEvent>, UpscaleError> {
+        if self.spent >= self.budget {
+            return self.finish().map(Some);
+        }
+        let started = Instant::now();
+        let loss = self.training.step(&self.pool)?;
+        self.in_window += 1;
+        let mut news = None;
+        if self.in_window == REPORT_EVERY {
+            self.loss_sum = loss.into_scalar::<f32>();
+            news = Some(UpscalerEvent::Progress {
+                step: self.training.steps(),
+                seconds: self.spent.as_secs_f64(),
+                budget_seconds: self.budget.as_secs_f64(),
+                loss: self.loss_sum,
+            });
+            self.in_window = 0;
+        }
+        let took = started.elapsed();
+        self.spent += took;
+        self.since_save += took;
+        self.training.add_seconds(took.as_secs_f64());
+        if self.since_save >= SAVE_EVERY {
+            self.training.to_file()?.save(&self.out)?;
+            self.since_save = Duration::ZERO;
+        }
+        Ok(news)
+    }
+
+    /// Saves and reports the end.
+    pub(super) fn finish(&mut self) -> Result<UpscalerEvent, UpscaleError> {
+        self.training.to_file()?.save(&self.out)?;
+        Ok(UpscalerEvent::Finished {
+            path: self.out.clone(),
+            steps: self.training.steps(),
+        })
+    }
+}
