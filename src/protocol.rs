@@ -70,10 +70,6 @@ pub enum Command {
         pin_dir: PathBuf,
     },
     StartTraining(Box<TrainRequest>),
-    Pause,
-    Resume,
-    /// Checkpoint and end the run.
-    Stop,
     Render(RenderRequest),
     /// The imported images that nearest-image lookups search (their training split).
     SetReference(Box<ReferenceSet>),
@@ -82,7 +78,6 @@ pub enum Command {
         ticket: Ticket,
         picture: Picture,
     },
-    Shutdown,
     /// Learn (or go on learning) the project's upscaler from the photos in `data`, for
     /// `minutes` of this worker's time, saving to `out`. Steps alternate with training steps.
     TrainUpscaler {
@@ -90,8 +85,21 @@ pub enum Command {
         out: PathBuf,
         minutes: f64,
     },
+}
+
+/// What a designer's click on Pause, Continue or Stop asks, or the window's closing: sent on a
+/// channel of its own that the worker reads before any command, so it is never refused or
+/// queued behind renders, however busy the command channel is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Pause,
+    Continue,
+    /// Checkpoint and end the run.
+    Stop,
     /// Stop learning the upscaler (it is saved first).
     StopUpscaler,
+    /// Checkpoint, stop everything and end the worker.
+    Shutdown,
 }
 
 /// Images to search for near-copies, with the split that says which are training images.
@@ -177,8 +185,12 @@ pub enum Event {
 /// News of the upscaler the worker is learning.
 #[derive(Clone, Debug, PartialEq)]
 pub enum UpscalerEvent {
-    /// Photos read; learning starts (or goes on from the saved file).
-    Started { photos: usize, resumed_at: u64 },
+    /// Photos read; learning starts from the shipped upscaler, or goes on from the saved
+    /// file at step `resumed_at`.
+    Started {
+        photos: usize,
+        resumed_at: Option<u64>,
+    },
     Progress {
         step: u64,
         /// Seconds of this session, and the session's budget.

@@ -91,6 +91,9 @@ pub(super) fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
         let sampler = Sampler::from_checkpoint_weights(&checkpoint, args.raw, &chosen.device)?;
         let q = evaluate(&sampler, &dataset, &split, checkpoint.state.step, &cache)?
             .context("no held-out images to evaluate against")?;
+        for warning in cache.take_warnings() {
+            eprintln!("note: {warning}");
+        }
         print_quality(name, &q, || {
             *feature_reference.get_or_init(|| cache.feature_reference(&train_refs))
         });

@@ -62,6 +62,9 @@ pub struct EvalCache {
     background_judge: RefCell<Option<Receiver<Result<FeatureJudge, EvalError>>>>,
     /// Truncation ψ of the shots' latents; `None`: untruncated (training logs).
     truncation: Option<f32>,
+    /// Figures left out and why, for the caller to tell the designer (see
+    /// [`EvalCache::take_warnings`]); a library never prints.
+    warnings: RefCell<Vec<String>>,
 }
 
 /// The data-copying test's yardstick in feature space: the training images' features, and
@@ -75,6 +78,15 @@ impl EvalCache {
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// What the evaluations so far had to leave out, and why (each said once).
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.borrow_mut())
+    }
+
+    fn warn(&self, text: String) {
+        self.warnings.borrow_mut().push(text);
     }
 
     /// Measures in the features of `judge` where it reads the data's shape, instead of the
@@ -157,12 +169,12 @@ impl EvalCache {
             let judge = match receiver.try_recv() {
                 Ok(Ok(judge)) => Some(judge),
                 Ok(Err(e)) => {
-                    eprintln!("feature network left out: {e}");
+                    self.warn(format!("feature figures left out: {e}"));
                     None
                 }
                 Err(TryRecvError::Empty) => return None,
                 Err(TryRecvError::Disconnected) => {
-                    eprintln!("feature network left out: its training thread failed");
+                    self.warn("feature figures left out: the class judge's thread failed".into());
                     None
                 }
             };
@@ -180,7 +192,7 @@ impl EvalCache {
                     _ => return None,
                 };
                 judge
-                    .map_err(|e| eprintln!("feature network left out: {e}"))
+                    .map_err(|e| self.warn(format!("feature figures left out: {e}")))
                     .ok()
             })
             .as_ref()
@@ -192,7 +204,7 @@ impl EvalCache {
             .get_or_init(|| {
                 judge
                     .features_of_images(real)
-                    .map_err(|e| eprintln!("feature figures left out: {e}"))
+                    .map_err(|e| self.warn(format!("feature figures left out: {e}")))
                     .ok()
             })
             .as_deref()
@@ -222,7 +234,7 @@ impl EvalCache {
                 let held_out = self.held_out_features(judge, real)?;
                 let train = judge
                     .features_of_images(train)
-                    .map_err(|e| eprintln!("data-copying test in pixels: {e}"))
+                    .map_err(|e| self.warn(format!("data-copying test in pixels: {e}")))
                     .ok()?;
                 let mut distances = nearest_feature_distances(held_out, &train);
                 distances.sort_by(f32::total_cmp);
@@ -382,7 +394,7 @@ pub fn evaluate(
     let shot_features = judge.and_then(|judge| {
         judge
             .features_of_images(&shot_refs)
-            .map_err(|e| eprintln!("feature figures left out at step {step}: {e}"))
+            .map_err(|e| cache.warn(format!("feature figures left out at step {step}: {e}")))
             .ok()
             .map(|rows| (judge, rows))
     });

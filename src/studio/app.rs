@@ -22,7 +22,7 @@ use crate::export::{Picture, ShotMeta, ShotToExport};
 use crate::preset::Hardware;
 use crate::project::{Project, ShotId};
 use crate::protocol::{
-    Command, Event, GeneratorInfo, ReferenceSet, Ticket, TrainingState, WorkerError,
+    Command, Control, Event, GeneratorInfo, ReferenceSet, Ticket, TrainingState, WorkerError,
 };
 use crate::quality::QualityRecord;
 use crate::rng::Rng;
@@ -329,6 +329,13 @@ impl Studio {
             is_error: true,
             at: Instant::now(),
         });
+    }
+
+    /// Pause, Continue, Stop: always delivered (see [`Control`]).
+    pub(super) fn control(&mut self, message: Control) {
+        if !self.worker.control(message) {
+            self.report_error("The worker has stopped; restart Atelier to train again.");
+        }
     }
 
     pub(super) fn send(&mut self, command: Command) {
@@ -676,11 +683,11 @@ impl Studio {
             }
             Message::ProjectLoaded(Ok(loaded)) => {
                 if self.training.state.is_some() {
-                    self.send(Command::Stop);
+                    self.control(Control::Stop);
                 }
                 if self.export.upscaler.learning() {
                     // Saved into the old project; the new one's learning starts on request.
-                    self.send(Command::StopUpscaler);
+                    self.control(Control::StopUpscaler);
                 }
                 self.flush_saves();
                 self.adopt(*loaded);

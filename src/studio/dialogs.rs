@@ -276,7 +276,6 @@ impl Studio {
                 if changed {
                     self.mark_settings();
                 }
-                self.upscaler_section(ui);
                 let label = if self.export.busy {
                     "Exporting…"
                 } else {
@@ -291,6 +290,7 @@ impl Studio {
                 for path in self.export.last.iter().take(4) {
                     ui.small(path.display().to_string());
                 }
+                self.upscaler_section(ui);
             });
         self.export.open = open;
         if export {
@@ -306,14 +306,15 @@ impl Studio {
             "Sharp uses this project's own upscaler, learnt from its photos."
         } else {
             "Sharp uses the shipped upscaler (learnt from clothing photos). \
-             Learn one from this project's photos for its own textures."
+             Teach it this project's photos for their own textures."
         });
         if let Some((step, seconds, budget, loss)) = view.progress {
             let fraction = (seconds / budget.max(1.0)).clamp(0.0, 1.0) as f32;
+            let clock = |s: f64| format!("{}:{:02}", (s / 60.0) as u64, (s % 60.0) as u64);
             ui.add(egui::ProgressBar::new(fraction).text(format!(
-                "Learning the upscaler: step {step}, {:.0} of {:.0} min, loss {loss:.4}",
-                seconds / 60.0,
-                budget / 60.0
+                "Learning the upscaler: step {step}, {} of {}, loss {loss:.4}",
+                clock(seconds),
+                clock(budget)
             )));
             if ui.button("Stop learning (keeps what it learnt)").clicked() {
                 self.stop_upscaler();

@@ -6,7 +6,7 @@ use egui_plot::{Legend, Line, Plot, Points};
 use super::app::Studio;
 use crate::base::SHIPPED_BASES;
 use crate::preset::{AugmentMode, BUILTIN_PRESETS, LossKind, OptimizerKind, Preset};
-use crate::protocol::{Command, TrainingState};
+use crate::protocol::{Control, TrainingState};
 
 fn eta_text(seconds: f64) -> String {
     if !seconds.is_finite() || seconds <= 0.0 {
@@ -312,18 +312,18 @@ impl Studio {
             }
             Some(TrainingState::Running) => {
                 if ui.button("Pause").clicked() {
-                    self.send(Command::Pause);
+                    self.control(Control::Pause);
                 }
                 if ui.button("Stop").clicked() {
-                    self.send(Command::Stop);
+                    self.control(Control::Stop);
                 }
             }
             Some(TrainingState::Paused) => {
                 if ui.button("Continue").clicked() {
-                    self.send(Command::Resume);
+                    self.control(Control::Continue);
                 }
                 if ui.button("Stop").clicked() {
-                    self.send(Command::Stop);
+                    self.control(Control::Stop);
                 }
             }
             Some(TrainingState::Preparing) => {

@@ -250,6 +250,7 @@ impl TrainRun {
     /// Trains the run's class judge (where its data needs one) on its own thread from now
     /// on, instead of at the first evaluation: for owners that must not pause, such as the
     /// studio's worker. Until the judge is ready, evaluations leave out the feature figures.
+    /// Without a thread the judge trains at the first evaluation instead.
     pub fn train_judge_in_background(&self) -> std::io::Result<()> {
         if self.ctx.train.eval_every == 0 {
             return Ok(());
@@ -465,13 +466,17 @@ fn after_step(
     let mut early_stop = false;
     if due(t.eval_every) {
         let sampler = session.sampler(&ctx.device)?;
-        if let Some(q) = evaluate(
+        let evaluated = evaluate(
             &sampler,
             session.dataset(),
             &ctx.split,
             step,
             &ctx.eval_cache,
-        )? {
+        )?;
+        for warning in ctx.eval_cache.take_warnings() {
+            on_event(TrainEvent::Notice(warning));
+        }
+        if let Some(q) = evaluated {
             let path = ctx.path("quality.jsonl");
             append_json_line(&path, &q).map_err(io_err("cannot append to", &path))?;
             let best = session.record_quality(q.swd);

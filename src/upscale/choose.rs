@@ -57,3 +57,32 @@ pub fn upscaler_of_folder(folder: &Path, device: &Device) -> ChosenUpscaler {
     let own = folder.join(UPSCALER_FILE);
     choose_upscaler(own.exists().then_some(own.as_path()), device)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_project_without_its_own_upscaler_gets_the_shipped_one_and_a_damaged_one_lanczos() {
+        let device = Device::flex();
+        let dir = tempfile::tempdir().unwrap();
+        let shipped = upscaler_of_folder(dir.path(), &device);
+        assert!(shipped.notice.is_none());
+        let id = UpscalerFile::shipped().unwrap().id();
+        assert_eq!(shipped.provenance(), format!("learnt-4x:{id}"));
+
+        let mut bytes = super::super::SHIPPED_UPSCALER.to_vec();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(dir.path().join(UPSCALER_FILE), bytes).unwrap();
+        let damaged = upscaler_of_folder(dir.path(), &device);
+        assert!(damaged.upscaler.is_none());
+        assert_eq!(damaged.provenance(), "lanczos3");
+        let notice = damaged.notice.unwrap();
+        assert!(notice.contains("damaged"), "{notice}");
+        assert!(
+            notice.ends_with("enlarging with Lanczos instead"),
+            "{notice}"
+        );
+    }
+}

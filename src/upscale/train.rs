@@ -88,6 +88,24 @@ impl UpscalerTraining {
         })
     }
 
+    /// Starts from `base`'s network (its shape and settings too) with a fresh optimiser:
+    /// fine-tuning the shipped upscaler on a project's photos, so even a short session is
+    /// never far from the upscaler it started from.
+    pub fn fine_tune(
+        base: &UpscalerFile,
+        pool: &PhotoPool,
+        device: &Device,
+    ) -> Result<Self, UpscaleError> {
+        let mut run = Self::new(base.recipe.clone(), pool, device)?;
+        let net = run.net.take().ok_or_else(|| record_error("no network"))?;
+        let bytes = base
+            .checkpoint
+            .blob(NETWORK_RECORD)
+            .ok_or_else(|| record_error("no network record"))?;
+        run.net = Some(module_from_bytes(net, bytes, None).map_err(record_error)?);
+        Ok(run)
+    }
+
     /// Continues a saved run exactly; refuses a file made from other photos, or one whose
     /// optimiser state was dropped (a finished file).
     pub fn resume(

@@ -21,12 +21,12 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use burn::tensor::Device;
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
 use crate::device::GpuErrorLog;
 use crate::export::Picture;
 use crate::protocol::{
-    Command, Event, RenderKind, RenderRequest, TrainRequest, TrainingState, UpscalerEvent,
+    Command, Control, Event, RenderKind, RenderRequest, TrainRequest, TrainingState, UpscalerEvent,
     WorkerError,
 };
 use crate::train::{Checkpoint, LATEST, StepOutcome, TrainEvent, TrainRun};
@@ -42,14 +42,21 @@ const CHANNEL_CAPACITY: usize = 256;
 /// The front end's ends of the worker's channels.
 pub struct WorkerHandle {
     pub commands: Sender<Command>,
+    /// Unbounded: a few clicks' worth of messages, each of which must arrive.
+    control: Sender<Control>,
     pub events: Receiver<Event>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl WorkerHandle {
+    /// Sends a control message; `false` only when the worker has ended.
+    pub fn control(&self, message: Control) -> bool {
+        self.control.send(message).is_ok()
+    }
+
     /// Asks the worker to stop (checkpointing a run in progress) and waits for it.
     pub fn shutdown(&mut self) {
-        let _ = self.commands.send(Command::Shutdown);
+        let _ = self.control.send(Control::Shutdown);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -78,6 +85,7 @@ pub struct WorkerDevice {
 /// Starts the worker thread.
 pub fn spawn_worker(device: WorkerDevice, wake: Wake) -> std::io::Result<WorkerHandle> {
     let (command_tx, command_rx) = bounded(CHANNEL_CAPACITY);
+    let (control_tx, control_rx) = unbounded();
     let (event_tx, event_rx) = bounded(CHANNEL_CAPACITY);
     let thread = std::thread::Builder::new()
         .name(WORKER_THREAD.into())
@@ -89,7 +97,8 @@ pub fn spawn_worker(device: WorkerDevice, wake: Wake) -> std::io::Result<WorkerH
                     .build()
                     .ok()
             });
-            let mut worker = Worker::new(device, Outbox::new(event_tx, wake), command_rx);
+            let mut worker =
+                Worker::new(device, Outbox::new(event_tx, wake), command_rx, control_rx);
             match pool {
                 // burn's CPU backend (and its GEMM) use the current rayon pool.
                 Some(pool) => pool.install(|| worker.run()),
@@ -98,6 +107,7 @@ pub fn spawn_worker(device: WorkerDevice, wake: Wake) -> std::io::Result<WorkerH
         })?;
     Ok(WorkerHandle {
         commands: command_tx,
+        control: control_tx,
         events: event_rx,
         thread: Some(thread),
     })
@@ -113,6 +123,7 @@ struct Worker {
     device: WorkerDevice,
     out: Outbox,
     commands: Receiver<Command>,
+    control: Receiver<Control>,
     samplers: SamplerCache,
     training: Option<Training>,
     live: Option<RenderRequest>,
@@ -134,12 +145,18 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 impl Worker {
-    fn new(device: WorkerDevice, out: Outbox, commands: Receiver<Command>) -> Self {
+    fn new(
+        device: WorkerDevice,
+        out: Outbox,
+        commands: Receiver<Command>,
+        control: Receiver<Control>,
+    ) -> Self {
         Self {
             samplers: SamplerCache::new(device.device.clone()),
             device,
             out,
             commands,
+            control,
             training: None,
             live: None,
             morph: None,
@@ -163,14 +180,26 @@ impl Worker {
     fn run(&mut self) {
         while !self.shutting_down {
             if !self.has_work() && !self.out.has_held() {
-                // Idle: sleep until the next command.
-                match self.commands.recv() {
-                    Ok(command) => self.handle_guarded(command),
-                    Err(_) => break,
+                // Idle: sleep until the next control message or command.
+                crossbeam_channel::select! {
+                    recv(self.control) -> message => match message {
+                        Ok(message) => self.obey(message),
+                        Err(_) => break,
+                    },
+                    recv(self.commands) -> command => match command {
+                        Ok(command) => self.handle_guarded(command),
+                        Err(_) => break,
+                    },
                 }
             }
+            self.obey_all();
             while let Ok(command) = self.commands.try_recv() {
                 self.handle_guarded(command);
+                // A click waits for at most one command, never for the whole queue.
+                self.obey_all();
+                if self.shutting_down {
+                    break;
+                }
             }
             if self.commands.is_empty() && self.out.is_closed() {
                 // Nobody listens any more: checkpoint and leave.
@@ -227,6 +256,37 @@ impl Worker {
         }
     }
 
+    /// Every control message waiting, in order.
+    fn obey_all(&mut self) {
+        while let Ok(message) = self.control.try_recv() {
+            self.obey(message);
+        }
+    }
+
+    fn obey(&mut self, message: Control) {
+        let result = catch_unwind(AssertUnwindSafe(|| match message {
+            Control::Pause => {
+                if let Some(t) = self.training.as_mut() {
+                    t.paused = true;
+                    self.out.send(Event::TrainingState(TrainingState::Paused));
+                }
+            }
+            Control::Continue => {
+                if let Some(t) = self.training.as_mut() {
+                    t.paused = false;
+                    self.out.send(Event::TrainingState(TrainingState::Running));
+                }
+            }
+            Control::Stop => self.stop_training(),
+            Control::StopUpscaler => self.stop_upscaler(),
+            Control::Shutdown => self.shutting_down = true,
+        }));
+        if let Err(panic) = result {
+            self.out
+                .send(Event::Failed(WorkerError::Panicked(panic_message(&*panic))));
+        }
+    }
+
     fn handle(&mut self, command: Command) {
         match command {
             Command::LoadGenerator { path, pin_dir } => {
@@ -235,19 +295,6 @@ impl Worker {
                 }
             }
             Command::StartTraining(request) => self.start_training(*request),
-            Command::Pause => {
-                if let Some(t) = self.training.as_mut() {
-                    t.paused = true;
-                    self.out.send(Event::TrainingState(TrainingState::Paused));
-                }
-            }
-            Command::Resume => {
-                if let Some(t) = self.training.as_mut() {
-                    t.paused = false;
-                    self.out.send(Event::TrainingState(TrainingState::Running));
-                }
-            }
-            Command::Stop => self.stop_training(),
             Command::Render(request) => match request.kind {
                 RenderKind::Live => self.live = Some(request),
                 RenderKind::Morph => self.morph = Some(request),
@@ -255,7 +302,6 @@ impl Worker {
             },
             Command::SetReference(set) => self.reference.set(*set),
             Command::FindNearest { ticket, picture } => self.nearest = Some((ticket, picture)),
-            Command::Shutdown => self.shutting_down = true,
             Command::TrainUpscaler { data, out, minutes } => {
                 self.stop_upscaler();
                 match upscaler::UpscalerJob::start(&data, &out, minutes, &self.device.device) {
@@ -268,7 +314,6 @@ impl Worker {
                         .send(Event::Upscaler(UpscalerEvent::Failed(e.to_string()))),
                 }
             }
-            Command::StopUpscaler => self.stop_upscaler(),
         }
     }
 
@@ -356,7 +401,10 @@ impl Worker {
                 // A 64 px class judge takes minutes on a CPU: off this thread, shots keep
                 // rendering. Without a thread it trains in line at the first evaluation.
                 if let Err(e) = run.train_judge_in_background() {
-                    eprintln!("class judge: no thread ({e}); it trains at the first evaluation");
+                    self.out.send(Event::Train(TrainEvent::Notice(format!(
+                        "The class judge could not get a thread of its own ({e}); it trains at \
+                         the first evaluation, and shots wait for it then."
+                    ))));
                 }
                 self.training = Some(Training {
                     run,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use burn::tensor::Device;
 
 use crate::protocol::UpscalerEvent;
-use crate::upscale::{PhotoPool, UpscaleError, UpscalerFile, UpscalerRecipe, UpscalerTraining};
+use crate::upscale::{PhotoPool, UpscaleError, UpscalerFile, UpscalerTraining};
 
 /// How often the learning upscaler is saved (a kill loses at most this much).
 const SAVE_EVERY: Duration = Duration::from_secs(60);
@@ -29,7 +29,8 @@ pub(super) struct UpscalerJob {
 
 impl UpscalerJob {
     /// Reads the photos, and goes on from `out` when it holds an upscaler of the same
-    /// photos; otherwise starts afresh (a file of other photos is replaced at the first save).
+    /// photos; otherwise fine-tunes the shipped upscaler (a file of other photos is replaced
+    /// at the first save).
     pub(super) fn start(
         data: &Path,
         out: &Path,
@@ -37,9 +38,8 @@ impl UpscalerJob {
         device: &Device,
     ) -> Result<(Self, UpscalerEvent), UpscaleError> {
         let saved = UpscalerFile::load(out).ok();
-        let recipe = saved
-            .as_ref()
-            .map_or_else(UpscalerRecipe::default, |f| f.recipe.clone());
+        let shipped = UpscalerFile::shipped()?;
+        let recipe = saved.as_ref().unwrap_or(&shipped).recipe.clone();
         let high_side = (recipe.training.patch * recipe.upscaler.factor) as u32;
         let (pool, _report) = PhotoPool::from_folder(
             data,
@@ -50,13 +50,14 @@ impl UpscalerJob {
         let resumed = saved
             .as_ref()
             .and_then(|f| UpscalerTraining::resume(f, &pool, device).ok());
+        let resumed_at = resumed.as_ref().map(UpscalerTraining::steps);
         let training = match resumed {
             Some(t) => t,
-            None => UpscalerTraining::new(recipe, &pool, device)?,
+            None => UpscalerTraining::fine_tune(&shipped, &pool, device)?,
         };
         let started = UpscalerEvent::Started {
             photos: pool.len(),
-            resumed_at: training.steps(),
+            resumed_at,
         };
         Ok((
             Self {

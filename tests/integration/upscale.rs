@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use atelier::protocol::{Command as WorkerCommand, Event, UpscalerEvent};
+use atelier::protocol::{Command as WorkerCommand, Control, Event, UpscalerEvent};
 use atelier::worker::{WorkerDevice, spawn_worker};
 use burn::tensor::Device;
 
@@ -263,10 +263,10 @@ fn the_worker_learns_the_projects_upscaler_and_saves_it_when_stopped() {
         next(),
         UpscalerEvent::Started {
             photos: 4,
-            resumed_at: 0
+            resumed_at: None
         }
     );
-    w.commands.send(WorkerCommand::StopUpscaler).unwrap();
+    assert!(w.control(Control::StopUpscaler));
     let steps = match next() {
         UpscalerEvent::Progress { .. } => match next() {
             UpscalerEvent::Finished { steps, .. } => steps,
@@ -292,10 +292,10 @@ fn the_worker_learns_the_projects_upscaler_and_saves_it_when_stopped() {
         next(),
         UpscalerEvent::Started {
             photos: 4,
-            resumed_at: steps
+            resumed_at: Some(steps)
         }
     );
-    w.commands.send(WorkerCommand::StopUpscaler).unwrap();
+    assert!(w.control(Control::StopUpscaler));
 }
 
 /// One upscaler step on wgpu (software Vulkan here, so tiny), and the network it leaves

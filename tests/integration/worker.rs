@@ -121,3 +121,90 @@ fn a_burst_of_slider_requests_renders_once_and_gallery_requests_all_render() {
     w.commands.send(render(8, RenderKind::Gallery, 1)).unwrap();
     assert!(matches!(next_event(&w), Event::Rendered { ticket: 8, .. }));
 }
+
+/// Pause, Continue and Stop reach the worker while its command channel is full of renders:
+/// Stop ends the run long before the queue of renders is served.
+#[test]
+fn control_messages_get_through_a_full_command_channel() {
+    use atelier::preset::Preset;
+    use atelier::protocol::{Control, TrainRequest, TrainingState};
+    use atelier::train::RunOptions;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("shirts");
+    crate::common::two_class_folder(&data, 8, 1);
+    let file = dir.path().join("demo.atl");
+    std::fs::write(&file, DEMO_GENERATOR).unwrap();
+    let w = worker();
+    w.commands
+        .send(Command::LoadGenerator {
+            path: file,
+            pin_dir: dir.path().join("generators"),
+        })
+        .unwrap();
+    let info = loop {
+        if let Event::GeneratorReady(info) = next_event(&w) {
+            break info;
+        }
+    };
+    let mut preset = Preset::load("tiny-test").unwrap();
+    preset.train.steps = Some(100_000);
+    w.commands
+        .send(Command::StartTraining(Box::new(TrainRequest {
+            options: RunOptions {
+                data_dir: data,
+                run_dir: dir.path().join("run"),
+                preset,
+                resume: false,
+                minutes: None,
+            },
+            pin_dir: dir.path().join("generators"),
+        })))
+        .unwrap();
+    let wait_state = |want: TrainingState| loop {
+        if let Event::TrainingState(state) = next_event(&w) {
+            if state == want {
+                break;
+            }
+        }
+    };
+    wait_state(TrainingState::Running);
+    assert!(w.control(Control::Pause));
+    wait_state(TrainingState::Paused);
+    assert!(w.control(Control::Continue));
+    wait_state(TrainingState::Running);
+
+    // Fill the command channel with gallery renders until it refuses more.
+    let dim = info.model.latent_dim();
+    let mut queued = 0u64;
+    loop {
+        let request = Command::Render(RenderRequest {
+            ticket: 1000 + queued,
+            kind: RenderKind::Gallery,
+            generator: info.pinned.clone(),
+            latents: (0..64).map(|s| latent_for_seed(s, dim)).collect(),
+            classes: Vec::new(),
+        });
+        if w.commands.try_send(request).is_err() {
+            break;
+        }
+        queued += 1;
+    }
+    assert!(queued >= 200, "only {queued} renders fit");
+    assert!(w.control(Control::Stop));
+    let mut served_before_stop = 0u64;
+    loop {
+        match next_event(&w) {
+            Event::Rendered { .. } => served_before_stop += 1,
+            Event::TrainingEnded(summary) => {
+                assert!(summary.cancelled, "{summary:?}");
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        served_before_stop < queued / 2,
+        "Stop waited behind {served_before_stop} of {queued} renders"
+    );
+}

@@ -2,7 +2,7 @@
 //! project imported.
 
 use super::Studio;
-use crate::protocol::{Command, UpscalerEvent};
+use crate::protocol::{Command, Control, UpscalerEvent};
 use crate::upscale::UPSCALER_FILE;
 
 /// What the export window shows of the upscaler being learnt.
@@ -54,7 +54,7 @@ impl Studio {
     }
 
     pub fn stop_upscaler(&mut self) {
-        self.send(Command::StopUpscaler);
+        self.control(Control::StopUpscaler);
     }
 
     pub(super) fn on_upscaler_event(&mut self, event: UpscalerEvent) {
@@ -62,11 +62,11 @@ impl Studio {
         match event {
             UpscalerEvent::Started { photos, resumed_at } => {
                 view.starting = false;
-                view.progress = Some((resumed_at, 0.0, f64::from(view.minutes) * 60.0, 0.0));
-                let how = if resumed_at > 0 {
-                    format!("going on from step {resumed_at}")
-                } else {
-                    "from scratch".into()
+                let step = resumed_at.unwrap_or_default();
+                view.progress = Some((step, 0.0, f64::from(view.minutes) * 60.0, 0.0));
+                let how = match resumed_at {
+                    Some(step) => format!("going on from its step {step}"),
+                    None => "starting from the shipped upscaler".into(),
                 };
                 self.notify(format!(
                     "Learning this project's upscaler from {photos} photos ({how})."
