@@ -88,8 +88,8 @@ pub enum Command {
 }
 
 /// What a designer's click on Pause, Continue or Stop asks, or the window's closing: sent on a
-/// channel of its own that the worker reads before any command, so it is never refused or
-/// queued behind renders, however busy the command channel is.
+/// channel of its own that the worker reads before any command, so it is never refused for a
+/// full command channel or queued behind renders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
     Pause,

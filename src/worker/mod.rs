@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use burn::tensor::Device;
-use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::device::GpuErrorLog;
 use crate::export::Picture;
@@ -38,20 +38,25 @@ pub const WORKER_THREAD: &str = "atelier-worker";
 
 /// Capacity of the command and event channels.
 const CHANNEL_CAPACITY: usize = 256;
+/// Capacity of the control channel: the worker reads it between any two commands, renders or
+/// steps, so it only fills if the worker is stuck.
+pub const CONTROL_CAPACITY: usize = 64;
 
 /// The front end's ends of the worker's channels.
 pub struct WorkerHandle {
     pub commands: Sender<Command>,
-    /// Unbounded: a few clicks' worth of messages, each of which must arrive.
+    /// Read before every command, so it holds at most the clicks of one busy turn.
     control: Sender<Control>,
     pub events: Receiver<Event>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl WorkerHandle {
-    /// Sends a control message; `false` only when the worker has ended.
+    /// Sends a control message without waiting; `false` only when the worker has ended (or
+    /// left [`CONTROL_CAPACITY`] clicks unread: it is stuck).
+    #[must_use]
     pub fn control(&self, message: Control) -> bool {
-        self.control.send(message).is_ok()
+        self.control.try_send(message).is_ok()
     }
 
     /// Asks the worker to stop (checkpointing a run in progress) and waits for it.
@@ -85,7 +90,7 @@ pub struct WorkerDevice {
 /// Starts the worker thread.
 pub fn spawn_worker(device: WorkerDevice, wake: Wake) -> std::io::Result<WorkerHandle> {
     let (command_tx, command_rx) = bounded(CHANNEL_CAPACITY);
-    let (control_tx, control_rx) = unbounded();
+    let (control_tx, control_rx) = bounded(CONTROL_CAPACITY);
     let (event_tx, event_rx) = bounded(CHANNEL_CAPACITY);
     let thread = std::thread::Builder::new()
         .name(WORKER_THREAD.into())

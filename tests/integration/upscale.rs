@@ -333,19 +333,19 @@ fn one_tiny_upscaler_step_on_wgpu_enlarges_as_on_the_cpu() {
         channels: 3,
         pixels: (0..360).map(|i| (i * 53 % 256) as u8).collect(),
     };
-    let on_gpu = LearntUpscaler::new(&file, &wgpu)
+    let by_wgpu = LearntUpscaler::new(&file, &wgpu)
         .unwrap()
         .enlarge(&picture)
         .unwrap();
-    let on_cpu = LearntUpscaler::new(&file, &Device::flex())
+    let by_flex = LearntUpscaler::new(&file, &Device::flex())
         .unwrap()
         .enlarge(&picture)
         .unwrap();
-    assert_eq!((on_gpu.width, on_gpu.height), (48, 40));
-    let worst = on_gpu
+    assert_eq!((by_wgpu.width, by_wgpu.height), (48, 40));
+    let worst = by_wgpu
         .pixels
         .iter()
-        .zip(&on_cpu.pixels)
+        .zip(&by_flex.pixels)
         .map(|(a, b)| a.abs_diff(*b))
         .max()
         .unwrap();

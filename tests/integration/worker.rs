@@ -162,10 +162,10 @@ fn control_messages_get_through_a_full_command_channel() {
         })))
         .unwrap();
     let wait_state = |want: TrainingState| loop {
-        if let Event::TrainingState(state) = next_event(&w) {
-            if state == want {
-                break;
-            }
+        if let Event::TrainingState(state) = next_event(&w)
+            && state == want
+        {
+            break;
         }
     };
     wait_state(TrainingState::Running);
