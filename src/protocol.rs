@@ -179,6 +179,11 @@ pub enum Event {
     ShotsDropped(Vec<(PathBuf, ShotMeta)>),
     /// How learning the upscaler goes.
     Upscaler(UpscalerEvent),
+    /// A render request that could not be served: its tiles show the error and a Retry.
+    RenderFailed {
+        ticket: Ticket,
+        error: WorkerError,
+    },
     Failed(WorkerError),
 }
 

@@ -161,6 +161,8 @@ pub struct Studio {
     pub selected: Vec<ShotId>,
     pub(super) anchor: Option<ShotId>,
     requested: HashSet<ShotId>,
+    /// Shots whose render failed, with why: their tiles offer a Retry instead of waiting.
+    pub render_failures: HashMap<ShotId, String>,
     pub(super) favourites_only: bool,
     /// How many shots "Generate" adds.
     pub(super) generate_count: usize,
@@ -227,6 +229,7 @@ impl Studio {
             selected: Vec::new(),
             anchor: None,
             requested: HashSet::new(),
+            render_failures: HashMap::new(),
             favourites_only: false,
             generate_count: 16,
             base_path_text: String::new(),
@@ -285,6 +288,7 @@ impl Studio {
         self.textures.clear();
         self.pictures.clear();
         self.requested.clear();
+        self.render_failures.clear();
         // Answers to the previous project's requests must not land on this one's shots.
         self.pending.clear();
         self.latest_ticket.clear();
@@ -338,9 +342,39 @@ impl Studio {
         }
     }
 
-    pub(super) fn send(&mut self, command: Command) {
-        if self.worker.commands.try_send(command).is_err() {
+    /// Sends a command; `false` (and a notice) when the worker's queue is full or it is gone.
+    pub(super) fn send(&mut self, command: Command) -> bool {
+        let sent = self.worker.commands.try_send(command).is_ok();
+        if !sent {
             self.report_error("The worker is busy or gone; the request was not sent.");
+        }
+        sent
+    }
+
+    /// A render that will not come: its tiles show why, with a Retry; a slider's or morph's
+    /// shot keeps its last picture.
+    pub(super) fn render_failed(&mut self, ticket: Ticket, why: &str) {
+        match self.pending.remove(&ticket) {
+            Some(Pending::Gallery(ids)) => {
+                for id in ids {
+                    if self.latest_ticket.get(&id) == Some(&ticket) {
+                        self.render_failures.insert(id, why.to_string());
+                    }
+                }
+                self.report_error(format!("Rendering failed: {why}. Click a tile to retry."));
+            }
+            Some(Pending::Live { .. } | Pending::Morph) => {
+                self.report_error(format!("Rendering failed: {why}"));
+            }
+            Some(Pending::Nearest(_)) | None => {}
+        }
+    }
+
+    /// Renders a failed shot again.
+    pub fn retry_render(&mut self, id: ShotId) {
+        if self.render_failures.remove(&id).is_some() {
+            self.requested.remove(&id);
+            self.request_shots(&[id]);
         }
     }
 
@@ -387,21 +421,7 @@ impl Studio {
                 let handle = texture(ctx, "preview-grid", &picture);
                 self.training.preview = Some((step, handle));
             }
-            Event::TrainingEnded(summary) => {
-                self.training.state = None;
-                let why = if summary.early_stopped {
-                    "stopped early (no better held-out SWD)"
-                } else if summary.cancelled {
-                    "stopped; checkpoint saved"
-                } else {
-                    "finished"
-                };
-                self.notify(format!(
-                    "Training {why} at step {} of {}",
-                    summary.step, summary.total_steps
-                ));
-                self.training.last_summary = Some(summary);
-            }
+            Event::TrainingEnded(summary) => self.on_training_ended(summary),
             Event::ImportProgress(p) => self.import.progress = Some(p),
             Event::Imported {
                 report,
@@ -471,8 +491,27 @@ impl Studio {
                 }
             }
             Event::Upscaler(event) => self.on_upscaler_event(event),
+            Event::RenderFailed { ticket, error } => {
+                self.render_failed(ticket, &error.to_string());
+            }
             Event::Failed(error) => self.on_failure(&error),
         }
+    }
+
+    fn on_training_ended(&mut self, summary: RunSummary) {
+        self.training.state = None;
+        let why = if summary.early_stopped {
+            "stopped early (no better held-out SWD)"
+        } else if summary.cancelled {
+            "stopped; checkpoint saved"
+        } else {
+            "finished"
+        };
+        self.notify(format!(
+            "Training {why} at step {} of {}",
+            summary.step, summary.total_steps
+        ));
+        self.training.last_summary = Some(summary);
     }
 
     fn on_failure(&mut self, error: &WorkerError) {

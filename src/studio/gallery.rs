@@ -141,6 +141,7 @@ impl Studio {
         let columns = ((visible / (TILE + 24.0)).floor() as usize).max(1);
         self.columns = columns;
         let mut clicked = None;
+        let mut retry = None;
         egui::ScrollArea::vertical().show(ui, |ui| {
             egui::Grid::new("gallery-grid")
                 .spacing(egui::vec2(6.0, 6.0))
@@ -170,15 +171,19 @@ impl Studio {
                         } else {
                             format!("Shot {id}{class} {badges}")
                         };
-                        let response = match self.textures.get(id) {
-                            Some(tex) => ui.add(
+                        let response = if let Some(tex) = self.textures.get(id) {
+                            ui.add(
                                 egui::Button::image(
                                     egui::Image::new(tex).fit_to_exact_size(egui::vec2(TILE, TILE)),
                                 )
                                 .selected(selected),
-                            ),
-                            None => ui
-                                .add_sized([TILE, TILE], egui::Button::new("…").selected(selected)),
+                            )
+                        } else {
+                            let (response, retried) = self.placeholder_tile(ui, *id, selected);
+                            if retried {
+                                retry = Some(*id);
+                            }
+                            response
                         };
                         let response = response.on_hover_text(&name);
                         if self.scroll_to == Some(*id) {
@@ -220,6 +225,32 @@ impl Studio {
         });
         if let Some((id, modifiers)) = clicked {
             self.click_shot(id, modifiers);
+        }
+        if let Some(id) = retry {
+            self.retry_render(id);
+        }
+    }
+
+    /// A tile whose picture has not come: "…" while it renders, Retry (with why on hover)
+    /// when its render failed. Returns the tile and whether Retry was clicked.
+    fn placeholder_tile(
+        &self,
+        ui: &mut egui::Ui,
+        id: crate::project::ShotId,
+        selected: bool,
+    ) -> (egui::Response, bool) {
+        let failed = self.render_failures.get(&id);
+        let label = if failed.is_some() { "Retry" } else { "…" };
+        let response = ui.add_sized([TILE, TILE], egui::Button::new(label).selected(selected));
+        match failed {
+            Some(why) => {
+                let clicked = response.clicked();
+                (
+                    response.on_hover_text(format!("Rendering failed: {why}")),
+                    clicked,
+                )
+            }
+            None => (response, false),
         }
     }
 

@@ -380,10 +380,14 @@ impl Worker {
                 pictures,
                 render_ms: started.elapsed().as_secs_f32() * 1000.0,
             }),
-            Ok(Err(error)) => self.out.send(Event::Failed(error)),
-            Err(panic) => self
-                .out
-                .send(Event::Failed(WorkerError::Panicked(panic_message(&*panic)))),
+            Ok(Err(error)) => self.out.send(Event::RenderFailed {
+                ticket: request.ticket,
+                error,
+            }),
+            Err(panic) => self.out.send(Event::RenderFailed {
+                ticket: request.ticket,
+                error: WorkerError::Panicked(panic_message(&*panic)),
+            }),
         }
     }
 

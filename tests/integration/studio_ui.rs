@@ -995,3 +995,42 @@ fn a_project_open_in_one_studio_is_refused_by_a_second() {
     assert!(err.contains("did not create"), "{err}");
     assert_eq!(std::fs::read_dir(&theirs).unwrap().count(), 1);
 }
+
+/// A render that fails (its generator file is damaged) leaves Retry on its tiles, not "…"
+/// for ever; once the file is whole again, Retry renders the shot.
+#[test]
+fn a_failed_render_offers_retry_and_retry_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("project");
+    tiny_test_project(&root, "retry", |_| {});
+    let mut project = Project::open(&root).unwrap();
+    let generator = project.generator_path("demo0000");
+    std::fs::create_dir_all(generator.parent().unwrap()).unwrap();
+    let mut damaged = atelier::project::DEMO_GENERATOR.to_vec();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x10;
+    std::fs::write(&generator, &damaged).unwrap();
+    let latent = atelier::latent::latent_for_seed(5, 64);
+    let id = project.curation.add(atelier::project::Shot::from_seed(
+        5,
+        latent,
+        1.0,
+        "demo0000".into(),
+    ));
+    project.save_curation().unwrap();
+
+    let mut h = harness(studio(&root));
+    wait_for(&mut h, "the failed render", |s| {
+        s.render_failures.contains_key(&id)
+    });
+    assert!(noticed(&h, &["Rendering failed", "Click a tile to retry"]));
+    assert!(h.state().render_failures[&id].contains("damaged"));
+
+    std::fs::write(&generator, atelier::project::DEMO_GENERATOR).unwrap();
+    h.get_by_label(&format!("Shot {id}")).click();
+    settle(&mut h);
+    wait_for(&mut h, "the retried render", |s| {
+        s.textures.contains_key(&id)
+    });
+    assert!(h.state().render_failures.is_empty());
+}

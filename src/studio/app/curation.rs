@@ -41,13 +41,16 @@ impl Studio {
             }
             self.pending.insert(ticket, Pending::Gallery(ids));
             let generator = self.project.generator_path(&generator_id);
-            self.send(Command::Render(RenderRequest {
+            let sent = self.send(Command::Render(RenderRequest {
                 ticket,
                 kind: RenderKind::Gallery,
                 generator,
                 latents,
                 classes,
             }));
+            if !sent {
+                self.render_failed(ticket, "the worker was busy");
+            }
         }
     }
 
