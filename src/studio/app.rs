@@ -163,6 +163,8 @@ pub struct Studio {
     requested: HashSet<ShotId>,
     /// Shots whose render failed, with why: their tiles offer a Retry instead of waiting.
     pub render_failures: HashMap<ShotId, String>,
+    /// A shot moved by the sliders while its live render was in flight (see `request_live`).
+    live_waiting: Option<ShotId>,
     pub(super) favourites_only: bool,
     /// How many shots "Generate" adds.
     pub(super) generate_count: usize,
@@ -174,7 +176,7 @@ pub struct Studio {
     pub(super) tag_draft: String,
     pub(super) columns: usize,
     // Sliders and morph.
-    pub(super) editor: ShotEditor,
+    pub editor: ShotEditor,
     pub(super) morph: Vec<egui::TextureHandle>,
     pub nearest: Option<NearestView>,
     has_reference: bool,
@@ -230,6 +232,7 @@ impl Studio {
             anchor: None,
             requested: HashSet::new(),
             render_failures: HashMap::new(),
+            live_waiting: None,
             favourites_only: false,
             generate_count: 16,
             base_path_text: String::new(),
@@ -291,6 +294,7 @@ impl Studio {
         self.render_failures.clear();
         // Answers to the previous project's requests must not land on this one's shots.
         self.pending.clear();
+        self.live_waiting = None;
         self.latest_ticket.clear();
         self.selected.clear();
         self.editor = ShotEditor::default();
@@ -363,11 +367,22 @@ impl Studio {
                 }
                 self.report_error(format!("Rendering failed: {why}. Click a tile to retry."));
             }
-            Some(Pending::Live { .. } | Pending::Morph) => {
+            Some(Pending::Live { shot, .. }) => {
                 self.report_error(format!("Rendering failed: {why}"));
+                self.live_answered(shot);
             }
+            Some(Pending::Morph) => self.report_error(format!("Rendering failed: {why}")),
             Some(Pending::Nearest(_)) | None => {}
         }
+    }
+
+    /// Live renders sent and not answered yet (at most one per shot: see `request_live`).
+    #[must_use]
+    pub fn live_in_flight(&self) -> usize {
+        self.pending
+            .values()
+            .filter(|p| matches!(p, Pending::Live { .. }))
+            .count()
     }
 
     /// Renders a failed shot again.
@@ -655,6 +670,7 @@ impl Studio {
                 for t in stale {
                     self.pending.remove(&t);
                 }
+                self.live_answered(shot);
             }
             Some(Pending::Morph) => {
                 self.morph = pictures

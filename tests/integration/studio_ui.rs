@@ -189,6 +189,31 @@ fn import_train_select_slide_favourite_export() {
     assert!(shot.edited);
     assert_ne!(h.state().pictures.get(&first).cloned(), picture_before);
 
+    // A drag faster than the worker answers: 20 moves before it can reply. One live render
+    // is in flight at a time; the moves made meanwhile wait, and only the newest of them is
+    // rendered when it answers.
+    let renders_before = h.state().stats.slider_latency_ms.len();
+    for k in 0..20 {
+        let s = h.state_mut();
+        s.editor.amounts[0] = -2.0 + 0.2 * k as f32;
+        s.slider_moved();
+        assert_eq!(s.live_in_flight(), 1);
+    }
+    let last = h
+        .state()
+        .project
+        .curation
+        .get(first)
+        .unwrap()
+        .latent
+        .clone();
+    wait_for(&mut h, "the drag's last render", |s| {
+        s.live_in_flight() == 0
+    });
+    let rendered = h.state().stats.slider_latency_ms.len() - renders_before;
+    assert_eq!(rendered, 2, "the first move and the newest waiting one");
+    assert_eq!(h.state().project.curation.get(first).unwrap().latent, last);
+
     // Shift-click selects a range; arrow keys move the selection.
     let ids = h.state().visible_ids();
     h.get_by_label(&format!("Shot {}", ids[3]))

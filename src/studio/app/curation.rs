@@ -278,10 +278,28 @@ impl Studio {
         shot.latent.clone_from(&latent);
         shot.truncation = truncation;
         shot.edited = true;
-        let generator_id = shot.generator_id.clone();
-        let class = shot.class.clone();
-        let generator = self.project.generator_path(&generator_id);
         self.mark_curation();
+        self.request_live(id);
+    }
+
+    /// Renders shot `id` as it is now, live. At most one live render per shot is in flight:
+    /// moves made meanwhile are remembered and rendered, newest only, when it answers, so a
+    /// drag never fills the worker's queue.
+    pub(super) fn request_live(&mut self, id: ShotId) {
+        let in_flight = self
+            .pending
+            .values()
+            .any(|p| matches!(p, Pending::Live { shot, .. } if *shot == id));
+        if in_flight {
+            self.live_waiting = Some(id);
+            return;
+        }
+        let Some(shot) = self.project.curation.get(id) else {
+            return;
+        };
+        let latents = vec![truncate(&shot.latent, shot.truncation)];
+        let classes = vec![shot.class.clone()];
+        let generator = self.project.generator_path(&shot.generator_id);
         let ticket = self.ticket();
         self.latest_ticket.insert(id, ticket);
         self.pending.insert(
@@ -291,13 +309,24 @@ impl Studio {
                 sent: Instant::now(),
             },
         );
-        self.send(Command::Render(RenderRequest {
+        let sent = self.send(Command::Render(RenderRequest {
             ticket,
             kind: RenderKind::Live,
             generator,
-            latents: vec![truncate(&latent, truncation)],
-            classes: vec![class],
+            latents,
+            classes,
         }));
+        if !sent {
+            self.pending.remove(&ticket);
+        }
+    }
+
+    /// A live render answered (or failed): the newest move made meanwhile goes out now.
+    pub(super) fn live_answered(&mut self, shot: ShotId) {
+        if self.live_waiting == Some(shot) {
+            self.live_waiting = None;
+            self.request_live(shot);
+        }
     }
 
     /// With exactly two shots selected, renders the morph strip between them.
@@ -334,6 +363,8 @@ impl Studio {
             })
             .collect();
         let ticket = self.ticket();
+        // The worker renders only the newest morph: older ones will never answer.
+        self.pending.retain(|_, p| !matches!(p, Pending::Morph));
         self.pending.insert(ticket, Pending::Morph);
         let generator = self.project.generator_path(&sa.generator_id);
         self.send(Command::Render(RenderRequest {
