@@ -187,6 +187,24 @@ pub enum Event {
     Failed(WorkerError),
 }
 
+impl Event {
+    /// Whether a later event of the same kind makes this one worth nothing: progress, the
+    /// preview grid, metrics (also in the run's `metrics.jsonl`). A worker whose listener is
+    /// behind may drop these; every other event (results, errors, ends) must arrive.
+    #[must_use]
+    pub fn superseded_by_newer(&self) -> bool {
+        matches!(
+            self,
+            Self::PreviewGrid { .. }
+                | Self::ImportProgress(_)
+                | Self::Train(
+                    crate::train::TrainEvent::Stepped { .. } | crate::train::TrainEvent::Metrics(_)
+                )
+                | Self::Upscaler(UpscalerEvent::Progress { .. })
+        )
+    }
+}
+
 /// News of the upscaler the worker is learning.
 #[derive(Clone, Debug, PartialEq)]
 pub enum UpscalerEvent {
@@ -237,6 +255,8 @@ pub enum WorkerError {
     },
     #[error("no generator is loaded yet; open a checkpoint or train first")]
     NoGenerator,
+    #[error("{0} gallery renders are already waiting; try again when they are done")]
+    Busy(usize),
     #[error("a training run is already going; stop it first")]
     AlreadyTraining,
     #[error(

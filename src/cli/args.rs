@@ -74,6 +74,13 @@ pub struct TrainUpscalerArgs {
     /// Continue the upscaler in the output file.
     #[arg(long)]
     pub resume: bool,
+    /// Start from this upscaler's network (a file, or `shipped`) instead of random weights:
+    /// fine-tuning, as the studio does for a project's photos.
+    #[arg(long, conflicts_with = "resume")]
+    pub init: Option<String>,
+    /// Adam's learning rate (default 5e-4, and a fifth of the base's when fine-tuning).
+    #[arg(long)]
+    pub lr: Option<f64>,
     #[arg(long)]
     pub seed: Option<u64>,
     /// Crops per step.

@@ -11,9 +11,9 @@ use super::{cancel_flag, resolve_device};
 use crate::export::Picture;
 use crate::model::upscaler::UpscalerConfig;
 use crate::upscale::{
-    ChosenUpscaler, PhotoPool, RunLimits, UPSCALER_FILE, UpscalerFile, UpscalerRecipe,
-    UpscalerTraining, choose_upscaler, compare_on_photos, enlarge_lanczos, side_by_side,
-    upscaler_of_folder,
+    ChosenUpscaler, FINE_TUNE_LR_DIVISOR, PhotoPool, RunLimits, UPSCALER_FILE, UpscalerFile,
+    UpscalerRecipe, UpscalerTraining, choose_upscaler, compare_on_photos, enlarge_lanczos,
+    side_by_side, upscaler_of_folder,
 };
 
 /// How often a training upscaler is saved.
@@ -71,31 +71,14 @@ pub(super) fn train_upscaler(args: &TrainUpscalerArgs, quiet: bool) -> Result<()
     } else {
         None
     };
-    let mut recipe = saved.as_ref().map_or_else(
-        || UpscalerRecipe {
-            upscaler: UpscalerConfig {
-                factor: args.factor,
-                ..UpscalerConfig::default()
-            },
-            ..UpscalerRecipe::default()
-        },
-        |f| f.recipe.clone(),
-    );
-    if saved.is_none() {
-        if let Some(seed) = args.seed {
-            recipe.training.seed = seed;
+    let base = match args.init.as_deref() {
+        Some("shipped") => Some(UpscalerFile::shipped()?),
+        Some(path) => {
+            Some(UpscalerFile::load(Path::new(path)).with_context(|| format!("--init {path}"))?)
         }
-        if let Some(batch) = args.batch {
-            recipe.training.batch = batch;
-        }
-        if let Some(width) = args.width {
-            recipe.upscaler.width = width;
-        }
-        if let Some(blocks) = args.blocks {
-            recipe.upscaler.blocks = blocks;
-        }
-    }
-    recipe.validate().context("the upscaler's settings")?;
+        None => None,
+    };
+    let recipe = recipe_from_args(args, saved.as_ref(), base.as_ref())?;
     let chosen = resolve_device(args.device)?;
     let high_side = (recipe.training.patch * recipe.upscaler.factor) as u32;
     let started = Instant::now();
@@ -117,9 +100,12 @@ pub(super) fn train_upscaler(args: &TrainUpscalerArgs, quiet: bool) -> Result<()
     for (path, why) in report.skipped.iter().take(10) {
         eprintln!("  skipped {}: {why}", path.display());
     }
-    let mut run = match &saved {
-        Some(file) => UpscalerTraining::resume(file, &pool, &chosen.device)?,
-        None => UpscalerTraining::new(recipe.clone(), &pool, &chosen.device)?,
+    let mut run = match (&saved, &base) {
+        (Some(file), _) => UpscalerTraining::resume(file, &pool, &chosen.device)?,
+        (None, Some(base)) => {
+            UpscalerTraining::fine_tune(base, recipe.clone(), &pool, &chosen.device)?
+        }
+        (None, None) => UpscalerTraining::new(recipe.clone(), &pool, &chosen.device)?,
     };
     let cancel = cancel_flag();
     let budget = args.minutes.map(|m| Duration::from_secs_f64(m * 60.0));
@@ -145,6 +131,49 @@ pub(super) fn train_upscaler(args: &TrainUpscalerArgs, quiet: bool) -> Result<()
         run.seconds()
     );
     Ok(())
+}
+
+/// The recipe a `train-upscaler` run uses: the resumed file's, the `--init` base's (at a
+/// fifth of its learning rate) or a new one, with the flags that may change it.
+fn recipe_from_args(
+    args: &TrainUpscalerArgs,
+    saved: Option<&UpscalerFile>,
+    base: Option<&UpscalerFile>,
+) -> Result<UpscalerRecipe> {
+    let mut recipe = saved.or(base).map_or_else(
+        || UpscalerRecipe {
+            upscaler: UpscalerConfig {
+                factor: args.factor,
+                ..UpscalerConfig::default()
+            },
+            ..UpscalerRecipe::default()
+        },
+        |f| f.recipe.clone(),
+    );
+    if let Some(lr) = args.lr {
+        recipe.training.lr = lr;
+    } else if base.is_some() {
+        recipe.training.lr /= FINE_TUNE_LR_DIVISOR;
+    }
+    if saved.is_none() {
+        if let Some(seed) = args.seed {
+            recipe.training.seed = seed;
+        }
+        if let Some(batch) = args.batch {
+            recipe.training.batch = batch;
+        }
+        if base.is_some() && (args.width.is_some() || args.blocks.is_some()) {
+            bail!("--width and --blocks are the --init upscaler's; leave them out to fine-tune it");
+        }
+        if let Some(width) = args.width {
+            recipe.upscaler.width = width;
+        }
+        if let Some(blocks) = args.blocks {
+            recipe.upscaler.blocks = blocks;
+        }
+    }
+    recipe.validate().context("the upscaler's settings")?;
+    Ok(recipe)
 }
 
 pub(super) fn upscale(args: &UpscaleArgs) -> Result<()> {

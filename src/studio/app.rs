@@ -57,6 +57,9 @@ enum Pending {
     Morph,
 }
 
+/// Notices the status log keeps at least (the oldest go first).
+pub const MAX_NOTICES: usize = 200;
+
 /// One line in the status log.
 #[derive(Clone, Debug)]
 pub struct Notice {
@@ -324,19 +327,23 @@ impl Studio {
     }
 
     pub fn notify(&mut self, text: impl Into<String>) {
-        self.notices.push(Notice {
-            text: text.into(),
-            is_error: false,
-            at: Instant::now(),
-        });
+        self.push_notice(text.into(), false);
     }
 
     pub fn report_error(&mut self, text: impl Into<String>) {
+        self.push_notice(text.into(), true);
+    }
+
+    /// Keeps the newest [`MAX_NOTICES`] (trimmed in batches, so a burst costs one move).
+    fn push_notice(&mut self, text: String, is_error: bool) {
         self.notices.push(Notice {
-            text: text.into(),
-            is_error: true,
+            text,
+            is_error,
             at: Instant::now(),
         });
+        if self.notices.len() >= 2 * MAX_NOTICES {
+            self.notices.drain(..MAX_NOTICES);
+        }
     }
 
     /// Pause, Continue, Stop: always delivered (see [`Control`]).

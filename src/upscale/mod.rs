@@ -19,7 +19,7 @@ pub use file::{
 };
 pub use measure::{Comparison, FidelityFigures, compare_on_photos, psnr, side_by_side, ssim_luma};
 pub use pairs::{PairBatch, PhotoPool, PoolReport};
-pub use train::{RunLimits, TrainProgress, UpscalerTraining};
+pub use train::{FINE_TUNE_LR_DIVISOR, RunLimits, TrainProgress, UpscalerTraining};
 
 use thiserror::Error;
 

@@ -26,6 +26,10 @@ pub struct TrainProgress {
     pub loss: f32,
 }
 
+/// Fine-tuning steps at this fraction of the base's learning rate: the base is already near
+/// a good minimum, and full-size Adam steps from fresh moments would first undo some of it.
+pub const FINE_TUNE_LR_DIVISOR: f64 = 5.0;
+
 /// When a [`UpscalerTraining::run`] ends, and how often it saves.
 #[derive(Clone, Copy, Debug)]
 pub struct RunLimits {
@@ -88,15 +92,22 @@ impl UpscalerTraining {
         })
     }
 
-    /// Starts from `base`'s network (its shape and settings too) with a fresh optimiser:
+    /// Starts from `base`'s network (`recipe` must have its shape) with a fresh optimiser:
     /// fine-tuning the shipped upscaler on a project's photos, so even a short session is
     /// never far from the upscaler it started from.
     pub fn fine_tune(
         base: &UpscalerFile,
+        recipe: UpscalerRecipe,
         pool: &PhotoPool,
         device: &Device,
     ) -> Result<Self, UpscaleError> {
-        let mut run = Self::new(base.recipe.clone(), pool, device)?;
+        if recipe.upscaler != base.recipe.upscaler {
+            return Err(UpscaleError::NotAnUpscaler {
+                path: "the base upscaler".into(),
+                message: "its network has another shape than the recipe's".into(),
+            });
+        }
+        let mut run = Self::new(recipe, pool, device)?;
         let net = run.net.take().ok_or_else(|| record_error("no network"))?;
         let bytes = base
             .checkpoint

@@ -38,6 +38,9 @@ pub const WORKER_THREAD: &str = "atelier-worker";
 
 /// Capacity of the command and event channels.
 const CHANNEL_CAPACITY: usize = 256;
+/// Gallery render requests the worker queues at most; more are answered with an error
+/// (their tiles offer Retry) rather than held without bound.
+pub const GALLERY_QUEUE_CAP: usize = 1024;
 /// Capacity of the control channel: the worker reads it between any two commands, renders or
 /// steps, so it only fills if the worker is stuck.
 pub const CONTROL_CAPACITY: usize = 64;
@@ -303,6 +306,12 @@ impl Worker {
             Command::Render(request) => match request.kind {
                 RenderKind::Live => self.live = Some(request),
                 RenderKind::Morph => self.morph = Some(request),
+                RenderKind::Gallery if self.gallery.len() >= GALLERY_QUEUE_CAP => {
+                    self.out.send(Event::RenderFailed {
+                        ticket: request.ticket,
+                        error: WorkerError::Busy(self.gallery.len()),
+                    });
+                }
                 RenderKind::Gallery => self.gallery.push_back(request),
             },
             Command::SetReference(set) => self.reference.set(*set),

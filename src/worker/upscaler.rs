@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use burn::tensor::Device;
 
 use crate::protocol::UpscalerEvent;
-use crate::upscale::{PhotoPool, UpscaleError, UpscalerFile, UpscalerTraining};
+use crate::upscale::{
+    FINE_TUNE_LR_DIVISOR, PhotoPool, UpscaleError, UpscalerFile, UpscalerTraining,
+};
 
 /// How often the learning upscaler is saved (a kill loses at most this much).
 const SAVE_EVERY: Duration = Duration::from_secs(60);
@@ -51,9 +53,12 @@ impl UpscalerJob {
             .as_ref()
             .and_then(|f| UpscalerTraining::resume(f, &pool, device).ok());
         let resumed_at = resumed.as_ref().map(UpscalerTraining::steps);
-        let training = match resumed {
-            Some(t) => t,
-            None => UpscalerTraining::fine_tune(&shipped, &pool, device)?,
+        let training = if let Some(t) = resumed {
+            t
+        } else {
+            let mut recipe = shipped.recipe.clone();
+            recipe.training.lr /= FINE_TUNE_LR_DIVISOR;
+            UpscalerTraining::fine_tune(&shipped, recipe, &pool, device)?
         };
         let started = UpscalerEvent::Started {
             photos: pool.len(),

@@ -84,6 +84,30 @@ fn train_an_upscaler_resume_it_and_enlarge_with_it() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("after 3 steps"), "{out}");
 
+    // Fine-tuning the shipped upscaler keeps its shape, whatever the flags for a new one say.
+    let tuned = tmp.path().join("tuned.atl");
+    let (code, out, err) = atelier(&[
+        "train-upscaler",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        tuned.to_str().unwrap(),
+        "--init",
+        "shipped",
+        "--steps",
+        "1",
+        "--batch",
+        "2",
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("4 residual blocks of 32 channels"), "{err}");
+    let tuned = atelier::upscale::UpscalerFile::load(&tuned).unwrap();
+    let shipped = atelier::upscale::UpscalerFile::shipped().unwrap();
+    assert_eq!(tuned.recipe.upscaler, shipped.recipe.upscaler);
+    assert!((tuned.recipe.training.lr - shipped.recipe.training.lr / 5.0).abs() < 1e-12);
+
     // 4× per pass; 8× chains two passes and shrinks the last to size.
     let photo = data.join("photo-0.png");
     for (factor, side) in [("4", (480, 400)), ("8", (960, 800))] {
