@@ -104,7 +104,8 @@ fn a_burst_of_slider_requests_renders_once_and_gallery_requests_all_render() {
         "gallery requests in order"
     );
 
-    // A latent of the wrong length is a typed error; the worker keeps serving.
+    // A latent of the wrong length is a typed error naming its request; the worker keeps
+    // serving.
     w.commands
         .send(Command::Render(RenderRequest {
             ticket: 7,
@@ -116,7 +117,10 @@ fn a_burst_of_slider_requests_renders_once_and_gallery_requests_all_render() {
         .unwrap();
     assert!(matches!(
         next_event(&w),
-        Event::Failed(WorkerError::Render(_))
+        Event::RenderFailed {
+            ticket: 7,
+            error: WorkerError::Render(_)
+        }
     ));
     w.commands.send(render(8, RenderKind::Gallery, 1)).unwrap();
     assert!(matches!(next_event(&w), Event::Rendered { ticket: 8, .. }));
