@@ -26,11 +26,9 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use crate::device::GpuErrorLog;
 use crate::export::Picture;
 use crate::protocol::{
-    Command, Control, Event, RenderKind, RenderRequest, TrainRequest, TrainingState, UpscalerEvent,
-    WorkerError,
+    Command, Control, Event, RenderKind, RenderRequest, TrainRequest, TrainingState, WorkerError,
 };
 use crate::train::{Checkpoint, LATEST, StepOutcome, TrainEvent, TrainRun};
-use crate::upscale::UpscaleError;
 use samplers::SamplerCache;
 
 /// The worker thread's name; GPU errors raised on it are attributed to training.
@@ -317,52 +315,9 @@ impl Worker {
             Command::SetReference(set) => self.reference.set(*set),
             Command::FindNearest { ticket, picture } => self.nearest = Some((ticket, picture)),
             Command::TrainUpscaler { data, out, minutes } => {
-                self.stop_upscaler();
-                match upscaler::UpscalerJob::start(&data, &out, minutes, &self.device.device) {
-                    Ok((job, started)) => {
-                        self.upscaler = Some(job);
-                        self.out.send(Event::Upscaler(started));
-                    }
-                    Err(e) => self
-                        .out
-                        .send(Event::Upscaler(UpscalerEvent::Failed(e.to_string()))),
-                }
+                self.start_upscaler(&data, &out, minutes);
             }
         }
-    }
-
-    /// One step of the upscaler being learnt, if any.
-    fn upscaler_one_step(&mut self) {
-        let Some(job) = self.upscaler.as_mut() else {
-            return;
-        };
-        let result = catch_unwind(AssertUnwindSafe(|| job.step()))
-            .unwrap_or_else(|panic| Err(UpscaleError::Device(panic_message(&*panic))));
-        match result {
-            Ok(Some(event)) => {
-                if matches!(event, UpscalerEvent::Finished { .. }) {
-                    self.upscaler = None;
-                }
-                self.out.send(Event::Upscaler(event));
-            }
-            Ok(None) => {}
-            Err(e) => {
-                self.upscaler = None;
-                self.out
-                    .send(Event::Upscaler(UpscalerEvent::Failed(e.to_string())));
-            }
-        }
-    }
-
-    /// Saves and ends the upscaler being learnt, if any.
-    fn stop_upscaler(&mut self) {
-        let Some(mut job) = self.upscaler.take() else {
-            return;
-        };
-        let event = catch_unwind(AssertUnwindSafe(|| job.finish()))
-            .unwrap_or_else(|panic| Err(UpscaleError::Device(panic_message(&*panic))))
-            .unwrap_or_else(|e| UpscalerEvent::Failed(e.to_string()));
-        self.out.send(Event::Upscaler(event));
     }
 
     fn render(&mut self, request: RenderRequest) {

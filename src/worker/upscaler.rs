@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
 
-use crate::protocol::UpscalerEvent;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::panic_message;
+use crate::protocol::{Event, UpscalerEvent};
 use crate::upscale::{
     FINE_TUNE_LR_DIVISOR, PhotoPool, UpscaleError, UpscalerFile, UpscalerTraining,
 };
@@ -117,5 +120,55 @@ impl UpscalerJob {
             path: self.out.clone(),
             steps: self.training.steps(),
         })
+    }
+}
+
+impl super::Worker {
+    /// Starts learning (ending the upscaler being learnt first, saved).
+    pub(super) fn start_upscaler(&mut self, data: &Path, out: &Path, minutes: f64) {
+        self.stop_upscaler();
+        match UpscalerJob::start(data, out, minutes, &self.device.device) {
+            Ok((job, started)) => {
+                self.upscaler = Some(job);
+                self.out.send(Event::Upscaler(started));
+            }
+            Err(e) => self
+                .out
+                .send(Event::Upscaler(UpscalerEvent::Failed(e.to_string()))),
+        }
+    }
+
+    /// One step of the upscaler being learnt, if any.
+    pub(super) fn upscaler_one_step(&mut self) {
+        let Some(job) = self.upscaler.as_mut() else {
+            return;
+        };
+        let result = catch_unwind(AssertUnwindSafe(|| job.step()))
+            .unwrap_or_else(|panic| Err(UpscaleError::Device(panic_message(&*panic))));
+        match result {
+            Ok(Some(event)) => {
+                if matches!(event, UpscalerEvent::Finished { .. }) {
+                    self.upscaler = None;
+                }
+                self.out.send(Event::Upscaler(event));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                self.upscaler = None;
+                self.out
+                    .send(Event::Upscaler(UpscalerEvent::Failed(e.to_string())));
+            }
+        }
+    }
+
+    /// Saves and ends the upscaler being learnt, if any.
+    pub(super) fn stop_upscaler(&mut self) {
+        let Some(mut job) = self.upscaler.take() else {
+            return;
+        };
+        let event = catch_unwind(AssertUnwindSafe(|| job.finish()))
+            .unwrap_or_else(|panic| Err(UpscaleError::Device(panic_message(&*panic))))
+            .unwrap_or_else(|e| UpscalerEvent::Failed(e.to_string()));
+        self.out.send(Event::Upscaler(event));
     }
 }

@@ -11,18 +11,7 @@ use crate::common;
 use std::path::Path;
 use std::process::Command;
 
-fn atelier(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_atelier"))
-        .args(args)
-        .arg("--quiet")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::common::atelier;
 
 /// `atelier sample` of `count` shots from `run` into `out` on the CPU, plus `extra` flags.
 fn sample_on_cpu(run: &Path, out: &Path, count: u32, extra: &[&str]) -> (i32, String, String) {

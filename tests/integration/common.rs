@@ -2,6 +2,20 @@
 
 use std::path::Path;
 
+/// Runs the `atelier` binary quietly: exit code, stdout, stderr.
+pub fn atelier(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .args(args)
+        .arg("--quiet")
+        .output()
+        .expect("running the atelier binary");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Two class folders of 28 px demo shirts: `light` (light on dark) and `dark` (the same shirts
 /// drawn dark on light), `per_class` each, from seed `first_seed` on. A classifier tells them
 /// apart at once, so class-aware checks have a known answer.

@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,18 +12,7 @@ use atelier::protocol::{Command as WorkerCommand, Control, Event, UpscalerEvent}
 use atelier::worker::{WorkerDevice, spawn_worker};
 use burn::tensor::Device;
 
-fn atelier(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_atelier"))
-        .args(args)
-        .arg("--quiet")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::common::atelier;
 
 /// Four 120 × 100 colour "photos" with stripes and checks: detail a 4× shrink loses.
 fn photo_folder(dir: &Path) {
@@ -64,6 +52,23 @@ fn tiny_upscaler(data: &Path, out: &Path, steps: &str, resume: bool) -> (i32, St
         args.push("--resume");
     }
     atelier(&args)
+}
+
+/// `atelier upscale --upscaler FILE --image PHOTO --factor F --out BIG` on the CPU.
+fn upscale_with(upscaler: &Path, photo: &Path, factor: &str, big: &Path) -> (i32, String, String) {
+    atelier(&[
+        "upscale",
+        "--upscaler",
+        upscaler.to_str().unwrap(),
+        "--image",
+        photo.to_str().unwrap(),
+        "--factor",
+        factor,
+        "--out",
+        big.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ])
 }
 
 #[test]
@@ -112,19 +117,7 @@ fn train_an_upscaler_resume_it_and_enlarge_with_it() {
     let photo = data.join("photo-0.png");
     for (factor, side) in [("4", (480, 400)), ("8", (960, 800))] {
         let big = tmp.path().join(format!("big-{factor}.png"));
-        let (code, out, err) = atelier(&[
-            "upscale",
-            "--upscaler",
-            file.to_str().unwrap(),
-            "--image",
-            photo.to_str().unwrap(),
-            "--factor",
-            factor,
-            "--out",
-            big.to_str().unwrap(),
-            "--device",
-            "cpu",
-        ]);
+        let (code, out, err) = upscale_with(&file, &photo, factor, &big);
         assert_eq!(code, 0, "{out}{err}");
         assert!(out.contains("learnt-4x:"), "{out}");
         assert_eq!(image::image_dimensions(&big).unwrap(), side);
@@ -159,19 +152,7 @@ fn a_damaged_or_missing_upscaler_falls_back_to_lanczos_with_a_notice() {
     let photo = data.join("photo-1.png");
     for upscaler in [file.clone(), tmp.path().join("missing.atl")] {
         let big = tmp.path().join("big.png");
-        let (code, out, err) = atelier(&[
-            "upscale",
-            "--upscaler",
-            upscaler.to_str().unwrap(),
-            "--image",
-            photo.to_str().unwrap(),
-            "--factor",
-            "2",
-            "--out",
-            big.to_str().unwrap(),
-            "--device",
-            "cpu",
-        ]);
+        let (code, out, err) = upscale_with(&upscaler, &photo, "2", &big);
         assert_eq!(code, 0, "{out}{err}");
         assert!(err.contains("enlarging with Lanczos instead"), "{err}");
         assert!(out.contains("lanczos3"), "{out}");

@@ -1,0 +1,406 @@
+//! The studio's answers to the worker and to its background threads: events in, state and
+//! notices out, and what a render that failed leaves on its tiles.
+
+use std::fmt::Write as _;
+
+use eframe::egui;
+
+use super::{
+    AfterImport, Command, Control, DialogPurpose, EVENTS_PER_FRAME, Event, GeneratorInfo,
+    ImportSource, Message, NearestView, Pending, Picture, ReferenceSet, RunSummary, ShotId, Studio,
+    Ticket, TrainEvent, TrainingState, WorkerError, run_name, texture,
+};
+
+impl Studio {
+    /// A render that will not come: its tiles show why, with a Retry; a slider's or morph's
+    /// shot keeps its last picture.
+    pub(super) fn render_failed(&mut self, ticket: Ticket, why: &str) {
+        match self.pending.remove(&ticket) {
+            Some(Pending::Gallery(ids)) => {
+                for id in ids {
+                    if self.latest_ticket.get(&id) == Some(&ticket) {
+                        self.render_failures.insert(id, why.to_string());
+                    }
+                }
+                self.report_error(format!("Rendering failed: {why}. Click a tile to retry."));
+            }
+            Some(Pending::Live { shot, .. }) => {
+                self.report_error(format!("Rendering failed: {why}"));
+                self.live_answered(shot);
+            }
+            Some(Pending::Morph) => self.report_error(format!("Rendering failed: {why}")),
+            Some(Pending::Nearest(_)) | None => {}
+        }
+    }
+
+    /// Live renders sent and not answered yet (at most one per shot: see `request_live`).
+    #[must_use]
+    pub fn live_in_flight(&self) -> usize {
+        self.pending
+            .values()
+            .filter(|p| matches!(p, Pending::Live { .. }))
+            .count()
+    }
+
+    /// Renders a failed shot again.
+    pub fn retry_render(&mut self, id: ShotId) {
+        if self.render_failures.remove(&id).is_some() {
+            self.requested.remove(&id);
+            self.request_shots(&[id]);
+        }
+    }
+
+    // ----- events -------------------------------------------------------------------------
+
+    /// Drains worker, import and background messages (bounded per frame).
+    pub fn pump(&mut self, ctx: &egui::Context) {
+        self.ctx = Some(ctx.clone());
+        for _ in 0..EVENTS_PER_FRAME {
+            let event = self
+                .worker
+                .events
+                .try_recv()
+                .or_else(|_| self.imports.1.try_recv());
+            match event {
+                Ok(event) => self.on_event(ctx, event),
+                Err(_) => break,
+            }
+        }
+        while let Ok(message) = self.background.rx.try_recv() {
+            self.on_message(message);
+        }
+        self.save_if_due();
+    }
+
+    fn on_event(&mut self, ctx: &egui::Context, event: Event) {
+        match event {
+            Event::GeneratorReady(info) => self.on_generator(info),
+            Event::Rendered {
+                ticket,
+                kind: _,
+                pictures,
+                render_ms,
+            } => self.on_rendered(ctx, ticket, pictures, render_ms),
+            Event::Train(event) => self.on_train_event(event),
+            Event::TrainingState(TrainingState::Idle) => self.training.state = None,
+            Event::TrainingState(state) => self.training.state = Some(state),
+            Event::PreviewGrid { step, picture } => {
+                let handle = texture(ctx, "preview-grid", &picture);
+                self.training.preview = Some((step, handle));
+            }
+            Event::TrainingEnded(summary) => self.on_training_ended(summary),
+            Event::ImportProgress(p) => self.import.progress = Some(p),
+            Event::Imported {
+                report,
+                thumbnails,
+                dataset,
+                fitted_recipe,
+            } => {
+                self.import.running = false;
+                let quiet = std::mem::take(&mut self.import.quiet);
+                if let Some(fit) = fitted_recipe {
+                    self.switch_to_colour_recipe(&fit, &report, "they were imported at that size");
+                } else if !quiet && self.fit_recipe_to_colour(&report) {
+                    // Read at the grey recipe's size: read the photos again at the new one.
+                    let tips = std::mem::take(&mut self.import.pending_tips);
+                    self.import_source(ImportSource::Folder(report.root.clone()));
+                    self.import.pending_tips = tips;
+                    return;
+                }
+                let data = &self.project.settings.preset.data;
+                self.send(Command::SetReference(Box::new(ReferenceSet {
+                    dataset,
+                    split: data.split,
+                    split_seed: data.split_seed,
+                })));
+                self.has_reference = true;
+                self.request_nearest();
+                if quiet {
+                    self.start_queued_import();
+                    return;
+                }
+                self.fit_small_folder(report.imported);
+                self.suggest_conditional(&report.per_class);
+                self.import.thumbnails = thumbnails
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| texture(ctx, &format!("import-thumb-{i}"), p))
+                    .collect();
+                self.notify(format!(
+                    "Imported {} images ({} skipped) from {}",
+                    report.imported,
+                    report.skipped.len(),
+                    report.root.display()
+                ));
+                self.project.settings.data_dir = Some(report.root.clone());
+                self.import.tips = std::mem::take(&mut self.import.pending_tips);
+                self.import.report = Some(report);
+                self.import.window_open = true;
+                self.mark_settings();
+                if std::mem::take(&mut self.import.then) == AfterImport::Train {
+                    self.start_training(false);
+                }
+            }
+            Event::ShotsDropped(shots) => self.on_shots_dropped(shots),
+            Event::Nearest {
+                ticket,
+                picture,
+                distance,
+                threshold,
+            } => {
+                if let Some(Pending::Nearest(shot)) = self.pending.remove(&ticket) {
+                    self.nearest = Some(NearestView {
+                        shot,
+                        texture: texture(ctx, "nearest-train", &picture),
+                        distance,
+                        threshold,
+                    });
+                }
+            }
+            Event::Upscaler(event) => self.on_upscaler_event(event),
+            Event::RenderFailed { ticket, error } => {
+                self.render_failed(ticket, &error.to_string());
+            }
+            Event::Failed(error) => self.on_failure(&error),
+        }
+    }
+
+    fn on_training_ended(&mut self, summary: RunSummary) {
+        self.training.state = None;
+        let why = if summary.early_stopped {
+            "stopped early (no better held-out SWD)"
+        } else if summary.cancelled {
+            "stopped; checkpoint saved"
+        } else {
+            "finished"
+        };
+        self.notify(format!(
+            "Training {why} at step {} of {}",
+            summary.step, summary.total_steps
+        ));
+        self.training.last_summary = Some(summary);
+    }
+
+    fn on_failure(&mut self, error: &WorkerError) {
+        self.report_error(format!("{error}"));
+        if matches!(error, WorkerError::Import(_) | WorkerError::Copy { .. }) {
+            self.import.running = false;
+            // A failed quiet import must not make the user's next one quiet too.
+            if std::mem::take(&mut self.import.quiet) && self.import.queued.is_some() {
+                self.start_queued_import();
+            } else {
+                self.import.then = AfterImport::Nothing;
+            }
+        }
+    }
+
+    /// Starts the import the user asked for while a quiet one ran, if any.
+    pub(super) fn start_queued_import(&mut self) {
+        if let Some(source) = self.import.queued.take() {
+            self.import_source(source);
+        }
+    }
+
+    fn on_generator(&mut self, info: GeneratorInfo) {
+        if !info.pinned.starts_with(self.project.generators_dir()) {
+            // The final checkpoint of a run from a project that was closed meanwhile.
+            return;
+        }
+        let first = self.generator.is_none();
+        self.notify(format!(
+            "Generator {} ready (step {}, {} px, {} directions)",
+            info.id,
+            info.step,
+            info.model.resolution(),
+            info.directions.vectors.len()
+        ));
+        self.project.settings.generator_id = Some(info.id.clone());
+        self.mark_settings();
+        // New directions: keep the edits made so far by starting the sliders from the shot's
+        // current latent.
+        if let Some(shot) = self
+            .editor
+            .shot
+            .and_then(|id| self.project.curation.get(id))
+        {
+            self.editor.base.clone_from(&shot.latent);
+        }
+        self.editor.amounts = vec![0.0; info.directions.vectors.len()];
+        self.generator = Some(info);
+        if first && self.project.curation.shots.is_empty() {
+            self.generate(24);
+        }
+    }
+
+    fn on_train_event(&mut self, event: TrainEvent) {
+        match event {
+            TrainEvent::Started {
+                step,
+                total_steps,
+                train_images,
+                ..
+            } => {
+                self.training.step = step;
+                self.training.total_steps = total_steps;
+                self.training.train_images = train_images;
+                self.training.metrics.retain(|m| m.step <= step);
+                self.training.quality.retain(|q| q.step <= step);
+            }
+            TrainEvent::Stepped { step, total_steps } => {
+                self.training.step = step;
+                self.training.total_steps = total_steps;
+                self.stats.step(step);
+            }
+            TrainEvent::Metrics(m) => self.training.metrics.push(m),
+            TrainEvent::Quality { record, best } => {
+                if best {
+                    self.notify(format!(
+                        "New best held-out SWD {:.1} at step {}",
+                        record.swd, record.step
+                    ));
+                }
+                let step = record.step;
+                self.training.quality.push(record);
+                if best {
+                    let path = self
+                        .project
+                        .run_dir(&run_name(self))
+                        .join(crate::train::BEST);
+                    self.remember_checkpoint(path, step);
+                }
+            }
+            TrainEvent::Checkpoint { path, step } => self.remember_checkpoint(path, step),
+            TrainEvent::Notice(text) => self.notify(text),
+            TrainEvent::Imported(_) | TrainEvent::Preview { .. } => {}
+        }
+    }
+
+    fn on_rendered(
+        &mut self,
+        ctx: &egui::Context,
+        ticket: Ticket,
+        pictures: Vec<Picture>,
+        render_ms: f32,
+    ) {
+        match self.pending.remove(&ticket) {
+            Some(Pending::Gallery(ids)) => {
+                let primary = self.primary();
+                let primary_changed = primary.is_some_and(|p| ids.contains(&p));
+                if primary_changed {
+                    self.nearest = None;
+                }
+                for (id, picture) in ids.into_iter().zip(pictures) {
+                    if self.latest_ticket.get(&id).is_some_and(|t| *t > ticket) {
+                        continue;
+                    }
+                    self.textures
+                        .insert(id, texture(ctx, &format!("shot-{id}"), &picture));
+                    self.pictures.insert(id, picture);
+                }
+                if primary_changed {
+                    self.request_nearest();
+                }
+            }
+            Some(Pending::Live { shot, sent }) => {
+                if let Some(picture) = pictures.into_iter().next() {
+                    self.textures
+                        .insert(shot, texture(ctx, &format!("shot-{shot}"), &picture));
+                    self.pictures.insert(shot, picture);
+                    self.request_nearest();
+                    let training = matches!(self.training.state, Some(TrainingState::Running));
+                    self.stats
+                        .slider(sent.elapsed().as_secs_f32() * 1000.0, render_ms, training);
+                }
+                // Older live requests were coalesced away by the worker.
+                let stale: Vec<Ticket> = self
+                    .pending
+                    .iter()
+                    .filter(|(t, p)| **t < ticket && matches!(p, Pending::Live { .. }))
+                    .map(|(t, _)| *t)
+                    .collect();
+                self.stats.live_superseded += stale.len() as u64;
+                for t in stale {
+                    self.pending.remove(&t);
+                }
+                self.live_answered(shot);
+            }
+            Some(Pending::Morph) => {
+                self.morph = pictures
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| texture(ctx, &format!("morph-{i}"), p))
+                    .collect();
+            }
+            // Nearest-image answers come as their own event; unknown tickets are stale.
+            Some(Pending::Nearest(_)) | None => {}
+        }
+    }
+
+    fn on_message(&mut self, message: Message) {
+        match message {
+            // rfd answers "nothing picked" both for a cancel and when the desktop has no
+            // file-dialog portal; say how to go on without one.
+            Message::Picked(_, None) => self.notify(
+                "No folder chosen. If no dialog appeared, this desktop has no file-dialog portal: drag the folder onto the window instead.",
+            ),
+            Message::Picked(purpose, Some(path)) => match purpose {
+                DialogPurpose::ImportFolder => self.import_source(ImportSource::Folder(path)),
+                DialogPurpose::OpenProject | DialogPurpose::NewProject
+                    if path == self.project.root =>
+                {
+                    self.notify(format!("{} is the project open now", path.display()));
+                }
+                DialogPurpose::OpenProject => self.background.load_project(path, false),
+                DialogPurpose::NewProject => self.background.load_project(path, true),
+                DialogPurpose::ExportFolder => {
+                    self.project.settings.export.folder = path;
+                    self.mark_settings();
+                }
+            },
+            Message::DialogFailed(e) => self.report_error(format!(
+                "The file dialog failed ({e}); type the path instead, or drag a folder onto the window."
+            )),
+            Message::Exported(result) => {
+                self.export.busy = false;
+                match result {
+                    Ok((outcome, sheet)) => {
+                        let mut text = format!(
+                            "Exported {} shots to {}",
+                            outcome.written.len(),
+                            self.project.settings.export.folder.display()
+                        );
+                        if !outcome.renamed.is_empty() {
+                            let _ = write!(
+                                text,
+                                " ({} renamed to keep existing files)",
+                                outcome.renamed.len()
+                            );
+                        }
+                        if let Some(sheet) = sheet {
+                            let _ = write!(text, "; contact sheet {}", sheet.display());
+                        }
+                        for notice in &outcome.notices {
+                            let _ = write!(text, ". {notice}");
+                        }
+                        self.export.last.clone_from(&outcome.written);
+                        self.notify(text);
+                    }
+                    Err(e) => self.report_error(format!("Export failed: {e}")),
+                }
+            }
+            Message::ProjectLoaded(Ok(loaded)) => {
+                if self.training.state.is_some() {
+                    self.control(Control::Stop);
+                }
+                if self.export.upscaler.learning() {
+                    // Saved into the old project; the new one's learning starts on request.
+                    self.control(Control::StopUpscaler);
+                }
+                self.flush_saves();
+                self.adopt(*loaded);
+            }
+            Message::ProjectLoaded(Err(e)) => self.report_error(format!("{e}")),
+            Message::SaveFailed(e) => self.report_error(e),
+        }
+    }
+}
