@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use image::DynamicImage;
@@ -57,6 +57,8 @@ pub enum ImportError {
         skipped: usize,
         first: String,
     },
+    #[error("the import of {0} was cancelled")]
+    Cancelled(PathBuf),
 }
 
 /// Why a file was not imported.
@@ -313,6 +315,17 @@ pub fn import_folder(
     options: ImportOptions,
     progress: &(dyn Fn(ImportProgress) + Sync),
 ) -> Result<(Dataset, ImportReport), ImportError> {
+    import_folder_until(root, options, progress, &AtomicBool::new(false))
+}
+
+/// [`import_folder`], which stops soon after `cancel` is set (files not yet decoded are not
+/// read) and then answers [`ImportError::Cancelled`].
+pub fn import_folder_until(
+    root: &Path,
+    options: ImportOptions,
+    progress: &(dyn Fn(ImportProgress) + Sync),
+    cancel: &AtomicBool,
+) -> Result<(Dataset, ImportReport), ImportError> {
     let started = Instant::now();
     if !root.exists() {
         return Err(ImportError::NotFound(root.to_path_buf()));
@@ -339,6 +352,9 @@ pub fn import_folder(
     let decoded: Vec<Result<Decoded, SkipReason>> = candidates
         .par_iter()
         .map(|c| {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(SkipReason::Unreadable("cancelled".into()));
+            }
             let r = load_one(&c.path, options, &budget);
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_multiple_of(64) || n == total {
@@ -347,6 +363,9 @@ pub fn import_folder(
             r
         })
         .collect();
+    if cancel.load(Ordering::Relaxed) {
+        return Err(ImportError::Cancelled(root.to_path_buf()));
+    }
 
     let mut report = ImportReport {
         root: root.to_path_buf(),

@@ -14,7 +14,7 @@ mod split;
 pub use dataset::Dataset;
 pub use import::{
     FolderProbe, ImportError, ImportOptions, ImportProgress, ImportReport, MAX_PIXELS, PROBE_FILES,
-    SkipReason, Skipped, import_folder, probe_folder, shows_colour,
+    SkipReason, Skipped, import_folder, import_folder_until, probe_folder, shows_colour,
 };
 pub use photos::{image_files, read_photo};
 pub use split::{Split, SplitPart};

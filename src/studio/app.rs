@@ -8,6 +8,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -57,6 +59,9 @@ enum Pending {
     Live { shot: ShotId, sent: Instant },
     Morph,
 }
+
+/// Capacity of an import's event channel (progress is dropped when it is full).
+const IMPORT_EVENTS: usize = 256;
 
 /// Notices the status log keeps at least (the oldest go first).
 pub const MAX_NOTICES: usize = 200;
@@ -145,7 +150,11 @@ pub enum AfterImport {
 pub struct Studio {
     pub project: Project,
     pub(super) worker: WorkerHandle,
+    /// The running import's events: a fresh channel per project, so an import of the
+    /// project left behind can never land in the next one.
     pub(super) imports: (Sender<Event>, Receiver<Event>),
+    /// Stops the running import (see `spawn_import`).
+    pub(super) import_cancel: Option<Arc<AtomicBool>>,
     pub(super) background: Background,
     pub(super) wake: Wake,
     pub(super) gpu_errors: GpuErrorLog,
@@ -219,7 +228,8 @@ impl Studio {
         let mut studio = Self {
             project: loaded.project.clone(),
             worker,
-            imports: bounded(256),
+            imports: bounded(IMPORT_EVENTS),
+            import_cancel: None,
             background,
             wake,
             gpu_errors,
@@ -315,6 +325,12 @@ impl Studio {
         }
         self.remember_recent();
         self.notify(format!("Opened project {}", self.project.root.display()));
+    }
+
+    /// Opens the project in `root` (read off the UI thread); when it is loaded, the current
+    /// project's run stops with a checkpoint and its import is cancelled.
+    pub fn open_project(&self, root: PathBuf) {
+        self.background.load_project(root, false);
     }
 
     fn remember_recent(&mut self) {

@@ -25,7 +25,7 @@ impl Studio {
                             if path == self.project.root {
                                 self.notify(format!("{} is the project open now", path.display()));
                             } else {
-                                self.background.load_project(path, false);
+                                self.open_project(path);
                             }
                         }
                     }

@@ -2,12 +2,14 @@
 //! the worker for the device, and a 50,000-image folder does not pause training.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Sender, TrySendError};
 
 use super::Wake;
-use crate::data::{ImportOptions, import_folder, probe_folder};
+use crate::data::{ImportOptions, import_folder_until, probe_folder};
 use crate::export::{Picture, read_shot_meta};
 use crate::preset::{ColourRecipe, Hardware, Preset};
 use crate::protocol::{Event, WorkerError};
@@ -49,6 +51,9 @@ fn copy_files(files: &[PathBuf], into: &std::path::Path) -> std::io::Result<()> 
 /// will train on: when it trains grey and a probe of the folder shows colour photos, they are
 /// imported at the size of the colour recipe that fits them and the hardware (the event names
 /// it and why), so a big folder is not decoded twice.
+///
+/// Setting `cancel` stops it soon (the studio does when the designer opens another project):
+/// nothing more is decoded, copied or reported.
 pub fn spawn_import(
     source: ImportSource,
     options: ImportOptions,
@@ -56,6 +61,7 @@ pub fn spawn_import(
     report_path: Option<PathBuf>,
     events: Sender<Event>,
     wake: Wake,
+    cancel: Arc<AtomicBool>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("atelier-import".into())
@@ -70,6 +76,9 @@ pub fn spawn_import(
                     if !shots.is_empty() && shots.len() == files.len() {
                         let _ = events.send(Event::ShotsDropped(shots));
                         wake();
+                        return;
+                    }
+                    if cancel.load(Ordering::Relaxed) {
                         return;
                     }
                     if let Err(error) = copy_files(&files, &into) {
@@ -97,7 +106,11 @@ pub fn spawn_import(
                 }
                 progress_wake();
             };
-            let event = match import_folder(&folder, options, &progress) {
+            if cancel.load(Ordering::Relaxed) {
+                return;
+            }
+            let event = match import_folder_until(&folder, options, &progress, &cancel) {
+                Err(crate::data::ImportError::Cancelled(_)) => return,
                 Ok((dataset, report)) => {
                     if let Some(path) = &report_path {
                         let _ = crate::fsutil::write_atomic(path, report.to_string().as_bytes());

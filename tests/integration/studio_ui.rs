@@ -1059,3 +1059,36 @@ fn a_failed_render_offers_retry_and_retry_recovers() {
     });
     assert!(h.state().render_failures.is_empty());
 }
+
+/// Opening another project while an import runs cancels the import: nothing of the first
+/// project's folder reaches the second, and the studio says so.
+#[test]
+fn opening_another_project_cancels_the_running_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let second = dir.path().join("second");
+    tiny_test_project(&first, "first", |_| {});
+    tiny_test_project(&second, "second", |_| {});
+    // 3,068 colour photos: seconds to import, so the switch lands while it runs.
+    let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/clothing-small/train");
+    assert!(photos.is_dir(), "tests need ../shared/data");
+    let mut h = harness(studio(&first));
+    h.state_mut().dropped(vec![photos]);
+    h.step();
+    assert!(h.state().import.running);
+    h.state().open_project(second.clone());
+    wait_for(&mut h, "the second project", |s| s.project.root == second);
+    assert!(noticed(&h, &["The import into", "was cancelled"]));
+    assert!(!h.state().import.running);
+    // Long enough for the import to have finished had it gone on.
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let s = h.state();
+    assert_eq!(s.project.settings.data_dir, None);
+    assert!(s.import.report.is_none());
+    assert!(!noticed(&h, &["Imported"]));
+    assert!(!second.join("import-report.txt").exists());
+}

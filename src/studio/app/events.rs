@@ -350,7 +350,7 @@ impl Studio {
                 {
                     self.notify(format!("{} is the project open now", path.display()));
                 }
-                DialogPurpose::OpenProject => self.background.load_project(path, false),
+                DialogPurpose::OpenProject => self.open_project(path),
                 DialogPurpose::NewProject => self.background.load_project(path, true),
                 DialogPurpose::ExportFolder => {
                     self.project.settings.export.folder = path;
@@ -392,6 +392,7 @@ impl Studio {
                 if self.training.state.is_some() {
                     self.control(Control::Stop);
                 }
+                self.cancel_import();
                 if self.export.upscaler.learning() {
                     // Saved into the old project; the new one's learning starts on request.
                     self.control(Control::StopUpscaler);

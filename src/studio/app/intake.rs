@@ -2,8 +2,12 @@
 //! the tips and recipe changes an import prompts, and starting a run.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{AfterImport, SMALL_FOLDER, SMALL_FOLDER_MIN_STEPS, Studio};
+use crossbeam_channel::bounded;
+
+use super::{AfterImport, IMPORT_EVENTS, ImportView, SMALL_FOLDER, SMALL_FOLDER_MIN_STEPS, Studio};
 use crate::data::{ImportOptions, ImportReport};
 use crate::export::ShotMeta;
 use crate::preset::{AugmentMode, ColourRecipe, Preset};
@@ -171,6 +175,25 @@ impl Studio {
         }
     }
 
+    /// Stops the running import, if any, so nothing of it reaches the project opened next,
+    /// and says so.
+    pub(super) fn cancel_import(&mut self) {
+        let Some(cancel) = self.import_cancel.take() else {
+            return;
+        };
+        if !self.import.running {
+            return;
+        }
+        cancel.store(true, Ordering::Relaxed);
+        // Whatever the old import still sends goes to a channel nobody reads.
+        self.imports = bounded(IMPORT_EVENTS);
+        self.import = ImportView::default();
+        self.notify(format!(
+            "The import into {} was cancelled: another project was opened.",
+            self.project.root.display()
+        ));
+    }
+
     /// Imports a folder (or loose files) at the current recipe's size.
     pub fn import_source(&mut self, source: ImportSource) {
         if self.import.running {
@@ -194,6 +217,7 @@ impl Studio {
         // A project that has trained nothing takes the recipe its photos need (colour).
         let fit_colour = (!self.import.quiet && self.project.settings.current_run.is_none())
             .then(|| (self.project.settings.preset.clone(), self.hardware));
+        let cancel = Arc::new(AtomicBool::new(false));
         let spawned = spawn_import(
             source,
             options,
@@ -201,9 +225,11 @@ impl Studio {
             Some(self.project.import_report_path()),
             self.imports.0.clone(),
             self.wake.clone(),
+            cancel.clone(),
         );
         match spawned {
             Ok(_) => {
+                self.import_cancel = Some(cancel);
                 self.import.running = true;
                 self.import.progress = None;
                 self.import.window_open = true;
