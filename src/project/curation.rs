@@ -76,13 +76,22 @@ impl Curation {
         self.next_id
     }
 
+    /// Where shot `id` is: shots are added with rising ids, so a binary search finds it; a
+    /// file edited by hand out of order falls back to a scan.
+    fn position(&self, id: ShotId) -> Option<usize> {
+        self.shots
+            .binary_search_by_key(&id, |s| s.id)
+            .ok()
+            .or_else(|| self.shots.iter().position(|s| s.id == id))
+    }
+
     #[must_use]
     pub fn get(&self, id: ShotId) -> Option<&Shot> {
-        self.shots.iter().find(|s| s.id == id)
+        self.position(id).map(|i| &self.shots[i])
     }
 
     pub fn get_mut(&mut self, id: ShotId) -> Option<&mut Shot> {
-        self.shots.iter_mut().find(|s| s.id == id)
+        self.position(id).map(|i| &mut self.shots[i])
     }
 
     /// Shots in gallery order, rejected ones only when `show_rejected`.

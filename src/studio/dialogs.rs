@@ -7,6 +7,9 @@ use super::background::DialogPurpose;
 use crate::export::ExportFormat;
 use crate::upscale::Upscaling;
 
+/// Frames the status bar's frame-time figure is taken over.
+const STATUS_FRAMES: usize = 600;
+
 impl Studio {
     pub fn menu_ui(&mut self, ui: &mut egui::Ui, settings: &mut super::AppSettings) {
         egui::MenuBar::new().ui(ui, |ui| {
@@ -90,7 +93,9 @@ impl Studio {
                     ),
                 );
             }
-            if let Some(p95) = super::stats::percentile(&self.stats.frame_ms, 0.95) {
+            // The last ~10 s of frames: what the status bar is for, and cheap to sort each frame.
+            let last = super::stats::recent(&self.stats.frame_ms, STATUS_FRAMES);
+            if let Some(p95) = super::stats::percentile(last, 0.95) {
                 ui.label(format!("frame p95 {p95:.1} ms"));
             }
             if let Some(n) = self.notices.last() {

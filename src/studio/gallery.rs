@@ -1,11 +1,17 @@
 //! The gallery: a scrolling grid of shots, selection by click / shift / ctrl / arrows.
 
+use std::collections::HashSet;
+
 use eframe::egui;
 
 use super::app::Studio;
+use crate::project::ShotId;
 
-/// Side of a gallery tile in points.
+/// Side of a gallery tile's picture in points.
 const TILE: f32 = 104.0;
+/// Side of a tile with its button frame: every row is this tall, which lets the grid lay out
+/// only the rows in view.
+const TILE_CELL: f32 = TILE + 8.0;
 
 /// A labelled combo box choosing one class, or none (`none_text`). Returns whether it changed.
 fn class_combo(
@@ -133,94 +139,48 @@ impl Studio {
         });
     }
 
+    /// The grid, virtualised: only the rows in view are laid out and drawn, so a gallery of
+    /// 10,000 shots costs a frame what one of a hundred does.
     fn gallery_grid_ui(&mut self, ui: &mut egui::Ui) {
         let ids = self.visible_ids();
-        // A tile is the image plus the button's padding plus the grid spacing. Measured against
-        // the visible (clipped) width: the panel's own width can run under the side panel.
+        // A tile is the image in its button frame, plus the spacing. Measured against the
+        // visible (clipped) width: the panel's own width can run under the side panel.
         let visible = (ui.clip_rect().right() - ui.cursor().left()).min(ui.available_width());
-        let columns = ((visible / (TILE + 24.0)).floor() as usize).max(1);
+        let gap = ui.spacing().item_spacing.x;
+        // Less the scroll bar's width, which the rows must leave free.
+        let usable = visible - ui.spacing().scroll.bar_width - gap;
+        let columns = (((usable + gap) / (TILE_CELL + gap)).floor() as usize).max(1);
         self.columns = columns;
+        if ids.is_empty() {
+            ui.label("No shots yet.");
+            return;
+        }
+        let selected: HashSet<ShotId> = self.selected.iter().copied().collect();
+        let rows = ids.len().div_ceil(columns);
+        let spacing = ui.spacing().item_spacing.y;
+        let mut area = egui::ScrollArea::vertical().auto_shrink([false, false]);
+        if let Some(target) = self.scroll_to.take()
+            && let Some(index) = ids.iter().position(|id| *id == target)
+        {
+            area = area.vertical_scroll_offset((index / columns) as f32 * (TILE_CELL + spacing));
+        }
         let mut clicked = None;
         let mut retry = None;
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            egui::Grid::new("gallery-grid")
-                .spacing(egui::vec2(6.0, 6.0))
-                .show(ui, |ui| {
-                    for (i, id) in ids.iter().enumerate() {
-                        let selected = self.selected.contains(id);
-                        let Some(shot) = self.project.curation.get(*id) else {
+        area.show_rows(ui, TILE_CELL, rows, |ui, row_range| {
+            for row in row_range {
+                ui.horizontal(|ui| {
+                    for id in ids.iter().skip(row * columns).take(columns) {
+                        let Some((response, retried)) = self.tile(ui, *id, selected.contains(id))
+                        else {
                             continue;
                         };
-                        let mut badges = String::new();
-                        if shot.favourite {
-                            badges.push_str("fav");
-                        }
-                        if shot.rejected {
-                            badges.push_str(if badges.is_empty() {
-                                "rejected"
-                            } else {
-                                " rejected"
-                            });
-                        }
-                        let class = shot
-                            .class
-                            .as_deref()
-                            .map_or(String::new(), |c| format!(" {c}"));
-                        let name = if badges.is_empty() {
-                            format!("Shot {id}{class}")
-                        } else {
-                            format!("Shot {id}{class} {badges}")
-                        };
-                        let response = if let Some(tex) = self.textures.get(id) {
-                            ui.add(
-                                egui::Button::image(
-                                    egui::Image::new(tex).fit_to_exact_size(egui::vec2(TILE, TILE)),
-                                )
-                                .selected(selected),
-                            )
-                        } else {
-                            let (response, retried) = self.placeholder_tile(ui, *id, selected);
-                            if retried {
-                                retry = Some(*id);
-                            }
-                            response
-                        };
-                        let response = response.on_hover_text(&name);
-                        if self.scroll_to == Some(*id) {
-                            response.scroll_to_me(Some(egui::Align::TOP));
-                            self.scroll_to = None;
-                        }
-                        response.widget_info(|| {
-                            egui::WidgetInfo::selected(egui::Role::Button, true, selected, &name)
-                        });
-                        if !badges.is_empty() {
-                            ui.painter().text(
-                                response.rect.left_top() + egui::vec2(4.0, 2.0),
-                                egui::Align2::LEFT_TOP,
-                                &badges,
-                                egui::FontId::proportional(14.0),
-                                egui::Color32::GOLD,
-                            );
-                        }
-                        if let Some(c) = &shot.class {
-                            ui.painter().text(
-                                response.rect.left_bottom() + egui::vec2(4.0, -2.0),
-                                egui::Align2::LEFT_BOTTOM,
-                                c,
-                                egui::FontId::proportional(12.0),
-                                egui::Color32::LIGHT_BLUE,
-                            );
-                        }
-                        if response.clicked() {
+                        if retried {
+                            retry = Some(*id);
+                        } else if response.clicked() {
                             clicked = Some((*id, ui.input(|i| i.modifiers)));
-                        }
-                        if (i + 1) % columns == 0 {
-                            ui.end_row();
                         }
                     }
                 });
-            if ids.is_empty() {
-                ui.label("No shots yet.");
             }
         });
         if let Some((id, modifiers)) = clicked {
@@ -231,17 +191,83 @@ impl Studio {
         }
     }
 
+    /// One shot's tile: its picture (or "…" / Retry), badges and class, named for screen
+    /// readers and tests. Returns the tile and whether Retry was clicked.
+    fn tile(
+        &self,
+        ui: &mut egui::Ui,
+        id: ShotId,
+        selected: bool,
+    ) -> Option<(egui::Response, bool)> {
+        let shot = self.project.curation.get(id)?;
+        let mut badges = String::new();
+        if shot.favourite {
+            badges.push_str("fav");
+        }
+        if shot.rejected {
+            badges.push_str(if badges.is_empty() {
+                "rejected"
+            } else {
+                " rejected"
+            });
+        }
+        let class = shot
+            .class
+            .as_deref()
+            .map_or(String::new(), |c| format!(" {c}"));
+        let name = if badges.is_empty() {
+            format!("Shot {id}{class}")
+        } else {
+            format!("Shot {id}{class} {badges}")
+        };
+        let (response, retried) = if let Some(tex) = self.textures.get(&id) {
+            let image = egui::Image::new(tex).fit_to_exact_size(egui::vec2(TILE, TILE));
+            let response = ui.add_sized(
+                [TILE_CELL, TILE_CELL],
+                egui::Button::image(image).selected(selected),
+            );
+            (response, false)
+        } else {
+            self.placeholder_tile(ui, id, selected)
+        };
+        let response = response.on_hover_text(&name);
+        response
+            .widget_info(|| egui::WidgetInfo::selected(egui::Role::Button, true, selected, &name));
+        if !badges.is_empty() {
+            ui.painter().text(
+                response.rect.left_top() + egui::vec2(4.0, 2.0),
+                egui::Align2::LEFT_TOP,
+                &badges,
+                egui::FontId::proportional(14.0),
+                egui::Color32::GOLD,
+            );
+        }
+        if let Some(c) = &shot.class {
+            ui.painter().text(
+                response.rect.left_bottom() + egui::vec2(4.0, -2.0),
+                egui::Align2::LEFT_BOTTOM,
+                c,
+                egui::FontId::proportional(12.0),
+                egui::Color32::LIGHT_BLUE,
+            );
+        }
+        Some((response, retried))
+    }
+
     /// A tile whose picture has not come: "…" while it renders, Retry (with why on hover)
     /// when its render failed. Returns the tile and whether Retry was clicked.
     fn placeholder_tile(
         &self,
         ui: &mut egui::Ui,
-        id: crate::project::ShotId,
+        id: ShotId,
         selected: bool,
     ) -> (egui::Response, bool) {
         let failed = self.render_failures.get(&id);
         let label = if failed.is_some() { "Retry" } else { "…" };
-        let response = ui.add_sized([TILE, TILE], egui::Button::new(label).selected(selected));
+        let response = ui.add_sized(
+            [TILE_CELL, TILE_CELL],
+            egui::Button::new(label).selected(selected),
+        );
         match failed {
             Some(why) => {
                 let clicked = response.clicked();

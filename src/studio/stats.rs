@@ -29,11 +29,19 @@ pub struct Stats {
     pub frames: u64,
 }
 
+/// Appends `x`; past twice [`KEEP`] samples the oldest half goes in one move (amortised
+/// O(1), where dropping the oldest one by one shifted 20,000 floats every frame).
 fn push(v: &mut Vec<f32>, x: f32) {
-    if v.len() >= KEEP {
-        v.remove(0);
+    if v.len() >= 2 * KEEP {
+        v.drain(..KEEP);
     }
     v.push(x);
+}
+
+/// The newest `n` samples of a series.
+#[must_use]
+pub fn recent(values: &[f32], n: usize) -> &[f32] {
+    &values[values.len().saturating_sub(n)..]
 }
 
 /// The `q`-quantile (0–1) of `values`, nearest rank.
