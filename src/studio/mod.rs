@@ -33,6 +33,9 @@ use crate::device::GpuErrorLog;
 use crate::project::{RecentProjects, default_demo_root, open_or_create_demo};
 use crate::worker::{Wake, WorkerDevice, spawn_worker};
 
+/// While training, the window redraws on events and otherwise at this pace.
+const TRAINING_TICK: Duration = Duration::from_millis(250);
+
 /// App-wide settings (not per project), in `$XDG_CONFIG_HOME/atelier/settings.json`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -301,8 +304,13 @@ impl eframe::App for StudioApp {
         self.studio
             .stats
             .frame(started.elapsed().as_secs_f32() * 1000.0);
-        if self.drive_sliders || self.studio.training.state.is_some() {
+        if self.drive_sliders {
             ui.ctx().request_repaint();
+        } else if self.studio.training.state.is_some() {
+            // Events wake the window (a step's progress at most four times a second, see the
+            // worker's outbox); this tick only keeps the clock and ETA moving. Drawing every
+            // frame would take the cores training needs on a machine without a GPU.
+            ui.ctx().request_repaint_after(TRAINING_TICK);
         }
     }
 

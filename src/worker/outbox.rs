@@ -11,6 +11,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError};
 
@@ -18,6 +19,9 @@ use crate::protocol::Event;
 
 /// Wakes the front end (a repaint request in the studio, a no-op elsewhere).
 pub type Wake = Arc<dyn Fn() + Send + Sync>;
+
+/// Progress wakes the front end at most this often.
+pub const PROGRESS_WAKE: Duration = Duration::from_millis(250);
 
 /// Events held back at most (see the module docs).
 pub const HELD_CAP: usize = 512;
@@ -28,6 +32,7 @@ pub struct Outbox {
     wake: Wake,
     /// Set once the receiver is gone: nothing is listening any more.
     closed: bool,
+    last_progress_wake: Option<Instant>,
 }
 
 impl Outbox {
@@ -38,6 +43,7 @@ impl Outbox {
             held: VecDeque::new(),
             wake,
             closed: false,
+            last_progress_wake: None,
         }
     }
 
@@ -59,7 +65,9 @@ impl Outbox {
         self.held.len()
     }
 
-    /// An event that a newer one supersedes; dropped when the channel is full.
+    /// An event that a newer one supersedes; dropped when the channel is full. It wakes the
+    /// front end at most every [`PROGRESS_WAKE`]: a redraw per training step would take the
+    /// cores the training needs where the window is drawn in software.
     pub fn send_progress(&mut self, event: Event) {
         if !self.held.is_empty() {
             return;
@@ -67,7 +75,13 @@ impl Outbox {
         if let Err(TrySendError::Disconnected(_)) = self.events.try_send(event) {
             self.closed = true;
         }
-        (self.wake)();
+        if self
+            .last_progress_wake
+            .is_none_or(|t| t.elapsed() >= PROGRESS_WAKE)
+        {
+            self.last_progress_wake = Some(Instant::now());
+            (self.wake)();
+        }
     }
 
     /// Sends what was held back, as far as the channel takes it.
