@@ -1092,3 +1092,32 @@ fn opening_another_project_cancels_the_running_import() {
     assert!(!noticed(&h, &["Imported"]));
     assert!(!second.join("import-report.txt").exists());
 }
+
+/// Closing the window while a run trains checkpoints it where it got to: a Resume goes on
+/// from there, not from the last scheduled checkpoint.
+#[test]
+fn closing_the_window_while_training_leaves_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("project");
+    let data = dir.path().join("shirts");
+    two_class_folder(&data);
+    tiny_test_project(&root, "close", |s| {
+        s.preset.train.steps = Some(1_000_000);
+        // No scheduled checkpoint in this test's time: only closing can write one.
+        s.preset.train.checkpoint_every = 1_000_000;
+        s.data_dir = Some(data);
+    });
+    let mut h = harness(studio(&root));
+    h.get_by_label("Train").click();
+    wait_for(&mut h, "some training steps", |s| s.training.step >= 20);
+    let seen = h.state().training.step;
+    let run = h.state().project.settings.current_run.clone().unwrap();
+    h.state_mut().shutdown();
+    let checkpoint = root.join("runs").join(run).join("checkpoint.atl");
+    let state = atelier::checkpoint::Checkpoint::peek_state(&checkpoint).unwrap();
+    assert!(
+        state.step >= seen,
+        "checkpoint at {} after {seen} steps",
+        state.step
+    );
+}
