@@ -10,7 +10,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::checkpoint::CheckpointError;
-use crate::data::{Dataset, ImportError, ImportProgress, ImportReport};
+use crate::data::{Dataset, ImportError, ImportOptions, ImportProgress, ImportReport};
 use crate::export::{Picture, ShotMeta};
 use crate::latent::Directions;
 use crate::model::ModelConfig;
@@ -157,6 +157,8 @@ pub enum Event {
     ImportProgress(ImportProgress),
     Imported {
         report: ImportReport,
+        /// What the images were imported at (a run reuses them when its recipe asks the same).
+        options: ImportOptions,
         /// A few imported images, for the report's thumbnail strip.
         thumbnails: Vec<Picture>,
         /// The images themselves, for the worker's nearest-training-image lookups.

@@ -165,6 +165,7 @@ pub(super) fn train(args: TrainArgs, quiet: bool) -> Result<()> {
         preset,
         resume: args.resume,
         minutes: args.minutes,
+        imported: None,
     };
     let cancel = cancel_flag();
     let ibar = import_bar(quiet);

@@ -135,6 +135,8 @@ pub struct ImportView {
     pub then: AfterImport,
     /// The user's import, asked for while a quiet one ran: it starts when that one ends.
     pub queued: Option<ImportSource>,
+    /// The last finished import's images, handed to a run so it does not read them again.
+    pub imported: Option<crate::train::Imported>,
 }
 
 /// A step waiting for the import under way.

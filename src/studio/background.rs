@@ -4,8 +4,10 @@
 //! through one bounded channel that the UI drains every frame, so a frame never waits on the
 //! disk or on a dialog (rfd's portal dialogs can take seconds, or fail without a portal).
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
@@ -63,6 +65,10 @@ pub struct Background {
     saves: Option<Sender<SaveJob>>,
     saver: Option<std::thread::JoinHandle<()>>,
     wake: Arc<dyn Fn() + Send + Sync>,
+    /// Export and project-load threads still running (joined by [`Background::finish`], so
+    /// an export under way completes before the app exits). File dialogs are not here: a
+    /// dialog the user left open cannot be joined, and ends with the process.
+    jobs: RefCell<Vec<(String, JoinHandle<()>)>>,
 }
 
 impl Background {
@@ -98,6 +104,7 @@ impl Background {
             saves: Some(saves),
             saver: Some(saver_thread),
             wake,
+            jobs: RefCell::new(Vec::new()),
         })
     }
 
@@ -109,15 +116,51 @@ impl Background {
             .is_some_and(|s| s.try_send(SaveJob { path, bytes }).is_ok())
     }
 
-    /// Closes the save queue and waits until everything queued is written.
+    /// Waits for the exports and project loads under way, then closes the save queue and
+    /// waits until everything queued is written.
     pub fn finish(&mut self) {
+        for (name, job) in self.jobs.take() {
+            if job.join().is_err() {
+                self.report_panic(&name);
+            }
+        }
         self.saves = None;
         if let Some(saver) = self.saver.take() {
             let _ = saver.join();
         }
     }
 
-    fn spawn(&self, name: &str, job: impl FnOnce() -> Message + Send + 'static) {
+    /// Threads still running (exports, project loads).
+    #[must_use]
+    pub fn jobs_running(&self) -> usize {
+        self.reap();
+        self.jobs.borrow().len()
+    }
+
+    /// Joins the jobs that have ended; one that panicked is reported.
+    fn reap(&self) {
+        let mut jobs = self.jobs.borrow_mut();
+        let (done, running): (Vec<_>, Vec<_>) =
+            jobs.drain(..).partition(|(_, job)| job.is_finished());
+        *jobs = running;
+        drop(jobs);
+        for (name, job) in done {
+            if job.join().is_err() {
+                self.report_panic(&name);
+            }
+        }
+    }
+
+    fn report_panic(&self, name: &str) {
+        let _ = self.tx.try_send(Message::DialogFailed(format!(
+            "{name} stopped on an internal error; nothing was lost that was saved"
+        )));
+    }
+
+    /// Runs `job` on its own thread; its answer comes back as a [`Message`]. `owned` jobs
+    /// are joined at [`Background::finish`]; dialogs are not (see `jobs`).
+    fn spawn(&self, name: &str, owned: bool, job: impl FnOnce() -> Message + Send + 'static) {
+        self.reap();
         let tx = self.tx.clone();
         let wake = self.wake.clone();
         let spawned = std::thread::Builder::new()
@@ -126,17 +169,21 @@ impl Background {
                 let _ = tx.send(job());
                 wake();
             });
-        if let Err(e) = spawned {
-            let _ = self
-                .tx
-                .try_send(Message::DialogFailed(format!("cannot start {name}: {e}")));
+        match spawned {
+            Ok(handle) if owned => self.jobs.borrow_mut().push((name.to_string(), handle)),
+            Ok(_) => {}
+            Err(e) => {
+                let _ = self
+                    .tx
+                    .try_send(Message::DialogFailed(format!("cannot start {name}: {e}")));
+            }
         }
     }
 
     /// Opens a folder picker without blocking the frame.
     pub fn pick_folder(&self, purpose: DialogPurpose, title: &str) {
         let title = title.to_string();
-        self.spawn("atelier-dialog", move || {
+        self.spawn("atelier-dialog", false, move || {
             let picked =
                 pollster::block_on(rfd::AsyncFileDialog::new().set_title(title).pick_folder());
             Message::Picked(purpose, picked.map(|h| h.path().to_path_buf()))
@@ -152,7 +199,7 @@ impl Background {
         contact_sheet: bool,
         project_root: PathBuf,
     ) {
-        self.spawn("atelier-export", move || {
+        self.spawn("atelier-export", true, move || {
             let chosen = match settings.upscaling {
                 crate::upscale::Upscaling::Sharp => Some(crate::upscale::upscaler_of_folder(
                     &project_root,
@@ -186,7 +233,7 @@ impl Background {
 
     /// Opens (or, with `create`, creates) a project and reads its current run's logs.
     pub fn load_project(&self, root: PathBuf, create: bool) {
-        self.spawn("atelier-open", move || {
+        self.spawn("atelier-open", true, move || {
             Message::ProjectLoaded(load_project(&root, create).map(Box::new))
         });
     }

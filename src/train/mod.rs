@@ -21,8 +21,8 @@ pub use base_model::load_base;
 pub use gan::{ADA_SPEED_IMAGES, ada_adjust};
 pub use metrics::{MetricsRecord, read_all as read_metrics};
 pub use run::{
-    PREVIEW_COUNT, RUN_INFO, RunInfo, RunOptions, RunSummary, StepOutcome, TrainEvent, TrainRun,
-    train_run,
+    Imported, PREVIEW_COUNT, RUN_INFO, RunInfo, RunOptions, RunSummary, StepOutcome, TrainEvent,
+    TrainRun, train_run,
 };
 pub use session::{TrainSession, steps_per_epoch};
 pub use trainer::{DeviceBatch, Restore, Trainer, trainer_for};

@@ -16,7 +16,7 @@ use super::metrics::MetricsRecord;
 use super::run_logs::{append_json_line, truncate_json_lines};
 use super::session::TrainSession;
 use crate::checkpoint::{BEST, Checkpoint, LATEST};
-use crate::data::{ImportOptions, ImportProgress, ImportReport, Split, import_folder};
+use crate::data::{Dataset, ImportOptions, ImportProgress, ImportReport, Split, import_folder};
 use crate::export::{grid, save_png_atomic};
 use crate::fsutil::write_atomic;
 use crate::latent::latent_for_seed;
@@ -44,6 +44,18 @@ pub struct RunOptions {
     /// checkpoints included); with `--resume`, minutes more. With a step or epoch budget too,
     /// whichever ends first. The run checkpoints and stops at the first step boundary past it.
     pub minutes: Option<f64>,
+    /// The folder as the front end already imported it (the studio's import report): used
+    /// instead of reading every photo again when it was imported from `data_dir` with this
+    /// recipe's size, channels and squaring. `None` (the command line): the run imports.
+    pub imported: Option<Imported>,
+}
+
+/// A folder's import, to hand to a run (see [`RunOptions::imported`]).
+#[derive(Clone, Debug)]
+pub struct Imported {
+    pub dataset: Arc<Dataset>,
+    pub report: ImportReport,
+    pub options: ImportOptions,
 }
 
 /// What a run reports while it goes.
@@ -520,7 +532,14 @@ fn prepare_session(
         channels: preset.model.channels(),
         square: preset.data.square,
     };
-    let (dataset, report) = import_folder(&options.data_dir, import_options, import_progress)?;
+    let reusable = options.imported.as_ref().filter(|i| {
+        i.options == import_options && i.report.root == options.data_dir && !i.dataset.is_empty()
+    });
+    let (dataset, report) = match reusable {
+        // A copy: classes may be renumbered below, and the studio keeps its own.
+        Some(i) => ((*i.dataset).clone(), i.report.clone()),
+        None => import_folder(&options.data_dir, import_options, import_progress)?,
+    };
     let report_text = report.to_string();
     on_event(TrainEvent::Imported(report));
     let mut dataset = dataset;

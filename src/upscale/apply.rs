@@ -220,3 +220,45 @@ fn from_planes(planes: &[f32], channels: usize, w: usize, h: usize, want: usize)
         pixels,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tiles overlap past the network's reach: the tiled result is the whole-picture one.
+    #[test]
+    fn tiles_join_without_seams() {
+        let device = Device::flex();
+        let upscaler = LearntUpscaler::new(&UpscalerFile::shipped().unwrap(), &device).unwrap();
+        let (w, h) = (TILE + 57, TILE + 23);
+        let picture = Picture {
+            width: w,
+            height: h,
+            channels: 3,
+            pixels: (0..w * h * 3).map(|i| ((i * 7919) % 251) as u8).collect(),
+        };
+        let tiled = upscaler.enlarge(&picture).unwrap();
+        let whole = upscaler
+            .network()
+            .forward(Tensor::<4>::from_data(
+                TensorData::new(planes(&picture, 3), [1, 3, h, w]),
+                &device,
+            ))
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let f = upscaler.factor();
+        let whole = from_planes(&whole, 3, w * f, h * f, 3);
+        let worst = tiled
+            .pixels
+            .iter()
+            .zip(&whole.pixels)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap();
+        assert!(
+            worst <= 1,
+            "tiles differ from the whole picture by {worst} levels"
+        );
+    }
+}

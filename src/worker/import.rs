@@ -129,6 +129,7 @@ pub fn spawn_import(
                         .collect();
                     Event::Imported {
                         report,
+                        options,
                         thumbnails,
                         dataset: std::sync::Arc::new(dataset),
                         fitted_recipe,

@@ -1058,6 +1058,16 @@ fn a_failed_render_offers_retry_and_retry_recovers() {
         s.textures.contains_key(&id)
     });
     assert!(h.state().render_failures.is_empty());
+
+    // Closing the window right after Export waits for the export: its file is written.
+    let exports = dir.path().join("exports");
+    h.state_mut().project.settings.export.folder = exports.clone();
+    h.get_by_label(&format!("Shot {id}")).click();
+    settle(&mut h);
+    h.state_mut().export_selection();
+    h.state_mut().shutdown();
+    let written = std::fs::read_dir(&exports).unwrap().count();
+    assert_eq!(written, 1, "the export finished before the studio closed");
 }
 
 /// Opening another project while an import runs cancels the import: nothing of the first

@@ -48,6 +48,7 @@ fn try_run(
         preset,
         resume,
         minutes: None,
+        imported: None,
     };
     train_run(
         &options,
@@ -258,6 +259,7 @@ fn cancelling_saves_a_checkpoint_first() {
         preset: tiny(1000),
         resume: false,
         minutes: None,
+        imported: None,
     };
     let cancel = AtomicBool::new(false);
     let mut steps = 0;
@@ -868,4 +870,46 @@ fn fastgan_trains_renders_and_resumes_exactly() {
         )])
         .unwrap();
     assert_eq!(shots[0].pixels.len(), 3 * 64 * 64);
+}
+
+/// A run handed the folder as the studio imported it trains on those images without reading
+/// the folder again (here the folder has since been emptied: a second import would fail).
+#[test]
+fn a_run_reuses_the_studios_import_instead_of_reading_the_folder_again() {
+    use atelier::data::{ImportOptions, import_folder};
+    use atelier::train::Imported;
+    let data = tempfile::tempdir().unwrap();
+    crate::common::two_class_folder(data.path(), 8, 1);
+    let preset = tiny(2);
+    let options = ImportOptions {
+        resolution: preset.model.resolution(),
+        channels: preset.model.channels(),
+        square: preset.data.square,
+    };
+    let (dataset, report) = import_folder(data.path(), options, &|_| {}).unwrap();
+    for class in ["light", "dark"] {
+        std::fs::remove_dir_all(data.path().join(class)).unwrap();
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = RunOptions {
+        data_dir: data.path().to_path_buf(),
+        run_dir: out.path().join("r"),
+        preset,
+        resume: false,
+        minutes: None,
+        imported: Some(Imported {
+            dataset: std::sync::Arc::new(dataset),
+            report,
+            options,
+        }),
+    };
+    let summary = train_run(
+        &run,
+        &Device::flex(),
+        &AtomicBool::new(false),
+        &|_| {},
+        &mut |_: TrainEvent| {},
+    )
+    .unwrap();
+    assert!(summary.step > 0);
 }

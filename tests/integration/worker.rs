@@ -161,6 +161,7 @@ fn control_messages_get_through_a_full_command_channel() {
                 preset,
                 resume: false,
                 minutes: None,
+                imported: None,
             },
             pin_dir: dir.path().join("generators"),
         })))

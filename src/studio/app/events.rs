@@ -92,10 +92,16 @@ impl Studio {
             Event::ImportProgress(p) => self.import.progress = Some(p),
             Event::Imported {
                 report,
+                options,
                 thumbnails,
                 dataset,
                 fitted_recipe,
             } => {
+                self.import.imported = Some(crate::train::Imported {
+                    dataset: dataset.clone(),
+                    report: report.clone(),
+                    options,
+                });
                 self.import.running = false;
                 let quiet = std::mem::take(&mut self.import.quiet);
                 if let Some(fit) = fitted_recipe {

@@ -302,6 +302,7 @@ impl Studio {
                 preset: self.project.settings.preset.clone(),
                 resume,
                 minutes: None,
+                imported: self.import.imported.clone(),
             },
             pin_dir: self.project.generators_dir(),
         })));
