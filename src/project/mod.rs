@@ -135,6 +135,10 @@ pub struct ProjectSettings {
     pub sample_class: Option<String>,
     /// Show only shots of this class in the gallery (`None`: all).
     pub class_filter: Option<String>,
+    /// How long a new run trains, in minutes (the training panel's first choice); `None`:
+    /// the recipe's steps or epochs (Advanced).
+    #[serde(default)]
+    pub train_minutes: Option<f64>,
 }
 
 impl Default for ProjectSettings {
@@ -151,6 +155,7 @@ impl Default for ProjectSettings {
             show_rejected: false,
             sample_class: None,
             class_filter: None,
+            train_minutes: None,
         }
     }
 }

@@ -60,6 +60,9 @@ enum Pending {
     Morph,
 }
 
+/// The step limit of a run chosen by time: beyond any run's reach, so the clock ends it.
+pub const STEPS_WHEN_TIMED: u64 = 1 << 40;
+
 /// Capacity of an import's event channel (progress is dropped when it is full).
 const IMPORT_EVENTS: usize = 256;
 
@@ -95,6 +98,8 @@ pub struct TrainingView {
     pub preview: Option<(u64, egui::TextureHandle)>,
     pub last_summary: Option<RunSummary>,
     pub train_images: usize,
+    /// When the run went to Running (the clock of a run chosen by time).
+    pub running_since: Option<Instant>,
 }
 
 /// The export window's view.

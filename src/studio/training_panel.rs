@@ -153,6 +153,8 @@ fn panel_plot(id: &str, height: f32) -> Plot<'_> {
 }
 
 impl Studio {
+    /// What a designer needs first: the photos, what the recipe makes, how long to train,
+    /// Train, and the preview grid as the progress; every raw field under Advanced.
     pub fn training_panel_ui(&mut self, ui: &mut egui::Ui) {
         ui.heading("Training");
         self.dataset_ui(ui);
@@ -162,13 +164,61 @@ impl Studio {
         ui.separator();
         self.controls_ui(ui);
         self.progress_ui(ui);
-        ui.separator();
-        self.plots_ui(ui);
         if let Some((step, preview)) = &self.training.preview {
             ui.label(format!("Preview (fixed latents), step {step}"));
             let side = ui.available_width().min(300.0);
             ui.add(egui::Image::new(preview).fit_to_exact_size(egui::vec2(side, side)));
         }
+        ui.separator();
+        egui::CollapsingHeader::new("Loss and quality plots")
+            .default_open(false)
+            .show(ui, |ui| self.plots_ui(ui));
+    }
+
+    /// One line on what the recipe makes from these photos, and where it trains.
+    fn recipe_summary(&self) -> String {
+        let p = &self.project.settings.preset;
+        let colour = if p.model.channels() == 1 {
+            "grey"
+        } else {
+            "colour"
+        };
+        let what = match self.import.report.as_ref().map(|r| r.per_class.len()) {
+            Some(classes) if classes > 1 => format!("{classes} kinds of product"),
+            _ => "products".to_string(),
+        };
+        let hardware = match self.hardware {
+            crate::preset::Hardware::Gpu => "the GPU",
+            crate::preset::Hardware::Cpu => "the CPU",
+        };
+        format!(
+            "Makes {} px {colour} shots of {what}, trained on {hardware}.",
+            p.model.resolution()
+        )
+    }
+
+    /// How long to train, as a designer chooses it.
+    fn duration_ui(&mut self, ui: &mut egui::Ui) -> bool {
+        const CHOICES: [(&str, Option<f64>); 4] = [
+            ("Quick look (10 min)", Some(10.0)),
+            ("Good (1 hour)", Some(60.0)),
+            ("Best (overnight, 8 hours)", Some(480.0)),
+            ("By steps or epochs (Advanced)", None),
+        ];
+        let minutes = &mut self.project.settings.train_minutes;
+        let current = CHOICES.iter().find(|(_, m)| m == minutes).map_or_else(
+            || format!("{:.0} min", minutes.unwrap_or(0.0)),
+            |(l, _)| (*l).into(),
+        );
+        let before = *minutes;
+        egui::ComboBox::from_label("How long")
+            .selected_text(current)
+            .show_ui(ui, |ui| {
+                for (label, value) in CHOICES {
+                    ui.selectable_value(minutes, value, label);
+                }
+            });
+        *minutes != before
     }
 
     fn dataset_ui(&mut self, ui: &mut egui::Ui) {
@@ -215,6 +265,27 @@ impl Studio {
                     }
                 }
             });
+        ui.label(self.recipe_summary());
+        changed |= self.duration_ui(ui);
+        let mut advanced_changed = false;
+        egui::CollapsingHeader::new("Advanced")
+            .default_open(false)
+            .show(ui, |ui| advanced_changed = self.advanced_ui(ui));
+        changed |= advanced_changed;
+        changed |= fine_tuning_ui(
+            ui,
+            &mut self.project.settings.preset,
+            &mut self.base_path_text,
+        );
+        if changed {
+            self.mark_settings();
+        }
+    }
+
+    /// Every raw field of the recipe (the same field-named errors apply when Train is
+    /// pressed). Returns whether anything changed.
+    fn advanced_ui(&mut self, ui: &mut egui::Ui) -> bool {
+        let mut changed = false;
         let p = &mut self.project.settings.preset;
         ui.label(format!(
             "{} px, {} channel(s), latent {}",
@@ -293,10 +364,7 @@ impl Studio {
         );
         changed |= field(ui, "Evaluate every", &mut t.eval_every, 1.0, 0..=1_000_000);
         changed |= field(ui, "Patience", &mut t.patience, 0.1, 0..=1000);
-        changed |= fine_tuning_ui(ui, p, &mut self.base_path_text);
-        if changed {
-            self.mark_settings();
-        }
+        changed
     }
 
     fn controls_ui(&mut self, ui: &mut egui::Ui) {
@@ -337,27 +405,51 @@ impl Studio {
         });
     }
 
+    /// Time spent of the time chosen, or steps done of the recipe's with an ETA.
+    fn progress_bar_ui(&self, ui: &mut egui::Ui) {
+        let t = &self.training;
+        let timed = self
+            .project
+            .settings
+            .train_minutes
+            .filter(|_| t.total_steps >= crate::studio::app::STEPS_WHEN_TIMED);
+        if let (Some(minutes), Some(since)) = (timed, t.running_since) {
+            let budget = minutes * 60.0;
+            let spent = since.elapsed().as_secs_f64().min(budget);
+            ui.add(
+                egui::ProgressBar::new((spent / budget) as f32).text(format!(
+                    "{} of {} · step {}",
+                    eta_text(spent),
+                    eta_text(budget),
+                    t.step
+                )),
+            );
+        } else {
+            let fraction = t.step as f32 / t.total_steps as f32;
+            let rate = t
+                .metrics
+                .last()
+                .map_or(0.0, |m| f64::from(m.images_per_sec));
+            let batch = self.project.settings.preset.train.batch as f64;
+            let eta = (t.total_steps.saturating_sub(t.step)) as f64 * batch / rate.max(1e-9);
+            let eta = if rate > 0.0 {
+                eta_text(eta)
+            } else {
+                "–".into()
+            };
+            ui.add(
+                egui::ProgressBar::new(fraction)
+                    .text(format!("step {} / {} · ETA {eta}", t.step, t.total_steps)),
+            );
+        }
+    }
+
     fn progress_ui(&mut self, ui: &mut egui::Ui) {
         let t = &self.training;
         if t.total_steps == 0 {
             return;
         }
-        let fraction = t.step as f32 / t.total_steps as f32;
-        let rate = t
-            .metrics
-            .last()
-            .map_or(0.0, |m| f64::from(m.images_per_sec));
-        let batch = self.project.settings.preset.train.batch as f64;
-        let eta = (t.total_steps.saturating_sub(t.step)) as f64 * batch / rate.max(1e-9);
-        let eta = if rate > 0.0 {
-            eta_text(eta)
-        } else {
-            "–".into()
-        };
-        ui.add(
-            egui::ProgressBar::new(fraction)
-                .text(format!("step {} / {} · ETA {eta}", t.step, t.total_steps)),
-        );
+        self.progress_bar_ui(ui);
         if let Some(m) = t.metrics.last() {
             ui.label(m.summary());
             if self.project.settings.preset.train.augment != AugmentMode::Off {

@@ -608,6 +608,9 @@ fn conditional_training_class_picker_filter_export_then_fine_tune() {
     )
     .set_value_accesskit(0.1);
     settle(&mut h);
+    // The optimiser is a raw field: under Advanced.
+    h.get_by_label("Advanced").click();
+    settle(&mut h);
     h.get_by_label("Optimizer").click();
     settle(&mut h);
     h.get_by_label("Sgd").click();
@@ -686,6 +689,13 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
     std::fs::write(run.join("quality.jsonl"), quality).unwrap();
 
     let mut h = harness(studio(&root));
+    settle(&mut h);
+    // The plots sit under a collapsed header: the preview grid is the main progress view.
+    assert!(
+        h.query_by_label("Held-out SWD ×10³ (lower is better)")
+            .is_none()
+    );
+    h.get_by_label("Loss and quality plots").click();
     settle(&mut h);
     h.get_by_label("Held-out SWD ×10³ (lower is better)");
     h.get_by_label("Held-out feature FD (lower is better)");
@@ -1130,4 +1140,40 @@ fn closing_the_window_while_training_leaves_a_checkpoint() {
         "checkpoint at {} after {seen} steps",
         state.step
     );
+}
+
+/// The training panel speaks a designer's language: what the recipe makes, how long to train
+/// (by time), and the raw fields under a collapsed Advanced.
+#[test]
+fn the_designer_panel_trains_by_time_with_raw_fields_under_advanced() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("project");
+    let data = dir.path().join("shirts");
+    two_class_folder(&data);
+    tiny_test_project(&root, "by-time", |s| s.data_dir = Some(data));
+    let mut h = harness(studio(&root));
+    settle(&mut h);
+    h.get_by_label_contains("shots of products, trained on the CPU.");
+    assert!(
+        h.query_by_label("Epochs").is_none(),
+        "raw fields start hidden"
+    );
+    h.get_by_label("Advanced").click();
+    settle(&mut h);
+    h.get_by_label("Epochs");
+    h.get_by_label("How long").click();
+    settle(&mut h);
+    h.get_by_label("Quick look (10 min)").click();
+    settle(&mut h);
+    assert_eq!(h.state().project.settings.train_minutes, Some(10.0));
+    h.get_by_label("Train").click();
+    wait_for(&mut h, "the timed run", |s| {
+        s.training.state == Some(atelier::protocol::TrainingState::Running) && s.training.step > 3
+    });
+    h.get_by_label_contains("of 10m 00s");
+    // The clock ends the run, not a step count.
+    assert!(h.state().training.total_steps >= 1 << 40);
+    h.get_by_label("Stop").click();
+    wait_for(&mut h, "the run to stop", |s| s.training.state.is_none());
+    h.state_mut().shutdown();
 }

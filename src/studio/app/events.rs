@@ -2,6 +2,7 @@
 //! notices out, and what a render that failed leaves on its tiles.
 
 use std::fmt::Write as _;
+use std::time::Instant;
 
 use eframe::egui;
 
@@ -82,8 +83,7 @@ impl Studio {
                 render_ms,
             } => self.on_rendered(ctx, ticket, pictures, render_ms),
             Event::Train(event) => self.on_train_event(event),
-            Event::TrainingState(TrainingState::Idle) => self.training.state = None,
-            Event::TrainingState(state) => self.training.state = Some(state),
+            Event::TrainingState(state) => self.on_training_state(state),
             Event::PreviewGrid { step, picture } => {
                 let handle = texture(ctx, "preview-grid", &picture);
                 self.training.preview = Some((step, handle));
@@ -169,6 +169,18 @@ impl Studio {
             }
             Event::Failed(error) => self.on_failure(&error),
         }
+    }
+
+    fn on_training_state(&mut self, state: TrainingState) {
+        if state == TrainingState::Idle {
+            self.training.state = None;
+            self.training.running_since = None;
+            return;
+        }
+        if state == TrainingState::Running && self.training.running_since.is_none() {
+            self.training.running_since = Some(Instant::now());
+        }
+        self.training.state = Some(state);
     }
 
     fn on_training_ended(&mut self, summary: RunSummary) {

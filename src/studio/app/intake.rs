@@ -7,7 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_channel::bounded;
 
-use super::{AfterImport, IMPORT_EVENTS, ImportView, SMALL_FOLDER, SMALL_FOLDER_MIN_STEPS, Studio};
+use super::{
+    AfterImport, IMPORT_EVENTS, ImportView, SMALL_FOLDER, SMALL_FOLDER_MIN_STEPS, STEPS_WHEN_TIMED,
+    Studio,
+};
 use crate::data::{ImportOptions, ImportReport};
 use crate::export::ShotMeta;
 use crate::preset::{AugmentMode, ColourRecipe, Preset};
@@ -295,13 +298,20 @@ impl Studio {
         self.project.settings.current_run = Some(run_name);
         self.mark_settings();
         self.flush_saves();
+        // Chosen by time: the clock ends the run, not the recipe's step count.
+        let minutes = self.project.settings.train_minutes;
+        let mut preset = self.project.settings.preset.clone();
+        if minutes.is_some() {
+            preset.train.steps = Some(STEPS_WHEN_TIMED);
+        }
+        self.training.running_since = None;
         self.send(Command::StartTraining(Box::new(TrainRequest {
             options: RunOptions {
                 data_dir,
                 run_dir,
-                preset: self.project.settings.preset.clone(),
+                preset,
                 resume,
-                minutes: None,
+                minutes,
                 imported: self.import.imported.clone(),
             },
             pin_dir: self.project.generators_dir(),
