@@ -11,6 +11,7 @@ mod metrics;
 pub mod resume;
 mod run;
 mod run_logs;
+mod run_options;
 mod session;
 mod trainer;
 

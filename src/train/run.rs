@@ -14,9 +14,10 @@ use super::TrainError;
 use super::base_model::{adopt_base_model, load_base, match_classes};
 use super::metrics::MetricsRecord;
 use super::run_logs::{append_json_line, truncate_json_lines};
+pub use super::run_options::{Imported, RunOptions};
 use super::session::TrainSession;
 use crate::checkpoint::{BEST, Checkpoint, LATEST};
-use crate::data::{Dataset, ImportOptions, ImportProgress, ImportReport, Split, import_folder};
+use crate::data::{ImportOptions, ImportProgress, ImportReport, Split, import_folder};
 use crate::export::{grid, save_png_atomic};
 use crate::fsutil::write_atomic;
 use crate::latent::latent_for_seed;
@@ -31,32 +32,6 @@ pub const RUN_INFO: &str = "run.json";
 
 /// Number of fixed preview latents (an 8×8 grid).
 pub const PREVIEW_COUNT: usize = 64;
-
-#[derive(Clone, Debug)]
-pub struct RunOptions {
-    pub data_dir: PathBuf,
-    pub run_dir: PathBuf,
-    /// The recipe. On resume only its `train.epochs` / `train.steps` are taken (to extend a
-    /// run); everything else comes from the checkpoint.
-    pub preset: Preset,
-    pub resume: bool,
-    /// A wall-clock budget in minutes, counted from the first step (evaluations and
-    /// checkpoints included); with `--resume`, minutes more. With a step or epoch budget too,
-    /// whichever ends first. The run checkpoints and stops at the first step boundary past it.
-    pub minutes: Option<f64>,
-    /// The folder as the front end already imported it (the studio's import report): used
-    /// instead of reading every photo again when it was imported from `data_dir` with this
-    /// recipe's size, channels and squaring. `None` (the command line): the run imports.
-    pub imported: Option<Imported>,
-}
-
-/// A folder's import, to hand to a run (see [`RunOptions::imported`]).
-#[derive(Clone, Debug)]
-pub struct Imported {
-    pub dataset: Arc<Dataset>,
-    pub report: ImportReport,
-    pub options: ImportOptions,
-}
 
 /// What a run reports while it goes.
 #[derive(Clone, Debug)]
