@@ -30,28 +30,37 @@ fn photo_folder(dir: &Path) {
     }
 }
 
-fn tiny_upscaler(data: &Path, out: &Path, steps: &str, resume: bool) -> (i32, String, String) {
+/// `atelier train-upscaler --data DATA --steps N` on the CPU into `target` (`--out FILE` or
+/// `--run DIR`), with `extra` flags; a tiny network unless `extra` says otherwise.
+fn train_upscaler(
+    data: &Path,
+    target: (&str, &Path),
+    steps: &str,
+    extra: &[&str],
+) -> (i32, String, String) {
     let mut args = vec![
         "train-upscaler",
         "--data",
         data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
+        target.0,
+        target.1.to_str().unwrap(),
         "--steps",
         steps,
-        "--width",
-        "8",
-        "--blocks",
-        "1",
         "--batch",
         "2",
         "--device",
         "cpu",
     ];
-    if resume {
-        args.push("--resume");
+    if !extra.contains(&"--init") {
+        args.extend(["--width", "8", "--blocks", "1"]);
     }
+    args.extend_from_slice(extra);
     atelier(&args)
+}
+
+fn tiny_upscaler(data: &Path, out: &Path, steps: &str, resume: bool) -> (i32, String, String) {
+    let extra: &[&str] = if resume { &["--resume"] } else { &[] };
+    train_upscaler(data, ("--out", out), steps, extra)
 }
 
 /// `atelier upscale --upscaler FILE --image PHOTO --factor F --out BIG` on the CPU.
@@ -91,21 +100,7 @@ fn train_an_upscaler_resume_it_and_enlarge_with_it() {
 
     // Fine-tuning the shipped upscaler keeps its shape, whatever the flags for a new one say.
     let tuned = tmp.path().join("tuned.atl");
-    let (code, out, err) = atelier(&[
-        "train-upscaler",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        tuned.to_str().unwrap(),
-        "--init",
-        "shipped",
-        "--steps",
-        "1",
-        "--batch",
-        "2",
-        "--device",
-        "cpu",
-    ]);
+    let (code, out, err) = train_upscaler(&data, ("--out", &tuned), "1", &["--init", "shipped"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains("4 residual blocks of 32 channels"), "{err}");
     let tuned = atelier::upscale::UpscalerFile::load(&tuned).unwrap();
@@ -182,23 +177,7 @@ fn sample_at_print_size_uses_the_runs_own_upscaler() {
     assert_eq!(code, 0, "{out}{err}");
     let photos = tmp.path().join("photos");
     photo_folder(&photos);
-    let (code, out, err) = atelier(&[
-        "train-upscaler",
-        "--data",
-        photos.to_str().unwrap(),
-        "--run",
-        run.to_str().unwrap(),
-        "--steps",
-        "1",
-        "--width",
-        "8",
-        "--blocks",
-        "1",
-        "--batch",
-        "2",
-        "--device",
-        "cpu",
-    ]);
+    let (code, out, err) = train_upscaler(&photos, ("--run", &run), "1", &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(run.join("upscaler.atl").exists());
     let shots = tmp.path().join("shots");
