@@ -85,6 +85,12 @@ pub enum Command {
         out: PathBuf,
         minutes: f64,
     },
+    /// Time a short warm-up of `options`' recipe (see [`crate::train::estimate_run`]); the
+    /// answer carries `key` back. Refused while a run trains: its own clock tells the time.
+    EstimateRun {
+        key: u64,
+        options: Box<crate::train::RunOptions>,
+    },
 }
 
 /// What a designer's click on Pause, Continue or Stop asks, or the window's closing: sent on a
@@ -185,6 +191,11 @@ pub enum Event {
     RenderFailed {
         ticket: Ticket,
         error: WorkerError,
+    },
+    /// The answer to [`Command::EstimateRun`].
+    RunEstimated {
+        key: u64,
+        result: Result<crate::train::RunEstimate, String>,
     },
     Failed(WorkerError),
 }

@@ -57,6 +57,8 @@ pub fn open_or_create_demo(root: &Path) -> Result<Project, ProjectError> {
     project.settings.data_dir = Some(images);
     project.settings.generator_id = Some(id);
     project.settings.preset = Preset::load("demo-28").unwrap_or_default();
+    // The demo's small recipe trains in minutes: its own steps, not an hour.
+    project.settings.train_minutes = None;
     project.save_settings()?;
     Ok(project)
 }

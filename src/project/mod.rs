@@ -141,6 +141,9 @@ pub struct ProjectSettings {
     pub train_minutes: Option<f64>,
 }
 
+/// How long a new project trains unless the designer chooses otherwise ("Good", 1 hour).
+pub const NEW_PROJECT_TRAIN_MINUTES: f64 = 60.0;
+
 impl Default for ProjectSettings {
     fn default() -> Self {
         Self {
@@ -219,6 +222,8 @@ impl Project {
                     folder: root.join("exports"),
                     ..ExportSettings::default()
                 },
+                // A designer's first choice is by time; "Good" is what a first real run wants.
+                train_minutes: Some(NEW_PROJECT_TRAIN_MINUTES),
                 ..ProjectSettings::default()
             },
             curation: Curation::default(),

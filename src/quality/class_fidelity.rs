@@ -71,13 +71,23 @@ impl ClassJudge {
     /// Trains on `train` (indices into `data`) with fixed seeds, so the same data gives the
     /// same judge.
     pub fn train(data: &Dataset, train: &[usize], device: &Device) -> Result<Self, EvalError> {
+        Self::train_until(data, train, device, None)
+    }
+
+    /// [`ClassJudge::train`] that ends early, with [`EvalError::Stopped`], once `stop` is set.
+    pub fn train_until(
+        data: &Dataset,
+        train: &[usize],
+        device: &Device,
+        stop: Option<&std::sync::atomic::AtomicBool>,
+    ) -> Result<Self, EvalError> {
         let classes = data.class_names.len();
         if classes < 2 {
             return Err(EvalError::Incompatible(
                 "class fidelity needs two or more classes".into(),
             ));
         }
-        let model = Classifier::train(data, train, STEPS, CLASSIFIER_SEEDS, device)?;
+        let model = Classifier::train(data, train, STEPS, CLASSIFIER_SEEDS, device, stop)?;
         Ok(Self {
             model,
             device: device.clone(),

@@ -139,13 +139,15 @@ impl Classifier {
 
     /// Trains a classifier on `train` (indices into `data`) for `steps` Adam steps with fixed
     /// seeds (`init_seed` for the weights, `order_seed` for the batches), so the same data
-    /// gives the same classifier.
+    /// gives the same classifier. Setting `stop` ends it between two steps with
+    /// [`EvalError::Stopped`].
     pub fn train(
         data: &Dataset,
         train: &[usize],
         steps: usize,
         (init_seed, order_seed): (u64, u64),
         device: &Device,
+        stop: Option<&std::sync::atomic::AtomicBool>,
     ) -> Result<Self, EvalError> {
         let classes = data.class_names.len();
         if train.len() < 8 {
@@ -158,6 +160,9 @@ impl Classifier {
         let mut optimizer = AdamConfig::new().init();
         let mut rng = Rng::derived(order_seed, "classifier");
         for _ in 0..steps {
+            if stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
+                return Err(EvalError::Stopped);
+            }
             let picked: Vec<usize> = (0..batch).map(|_| train[rng.below(train.len())]).collect();
             let x = Tensor::<4>::from_data(
                 TensorData::new(data.batch_f32(&picked), [batch, c, r, r]),

@@ -5,6 +5,7 @@
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::tensor::Device;
 use crossbeam_channel::{Receiver, TryRecvError};
@@ -59,12 +60,30 @@ pub struct EvalCache {
     /// A judge given by the caller, taken at the first evaluation.
     given_judge: Cell<Option<FeatureJudge>>,
     /// A class judge training on its own thread (see `train_judge_in_background`).
-    background_judge: RefCell<Option<Receiver<Result<FeatureJudge, EvalError>>>>,
+    background_judge: RefCell<Option<BackgroundJudge>>,
     /// Truncation ψ of the shots' latents; `None`: untruncated (training logs).
     truncation: Option<f32>,
     /// Figures left out and why, for the caller to tell the designer (see
     /// [`EvalCache::take_warnings`]); a library never prints.
     warnings: RefCell<Vec<String>>,
+}
+
+/// A class judge training on its own thread: stopped and joined when the cache (the run)
+/// is dropped, so no thread outlives its run.
+struct BackgroundJudge {
+    receiver: Receiver<Result<FeatureJudge, EvalError>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for BackgroundJudge {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            // At most one of its batches: it checks `stop` between two.
+            let _ = thread.join();
+        }
+    }
 }
 
 /// The data-copying test's yardstick in feature space: the training images' features, and
@@ -125,6 +144,9 @@ impl EvalCache {
     /// leave the feature figures out until it is ready instead of training it in line: the
     /// studio's worker must keep rendering shots, and at 64 px on a CPU the 600 steps take
     /// minutes. The judge is the same either way (seeded weights, its own batch order).
+    ///
+    /// It works on one core (a pool of its own, not rayon's global one, which would take
+    /// every core from the window and the run), and stops when the cache is dropped.
     pub fn train_judge_in_background(
         &self,
         data: Arc<Dataset>,
@@ -133,23 +155,47 @@ impl EvalCache {
         let given = self.given_judge.take();
         let needed = given.is_none()
             && self.judge.get().is_none()
+            && self.background_judge.borrow().is_none()
             && !FeatureJudge::shipped_applies_to(data.channels, data.resolution)
             && data.class_names.len() >= 2;
         self.given_judge.set(given);
         if !needed {
             return Ok(());
         }
+        let one_core = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "atelier-class-judge-compute".into())
+            .build()
+            .map_err(std::io::Error::other)?;
         let (sender, receiver) = crossbeam_channel::bounded(1);
-        std::thread::Builder::new()
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_judge = stop.clone();
+        let thread = std::thread::Builder::new()
             .name("atelier-class-judge".into())
             .spawn(move || {
-                let judge = ClassJudge::train(&data, &train, &Device::flex())
-                    .map(|judge| judge.feature_judge());
+                let judge = one_core.install(|| {
+                    ClassJudge::train_until(&data, &train, &Device::flex(), Some(&stop_judge))
+                        .map(|judge| judge.feature_judge())
+                });
                 // The run may have ended meanwhile; then nobody waits for it.
                 let _ = sender.send(judge);
             })?;
-        *self.background_judge.borrow_mut() = Some(receiver);
+        *self.background_judge.borrow_mut() = Some(BackgroundJudge {
+            receiver,
+            stop,
+            thread: Some(thread),
+        });
         Ok(())
+    }
+
+    /// Whether the class judge's thread is still running (tests: it stops with its run).
+    #[must_use]
+    pub fn judge_thread_running(&self) -> bool {
+        self.background_judge
+            .borrow()
+            .as_ref()
+            .and_then(|j| j.thread.as_ref())
+            .is_some_and(|t| !t.is_finished())
     }
 
     /// Whether a class judge is training on its own thread and not ready yet.
@@ -164,9 +210,9 @@ impl EvalCache {
     /// left out; it never stops a run.
     fn judge(&self, data: &Dataset, train: &[usize], device: &Device) -> Option<&FeatureJudge> {
         if self.judge.get().is_none()
-            && let Some(receiver) = self.background_judge.borrow().as_ref()
+            && let Some(background) = self.background_judge.borrow().as_ref()
         {
-            let judge = match receiver.try_recv() {
+            let judge = match background.receiver.try_recv() {
                 Ok(Ok(judge)) => Some(judge),
                 Ok(Err(e)) => {
                     self.warn(format!("feature figures left out: {e}"));

@@ -114,7 +114,7 @@ impl FeatureJudge {
             )));
         }
         let (train, check): (Vec<usize>, Vec<usize>) = (0..data.len()).partition(|i| i % 10 != 0);
-        let model = Classifier::train(data, &train, STEPS, SEEDS, device)?;
+        let model = Classifier::train(data, &train, STEPS, SEEDS, device, None)?;
         let mut hits = 0;
         for chunk in check.chunks(CHUNK) {
             let shape = [chunk.len(), data.channels, data.resolution, data.resolution];

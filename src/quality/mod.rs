@@ -51,6 +51,8 @@ pub enum EvalError {
     TooFewImages(usize),
     #[error("the device failed: {0}")]
     Device(String),
+    #[error("stopped before it finished")]
+    Stopped,
 }
 
 /// Quality of a generator at one point of training.

@@ -32,10 +32,12 @@ use crate::train::{MetricsRecord, RunSummary, TrainEvent};
 use crate::worker::{ImportSource, Wake, WorkerHandle};
 
 mod curation;
+mod estimate;
 mod events;
 mod intake;
 mod upscaler;
 
+pub use estimate::EstimateView;
 pub use upscaler::UpscalerView;
 
 /// Most events handled per frame, so a flood never stalls a frame (the rest wait a frame).
@@ -100,6 +102,8 @@ pub struct TrainingView {
     pub train_images: usize,
     /// When the run went to Running (the clock of a run chosen by time).
     pub running_since: Option<Instant>,
+    /// How long the recipe on the panel takes here (see `app/estimate.rs`).
+    pub estimate: EstimateView,
 }
 
 /// The export window's view.

@@ -8,7 +8,7 @@ use crate::base::SHIPPED_BASES;
 use crate::preset::{AugmentMode, BUILTIN_PRESETS, LossKind, OptimizerKind, Preset};
 use crate::protocol::{Control, TrainingState};
 
-fn eta_text(seconds: f64) -> String {
+pub(super) fn eta_text(seconds: f64) -> String {
     if !seconds.is_finite() || seconds <= 0.0 {
         return "–".into();
     }
@@ -218,7 +218,12 @@ impl Studio {
                     ui.selectable_value(minutes, value, label);
                 }
             });
-        *minutes != before
+        let changed = *minutes != before;
+        self.ask_estimate_when_settled();
+        if let Some(line) = self.estimate_line() {
+            ui.label(line);
+        }
+        changed
     }
 
     fn dataset_ui(&mut self, ui: &mut egui::Ui) {

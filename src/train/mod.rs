@@ -6,6 +6,7 @@
 //! out through a callback of [`TrainEvent`]s.
 
 mod base_model;
+mod estimate;
 pub mod gan;
 mod metrics;
 pub mod resume;
@@ -19,6 +20,7 @@ pub use crate::checkpoint::{
     BEST, Checkpoint, CheckpointError, FORMAT_VERSION, LATEST, TrainState,
 };
 pub use base_model::load_base;
+pub use estimate::{RunEstimate, estimate_run};
 pub use gan::{ADA_SPEED_IMAGES, ada_adjust};
 pub use metrics::{MetricsRecord, read_all as read_metrics};
 pub use run::{

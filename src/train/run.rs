@@ -124,14 +124,14 @@ fn run_recipe(
 }
 
 /// Paths and settings the periodic work of a run needs.
-struct RunContext {
-    device: Device,
+pub(super) struct RunContext {
+    pub(super) device: Device,
     run_dir: PathBuf,
-    split: Split,
+    pub(super) split: Split,
     preview_latents: Vec<Vec<f32>>,
-    train: TrainPreset,
+    pub(super) train: TrainPreset,
     /// What every evaluation of the run shares, computed once (see `EvalCache`).
-    eval_cache: EvalCache,
+    pub(super) eval_cache: EvalCache,
 }
 
 impl RunContext {
@@ -339,6 +339,12 @@ impl TrainRun {
         self.session.sampler(device)
     }
 
+    /// The session and what its periodic work needs, for the warm-up that times them
+    /// (see `estimate`).
+    pub(super) fn parts(&mut self) -> (&mut TrainSession, &RunContext, &mut Option<MetricsRecord>) {
+        (&mut self.session, &self.ctx, &mut self.last_metrics)
+    }
+
     #[must_use]
     pub fn summary(&self, cancelled: bool) -> RunSummary {
         RunSummary {
@@ -388,7 +394,7 @@ pub fn train_run(
 }
 
 /// Reads the metrics window (a device sync), refuses a non-finite loss, and logs it.
-fn read_metrics(
+pub(super) fn read_metrics(
     session: &mut TrainSession,
     ctx: &RunContext,
     last: &mut Option<MetricsRecord>,
@@ -408,7 +414,7 @@ fn read_metrics(
 }
 
 /// Saves `checkpoint.atl` (and `best.atl` when `best`), atomically.
-fn save_checkpoint(
+pub(super) fn save_checkpoint(
     session: &TrainSession,
     ctx: &RunContext,
     best: bool,
@@ -559,7 +565,10 @@ fn prepare_session(
     Ok((session, split))
 }
 
-fn write_preview(session: &TrainSession, ctx: &RunContext) -> Result<PathBuf, TrainError> {
+pub(super) fn write_preview(
+    session: &TrainSession,
+    ctx: &RunContext,
+) -> Result<PathBuf, TrainError> {
     let (device, latents, run_dir) = (&ctx.device, &ctx.preview_latents, &ctx.run_dir);
     let sampler = session.sampler(device)?;
     // Conditional models: one class per row, cycling through the classes.

@@ -28,7 +28,7 @@ use crate::export::Picture;
 use crate::protocol::{
     Command, Control, Event, RenderKind, RenderRequest, TrainRequest, TrainingState, WorkerError,
 };
-use crate::train::{Checkpoint, LATEST, StepOutcome, TrainEvent, TrainRun};
+use crate::train::{Checkpoint, LATEST, StepOutcome, TrainEvent, TrainRun, estimate_run};
 use samplers::SamplerCache;
 
 /// The worker thread's name; GPU errors raised on it are attributed to training.
@@ -42,6 +42,10 @@ pub const GALLERY_QUEUE_CAP: usize = 1024;
 /// Capacity of the control channel: the worker reads it between any two commands, renders or
 /// steps, so it only fills if the worker is stuck.
 pub const CONTROL_CAPACITY: usize = 64;
+
+/// Timed steps of a run estimate's warm-up (plus a few untimed ones and one of each kind of
+/// periodic work): long enough to average a step, short enough not to keep renders waiting.
+const ESTIMATE_TIMED: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The front end's ends of the worker's channels.
 pub struct WorkerHandle {
@@ -316,6 +320,15 @@ impl Worker {
             Command::FindNearest { ticket, picture } => self.nearest = Some((ticket, picture)),
             Command::TrainUpscaler { data, out, minutes } => {
                 self.start_upscaler(&data, &out, minutes);
+            }
+            Command::EstimateRun { key, options } => {
+                let result = if self.training.is_some() {
+                    Err("a run is training; its progress shows the time left".to_string())
+                } else {
+                    estimate_run(&options, &self.device.device, ESTIMATE_TIMED)
+                        .map_err(|e| e.to_string())
+                };
+                self.out.send(Event::RunEstimated { key, result });
             }
         }
     }

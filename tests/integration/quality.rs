@@ -440,3 +440,39 @@ fn variety_tells_varied_shots_from_collapsed_and_flat_ones() {
         }
     }
 }
+
+/// Two classes of 32 px colour noise: enough for a class judge to start training.
+fn two_class_colour_noise() -> Dataset {
+    let (n, side) = (64, 32);
+    let mut rng = Rng::new(5);
+    Dataset {
+        resolution: side,
+        channels: 3,
+        pixels: (0..n * 3 * side * side)
+            .map(|_| (rng.next_u64() & 0xff) as u8)
+            .collect(),
+        labels: (0..n).map(|i| (i % 2) as u32).collect(),
+        class_names: vec!["a".into(), "b".into()],
+        sources: vec![std::path::PathBuf::new(); n],
+        content_hashes: (0..n).map(|i| [i as u8; 32]).collect(),
+    }
+}
+
+/// The class judge a run trains on its own thread stops with the run: asked to stop, its
+/// training ends between two steps, and dropping the run's cache joins the thread.
+#[test]
+fn the_background_class_judge_stops_with_its_run() {
+    let data = two_class_colour_noise();
+    let train: Vec<usize> = (0..data.len()).collect();
+    let stop = std::sync::atomic::AtomicBool::new(true);
+    let stopped = ClassJudge::train_until(&data, &train, &Device::flex(), Some(&stop));
+    assert!(matches!(stopped, Err(atelier::quality::EvalError::Stopped)));
+
+    let cache = atelier::quality::EvalCache::new();
+    cache
+        .train_judge_in_background(std::sync::Arc::new(data), train)
+        .unwrap();
+    assert!(cache.judge_thread_running());
+    // Joins the thread: it sees the stop between two of its 600 steps.
+    drop(cache);
+}

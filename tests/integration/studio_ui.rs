@@ -48,6 +48,8 @@ fn studio(root: &Path) -> Studio {
 fn tiny_test_project(root: &Path, name: &str, edit: impl FnOnce(&mut ProjectSettings)) {
     let mut project = Project::create(root, name).unwrap();
     project.settings.preset = Preset::load("tiny-test").unwrap();
+    // The tests train by the recipe's steps; a new project would train for an hour.
+    project.settings.train_minutes = None;
     edit(&mut project.settings);
     project.save_settings().unwrap();
 }
@@ -879,6 +881,7 @@ fn fastgan_walk_through_train_slide_morph_export_fine_tune() {
     project.settings.preset.train.steps = Some(60);
     project.settings.preset.train.checkpoint_every = 60;
     project.settings.preset.train.eval_every = 0;
+    project.settings.train_minutes = None;
     project.settings.export.folder = dir.path().join("exports");
     project.save_settings().unwrap();
     let mut h = harness(studio(&root));
@@ -1150,10 +1153,23 @@ fn the_designer_panel_trains_by_time_with_raw_fields_under_advanced() {
     let root = dir.path().join("project");
     let data = dir.path().join("shirts");
     two_class_folder(&data);
-    tiny_test_project(&root, "by-time", |s| s.data_dir = Some(data));
+    // A new project trains for "Good (1 hour)" unless the designer chooses otherwise.
+    let fresh = Project::create(&dir.path().join("fresh"), "fresh").unwrap();
+    assert_eq!(fresh.settings.train_minutes, Some(60.0));
+    tiny_test_project(&root, "by-time", |s| s.train_minutes = Some(60.0));
     let mut h = harness(studio(&root));
     settle(&mut h);
     h.get_by_label_contains("shots of products, trained on the CPU.");
+    // Once the photos are in, a short warm-up tells what the chosen time buys, before Train.
+    drop_and_import(&mut h, &data);
+    h.state_mut().import.window_open = false;
+    wait_for(&mut h, "the time estimate", |s| {
+        s.current_estimate().is_some()
+    });
+    let estimate = h.state().current_estimate().unwrap().clone();
+    assert!(estimate.step_secs > 0.0 && estimate.train_images > 0);
+    let in_an_hour = estimate.steps_within(Duration::from_secs(3600));
+    h.get_by_label_contains(&format!("About {in_an_hour} steps in that time"));
     assert!(
         h.query_by_label("Epochs").is_none(),
         "raw fields start hidden"
@@ -1166,6 +1182,9 @@ fn the_designer_panel_trains_by_time_with_raw_fields_under_advanced() {
     h.get_by_label("Quick look (10 min)").click();
     settle(&mut h);
     assert_eq!(h.state().project.settings.train_minutes, Some(10.0));
+    // The same measurement, for the new choice: no second warm-up.
+    let in_ten = estimate.steps_within(Duration::from_secs(600));
+    h.get_by_label_contains(&format!("About {in_ten} steps in that time"));
     h.get_by_label("Train").click();
     wait_for(&mut h, "the timed run", |s| {
         s.training.state == Some(atelier::protocol::TrainingState::Running) && s.training.step > 3

@@ -167,6 +167,7 @@ impl Studio {
             Event::RenderFailed { ticket, error } => {
                 self.render_failed(ticket, &error.to_string());
             }
+            Event::RunEstimated { key, result } => self.on_run_estimated(key, result),
             Event::Failed(error) => self.on_failure(&error),
         }
     }

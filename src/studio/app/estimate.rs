@@ -1,0 +1,151 @@
+//! The training panel's time estimate: a short warm-up on the worker, asked for once the
+//! recipe and the imported photos have stayed the same a moment, and shown before Train.
+
+use std::hash::{Hash, Hasher};
+use std::time::{Duration, Instant};
+
+use super::Studio;
+use crate::protocol::Command;
+use crate::train::{RunEstimate, RunOptions};
+
+/// How long the recipe must stay unchanged before its warm-up is asked for (typing in a
+/// field of Advanced must not start one per key).
+const SETTLE: Duration = Duration::from_millis(800);
+
+/// The estimate of the recipe on the panel, as far as it has got.
+#[derive(Default)]
+pub struct EstimateView {
+    /// The recipe last seen on the panel, and since when it is unchanged.
+    seen: Option<(u64, Instant)>,
+    /// The warm-up asked for and not answered yet.
+    pub asked: Option<u64>,
+    /// The newest answer, for the recipe it measured.
+    pub answer: Option<(u64, Result<RunEstimate, String>)>,
+}
+
+impl Studio {
+    /// What the estimate depends on: the recipe, the folder and its import, the device. `None`
+    /// while there is nothing to measure (no import yet, or a run going).
+    fn estimate_key(&self) -> Option<u64> {
+        let imported = self.import.imported.as_ref()?;
+        let data_dir = self.project.settings.data_dir.as_ref()?;
+        if self.training.state.is_some() || self.import.running {
+            return None;
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.project.settings.preset.to_toml().hash(&mut h);
+        data_dir.hash(&mut h);
+        imported.dataset.len().hash(&mut h);
+        self.compute_description.hash(&mut h);
+        Some(h.finish())
+    }
+
+    /// Asks the worker for a warm-up of the panel's recipe once it has settled and nothing
+    /// answered for it yet. Called every frame the panel is drawn.
+    pub(in crate::studio) fn ask_estimate_when_settled(&mut self) {
+        let Some(key) = self.estimate_key() else {
+            self.training.estimate.seen = None;
+            return;
+        };
+        let view = &mut self.training.estimate;
+        let answered = view.answer.as_ref().is_some_and(|(k, _)| *k == key);
+        if answered || view.asked.is_some() {
+            return;
+        }
+        let since = match view.seen {
+            Some((k, since)) if k == key => since,
+            _ => {
+                view.seen = Some((key, Instant::now()));
+                if let Some(ctx) = &self.ctx {
+                    ctx.request_repaint_after(SETTLE);
+                }
+                return;
+            }
+        };
+        if since.elapsed() < SETTLE {
+            if let Some(ctx) = &self.ctx {
+                ctx.request_repaint_after(SETTLE.saturating_sub(since.elapsed()));
+            }
+            return;
+        }
+        let (Some(data_dir), Some(imported)) = (
+            self.project.settings.data_dir.clone(),
+            self.import.imported.clone(),
+        ) else {
+            return;
+        };
+        let options = RunOptions {
+            data_dir,
+            run_dir: std::path::PathBuf::new(),
+            preset: self.project.settings.preset.clone(),
+            resume: false,
+            minutes: None,
+            imported: Some(imported),
+        };
+        if self
+            .worker
+            .commands
+            .try_send(Command::EstimateRun {
+                key,
+                options: Box::new(options),
+            })
+            .is_ok()
+        {
+            self.training.estimate.asked = Some(key);
+        }
+    }
+
+    pub(super) fn on_run_estimated(&mut self, key: u64, result: Result<RunEstimate, String>) {
+        let view = &mut self.training.estimate;
+        if view.asked == Some(key) {
+            view.asked = None;
+        }
+        view.answer = Some((key, result));
+    }
+
+    /// The estimate for the recipe as the panel shows it now, if measured.
+    #[must_use]
+    pub fn current_estimate(&self) -> Option<&RunEstimate> {
+        let key = self.estimate_key()?;
+        match &self.training.estimate.answer {
+            Some((k, Ok(estimate))) if *k == key => Some(estimate),
+            _ => None,
+        }
+    }
+
+    /// One line for the panel: what the chosen time buys, or how long the recipe's steps take.
+    #[must_use]
+    pub fn estimate_line(&self) -> Option<String> {
+        let key = self.estimate_key()?;
+        let view = &self.training.estimate;
+        if view.asked == Some(key)
+            || view.seen.is_some_and(|(k, _)| k == key)
+                && view.answer.as_ref().is_none_or(|(k, _)| *k != key)
+        {
+            return Some("Measuring this machine's speed…".into());
+        }
+        let estimate = match &view.answer {
+            Some((k, Ok(estimate))) if *k == key => estimate,
+            Some((k, Err(e))) if *k == key => return Some(format!("No estimate: {e}")),
+            _ => return None,
+        };
+        let per_step = estimate.secs_per_step();
+        Some(match self.project.settings.train_minutes {
+            Some(minutes) => {
+                let steps = estimate.steps_within(Duration::from_secs_f64(minutes * 60.0));
+                let passes = steps as f64 / estimate.steps_per_epoch.max(1) as f64;
+                format!(
+                    "About {steps} steps in that time: {passes:.0} passes over the {} training photos ({per_step:.2} s a step, measured here).",
+                    estimate.train_images
+                )
+            }
+            None => format!(
+                "{} steps: about {} ({per_step:.2} s a step, measured here).",
+                estimate.recipe_steps,
+                super::super::training_panel::eta_text(
+                    estimate.duration_for(estimate.recipe_steps).as_secs_f64()
+                )
+            ),
+        })
+    }
+}
