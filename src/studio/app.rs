@@ -6,7 +6,7 @@
 //! What is saved lives in [`Project`] (settings and curation, written by the saver thread);
 //! everything else here is rebuilt at start: textures, pending requests, plots.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -16,6 +16,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use eframe::egui;
 
 use super::background::{Background, DialogPurpose, LoadedProject, Message};
+use super::broker::{Answer, Failure, LiveRequest, RenderBroker, RenderParts};
 use super::stats::Stats;
 use super::textures::texture;
 use crate::data::{ImportProgress, ImportReport};
@@ -53,14 +54,6 @@ pub const SMALL_FOLDER: usize = 2_000;
 pub const SMALL_FOLDER_MIN_STEPS: u64 = 4_000;
 /// Frames of a morph strip.
 pub const MORPH_FRAMES: usize = 8;
-
-/// A request the worker has not answered yet.
-enum Pending {
-    Gallery(Vec<ShotId>),
-    Nearest(ShotId),
-    Live { shot: ShotId, sent: Instant },
-    Morph,
-}
 
 /// The step limit of a run chosen by time: beyond any run's reach, so the clock ends it.
 pub const STEPS_WHEN_TIMED: u64 = 1 << 40;
@@ -160,7 +153,9 @@ pub enum AfterImport {
 
 pub struct Studio {
     pub project: Project,
-    pub(super) worker: WorkerHandle,
+    /// The one door to the worker: commands, controls, and every render from ticket to
+    /// answer.
+    pub(super) broker: RenderBroker,
     /// The running import's events: a fresh channel per project, so an import of the
     /// project left behind can never land in the next one.
     pub(super) imports: (Sender<Event>, Receiver<Event>),
@@ -184,11 +179,6 @@ pub struct Studio {
     pub pictures: HashMap<ShotId, Picture>,
     pub selected: Vec<ShotId>,
     pub(super) anchor: Option<ShotId>,
-    requested: HashSet<ShotId>,
-    /// Shots whose render failed, with why: their tiles offer a Retry instead of waiting.
-    pub render_failures: HashMap<ShotId, String>,
-    /// A shot moved by the sliders while its live render was in flight (see `request_live`).
-    live_waiting: Option<ShotId>,
     pub(super) favourites_only: bool,
     /// How many shots "Generate" adds.
     pub(super) generate_count: usize,
@@ -212,10 +202,6 @@ pub struct Studio {
     // Bookkeeping.
     pub notices: Vec<Notice>,
     pub stats: Stats,
-    pending: HashMap<Ticket, Pending>,
-    /// The newest render request per shot: an older answer must not replace a newer one.
-    latest_ticket: HashMap<ShotId, Ticket>,
-    next_ticket: Ticket,
     curation_dirty: Option<Instant>,
     settings_dirty: Option<Instant>,
     rng: Rng,
@@ -238,7 +224,7 @@ impl Studio {
             .map_or(1, |d| d.as_nanos() as u64);
         let mut studio = Self {
             project: loaded.project.clone(),
-            worker,
+            broker: RenderBroker::new(worker),
             imports: bounded(IMPORT_EVENTS),
             import_cancel: None,
             background,
@@ -255,9 +241,6 @@ impl Studio {
             pictures: HashMap::new(),
             selected: Vec::new(),
             anchor: None,
-            requested: HashSet::new(),
-            render_failures: HashMap::new(),
-            live_waiting: None,
             favourites_only: false,
             generate_count: 16,
             base_path_text: String::new(),
@@ -278,9 +261,6 @@ impl Studio {
             },
             notices: Vec::new(),
             stats: Stats::default(),
-            pending: HashMap::new(),
-            latest_ticket: HashMap::new(),
-            next_ticket: 1,
             curation_dirty: None,
             settings_dirty: None,
             rng: Rng::new(seed),
@@ -315,12 +295,8 @@ impl Studio {
         }
         self.textures.clear();
         self.pictures.clear();
-        self.requested.clear();
-        self.render_failures.clear();
         // Answers to the previous project's requests must not land on this one's shots.
-        self.pending.clear();
-        self.live_waiting = None;
-        self.latest_ticket.clear();
+        self.broker.clear();
         self.selected.clear();
         self.editor = ShotEditor::default();
         self.morph.clear();
@@ -354,6 +330,12 @@ impl Studio {
         }
     }
 
+    /// Why `shot`'s render failed, if it did (its tile offers Retry).
+    #[must_use]
+    pub fn render_failure(&self, shot: ShotId) -> Option<&str> {
+        self.broker.failure(shot)
+    }
+
     pub fn notify(&mut self, text: impl Into<String>) {
         self.push_notice(text.into(), false);
     }
@@ -376,23 +358,18 @@ impl Studio {
 
     /// Pause, Continue, Stop: always delivered (see [`Control`]).
     pub(super) fn control(&mut self, message: Control) {
-        if !self.worker.control(message) {
+        if !self.broker.control(message) {
             self.report_error("The worker has stopped; restart Atelier to train again.");
         }
     }
 
     /// Sends a command; `false` (and a notice) when the worker's queue is full or it is gone.
     pub(super) fn send(&mut self, command: Command) -> bool {
-        let sent = self.worker.commands.try_send(command).is_ok();
+        let sent = self.broker.send(command);
         if !sent {
             self.report_error("The worker is busy or gone; the request was not sent.");
         }
         sent
-    }
-
-    fn ticket(&mut self) -> Ticket {
-        self.next_ticket += 1;
-        self.next_ticket
     }
 
     // ----- saving ---------------------------------------------------------------------------
@@ -534,8 +511,8 @@ impl Studio {
     /// checkpoint pinned, and waits until every save is on disk.
     pub fn shutdown(&mut self) {
         self.flush_saves();
-        self.worker.shutdown();
-        while let Ok(event) = self.worker.events.try_recv() {
+        self.broker.shutdown();
+        while let Ok(event) = self.broker.events().try_recv() {
             if let Event::GeneratorReady(info) = event
                 && info.pinned.starts_with(self.project.generators_dir())
             {

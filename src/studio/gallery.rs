@@ -262,7 +262,7 @@ impl Studio {
         id: ShotId,
         selected: bool,
     ) -> (egui::Response, bool) {
-        let failed = self.render_failures.get(&id);
+        let failed = self.broker.failure(id).map(str::to_owned);
         let label = if failed.is_some() { "Retry" } else { "…" };
         let response = ui.add_sized(
             [TILE_CELL, TILE_CELL],

@@ -7,6 +7,7 @@
 mod app;
 mod args;
 mod background;
+mod broker;
 mod dialogs;
 mod gallery;
 mod gpu;

@@ -1059,10 +1059,10 @@ fn a_failed_render_offers_retry_and_retry_recovers() {
 
     let mut h = harness(studio(&root));
     wait_for(&mut h, "the failed render", |s| {
-        s.render_failures.contains_key(&id)
+        s.render_failure(id).is_some()
     });
     assert!(noticed(&h, &["Rendering failed", "Click a tile to retry"]));
-    assert!(h.state().render_failures[&id].contains("damaged"));
+    assert!(h.state().render_failure(id).unwrap().contains("damaged"));
 
     std::fs::write(&generator, atelier::project::DEMO_GENERATOR).unwrap();
     h.get_by_label(&format!("Shot {id}")).click();
@@ -1070,7 +1070,8 @@ fn a_failed_render_offers_retry_and_retry_recovers() {
     wait_for(&mut h, "the retried render", |s| {
         s.textures.contains_key(&id)
     });
-    assert!(h.state().render_failures.is_empty());
+    assert!(h.state().render_failure(id).is_none());
+    assert_eq!(h.state().requests_in_flight(), 0, "nothing left pending");
 
     // Closing the window right after Export waits for the export: its file is written.
     let exports = dir.path().join("exports");

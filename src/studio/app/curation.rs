@@ -2,14 +2,12 @@
 //! tags, and the nearest training image.
 
 use std::collections::HashMap;
-use std::time::Instant;
 
 use eframe::egui;
 
-use super::{MORPH_FRAMES, Pending, ShotEditor, Studio};
+use super::{LiveRequest, MORPH_FRAMES, RenderParts, ShotEditor, Studio};
 use crate::latent::{latent_for_seed, perturb, slerp, truncate};
 use crate::project::{Shot, ShotId};
-use crate::protocol::{Command, RenderKind, RenderRequest};
 use crate::worker::ImportSource;
 
 impl Studio {
@@ -22,7 +20,6 @@ impl Studio {
                     .entry(shot.generator_id.clone())
                     .or_default()
                     .push(id);
-                self.requested.insert(id);
             }
         }
         for (generator_id, ids) in by_generator {
@@ -35,21 +32,14 @@ impl Studio {
                 .map(|s| truncate(&s.latent, s.truncation))
                 .collect();
             let classes = shots.iter().map(|s| s.class.clone()).collect();
-            let ticket = self.ticket();
-            for id in &ids {
-                self.latest_ticket.insert(*id, ticket);
-            }
-            self.pending.insert(ticket, Pending::Gallery(ids));
             let generator = self.project.generator_path(&generator_id);
-            let sent = self.send(Command::Render(RenderRequest {
-                ticket,
-                kind: RenderKind::Gallery,
+            let parts = RenderParts {
                 generator,
                 latents,
                 classes,
-            }));
-            if !sent {
-                self.render_failed(ticket, "the worker was busy");
+            };
+            if !self.broker.render_gallery(ids, parts) {
+                self.report_error("Rendering failed: the worker was busy. Click a tile to retry.");
             }
         }
     }
@@ -61,7 +51,7 @@ impl Studio {
             .project
             .curation
             .visible(show_rejected)
-            .filter(|s| !self.requested.contains(&s.id))
+            .filter(|s| !self.broker.is_requested(s.id))
             .map(|s| s.id)
             .collect();
         if !missing.is_empty() {
@@ -254,11 +244,9 @@ impl Studio {
             }
             return;
         }
-        let ticket = self.ticket();
-        self.pending
-            .retain(|_, p| !matches!(p, Pending::Nearest(_)));
-        self.pending.insert(ticket, Pending::Nearest(id));
-        self.send(Command::FindNearest { ticket, picture });
+        if !self.broker.find_nearest(id, picture) {
+            self.report_error("The worker is busy or gone; the nearest photo was not looked up.");
+        }
     }
 
     /// Re-renders the selected shot with the sliders' latent and truncation (coalesced).
@@ -286,46 +274,16 @@ impl Studio {
     /// moves made meanwhile are remembered and rendered, newest only, when it answers, so a
     /// drag never fills the worker's queue.
     pub(super) fn request_live(&mut self, id: ShotId) {
-        let in_flight = self
-            .pending
-            .values()
-            .any(|p| matches!(p, Pending::Live { shot, .. } if *shot == id));
-        if in_flight {
-            self.live_waiting = Some(id);
-            return;
-        }
         let Some(shot) = self.project.curation.get(id) else {
             return;
         };
-        let latents = vec![truncate(&shot.latent, shot.truncation)];
-        let classes = vec![shot.class.clone()];
-        let generator = self.project.generator_path(&shot.generator_id);
-        let ticket = self.ticket();
-        self.latest_ticket.insert(id, ticket);
-        self.pending.insert(
-            ticket,
-            Pending::Live {
-                shot: id,
-                sent: Instant::now(),
-            },
-        );
-        let sent = self.send(Command::Render(RenderRequest {
-            ticket,
-            kind: RenderKind::Live,
-            generator,
-            latents,
-            classes,
-        }));
-        if !sent {
-            self.pending.remove(&ticket);
-        }
-    }
-
-    /// A live render answered (or failed): the newest move made meanwhile goes out now.
-    pub(super) fn live_answered(&mut self, shot: ShotId) {
-        if self.live_waiting == Some(shot) {
-            self.live_waiting = None;
-            self.request_live(shot);
+        let parts = RenderParts {
+            generator: self.project.generator_path(&shot.generator_id),
+            latents: vec![truncate(&shot.latent, shot.truncation)],
+            classes: vec![shot.class.clone()],
+        };
+        if self.broker.render_live(id, parts) == LiveRequest::Refused {
+            self.report_error("The worker is busy or gone; the slider's render was not sent.");
         }
     }
 
@@ -362,18 +320,14 @@ impl Studio {
                 truncate(&slerp(&sa.latent, &sb.latent, t), psi)
             })
             .collect();
-        let ticket = self.ticket();
-        // The worker renders only the newest morph: older ones will never answer.
-        self.pending.retain(|_, p| !matches!(p, Pending::Morph));
-        self.pending.insert(ticket, Pending::Morph);
-        let generator = self.project.generator_path(&sa.generator_id);
-        self.send(Command::Render(RenderRequest {
-            ticket,
-            kind: RenderKind::Morph,
-            generator,
+        let parts = RenderParts {
+            generator: self.project.generator_path(&sa.generator_id),
             latents,
             classes: vec![sa.class.clone(); MORPH_FRAMES],
-        }));
+        };
+        if !self.broker.render_morph(parts) {
+            self.report_error("The worker is busy or gone; the morph was not sent.");
+        }
     }
 
     /// Flips a flag on every selected shot: all on when any was off, else all off.

@@ -82,15 +82,10 @@ impl Studio {
             minutes: None,
             imported: Some(imported),
         };
-        if self
-            .worker
-            .commands
-            .try_send(Command::EstimateRun {
-                key,
-                options: Box::new(options),
-            })
-            .is_ok()
-        {
+        if self.broker.send(Command::EstimateRun {
+            key,
+            options: Box::new(options),
+        }) {
             self.training.estimate.asked = Some(key);
         }
     }

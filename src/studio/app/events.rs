@@ -7,46 +7,45 @@ use std::time::Instant;
 use eframe::egui;
 
 use super::{
-    AfterImport, Command, Control, DialogPurpose, EVENTS_PER_FRAME, Event, GeneratorInfo,
-    ImportSource, Message, NearestView, Pending, Picture, ReferenceSet, RunSummary, ShotId, Studio,
-    Ticket, TrainEvent, TrainingState, WorkerError, run_name, texture,
+    AfterImport, Answer, Command, Control, DialogPurpose, EVENTS_PER_FRAME, Event, Failure,
+    GeneratorInfo, ImportSource, Message, NearestView, Picture, ReferenceSet, RunSummary, ShotId,
+    Studio, Ticket, TrainEvent, TrainingState, WorkerError, run_name, texture,
 };
 
 impl Studio {
     /// A render that will not come: its tiles show why, with a Retry; a slider's or morph's
     /// shot keeps its last picture.
     pub(super) fn render_failed(&mut self, ticket: Ticket, why: &str) {
-        match self.pending.remove(&ticket) {
-            Some(Pending::Gallery(ids)) => {
-                for id in ids {
-                    if self.latest_ticket.get(&id) == Some(&ticket) {
-                        self.render_failures.insert(id, why.to_string());
-                    }
-                }
+        match self.broker.failed(ticket, why) {
+            Some(Failure::Gallery(_)) => {
                 self.report_error(format!("Rendering failed: {why}. Click a tile to retry."));
             }
-            Some(Pending::Live { shot, .. }) => {
+            Some(Failure::Live { shot, resend }) => {
                 self.report_error(format!("Rendering failed: {why}"));
-                self.live_answered(shot);
+                if resend {
+                    self.request_live(shot);
+                }
             }
-            Some(Pending::Morph) => self.report_error(format!("Rendering failed: {why}")),
-            Some(Pending::Nearest(_)) | None => {}
+            Some(Failure::Morph) => self.report_error(format!("Rendering failed: {why}")),
+            None => {}
         }
     }
 
     /// Live renders sent and not answered yet (at most one per shot: see `request_live`).
     #[must_use]
     pub fn live_in_flight(&self) -> usize {
-        self.pending
-            .values()
-            .filter(|p| matches!(p, Pending::Live { .. }))
-            .count()
+        self.broker.live_in_flight()
+    }
+
+    /// Requests sent to the worker and not answered yet.
+    #[must_use]
+    pub fn requests_in_flight(&self) -> usize {
+        self.broker.pending()
     }
 
     /// Renders a failed shot again.
     pub fn retry_render(&mut self, id: ShotId) {
-        if self.render_failures.remove(&id).is_some() {
-            self.requested.remove(&id);
+        if self.broker.retry(id) {
             self.request_shots(&[id]);
         }
     }
@@ -58,8 +57,8 @@ impl Studio {
         self.ctx = Some(ctx.clone());
         for _ in 0..EVENTS_PER_FRAME {
             let event = self
-                .worker
-                .events
+                .broker
+                .events()
                 .try_recv()
                 .or_else(|_| self.imports.1.try_recv());
             match event {
@@ -154,7 +153,7 @@ impl Studio {
                 distance,
                 threshold,
             } => {
-                if let Some(Pending::Nearest(shot)) = self.pending.remove(&ticket) {
+                if let Some(shot) = self.broker.nearest_answered(ticket) {
                     self.nearest = Some(NearestView {
                         shot,
                         texture: texture(ctx, "nearest-train", &picture),
@@ -301,17 +300,16 @@ impl Studio {
         pictures: Vec<Picture>,
         render_ms: f32,
     ) {
-        match self.pending.remove(&ticket) {
-            Some(Pending::Gallery(ids)) => {
+        match self.broker.rendered(ticket) {
+            Some(Answer::Gallery(ids)) => {
                 let primary = self.primary();
-                let primary_changed = primary.is_some_and(|p| ids.contains(&p));
+                let primary_changed = primary.is_some_and(|p| ids.contains(&Some(p)));
                 if primary_changed {
                     self.nearest = None;
                 }
                 for (id, picture) in ids.into_iter().zip(pictures) {
-                    if self.latest_ticket.get(&id).is_some_and(|t| *t > ticket) {
-                        continue;
-                    }
+                    // `None`: a newer request for that shot is on its way.
+                    let Some(id) = id else { continue };
                     self.textures
                         .insert(id, texture(ctx, &format!("shot-{id}"), &picture));
                     self.pictures.insert(id, picture);
@@ -320,7 +318,12 @@ impl Studio {
                     self.request_nearest();
                 }
             }
-            Some(Pending::Live { shot, sent }) => {
+            Some(Answer::Live {
+                shot,
+                sent,
+                superseded,
+                resend,
+            }) => {
                 if let Some(picture) = pictures.into_iter().next() {
                     self.textures
                         .insert(shot, texture(ctx, &format!("shot-{shot}"), &picture));
@@ -330,28 +333,20 @@ impl Studio {
                     self.stats
                         .slider(sent.elapsed().as_secs_f32() * 1000.0, render_ms, training);
                 }
-                // Older live requests were coalesced away by the worker.
-                let stale: Vec<Ticket> = self
-                    .pending
-                    .iter()
-                    .filter(|(t, p)| **t < ticket && matches!(p, Pending::Live { .. }))
-                    .map(|(t, _)| *t)
-                    .collect();
-                self.stats.live_superseded += stale.len() as u64;
-                for t in stale {
-                    self.pending.remove(&t);
+                self.stats.live_superseded += superseded as u64;
+                if resend {
+                    self.request_live(shot);
                 }
-                self.live_answered(shot);
             }
-            Some(Pending::Morph) => {
+            Some(Answer::Morph) => {
                 self.morph = pictures
                     .iter()
                     .enumerate()
                     .map(|(i, p)| texture(ctx, &format!("morph-{i}"), p))
                     .collect();
             }
-            // Nearest-image answers come as their own event; unknown tickets are stale.
-            Some(Pending::Nearest(_)) | None => {}
+            // Stale or unknown tickets.
+            None => {}
         }
     }
 
