@@ -83,7 +83,7 @@ fn measure(shots: usize) -> (f32, f32, usize) {
         .build_ui_state(|ui, s: &mut Studio| s.ui(ui), studio(&root));
     // Every shot rendered, then training under way.
     let start = Instant::now();
-    while h.state().textures.len() < shots && start.elapsed() < Duration::from_secs(600) {
+    while h.state().gallery.textures.len() < shots && start.elapsed() < Duration::from_secs(600) {
         h.step();
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -98,7 +98,7 @@ fn measure(shots: usize) -> (f32, f32, usize) {
         h.step();
         times.push(t.elapsed().as_secs_f32() * 1000.0);
     }
-    let on_screen = h.state().textures.len();
+    let on_screen = h.state().gallery.textures.len();
     (
         percentile(&times, 0.5).unwrap_or_default(),
         percentile(&times, 0.95).unwrap_or_default(),

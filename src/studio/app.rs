@@ -6,7 +6,6 @@
 //! What is saved lives in [`Project`] (settings and curation, written by the saver thread);
 //! everything else here is rebuilt at start: textures, pending requests, plots.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -17,6 +16,8 @@ use eframe::egui;
 
 use super::background::{Background, DialogPurpose, LoadedProject, Message};
 use super::broker::{Answer, Failure, LiveRequest, RenderBroker, RenderParts};
+use super::gallery::GalleryView;
+pub use super::shot_panel::{NearestView, ShotEditor, ShotView};
 use super::stats::Stats;
 use super::textures::texture;
 use crate::data::{ImportProgress, ImportReport};
@@ -72,16 +73,6 @@ pub struct Notice {
     pub at: Instant,
 }
 
-/// The sliders of the selected shot.
-#[derive(Clone, Debug, Default)]
-pub struct ShotEditor {
-    pub shot: Option<ShotId>,
-    /// The latent when the shot was selected; slider amounts move away from it.
-    pub base: Vec<f32>,
-    pub amounts: Vec<f32>,
-    pub truncation: f32,
-}
-
 /// The training panel's live view.
 #[derive(Default)]
 pub struct TrainingView {
@@ -97,6 +88,8 @@ pub struct TrainingView {
     pub running_since: Option<Instant>,
     /// How long the recipe on the panel takes here (see `app/estimate.rs`).
     pub estimate: EstimateView,
+    /// The typed base-model path (kept while the user types).
+    pub base_path_text: String,
 }
 
 /// The export window's view.
@@ -109,14 +102,6 @@ pub struct ExportView {
     pub last: Vec<PathBuf>,
     /// Learning the project's upscaler (see `app/upscaler.rs`).
     pub upscaler: UpscalerView,
-}
-
-/// The training image nearest to the selected shot.
-pub struct NearestView {
-    pub shot: ShotId,
-    pub texture: egui::TextureHandle,
-    pub distance: f32,
-    pub threshold: f32,
 }
 
 /// The import window's view.
@@ -139,6 +124,53 @@ pub struct ImportView {
     pub queued: Option<ImportSource>,
     /// The last finished import's images, handed to a run so it does not read them again.
     pub imported: Option<crate::train::Imported>,
+    /// The running import's events: a fresh channel per project (a fresh view), so an import
+    /// of the project left behind can never land in the next one.
+    pub(super) events: ImportEvents,
+    /// Stops the running import (see `spawn_import`).
+    pub(super) cancel: Option<Arc<AtomicBool>>,
+}
+
+/// An import's event channel (progress is dropped when it is full).
+pub struct ImportEvents(pub(super) Sender<Event>, pub(super) Receiver<Event>);
+
+impl Default for ImportEvents {
+    fn default() -> Self {
+        let (tx, rx) = bounded(IMPORT_EVENTS);
+        Self(tx, rx)
+    }
+}
+
+/// The status log: the newest [`MAX_NOTICES`] at least (trimmed in batches, so a burst
+/// costs one move). Reads as a slice, oldest first.
+#[derive(Default)]
+pub struct Notices(Vec<Notice>);
+
+impl Notices {
+    fn push(&mut self, text: String, is_error: bool) {
+        self.0.push(Notice {
+            text,
+            is_error,
+            at: Instant::now(),
+        });
+        if self.0.len() >= 2 * MAX_NOTICES {
+            self.0.drain(..MAX_NOTICES);
+        }
+    }
+}
+
+impl std::ops::Deref for Notices {
+    type Target = [Notice];
+    fn deref(&self) -> &[Notice] {
+        &self.0
+    }
+}
+
+/// What waits to be saved, and since when: saved [`SAVE_DELAY`] after the last change.
+#[derive(Default)]
+struct SaveSchedule {
+    curation: Option<Instant>,
+    settings: Option<Instant>,
 }
 
 /// A step waiting for the import under way.
@@ -156,11 +188,6 @@ pub struct Studio {
     /// The one door to the worker: commands, controls, and every render from ticket to
     /// answer.
     pub(super) broker: RenderBroker,
-    /// The running import's events: a fresh channel per project, so an import of the
-    /// project left behind can never land in the next one.
-    pub(super) imports: (Sender<Event>, Receiver<Event>),
-    /// Stops the running import (see `spawn_import`).
-    pub(super) import_cancel: Option<Arc<AtomicBool>>,
     pub(super) background: Background,
     pub(super) wake: Wake,
     pub(super) gpu_errors: GpuErrorLog,
@@ -174,36 +201,16 @@ pub struct Studio {
     recent_file: Option<PathBuf>,
     /// Held while the project is open here (see `folder_lock`).
     project_lock: Option<crate::folder_lock::FolderLock>,
-    // Gallery.
-    pub textures: HashMap<ShotId, egui::TextureHandle>,
-    pub pictures: HashMap<ShotId, Picture>,
-    pub selected: Vec<ShotId>,
-    pub(super) anchor: Option<ShotId>,
-    pub(super) favourites_only: bool,
-    /// How many shots "Generate" adds.
-    pub(super) generate_count: usize,
-    /// The training panel's typed base-model path (kept while the user types).
-    pub(super) base_path_text: String,
-    /// New shots land at the end of the gallery: scroll there on the next frame.
-    pub(super) scroll_to: Option<ShotId>,
-    pub(super) compare: bool,
-    pub(super) tag_draft: String,
-    pub(super) columns: usize,
-    // Sliders and morph.
-    pub editor: ShotEditor,
-    pub(super) morph: Vec<egui::TextureHandle>,
-    pub nearest: Option<NearestView>,
-    has_reference: bool,
-    pub(super) morph_pair: Option<(ShotId, ShotId)>,
-    // Training, import, export.
+    // The panels' own state: each panel draws from and acts on its view.
+    pub gallery: GalleryView,
+    pub shot: ShotView,
     pub training: TrainingView,
     pub import: ImportView,
     pub export: ExportView,
     // Bookkeeping.
-    pub notices: Vec<Notice>,
+    pub notices: Notices,
     pub stats: Stats,
-    curation_dirty: Option<Instant>,
-    settings_dirty: Option<Instant>,
+    saves: SaveSchedule,
     rng: Rng,
     pub(super) last_frame_start: Option<Instant>,
     pub(super) ctx: Option<egui::Context>,
@@ -225,8 +232,6 @@ impl Studio {
         let mut studio = Self {
             project: loaded.project.clone(),
             broker: RenderBroker::new(worker),
-            imports: bounded(IMPORT_EVENTS),
-            import_cancel: None,
             background,
             wake,
             gpu_errors,
@@ -237,32 +242,17 @@ impl Studio {
             recent: crate::project::RecentProjects::default(),
             recent_file: loaded.recent_file.clone(),
             project_lock: None,
-            textures: HashMap::new(),
-            pictures: HashMap::new(),
-            selected: Vec::new(),
-            anchor: None,
-            favourites_only: false,
-            generate_count: 16,
-            base_path_text: String::new(),
-            scroll_to: None,
-            compare: false,
-            tag_draft: String::new(),
-            columns: 6,
-            editor: ShotEditor::default(),
-            morph: Vec::new(),
-            nearest: None,
-            has_reference: false,
-            morph_pair: None,
+            gallery: GalleryView::default(),
+            shot: ShotView::default(),
             training: TrainingView::default(),
             import: ImportView::default(),
             export: ExportView {
                 contact_sheet: true,
                 ..ExportView::default()
             },
-            notices: Vec::new(),
+            notices: Notices::default(),
             stats: Stats::default(),
-            curation_dirty: None,
-            settings_dirty: None,
+            saves: SaveSchedule::default(),
             rng: Rng::new(seed),
             last_frame_start: None,
             ctx: None,
@@ -293,16 +283,15 @@ impl Studio {
         if let Some(last) = self.training.metrics.last() {
             self.training.step = last.step;
         }
-        self.textures.clear();
-        self.pictures.clear();
+        // The gallery keeps how it is laid out; its shots and selection go with the project.
+        self.gallery.textures.clear();
+        self.gallery.pictures.clear();
+        self.gallery.selected.clear();
+        self.gallery.anchor = None;
+        self.gallery.scroll_to = None;
         // Answers to the previous project's requests must not land on this one's shots.
         self.broker.clear();
-        self.selected.clear();
-        self.editor = ShotEditor::default();
-        self.morph.clear();
-        self.morph_pair = None;
-        self.nearest = None;
-        self.has_reference = false;
+        self.shot = ShotView::default();
         self.generator = None;
         if let Some(id) = self.project.settings.generator_id.clone() {
             self.send(Command::LoadGenerator {
@@ -344,16 +333,8 @@ impl Studio {
         self.push_notice(text.into(), true);
     }
 
-    /// Keeps the newest [`MAX_NOTICES`] (trimmed in batches, so a burst costs one move).
     fn push_notice(&mut self, text: String, is_error: bool) {
-        self.notices.push(Notice {
-            text,
-            is_error,
-            at: Instant::now(),
-        });
-        if self.notices.len() >= 2 * MAX_NOTICES {
-            self.notices.drain(..MAX_NOTICES);
-        }
+        self.notices.push(text, is_error);
     }
 
     /// Pause, Continue, Stop: always delivered (see [`Control`]).
@@ -375,18 +356,18 @@ impl Studio {
     // ----- saving ---------------------------------------------------------------------------
 
     pub fn mark_curation(&mut self) {
-        self.curation_dirty = Some(Instant::now());
+        self.saves.curation = Some(Instant::now());
     }
 
     pub fn mark_settings(&mut self) {
-        self.settings_dirty = Some(Instant::now());
+        self.saves.settings = Some(Instant::now());
     }
 
     fn save_if_due(&mut self) {
         let due = |t: Option<Instant>| t.is_some_and(|t| t.elapsed() >= SAVE_DELAY);
-        if due(self.curation_dirty) || due(self.settings_dirty) {
+        if due(self.saves.curation) || due(self.saves.settings) {
             self.flush_saves();
-        } else if (self.curation_dirty.is_some() || self.settings_dirty.is_some())
+        } else if (self.saves.curation.is_some() || self.saves.settings.is_some())
             && let Some(ctx) = &self.ctx
         {
             ctx.request_repaint_after(SAVE_DELAY);
@@ -395,11 +376,11 @@ impl Studio {
 
     /// Hands pending saves to the saver thread now.
     pub fn flush_saves(&mut self) {
-        if self.curation_dirty.take().is_some() {
+        if self.saves.curation.take().is_some() {
             let json = serde_json::to_vec_pretty(&self.project.curation);
             self.queue_save(crate::project::CURATION_FILE, json);
         }
-        if self.settings_dirty.take().is_some() {
+        if self.saves.settings.take().is_some() {
             let json = serde_json::to_vec_pretty(&self.project.settings);
             self.queue_save(crate::project::PROJECT_FILE, json);
         }
@@ -457,11 +438,12 @@ impl Studio {
     /// The selected shots with their pictures and metadata, ready to export.
     #[must_use]
     pub fn selection_for_export(&self) -> Vec<ShotToExport> {
-        self.selected
+        self.gallery
+            .selected
             .iter()
             .filter_map(|id| {
                 let shot = self.project.curation.get(*id)?;
-                let picture = self.pictures.get(id)?.clone();
+                let picture = self.gallery.pictures.get(id)?.clone();
                 Some(ShotToExport {
                     id: *id,
                     picture,

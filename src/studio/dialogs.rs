@@ -62,7 +62,7 @@ impl Studio {
                     self.project.settings.show_rejected = show;
                     self.mark_settings();
                 }
-                ui.checkbox(&mut self.compare, "Compare selected");
+                ui.checkbox(&mut self.gallery.compare, "Compare selected");
             });
             ui.menu_button("Settings", |ui| {
                 ui.label("Compute device (applies at the next start)");
@@ -223,7 +223,7 @@ impl Studio {
                 let rendered = self.selection_for_export().len();
                 ui.label(format!(
                     "{} selected, {rendered} ready to export",
-                    self.selected.len()
+                    self.gallery.selected.len()
                 ));
                 let settings = &mut self.project.settings.export;
                 let mut changed = false;

@@ -1,11 +1,46 @@
 //! The gallery: a scrolling grid of shots, selection by click / shift / ctrl / arrows.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use eframe::egui;
 
 use super::app::Studio;
+use crate::export::Picture;
 use crate::project::ShotId;
+
+/// The gallery's state: the shots' pictures, the selection and how the grid is shown.
+pub struct GalleryView {
+    pub textures: HashMap<ShotId, egui::TextureHandle>,
+    pub pictures: HashMap<ShotId, Picture>,
+    pub selected: Vec<ShotId>,
+    /// Where a shift-click selection starts.
+    pub(super) anchor: Option<ShotId>,
+    pub(super) favourites_only: bool,
+    /// How many shots "Generate" adds.
+    pub(super) generate_count: usize,
+    /// New shots land at the end of the gallery: scroll there on the next frame.
+    pub(super) scroll_to: Option<ShotId>,
+    pub(super) compare: bool,
+    pub(super) tag_draft: String,
+    pub(super) columns: usize,
+}
+
+impl Default for GalleryView {
+    fn default() -> Self {
+        Self {
+            textures: HashMap::new(),
+            pictures: HashMap::new(),
+            selected: Vec::new(),
+            anchor: None,
+            favourites_only: false,
+            generate_count: 16,
+            scroll_to: None,
+            compare: false,
+            tag_draft: String::new(),
+            columns: 6,
+        }
+    }
+}
 
 /// Side of a gallery tile's picture in points.
 const TILE: f32 = 104.0;
@@ -51,12 +86,12 @@ impl Studio {
                 .on_hover_text("New shots from random seeds (G)")
                 .clicked()
             {
-                self.generate(self.generate_count);
+                self.generate(self.gallery.generate_count);
             }
             let count = ui.label("Count");
-            ui.add(egui::DragValue::new(&mut self.generate_count).range(1..=256))
+            ui.add(egui::DragValue::new(&mut self.gallery.generate_count).range(1..=256))
                 .labelled_by(count.id);
-            let one = self.selected.len() == 1;
+            let one = self.gallery.selected.len() == 1;
             if ui
                 .add_enabled(one, egui::Button::new("More like this"))
                 .on_hover_text("8 small variations of the selected shot (M)")
@@ -69,7 +104,7 @@ impl Studio {
                 self.project.settings.show_rejected = show_rejected;
                 self.mark_settings();
             }
-            ui.checkbox(&mut self.favourites_only, "Favourites only");
+            ui.checkbox(&mut self.gallery.favourites_only, "Favourites only");
         });
         ui.horizontal(|ui| {
             let mut psi = self.project.settings.truncation;
@@ -150,16 +185,16 @@ impl Studio {
         // Less the scroll bar's width, which the rows must leave free.
         let usable = visible - ui.spacing().scroll.bar_width - gap;
         let columns = (((usable + gap) / (TILE_CELL + gap)).floor() as usize).max(1);
-        self.columns = columns;
+        self.gallery.columns = columns;
         if ids.is_empty() {
             ui.label("No shots yet.");
             return;
         }
-        let selected: HashSet<ShotId> = self.selected.iter().copied().collect();
+        let selected: HashSet<ShotId> = self.gallery.selected.iter().copied().collect();
         let rows = ids.len().div_ceil(columns);
         let spacing = ui.spacing().item_spacing.y;
         let mut area = egui::ScrollArea::vertical().auto_shrink([false, false]);
-        if let Some(target) = self.scroll_to.take()
+        if let Some(target) = self.gallery.scroll_to.take()
             && let Some(index) = ids.iter().position(|id| *id == target)
         {
             area = area.vertical_scroll_offset((index / columns) as f32 * (TILE_CELL + spacing));
@@ -220,7 +255,7 @@ impl Studio {
         } else {
             format!("Shot {id}{class} {badges}")
         };
-        let (response, retried) = if let Some(tex) = self.textures.get(&id) {
+        let (response, retried) = if let Some(tex) = self.gallery.textures.get(&id) {
             let image = egui::Image::new(tex).fit_to_exact_size(egui::vec2(TILE, TILE));
             let response = ui.add_sized(
                 [TILE_CELL, TILE_CELL],
@@ -286,7 +321,7 @@ impl Studio {
         if ctx.egui_wants_keyboard_input() || ctx.memory(|m| m.focused().is_some()) {
             return;
         }
-        let columns = self.columns.max(1) as isize;
+        let columns = self.gallery.columns.max(1) as isize;
         let pressed = |key| ctx.input(|i| i.key_pressed(key));
         let command = ctx.input(|i| i.modifiers.command);
         if pressed(egui::Key::ArrowRight) {
@@ -311,16 +346,16 @@ impl Studio {
             self.more_like_this(8);
         }
         if pressed(egui::Key::G) {
-            self.generate(self.generate_count);
+            self.generate(self.gallery.generate_count);
         }
         if pressed(egui::Key::C) {
-            self.compare = !self.compare;
+            self.gallery.compare = !self.gallery.compare;
         }
         if command && pressed(egui::Key::E) {
             self.export.open = true;
         }
         if command && pressed(egui::Key::A) {
-            self.selected = self.visible_ids();
+            self.gallery.selected = self.visible_ids();
             self.sync_editor();
         }
     }

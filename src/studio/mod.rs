@@ -220,12 +220,12 @@ impl StudioApp {
         if self.studio.generator.is_none() {
             return;
         }
-        if self.studio.selected.is_empty()
+        if self.studio.gallery.selected.is_empty()
             && let Some(first) = self.studio.visible_ids().first().copied()
         {
             self.studio.click_shot(first, egui::Modifiers::NONE);
         }
-        if let Some(a) = self.studio.editor.amounts.first_mut() {
+        if let Some(a) = self.studio.shot.editor.amounts.first_mut() {
             let t = self.studio.stats.frames as f32 * 0.05;
             *a = 2.5 * t.sin();
             self.studio.slider_moved();

@@ -3,18 +3,49 @@
 use eframe::egui;
 
 use super::app::Studio;
+use crate::project::ShotId;
+
+/// The shot panel's state: the sliders, the morph strip and the nearest training image.
+#[derive(Default)]
+pub struct ShotView {
+    pub editor: ShotEditor,
+    pub(super) morph: Vec<egui::TextureHandle>,
+    /// The pair the morph strip was rendered for.
+    pub(super) morph_pair: Option<(ShotId, ShotId)>,
+    pub nearest: Option<NearestView>,
+    /// Whether the worker holds the imported photos to search for the nearest one.
+    pub(super) has_reference: bool,
+}
+
+/// The sliders of the selected shot.
+#[derive(Clone, Debug, Default)]
+pub struct ShotEditor {
+    pub shot: Option<ShotId>,
+    /// The latent when the shot was selected; slider amounts move away from it.
+    pub base: Vec<f32>,
+    pub amounts: Vec<f32>,
+    pub truncation: f32,
+}
+
+/// The training image nearest to the selected shot.
+pub struct NearestView {
+    pub shot: ShotId,
+    pub texture: egui::TextureHandle,
+    pub distance: f32,
+    pub threshold: f32,
+}
 
 impl Studio {
     pub fn shot_panel_ui(&mut self, ui: &mut egui::Ui) {
         ui.heading("Shot");
-        if self.selected.is_empty() {
+        if self.gallery.selected.is_empty() {
             ui.label("Select a shot in the gallery (click, shift/ctrl-click, arrow keys).");
             return;
         }
-        if self.compare && self.selected.len() > 1 {
+        if self.gallery.compare && self.gallery.selected.len() > 1 {
             self.compare_ui(ui);
         } else if let Some(id) = self.primary() {
-            if let Some(tex) = self.textures.get(&id) {
+            if let Some(tex) = self.gallery.textures.get(&id) {
                 let side = ui.available_width().min(280.0);
                 ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(side, side)));
             }
@@ -30,12 +61,12 @@ impl Studio {
         }
         self.nearest_ui(ui);
         self.curation_ui(ui);
-        if !self.morph.is_empty() {
+        if !self.shot.morph.is_empty() {
             ui.separator();
             ui.label("Morph between the two selected shots");
             ui.horizontal_wrapped(|ui| {
                 let side = (ui.available_width() / 4.0 - 6.0).clamp(24.0, 80.0);
-                for tex in &self.morph {
+                for tex in &self.shot.morph {
                     ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(side, side)));
                 }
             });
@@ -51,11 +82,11 @@ impl Studio {
         let side = egui::vec2(64.0, 64.0);
         ui.horizontal(|ui| {
             ui.set_min_height(side.y);
-            let Some(n) = self.nearest.as_ref().filter(|n| n.shot == id) else {
+            let Some(n) = self.shot.nearest.as_ref().filter(|n| n.shot == id) else {
                 ui.label("Nearest training image: looking…");
                 return;
             };
-            if let Some(tex) = self.textures.get(&id) {
+            if let Some(tex) = self.gallery.textures.get(&id) {
                 ui.add(egui::Image::new(tex).fit_to_exact_size(side));
             }
             ui.add(egui::Image::new(&n.texture).fit_to_exact_size(side));
@@ -73,13 +104,13 @@ impl Studio {
     }
 
     fn compare_ui(&mut self, ui: &mut egui::Ui) {
-        ui.label(format!("Comparing {} shots", self.selected.len()));
-        let n = self.selected.len().min(4);
+        ui.label(format!("Comparing {} shots", self.gallery.selected.len()));
+        let n = self.gallery.selected.len().min(4);
         let side = (ui.available_width() / n as f32 - 8.0).max(32.0);
         ui.horizontal_wrapped(|ui| {
-            for id in self.selected.iter().take(8) {
+            for id in self.gallery.selected.iter().take(8) {
                 ui.vertical(|ui| {
-                    if let Some(tex) = self.textures.get(id) {
+                    if let Some(tex) = self.gallery.textures.get(id) {
                         ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(side, side)));
                     }
                     ui.label(format!("Shot {id}"));
@@ -97,11 +128,14 @@ impl Studio {
                 self.toggle_reject();
             }
             if ui
-                .add_enabled(self.selected.len() > 1, egui::Button::new("Compare"))
+                .add_enabled(
+                    self.gallery.selected.len() > 1,
+                    egui::Button::new("Compare"),
+                )
                 .on_hover_text("C")
                 .clicked()
             {
-                self.compare = !self.compare;
+                self.gallery.compare = !self.gallery.compare;
             }
             if ui.button("Export…").on_hover_text("Ctrl+E").clicked() {
                 self.export.open = true;
@@ -110,11 +144,11 @@ impl Studio {
         ui.horizontal(|ui| {
             let label = ui.label("Tag");
             let edit = ui
-                .add(egui::TextEdit::singleline(&mut self.tag_draft).desired_width(120.0))
+                .add(egui::TextEdit::singleline(&mut self.gallery.tag_draft).desired_width(120.0))
                 .labelled_by(label.id);
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if ui.button("Add tag").clicked() || enter {
-                let tag = std::mem::take(&mut self.tag_draft);
+                let tag = std::mem::take(&mut self.gallery.tag_draft);
                 self.add_tag(&tag);
             }
         });
@@ -144,7 +178,7 @@ impl Studio {
             ui.label("Sliders appear when a generator is loaded.");
             return;
         };
-        if self.editor.base.len() != info.model.latent_dim() {
+        if self.shot.editor.base.len() != info.model.latent_dim() {
             ui.label("This shot comes from a generator with another latent size; sliders are off.");
             return;
         }
@@ -153,7 +187,7 @@ impl Studio {
         ui.label("Latent directions (principal components of the generator's shots)")
             .on_hover_text("Each is named by what it mostly changes: colour (hue and saturation), brightness, shape (where light and dark sit, at a quarter of the side) or style (finer texture). Two names: it mixes both. The share is how much of the shots' variation it carries.");
         let mut moved = false;
-        for (k, amount) in self.editor.amounts.iter_mut().enumerate() {
+        for (k, amount) in self.shot.editor.amounts.iter_mut().enumerate() {
             let share = explained.get(k).copied().unwrap_or(0.0) * 100.0;
             let kind = labels
                 .get(k)
@@ -166,14 +200,14 @@ impl Studio {
             moved |= response.changed();
         }
         let truncation = ui.add(
-            egui::Slider::new(&mut self.editor.truncation, 0.0..=1.5)
+            egui::Slider::new(&mut self.shot.editor.truncation, 0.0..=1.5)
                 .step_by(0.01)
                 .text("Truncation"),
         );
         moved |= truncation.changed();
         ui.horizontal(|ui| {
             if ui.button("Reset sliders").clicked() {
-                for a in &mut self.editor.amounts {
+                for a in &mut self.shot.editor.amounts {
                     *a = 0.0;
                 }
                 moved = true;

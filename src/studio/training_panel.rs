@@ -280,7 +280,7 @@ impl Studio {
         changed |= fine_tuning_ui(
             ui,
             &mut self.project.settings.preset,
-            &mut self.base_path_text,
+            &mut self.training.base_path_text,
         );
         if changed {
             self.mark_settings();

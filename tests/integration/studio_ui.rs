@@ -141,7 +141,9 @@ fn import_train_select_slide_favourite_export() {
     wait_for(&mut h, "a generator from training", |s| {
         s.generator.is_some()
     });
-    wait_for(&mut h, "rendered gallery shots", |s| s.textures.len() >= 24);
+    wait_for(&mut h, "rendered gallery shots", |s| {
+        s.gallery.textures.len() >= 24
+    });
     assert!(h.state().training.step >= 5);
     assert!(
         !h.state().training.metrics.is_empty(),
@@ -160,11 +162,11 @@ fn import_train_select_slide_favourite_export() {
     let first = h.state().visible_ids()[0];
     h.get_by_label(&format!("Shot {first}")).click();
     settle(&mut h);
-    assert_eq!(h.state().selected, vec![first]);
+    assert_eq!(h.state().gallery.selected, vec![first]);
     wait_for(&mut h, "the nearest training image", |s| {
-        s.nearest.as_ref().is_some_and(|n| n.shot == first)
+        s.shot.nearest.as_ref().is_some_and(|n| n.shot == first)
     });
-    let nearest = h.state().nearest.as_ref().unwrap();
+    let nearest = h.state().shot.nearest.as_ref().unwrap();
     assert!(nearest.distance.is_finite() && nearest.threshold > 0.0);
     h.get_by_label("Nearest training image");
     let before = h
@@ -175,7 +177,7 @@ fn import_train_select_slide_favourite_export() {
         .unwrap()
         .latent
         .clone();
-    let picture_before = h.state().pictures.get(&first).cloned();
+    let picture_before = h.state().gallery.pictures.get(&first).cloned();
     h.get(
         By::new()
             .role(egui::accesskit::Role::Slider)
@@ -189,7 +191,10 @@ fn import_train_select_slide_favourite_export() {
     let shot = h.state().project.curation.get(first).unwrap().clone();
     assert_ne!(shot.latent, before, "the slider moved the latent");
     assert!(shot.edited);
-    assert_ne!(h.state().pictures.get(&first).cloned(), picture_before);
+    assert_ne!(
+        h.state().gallery.pictures.get(&first).cloned(),
+        picture_before
+    );
 
     // A drag faster than the worker answers: 20 moves before it can reply. One live render
     // is in flight at a time; the moves made meanwhile wait, and only the newest of them is
@@ -197,7 +202,7 @@ fn import_train_select_slide_favourite_export() {
     let renders_before = h.state().stats.slider_latency_ms.len();
     for k in 0..20 {
         let s = h.state_mut();
-        s.editor.amounts[0] = -2.0 + 0.2 * k as f32;
+        s.shot.editor.amounts[0] = -2.0 + 0.2 * k as f32;
         s.slider_moved();
         assert_eq!(s.live_in_flight(), 1);
     }
@@ -221,12 +226,12 @@ fn import_train_select_slide_favourite_export() {
     h.get_by_label(&format!("Shot {}", ids[3]))
         .click_modifiers(egui::Modifiers::SHIFT);
     settle(&mut h);
-    assert_eq!(h.state().selected.len(), 4);
+    assert_eq!(h.state().gallery.selected.len(), 4);
     h.get_by_label(&format!("Shot {first}")).click();
     settle(&mut h);
     h.key_press(egui::Key::ArrowRight);
     settle(&mut h);
-    assert_eq!(h.state().selected, vec![ids[1]]);
+    assert_eq!(h.state().gallery.selected, vec![ids[1]]);
     h.get_by_label(&format!("Shot {first}")).click();
     settle(&mut h);
 
@@ -555,7 +560,7 @@ fn conditional_training_class_picker_filter_export_then_fine_tune() {
     assert!(new.iter().all(|s| s.class.as_deref() == Some("squares")));
     let id = new[0].id;
     wait_for(&mut h, "the new shot's render", |s| {
-        s.pictures.contains_key(&id)
+        s.gallery.pictures.contains_key(&id)
     });
     h.get_by_label(&format!("Shot {id} squares")).click();
     settle(&mut h);
@@ -574,7 +579,7 @@ fn conditional_training_class_picker_filter_export_then_fine_tune() {
     settle(&mut h);
 
     // Exported names and metadata carry the class.
-    h.state_mut().selected = vec![id];
+    h.state_mut().gallery.selected = vec![id];
     h.state_mut().project.settings.export.size_px = 256;
     h.state_mut().export_selection();
     wait_for(&mut h, "the export", |s| !s.export.last.is_empty());
@@ -900,7 +905,9 @@ fn fastgan_walk_through_train_slide_morph_export_fine_tune() {
         8,
         "directions recomputed for the checkpoint"
     );
-    wait_for(&mut h, "rendered gallery shots", |s| s.textures.len() >= 24);
+    wait_for(&mut h, "rendered gallery shots", |s| {
+        s.gallery.textures.len() >= 24
+    });
     assert!(
         !h.state().project.checkpoint_entries().is_empty(),
         "the Checkpoint menu lists the run's checkpoints"
@@ -919,7 +926,7 @@ fn fastgan_walk_through_train_slide_morph_export_fine_tune() {
     h.get_by_label(&format!("Shot {first}")).click();
     settle(&mut h);
     wait_for(&mut h, "the nearest training image", |s| {
-        s.nearest.as_ref().is_some_and(|n| n.shot == first)
+        s.shot.nearest.as_ref().is_some_and(|n| n.shot == first)
     });
     let before = h
         .state()
@@ -956,7 +963,7 @@ fn fastgan_walk_through_train_slide_morph_export_fine_tune() {
     h.get_by_label(&format!("Shot {}", ids[1]))
         .click_modifiers(egui::Modifiers::COMMAND);
     settle(&mut h);
-    assert_eq!(h.state().selected.len(), 2);
+    assert_eq!(h.state().gallery.selected.len(), 2);
     let start = Instant::now();
     while h
         .query_by_label_contains("Morph between the two selected shots")
@@ -1068,7 +1075,7 @@ fn a_failed_render_offers_retry_and_retry_recovers() {
     h.get_by_label(&format!("Shot {id}")).click();
     settle(&mut h);
     wait_for(&mut h, "the retried render", |s| {
-        s.textures.contains_key(&id)
+        s.gallery.textures.contains_key(&id)
     });
     assert!(h.state().render_failure(id).is_none());
     assert_eq!(h.state().requests_in_flight(), 0, "nothing left pending");

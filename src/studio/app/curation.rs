@@ -101,7 +101,7 @@ impl Studio {
             })
             .collect();
         self.mark_curation();
-        self.scroll_to = ids.first().copied();
+        self.gallery.scroll_to = ids.first().copied();
         self.request_shots(&ids);
     }
 
@@ -130,13 +130,13 @@ impl Studio {
             })
             .collect();
         self.mark_curation();
-        self.scroll_to = ids.first().copied();
+        self.gallery.scroll_to = ids.first().copied();
         self.request_shots(&ids);
     }
 
     #[must_use]
     pub fn primary(&self) -> Option<ShotId> {
-        self.selected.last().copied()
+        self.gallery.selected.last().copied()
     }
 
     /// Visible shots in gallery order (filters applied).
@@ -145,7 +145,7 @@ impl Studio {
         self.project
             .curation
             .visible(self.project.settings.show_rejected)
-            .filter(|s| !self.favourites_only || s.favourite)
+            .filter(|s| !self.gallery.favourites_only || s.favourite)
             .filter(|s| {
                 self.project
                     .settings
@@ -162,26 +162,27 @@ impl Studio {
         if modifiers.shift {
             let visible = self.visible_ids();
             let from = self
+                .gallery
                 .anchor
                 .and_then(|a| visible.iter().position(|v| *v == a));
             let to = visible.iter().position(|v| *v == id);
             if let (Some(a), Some(b)) = (from, to) {
                 let (lo, hi) = (a.min(b), a.max(b));
-                self.selected = visible[lo..=hi].to_vec();
+                self.gallery.selected = visible[lo..=hi].to_vec();
                 if a > b {
-                    self.selected.reverse();
+                    self.gallery.selected.reverse();
                 }
             }
         } else if modifiers.command || modifiers.ctrl {
-            if let Some(pos) = self.selected.iter().position(|s| *s == id) {
-                self.selected.remove(pos);
+            if let Some(pos) = self.gallery.selected.iter().position(|s| *s == id) {
+                self.gallery.selected.remove(pos);
             } else {
-                self.selected.push(id);
+                self.gallery.selected.push(id);
             }
-            self.anchor = Some(id);
+            self.gallery.anchor = Some(id);
         } else {
-            self.selected = vec![id];
-            self.anchor = Some(id);
+            self.gallery.selected = vec![id];
+            self.gallery.anchor = Some(id);
         }
         self.sync_editor();
     }
@@ -199,20 +200,20 @@ impl Studio {
             Some(i) => (i as isize + delta).clamp(0, visible.len() as isize - 1) as usize,
             None => 0,
         };
-        self.selected = vec![visible[next]];
-        self.anchor = Some(visible[next]);
+        self.gallery.selected = vec![visible[next]];
+        self.gallery.anchor = Some(visible[next]);
         self.sync_editor();
     }
 
     /// Points the sliders at the primary selection (resetting them when it changed).
     pub fn sync_editor(&mut self) {
         let primary = self.primary();
-        if self.editor.shot != primary {
+        if self.shot.editor.shot != primary {
             let count = self
                 .generator
                 .as_ref()
                 .map_or(0, |g| g.directions.vectors.len());
-            self.editor = match primary.and_then(|id| self.project.curation.get(id)) {
+            self.shot.editor = match primary.and_then(|id| self.project.curation.get(id)) {
                 Some(shot) => ShotEditor {
                     shot: Some(shot.id),
                     base: shot.latent.clone(),
@@ -221,7 +222,7 @@ impl Studio {
                 },
                 None => ShotEditor::default(),
             };
-            self.nearest = None;
+            self.shot.nearest = None;
             self.request_nearest();
         }
         self.update_morph();
@@ -231,10 +232,10 @@ impl Studio {
     /// images yet, imports the project's folder quietly first (the answer follows).
     pub fn request_nearest(&mut self) {
         let Some(id) = self.primary() else { return };
-        let Some(picture) = self.pictures.get(&id).cloned() else {
+        let Some(picture) = self.gallery.pictures.get(&id).cloned() else {
             return;
         };
-        if !self.has_reference {
+        if !self.shot.has_reference {
             if let Some(dir) = self.project.settings.data_dir.clone()
                 && !self.import.running
             {
@@ -251,15 +252,17 @@ impl Studio {
 
     /// Re-renders the selected shot with the sliders' latent and truncation (coalesced).
     pub fn slider_moved(&mut self) {
-        let Some(id) = self.editor.shot else { return };
-        let Some(info) = &self.generator else { return };
-        let latent = if self.editor.base.len() == info.model.latent_dim() {
-            info.directions
-                .apply(&self.editor.base, &self.editor.amounts)
-        } else {
-            self.editor.base.clone()
+        let Some(id) = self.shot.editor.shot else {
+            return;
         };
-        let truncation = self.editor.truncation;
+        let Some(info) = &self.generator else { return };
+        let latent = if self.shot.editor.base.len() == info.model.latent_dim() {
+            info.directions
+                .apply(&self.shot.editor.base, &self.shot.editor.amounts)
+        } else {
+            self.shot.editor.base.clone()
+        };
+        let truncation = self.shot.editor.truncation;
         let Some(shot) = self.project.curation.get_mut(id) else {
             return;
         };
@@ -289,15 +292,15 @@ impl Studio {
 
     /// With exactly two shots selected, renders the morph strip between them.
     pub(super) fn update_morph(&mut self) {
-        let pair = match self.selected.as_slice() {
+        let pair = match self.gallery.selected.as_slice() {
             [a, b] => Some((*a, *b)),
             _ => None,
         };
-        if pair == self.morph_pair {
+        if pair == self.shot.morph_pair {
             return;
         }
-        self.morph_pair = pair;
-        self.morph.clear();
+        self.shot.morph_pair = pair;
+        self.shot.morph.clear();
         let Some((a, b)) = pair else { return };
         let (Some(sa), Some(sb)) = (
             self.project.curation.get(a).cloned(),
@@ -333,7 +336,7 @@ impl Studio {
     /// Flips a flag on every selected shot: all on when any was off, else all off.
     /// Returns the new value.
     pub(super) fn toggle_selected(&mut self, flag: fn(&mut Shot) -> &mut bool) -> bool {
-        let ids = self.selected.clone();
+        let ids = self.gallery.selected.clone();
         let mut all = true;
         for id in &ids {
             if let Some(s) = self.project.curation.get_mut(*id) {
@@ -356,7 +359,7 @@ impl Studio {
     pub fn toggle_reject(&mut self) {
         let rejected = self.toggle_selected(|s| &mut s.rejected);
         if rejected && !self.project.settings.show_rejected {
-            self.selected.clear();
+            self.gallery.selected.clear();
             self.sync_editor();
         }
     }
@@ -366,7 +369,7 @@ impl Studio {
         if tag.is_empty() {
             return;
         }
-        for id in self.selected.clone() {
+        for id in self.gallery.selected.clone() {
             if let Some(s) = self.project.curation.get_mut(id)
                 && !s.tags.iter().any(|t| t == tag)
             {

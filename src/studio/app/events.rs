@@ -60,7 +60,7 @@ impl Studio {
                 .broker
                 .events()
                 .try_recv()
-                .or_else(|_| self.imports.1.try_recv());
+                .or_else(|_| self.import.events.1.try_recv());
             match event {
                 Ok(event) => self.on_event(ctx, event),
                 Err(_) => break,
@@ -118,7 +118,7 @@ impl Studio {
                     split: data.split,
                     split_seed: data.split_seed,
                 })));
-                self.has_reference = true;
+                self.shot.has_reference = true;
                 self.request_nearest();
                 if quiet {
                     self.start_queued_import();
@@ -154,7 +154,7 @@ impl Studio {
                 threshold,
             } => {
                 if let Some(shot) = self.broker.nearest_answered(ticket) {
-                    self.nearest = Some(NearestView {
+                    self.shot.nearest = Some(NearestView {
                         shot,
                         texture: texture(ctx, "nearest-train", &picture),
                         distance,
@@ -237,13 +237,14 @@ impl Studio {
         // New directions: keep the edits made so far by starting the sliders from the shot's
         // current latent.
         if let Some(shot) = self
+            .shot
             .editor
             .shot
             .and_then(|id| self.project.curation.get(id))
         {
-            self.editor.base.clone_from(&shot.latent);
+            self.shot.editor.base.clone_from(&shot.latent);
         }
-        self.editor.amounts = vec![0.0; info.directions.vectors.len()];
+        self.shot.editor.amounts = vec![0.0; info.directions.vectors.len()];
         self.generator = Some(info);
         if first && self.project.curation.shots.is_empty() {
             self.generate(24);
@@ -305,14 +306,15 @@ impl Studio {
                 let primary = self.primary();
                 let primary_changed = primary.is_some_and(|p| ids.contains(&Some(p)));
                 if primary_changed {
-                    self.nearest = None;
+                    self.shot.nearest = None;
                 }
                 for (id, picture) in ids.into_iter().zip(pictures) {
                     // `None`: a newer request for that shot is on its way.
                     let Some(id) = id else { continue };
-                    self.textures
+                    self.gallery
+                        .textures
                         .insert(id, texture(ctx, &format!("shot-{id}"), &picture));
-                    self.pictures.insert(id, picture);
+                    self.gallery.pictures.insert(id, picture);
                 }
                 if primary_changed {
                     self.request_nearest();
@@ -325,9 +327,10 @@ impl Studio {
                 resend,
             }) => {
                 if let Some(picture) = pictures.into_iter().next() {
-                    self.textures
+                    self.gallery
+                        .textures
                         .insert(shot, texture(ctx, &format!("shot-{shot}"), &picture));
-                    self.pictures.insert(shot, picture);
+                    self.gallery.pictures.insert(shot, picture);
                     self.request_nearest();
                     let training = matches!(self.training.state, Some(TrainingState::Running));
                     self.stats
@@ -339,7 +342,7 @@ impl Studio {
                 }
             }
             Some(Answer::Morph) => {
-                self.morph = pictures
+                self.shot.morph = pictures
                     .iter()
                     .enumerate()
                     .map(|(i, p)| texture(ctx, &format!("morph-{i}"), p))

@@ -5,11 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossbeam_channel::bounded;
-
 use super::{
-    AfterImport, IMPORT_EVENTS, ImportView, SMALL_FOLDER, SMALL_FOLDER_MIN_STEPS, STEPS_WHEN_TIMED,
-    Studio,
+    AfterImport, ImportView, SMALL_FOLDER, SMALL_FOLDER_MIN_STEPS, STEPS_WHEN_TIMED, Studio,
 };
 use crate::data::{ImportOptions, ImportReport};
 use crate::export::ShotMeta;
@@ -173,7 +170,7 @@ impl Studio {
             ));
             self.mark_curation();
             self.request_shots(&added);
-            self.selected.clone_from(&added);
+            self.gallery.selected.clone_from(&added);
             self.sync_editor();
         }
     }
@@ -181,15 +178,15 @@ impl Studio {
     /// Stops the running import, if any, so nothing of it reaches the project opened next,
     /// and says so.
     pub(super) fn cancel_import(&mut self) {
-        let Some(cancel) = self.import_cancel.take() else {
+        let Some(cancel) = self.import.cancel.take() else {
             return;
         };
         if !self.import.running {
             return;
         }
         cancel.store(true, Ordering::Relaxed);
-        // Whatever the old import still sends goes to a channel nobody reads.
-        self.imports = bounded(IMPORT_EVENTS);
+        // A fresh view has a fresh channel: whatever the old import still sends goes to one
+        // nobody reads.
         self.import = ImportView::default();
         self.notify(format!(
             "The import into {} was cancelled: another project was opened.",
@@ -226,13 +223,13 @@ impl Studio {
             options,
             fit_colour,
             Some(self.project.import_report_path()),
-            self.imports.0.clone(),
+            self.import.events.0.clone(),
             self.wake.clone(),
             cancel.clone(),
         );
         match spawned {
             Ok(_) => {
-                self.import_cancel = Some(cancel);
+                self.import.cancel = Some(cancel);
                 self.import.running = true;
                 self.import.progress = None;
                 self.import.window_open = true;
