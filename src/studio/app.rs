@@ -90,6 +90,9 @@ pub struct TrainingView {
     pub estimate: EstimateView,
     /// The typed base-model path (kept while the user types).
     pub base_path_text: String,
+    /// The project whose run is stopping because another project was opened: its events
+    /// until it ends are not this project's.
+    pub left_behind: Option<PathBuf>,
 }
 
 /// The export window's view.

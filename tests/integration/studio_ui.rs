@@ -1124,6 +1124,57 @@ fn opening_another_project_cancels_the_running_import() {
     assert!(!second.join("import-report.txt").exists());
 }
 
+/// Opening another project while a run trains stops the run with a checkpoint in its own
+/// project: nothing of it (progress, plots, checkpoints, its generator) reaches the second
+/// project, and the studio says where it stopped.
+#[test]
+fn opening_another_project_stops_the_running_run_with_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let second = dir.path().join("second");
+    let data = dir.path().join("shirts");
+    two_class_folder(&data);
+    tiny_test_project(&first, "first", |s| {
+        s.preset.train.steps = Some(1_000_000);
+        s.preset.train.checkpoint_every = 1_000_000;
+        s.data_dir = Some(data);
+    });
+    tiny_test_project(&second, "second", |_| {});
+    let mut h = harness(studio(&first));
+    h.get_by_label("Train").click();
+    wait_for(&mut h, "some training steps", |s| s.training.step >= 20);
+    let seen = h.state().training.step;
+    let run = h.state().project.settings.current_run.clone().unwrap();
+    h.state().open_project(second.clone());
+    wait_for(&mut h, "the run to stop", |s| {
+        s.project.root == second && s.training.left_behind.is_none()
+    });
+    assert!(noticed(
+        &h,
+        &["The run in", "stopped at step", "with a checkpoint"]
+    ));
+    // Long enough for any late event of the first project's run to land.
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let s = h.state();
+    assert!(s.training.state.is_none());
+    assert!(s.training.metrics.is_empty() && s.training.preview.is_none());
+    assert_eq!(s.training.step, 0);
+    assert!(s.generator.is_none() && s.project.settings.generator_id.is_none());
+    assert!(!s.can_resume(), "the second project has no run to resume");
+    let checkpoint = first.join("runs").join(run).join("checkpoint.atl");
+    let state = atelier::checkpoint::Checkpoint::peek_state(&checkpoint).unwrap();
+    assert!(
+        state.step >= seen,
+        "checkpoint at {} after {seen}",
+        state.step
+    );
+    h.state_mut().shutdown();
+}
+
 /// Closing the window while a run trains checkpoints it where it got to: a Resume goes on
 /// from there, not from the last scheduled checkpoint.
 #[test]

@@ -213,3 +213,106 @@ fn control_messages_get_through_a_full_command_channel() {
         "Stop waited behind {served_before_stop} of {queued} renders"
     );
 }
+
+/// A GPU error raised while the worker steps (wgpu reports it to the device's error log, on
+/// the thread that submitted the work) means the step cannot be trusted: the run in memory
+/// is dropped and goes on from its last checkpoint, and the studio is told both steps.
+#[test]
+fn a_gpu_error_during_a_step_rolls_back_to_the_last_checkpoint() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use atelier::device::GpuErrorLog;
+    use atelier::preset::Preset;
+    use atelier::protocol::{Control, TrainRequest};
+    use atelier::train::{RunOptions, TrainEvent};
+    use atelier::worker::WORKER_THREAD;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("shirts");
+    crate::common::two_class_folder(&data, 8, 1);
+    let log = GpuErrorLog::default();
+    let device = WorkerDevice {
+        device: Device::flex(),
+        shared_with_renderer: false,
+        gpu_errors: Some(log.clone()),
+        cpu_threads: None,
+    };
+    let w = spawn_worker(device, Arc::new(|| {})).unwrap();
+    let mut preset = Preset::load("tiny-test").unwrap();
+    preset.train.steps = Some(100_000);
+    preset.train.checkpoint_every = 10;
+    w.commands
+        .send(Command::StartTraining(Box::new(TrainRequest {
+            options: RunOptions {
+                data_dir: data,
+                run_dir: dir.path().join("run"),
+                preset,
+                resume: false,
+                minutes: None,
+                imported: None,
+            },
+            pin_dir: dir.path().join("generators"),
+        })))
+        .unwrap();
+    // Past a checkpoint, and a few steps beyond it.
+    let mut checkpointed = 0;
+    loop {
+        match next_event(&w) {
+            Event::Train(TrainEvent::Checkpoint { step, .. }) => checkpointed = step,
+            Event::Train(TrainEvent::Stepped { step, .. }) if checkpointed > 0 && step > 13 => {
+                break;
+            }
+            _ => {}
+        }
+    }
+    // wgpu's handler runs on the submitting thread: errors recorded under the worker's
+    // thread name, until one lands inside a step.
+    let raising = Arc::new(AtomicBool::new(true));
+    let raiser = {
+        let (log, raising) = (log.clone(), raising.clone());
+        std::thread::Builder::new()
+            .name(WORKER_THREAD.into())
+            .spawn(move || {
+                while raising.load(Ordering::Relaxed) {
+                    log.record("Validation Error\n\nCaused by:\n  In a test: buffer lost");
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            })
+            .unwrap()
+    };
+    let (step, restored, message) = loop {
+        if let Event::Failed(WorkerError::RolledBack {
+            step,
+            restored,
+            message,
+        }) = next_event(&w)
+        {
+            break (step, restored, message);
+        }
+    };
+    raising.store(false, Ordering::Relaxed);
+    raiser.join().unwrap();
+    assert!(
+        restored <= step && restored >= 10 && restored % 10 == 0,
+        "rolled back from {step} to {restored}"
+    );
+    assert_eq!(
+        message,
+        "Validation Error Caused by: In a test: buffer lost"
+    );
+    // The run goes on from the restored step, without ending.
+    loop {
+        match next_event(&w) {
+            Event::Train(TrainEvent::Stepped { step: now, .. }) if now > step + 5 => break,
+            Event::TrainingEnded(summary) => panic!("the run ended: {summary:?}"),
+            _ => {}
+        }
+    }
+    assert!(w.control(Control::Stop));
+    loop {
+        if let Event::TrainingEnded(summary) = next_event(&w) {
+            assert!(summary.cancelled);
+            break;
+        }
+    }
+}

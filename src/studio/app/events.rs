@@ -73,6 +73,10 @@ impl Studio {
     }
 
     fn on_event(&mut self, ctx: &egui::Context, event: Event) {
+        if self.training.left_behind.is_some() && Self::of_the_run(&event) {
+            self.on_left_run_event(event);
+            return;
+        }
         match event {
             Event::GeneratorReady(info) => self.on_generator(info),
             Event::Rendered {
@@ -181,6 +185,35 @@ impl Studio {
             self.training.running_since = Some(Instant::now());
         }
         self.training.state = Some(state);
+    }
+
+    /// Events of a run: progress, metrics, previews, checkpoints, its state and its end.
+    fn of_the_run(event: &Event) -> bool {
+        matches!(
+            event,
+            Event::Train(_)
+                | Event::TrainingState(_)
+                | Event::PreviewGrid { .. }
+                | Event::TrainingEnded(_)
+        )
+    }
+
+    /// The run of the project left behind stops with a checkpoint: nothing of it reaches
+    /// this project's panel, plots or checkpoint list; its end is told.
+    fn on_left_run_event(&mut self, event: Event) {
+        if let Event::TrainingEnded(summary) = &event
+            && let Some(root) = self.training.left_behind.take()
+        {
+            self.notify(format!(
+                "The run in {} stopped at step {} with a checkpoint; open that project to \
+                 resume it.",
+                root.display(),
+                summary.step
+            ));
+        } else if matches!(event, Event::TrainingState(TrainingState::Idle)) {
+            // It never started: there is nothing to wait for.
+            self.training.left_behind = None;
+        }
     }
 
     fn on_training_ended(&mut self, summary: RunSummary) {
@@ -406,9 +439,10 @@ impl Studio {
                 }
             }
             Message::ProjectLoaded(Ok(loaded)) => {
-                if self.training.state.is_some() {
+                let left_behind = self.training.state.is_some().then(|| {
                     self.control(Control::Stop);
-                }
+                    self.project.root.clone()
+                });
                 self.cancel_import();
                 if self.export.upscaler.learning() {
                     // Saved into the old project; the new one's learning starts on request.
@@ -416,6 +450,7 @@ impl Studio {
                 }
                 self.flush_saves();
                 self.adopt(*loaded);
+                self.training.left_behind = left_behind;
             }
             Message::ProjectLoaded(Err(e)) => self.report_error(format!("{e}")),
             Message::SaveFailed(e) => self.report_error(e),
