@@ -240,6 +240,10 @@ pub struct TrainArgs {
     /// Evaluations without a better held-out SWD before stopping (0 = never).
     #[arg(long)]
     pub patience: Option<u32>,
+    /// Only measure: time a short warm-up of this recipe on these photos (in a throwaway
+    /// folder; --out is left alone) and print how long the run would take, then exit.
+    #[arg(long, conflicts_with = "resume")]
+    pub estimate: bool,
 }
 
 #[derive(Debug, Args)]

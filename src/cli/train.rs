@@ -156,6 +156,49 @@ fn recipe_from_args(args: &TrainArgs) -> Result<Preset> {
     Ok(preset)
 }
 
+/// `train --estimate`: a short warm-up, then what the run would take here.
+fn print_estimate(
+    options: &RunOptions,
+    device: &burn::tensor::Device,
+    description: &str,
+) -> Result<()> {
+    let e = crate::train::estimate_run(options, device, std::time::Duration::from_secs(3))
+        .context("measuring the warm-up")?;
+    let secs = |s: f64| format!("{s:.3} s");
+    println!(
+        "recipe {} on {description}: {} training images, {} steps per epoch",
+        options.preset.name, e.train_images, e.steps_per_epoch
+    );
+    println!(
+        "measured: start {}, step {}, metrics {} (every {}), preview {} (every {}), checkpoint {} (every {}), evaluation {} (every {}), class judge {} (once)",
+        secs(e.start_secs),
+        secs(e.step_secs),
+        secs(e.metrics_secs),
+        e.metrics_every,
+        secs(e.preview_secs),
+        e.preview_every,
+        secs(e.checkpoint_secs),
+        e.checkpoint_every,
+        secs(e.eval_secs),
+        e.eval_every,
+        secs(e.judge_secs)
+    );
+    match options.minutes {
+        Some(minutes) => println!(
+            "in {minutes} min: about {} steps ({:.3} s a step, periodic work included)",
+            e.steps_within(std::time::Duration::from_secs_f64(minutes * 60.0)),
+            e.secs_per_step()
+        ),
+        None => println!(
+            "{} steps: about {:.1} min ({:.3} s a step, periodic work included)",
+            e.recipe_steps,
+            e.duration_for(e.recipe_steps).as_secs_f64() / 60.0,
+            e.secs_per_step()
+        ),
+    }
+    Ok(())
+}
+
 pub(super) fn train(args: TrainArgs, quiet: bool) -> Result<()> {
     let preset = recipe_from_args(&args)?;
     let chosen = resolve_device(args.device)?;
@@ -167,6 +210,9 @@ pub(super) fn train(args: TrainArgs, quiet: bool) -> Result<()> {
         minutes: args.minutes,
         imported: None,
     };
+    if args.estimate {
+        return print_estimate(&options, &chosen.device, &chosen.description);
+    }
     let cancel = cancel_flag();
     let ibar = import_bar(quiet);
     let bar = if quiet {

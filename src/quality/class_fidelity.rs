@@ -97,6 +97,21 @@ impl ClassJudge {
         })
     }
 
+    /// About how long [`ClassJudge::train`] takes on `device`: a few of its steps, timed
+    /// and scaled to all of them (for run estimates).
+    pub fn time_training(
+        data: &Dataset,
+        train: &[usize],
+        device: &Device,
+    ) -> Result<std::time::Duration, EvalError> {
+        const TIMED: usize = 20;
+        // Two untimed steps: the first ones allocate.
+        Classifier::train(data, train, 2, CLASSIFIER_SEEDS, device, None)?;
+        let started = std::time::Instant::now();
+        Classifier::train(data, train, TIMED, CLASSIFIER_SEEDS, device, None)?;
+        Ok(started.elapsed().mul_f64(STEPS as f64 / TIMED as f64))
+    }
+
     /// The class it sees in each of `images` (indices into `data`).
     fn predict_images(&self, data: &Dataset, images: &[usize]) -> Result<Vec<u32>, EvalError> {
         let (c, r) = (self.channels, self.resolution);

@@ -188,6 +188,18 @@ impl EvalCache {
         Ok(())
     }
 
+    /// Whether evaluations of `data` need a class judge trained on the run's photos (none
+    /// given, none shipped for its shape, two or more classes).
+    #[must_use]
+    pub fn needs_class_judge(&self, data: &Dataset) -> bool {
+        let given = self.given_judge.take();
+        let needed = given.is_none()
+            && !FeatureJudge::shipped_applies_to(data.channels, data.resolution)
+            && data.class_names.len() >= 2;
+        self.given_judge.set(given);
+        needed
+    }
+
     /// Whether the class judge's thread is still running (tests: it stops with its run).
     #[must_use]
     pub fn judge_thread_running(&self) -> bool {

@@ -132,6 +132,8 @@ pub struct ImportView {
     pub(super) events: ImportEvents,
     /// Stops the running import (see `spawn_import`).
     pub(super) cancel: Option<Arc<AtomicBool>>,
+    /// The project's folder was read quietly once (for the estimate): not again on failure.
+    pub(super) quiet_tried: bool,
 }
 
 /// An import's event channel (progress is dropped when it is full).
@@ -274,6 +276,9 @@ impl Studio {
             ..UpscalerView::default()
         };
         self.checkpoints = loaded.checkpoints;
+        // The import view (its folder's images, report, queue) is the old project's. A
+        // running import was cancelled before (see `cancel_import`).
+        self.import = ImportView::default();
         // The studio keeps the list file it started with; without one the list stays in memory.
         if self.recent_file.is_some() {
             self.recent = loaded.recent;

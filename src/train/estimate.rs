@@ -11,7 +11,7 @@ use burn::tensor::Device;
 use super::TrainError;
 use super::run::{RunContext, RunOptions, TrainRun, read_metrics, save_checkpoint, write_preview};
 use super::session::TrainSession;
-use crate::quality::evaluate;
+use crate::quality::{ClassJudge, evaluate};
 
 /// Steps run before the clock starts: the first ones allocate and are slower.
 const UNTIMED_STEPS: u32 = 2;
@@ -30,6 +30,10 @@ pub struct RunEstimate {
     /// One held-out evaluation (0 when the recipe has none). A class judge still training
     /// on its own thread is not counted: evaluations leave its figures out until it is ready.
     pub eval_secs: f64,
+    /// Training the class judge, once, before the first evaluation's feature figures (0
+    /// when the data needs none). The command line trains it in line; the studio on a core
+    /// of its own, beside the run.
+    pub judge_secs: f64,
     /// Steps between each kind of periodic work (0: never).
     pub metrics_every: u64,
     pub preview_every: u64,
@@ -60,7 +64,12 @@ impl RunEstimate {
             + times_due(steps, self.metrics_every) as f64 * self.metrics_secs
             + times_due(steps, self.preview_every) as f64 * self.preview_secs
             + times_due(steps, self.checkpoint_every) as f64 * self.checkpoint_secs
-            + times_due(steps, self.eval_every) as f64 * self.eval_secs;
+            + times_due(steps, self.eval_every) as f64 * self.eval_secs
+            + if times_due(steps, self.eval_every) > 0 {
+                self.judge_secs
+            } else {
+                0.0
+            };
         Duration::from_secs_f64(secs.max(0.0))
     }
 
@@ -79,7 +88,8 @@ impl RunEstimate {
     /// clock, from its first step; the run ends with metrics, a preview and a checkpoint).
     #[must_use]
     pub fn steps_within(&self, budget: Duration) -> u64 {
-        let ending = self.metrics_secs + self.preview_secs + self.checkpoint_secs;
+        // The run's last metrics, preview and checkpoint; the class judge, once.
+        let ending = self.metrics_secs + self.preview_secs + self.checkpoint_secs + self.judge_secs;
         let left = budget.as_secs_f64() - ending;
         if left <= 0.0 {
             return 0;
@@ -167,6 +177,13 @@ pub fn estimate_run(
         timed_once(&mut || read_metrics(session, ctx, last_metrics))?
     };
     let (preview_secs, checkpoint_secs, eval_secs) = time_periodic_work(session, ctx)?;
+    let judge_secs =
+        if ctx.train.eval_every > 0 && ctx.eval_cache.needs_class_judge(session.dataset()) {
+            ClassJudge::time_training(session.dataset(), &ctx.split.train, &Device::flex())?
+                .as_secs_f64()
+        } else {
+            0.0
+        };
     let eval_every = ctx.train.eval_every;
     let train = ctx.train.clone();
     drop(run);
@@ -177,6 +194,7 @@ pub fn estimate_run(
         preview_secs,
         checkpoint_secs,
         eval_secs,
+        judge_secs,
         metrics_every: train.metrics_every,
         preview_every: train.preview_every,
         checkpoint_every: train.checkpoint_every,
@@ -240,6 +258,7 @@ mod tests {
             preview_secs: 1.0,
             checkpoint_secs: 0.4,
             eval_secs: 10.0,
+            judge_secs: 0.0,
             metrics_every: 10,
             preview_every: 100,
             checkpoint_every: 200,

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::Studio;
 use crate::protocol::Command;
 use crate::train::{RunEstimate, RunOptions};
+use crate::worker::ImportSource;
 
 /// How long the recipe must stay unchanged before its warm-up is asked for (typing in a
 /// field of Advanced must not start one per key).
@@ -43,6 +44,7 @@ impl Studio {
     /// Asks the worker for a warm-up of the panel's recipe once it has settled and nothing
     /// answered for it yet. Called every frame the panel is drawn.
     pub(in crate::studio) fn ask_estimate_when_settled(&mut self) {
+        self.read_the_folder_quietly_once();
         let Some(key) = self.estimate_key() else {
             self.training.estimate.seen = None;
             return;
@@ -88,6 +90,25 @@ impl Studio {
         }) {
             self.training.estimate.asked = Some(key);
         }
+    }
+
+    /// A project opened with a folder has nothing imported yet: read it quietly (once), so
+    /// the estimate, the nearest-photo check and the run itself have it.
+    fn read_the_folder_quietly_once(&mut self) {
+        if self.import.imported.is_some()
+            || self.import.running
+            || self.import.quiet_tried
+            || self.training.state.is_some()
+        {
+            return;
+        }
+        let Some(dir) = self.project.settings.data_dir.clone() else {
+            return;
+        };
+        self.import.quiet_tried = true;
+        self.import.quiet = true;
+        self.import_source(ImportSource::Folder(dir));
+        self.import.window_open = false;
     }
 
     pub(super) fn on_run_estimated(&mut self, key: u64, result: Result<RunEstimate, String>) {
