@@ -132,8 +132,8 @@ pub struct ImportView {
     pub(super) events: ImportEvents,
     /// Stops the running import (see `spawn_import`).
     pub(super) cancel: Option<Arc<AtomicBool>>,
-    /// The project's folder was read quietly once (for the estimate): not again on failure.
-    pub(super) quiet_tried: bool,
+    /// The folder read quietly for the estimate: once per folder, not again on failure.
+    pub(super) quietly_read: Option<PathBuf>,
 }
 
 /// An import's event channel (progress is dropped when it is full).

@@ -95,17 +95,16 @@ impl Studio {
     /// A project opened with a folder has nothing imported yet: read it quietly (once), so
     /// the estimate, the nearest-photo check and the run itself have it.
     fn read_the_folder_quietly_once(&mut self) {
-        if self.import.imported.is_some()
-            || self.import.running
-            || self.import.quiet_tried
-            || self.training.state.is_some()
-        {
+        if self.import.imported.is_some() || self.import.running || self.training.state.is_some() {
             return;
         }
         let Some(dir) = self.project.settings.data_dir.clone() else {
             return;
         };
-        self.import.quiet_tried = true;
+        if self.import.quietly_read.as_ref() == Some(&dir) {
+            return;
+        }
+        self.import.quietly_read = Some(dir.clone());
         self.import.quiet = true;
         self.import_source(ImportSource::Folder(dir));
         self.import.window_open = false;
