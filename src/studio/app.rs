@@ -39,7 +39,7 @@ mod events;
 mod intake;
 mod upscaler;
 
-pub use estimate::EstimateView;
+pub use estimate::{EstimateView, grouped};
 pub use upscaler::UpscalerView;
 
 /// Most events handled per frame, so a flood never stalls a frame (the rest wait a frame).

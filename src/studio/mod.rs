@@ -16,7 +16,7 @@ mod stats;
 mod textures;
 mod training_panel;
 
-pub use app::{Notice, SMALL_FOLDER_MIN_STEPS, ShotEditor, Studio};
+pub use app::{Notice, SMALL_FOLDER_MIN_STEPS, ShotEditor, Studio, grouped};
 pub use args::StudioArgs;
 pub use background::{Background, LoadedProject, load_project};
 pub use gpu::{ComputeSetting, choose_compute};

@@ -1228,7 +1228,10 @@ fn the_designer_panel_trains_by_time_with_raw_fields_under_advanced() {
     let estimate = h.state().current_estimate().unwrap().clone();
     assert!(estimate.step_secs > 0.0 && estimate.train_images > 0);
     let in_an_hour = estimate.steps_within(Duration::from_secs(3600));
-    h.get_by_label_contains(&format!("About {in_an_hour} steps in that time"));
+    h.get_by_label_contains(&format!(
+        "About {} steps in that time",
+        atelier::studio::grouped(in_an_hour)
+    ));
     assert!(
         h.query_by_label("Epochs").is_none(),
         "raw fields start hidden"
@@ -1243,7 +1246,10 @@ fn the_designer_panel_trains_by_time_with_raw_fields_under_advanced() {
     assert_eq!(h.state().project.settings.train_minutes, Some(10.0));
     // The same measurement, for the new choice: no second warm-up.
     let in_ten = estimate.steps_within(Duration::from_secs(600));
-    h.get_by_label_contains(&format!("About {in_ten} steps in that time"));
+    h.get_by_label_contains(&format!(
+        "About {} steps in that time",
+        atelier::studio::grouped(in_ten)
+    ));
     h.get_by_label("Train").click();
     wait_for(&mut h, "the timed run", |s| {
         s.training.state == Some(atelier::protocol::TrainingState::Running) && s.training.step > 3

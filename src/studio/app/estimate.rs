@@ -150,17 +150,45 @@ impl Studio {
                 let steps = estimate.steps_within(Duration::from_secs_f64(minutes * 60.0));
                 let passes = steps as f64 / estimate.steps_per_epoch.max(1) as f64;
                 format!(
-                    "About {steps} steps in that time: {passes:.0} passes over the {} training photos ({per_step:.2} s a step, measured here).",
-                    estimate.train_images
+                    "About {} steps in that time: {passes:.0} passes over the {} training photos ({per_step:.2} s a step, measured here).",
+                    grouped(steps),
+                    grouped(estimate.train_images as u64)
                 )
             }
             None => format!(
                 "{} steps: about {} ({per_step:.2} s a step, measured here).",
-                estimate.recipe_steps,
+                grouped(estimate.recipe_steps),
                 super::super::training_panel::eta_text(
                     estimate.duration_for(estimate.recipe_steps).as_secs_f64()
                 )
             ),
         })
+    }
+}
+
+/// `12345` as "12,345": step counts a designer reads at a glance.
+#[must_use]
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn step_counts_are_grouped_by_thousands() {
+        let g = super::grouped;
+        assert_eq!(
+            (g(0), g(999), g(1000)),
+            ("0".into(), "999".into(), "1,000".into())
+        );
+        assert_eq!(g(12_345_678), "12,345,678");
     }
 }
