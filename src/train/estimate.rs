@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 use burn::tensor::Device;
 
 use super::TrainError;
-use super::run::{RunContext, RunOptions, TrainRun, read_metrics, save_checkpoint, write_preview};
+use super::run::{
+    RunContext, RunOptions, TrainRun, evaluate_now, read_metrics, save_checkpoint, write_preview,
+};
 use super::session::TrainSession;
-use crate::quality::{ClassJudge, evaluate};
+use crate::quality::ClassJudge;
 
 /// Steps run before the clock starts: the first ones allocate and are slower.
 const UNTIMED_STEPS: u32 = 2;
@@ -231,18 +233,7 @@ fn time_periodic_work(
     let _ = ctx
         .eval_cache
         .train_judge_in_background(session.dataset().clone(), ctx.split.train.clone());
-    let eval_secs = timed_once(&mut || {
-        let sampler = session.sampler(&ctx.device)?;
-        let step = session.state().step;
-        evaluate(
-            &sampler,
-            session.dataset(),
-            &ctx.split,
-            step,
-            &ctx.eval_cache,
-        )?;
-        Ok(())
-    })?;
+    let eval_secs = timed_once(&mut || evaluate_now(session, ctx).map(|_| ()))?;
     Ok((preview_secs, checkpoint_secs, eval_secs))
 }
 

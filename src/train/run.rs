@@ -433,6 +433,17 @@ pub(super) fn save_checkpoint(
     Ok(())
 }
 
+/// A held-out evaluation of the session's EMA generator as it is now (`None` when the
+/// held-out split is too small).
+pub(super) fn evaluate_now(
+    session: &TrainSession,
+    ctx: &RunContext,
+) -> Result<Option<QualityRecord>, TrainError> {
+    let (sampler, step) = (session.sampler(&ctx.device)?, session.state().step);
+    let (data, split, cache) = (session.dataset(), &ctx.split, &ctx.eval_cache);
+    Ok(evaluate(&sampler, data, split, step, cache)?)
+}
+
 /// The periodic work after a step: metrics, preview, evaluation, checkpoint. Returns whether
 /// early stopping ends the run.
 fn after_step(
@@ -458,14 +469,7 @@ fn after_step(
     }
     let mut early_stop = false;
     if due(t.eval_every) {
-        let sampler = session.sampler(&ctx.device)?;
-        let evaluated = evaluate(
-            &sampler,
-            session.dataset(),
-            &ctx.split,
-            step,
-            &ctx.eval_cache,
-        )?;
+        let evaluated = evaluate_now(session, ctx)?;
         for warning in ctx.eval_cache.take_warnings() {
             on_event(TrainEvent::Notice(warning));
         }

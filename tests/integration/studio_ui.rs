@@ -626,6 +626,9 @@ fn conditional_training_class_picker_filter_export_then_fine_tune() {
     let t = &h.state().project.settings.preset.train;
     assert_eq!(t.init.as_deref(), Some(base.display().to_string().as_str()));
     assert_eq!(t.freeze_d_blocks, 1);
+    // Folded again: with the raw fields open, Train is below the window's edge.
+    h.get_by_label("Advanced").click();
+    settle(&mut h);
     train_until_generator(&mut h, &root, Some(&first_run));
     let second_run = h.state().project.settings.current_run.clone().unwrap();
     assert_ne!(second_run, first_run);

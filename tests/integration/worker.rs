@@ -23,6 +23,32 @@ fn worker() -> WorkerHandle {
     spawn_worker(device, Arc::new(|| {})).unwrap()
 }
 
+/// Starts a `tiny-test` run of 100,000 steps on `data` in `dir/run` (as `edit` changes it).
+fn start_long_tiny_run(
+    w: &WorkerHandle,
+    data: &std::path::Path,
+    dir: &std::path::Path,
+    edit: impl FnOnce(&mut atelier::preset::Preset),
+) {
+    let mut preset = atelier::preset::Preset::load("tiny-test").unwrap();
+    preset.train.steps = Some(100_000);
+    edit(&mut preset);
+    let request = atelier::protocol::TrainRequest {
+        options: atelier::train::RunOptions {
+            data_dir: data.to_path_buf(),
+            run_dir: dir.join("run"),
+            preset,
+            resume: false,
+            minutes: None,
+            imported: None,
+        },
+        pin_dir: dir.join("generators"),
+    };
+    w.commands
+        .send(Command::StartTraining(Box::new(request)))
+        .unwrap();
+}
+
 fn next_event(w: &WorkerHandle) -> Event {
     w.events.recv_timeout(Duration::from_secs(120)).unwrap()
 }
@@ -130,9 +156,7 @@ fn a_burst_of_slider_requests_renders_once_and_gallery_requests_all_render() {
 /// Stop ends the run long before the queue of renders is served.
 #[test]
 fn control_messages_get_through_a_full_command_channel() {
-    use atelier::preset::Preset;
-    use atelier::protocol::{Control, TrainRequest, TrainingState};
-    use atelier::train::RunOptions;
+    use atelier::protocol::{Control, TrainingState};
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("shirts");
@@ -151,21 +175,7 @@ fn control_messages_get_through_a_full_command_channel() {
             break info;
         }
     };
-    let mut preset = Preset::load("tiny-test").unwrap();
-    preset.train.steps = Some(100_000);
-    w.commands
-        .send(Command::StartTraining(Box::new(TrainRequest {
-            options: RunOptions {
-                data_dir: data,
-                run_dir: dir.path().join("run"),
-                preset,
-                resume: false,
-                minutes: None,
-                imported: None,
-            },
-            pin_dir: dir.path().join("generators"),
-        })))
-        .unwrap();
+    start_long_tiny_run(&w, &data, dir.path(), |_| {});
     let wait_state = |want: TrainingState| loop {
         if let Event::TrainingState(state) = next_event(&w)
             && state == want
@@ -222,9 +232,8 @@ fn a_gpu_error_during_a_step_rolls_back_to_the_last_checkpoint() {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use atelier::device::GpuErrorLog;
-    use atelier::preset::Preset;
-    use atelier::protocol::{Control, TrainRequest};
-    use atelier::train::{RunOptions, TrainEvent};
+    use atelier::protocol::Control;
+    use atelier::train::TrainEvent;
     use atelier::worker::WORKER_THREAD;
 
     let dir = tempfile::tempdir().unwrap();
@@ -238,22 +247,7 @@ fn a_gpu_error_during_a_step_rolls_back_to_the_last_checkpoint() {
         cpu_threads: None,
     };
     let w = spawn_worker(device, Arc::new(|| {})).unwrap();
-    let mut preset = Preset::load("tiny-test").unwrap();
-    preset.train.steps = Some(100_000);
-    preset.train.checkpoint_every = 10;
-    w.commands
-        .send(Command::StartTraining(Box::new(TrainRequest {
-            options: RunOptions {
-                data_dir: data,
-                run_dir: dir.path().join("run"),
-                preset,
-                resume: false,
-                minutes: None,
-                imported: None,
-            },
-            pin_dir: dir.path().join("generators"),
-        })))
-        .unwrap();
+    start_long_tiny_run(&w, &data, dir.path(), |p| p.train.checkpoint_every = 10);
     // Past a checkpoint, and a few steps beyond it.
     let mut checkpointed = 0;
     loop {
