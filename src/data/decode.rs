@@ -5,7 +5,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage, imageops::FilterType};
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
 
 use super::budget::{MemoryBudget, Reservation};
 use super::import::{ImportOptions, SkipReason};
@@ -156,7 +156,7 @@ pub(crate) fn normalise(image: DynamicImage, options: ImportOptions) -> Vec<u8> 
             if side == r {
                 square.to_image()
             } else {
-                image::imageops::resize(&*square, r, r, FilterType::Lanczos3)
+                super::lanczos::resize_lanczos3(&square.to_image(), r, r)
             }
         }
         SquareMode::Pad => {
@@ -170,26 +170,17 @@ pub(crate) fn normalise(image: DynamicImage, options: ImportOptions) -> Vec<u8> 
                     (u64::from(w) * u64::from(r) / u64::from(side)).max(1) as u32,
                     (u64::from(h) * u64::from(r) / u64::from(side)).max(1) as u32,
                 );
-                (
-                    image::imageops::resize(&rgb, sw, sh, FilterType::Lanczos3),
-                    r,
-                )
+                (super::lanczos::resize_lanczos3(&rgb, sw, sh), r)
             } else {
                 (rgb, side)
             };
-            let (pw, ph) = photo.dimensions();
             let mut canvas = RgbImage::from_pixel(side, side, fill);
-            image::imageops::overlay(
-                &mut canvas,
-                &photo,
-                i64::from((side - pw) / 2),
-                i64::from((side - ph) / 2),
-            );
+            paste_centred(&mut canvas, &photo);
             drop(photo);
             if side == r {
                 canvas
             } else {
-                image::imageops::resize(&canvas, r, r, FilterType::Lanczos3)
+                super::lanczos::resize_lanczos3(&canvas, r, r)
             }
         }
     };
@@ -210,6 +201,22 @@ pub(crate) fn normalise(image: DynamicImage, options: ImportOptions) -> Vec<u8> 
     out
 }
 
+/// Copies `photo` into the middle of the larger `canvas`, row by row: what
+/// `image::imageops::overlay` does for pixels without alpha, without its per-pixel blend.
+fn paste_centred(canvas: &mut RgbImage, photo: &RgbImage) {
+    let (side, (pw, ph)) = (canvas.width() as usize, photo.dimensions());
+    let (x0, y0) = (
+        (side - pw as usize) / 2,
+        (canvas.height() - ph) as usize / 2,
+    );
+    let row = pw as usize * 3;
+    let dst = &mut **canvas;
+    for (y, src) in photo.as_raw().chunks_exact(row).enumerate() {
+        let start = ((y0 + y) * side + x0) * 3;
+        dst[start..start + row].copy_from_slice(src);
+    }
+}
+
 /// Mean colour of the outermost pixels: the product photo's background, used to pad.
 fn border_mean(img: &RgbImage) -> image::Rgb<u8> {
     let (w, h) = img.dimensions();
@@ -225,4 +232,22 @@ fn border_mean(img: &RgbImage) -> image::Rgb<u8> {
     }
     let n = n.max(1);
     image::Rgb([(sum[0] / n) as u8, (sum[1] / n) as u8, (sum[2] / n) as u8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pasting_centred_equals_images_overlay() {
+        for (w, h, side) in [(192, 256, 256), (256, 100, 256), (31, 7, 32), (5, 5, 5)] {
+            let photo = RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 200]));
+            let mut ours = RgbImage::from_pixel(side, side, image::Rgb([9, 8, 7]));
+            let mut theirs = ours.clone();
+            paste_centred(&mut ours, &photo);
+            let (x, y) = (i64::from((side - w) / 2), i64::from((side - h) / 2));
+            image::imageops::overlay(&mut theirs, &photo, x, y);
+            assert!(ours == theirs, "{w}×{h} in {side}");
+        }
+    }
 }

@@ -8,8 +8,11 @@ mod dataset;
 mod decode;
 pub mod idx;
 mod import;
+mod lanczos;
 mod photos;
 mod split;
+
+pub use lanczos::resize_lanczos3;
 
 pub use dataset::Dataset;
 pub use import::{

@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use image::RgbImage;
-use image::imageops::FilterType;
 
 use super::budget::MemoryBudget;
 use super::decode::{DECODE_BUDGET, decode, flatten_alpha, read_within};
@@ -45,5 +44,5 @@ pub fn read_photo(path: &Path, max_side: u32) -> Result<RgbImage, SkipReason> {
         ((f64::from(w) * scale).round() as u32).max(1),
         ((f64::from(h) * scale).round() as u32).max(1),
     );
-    Ok(image::imageops::resize(&rgb, sw, sh, FilterType::Lanczos3))
+    Ok(super::lanczos::resize_lanczos3(&rgb, sw, sh))
 }

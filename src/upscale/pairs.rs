@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use image::imageops::FilterType;
 use image::{ImageFormat, RgbImage};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -188,8 +187,7 @@ impl PhotoPool {
             } else {
                 crop
             };
-            let small =
-                image::imageops::resize(&crop, patch as u32, patch as u32, FilterType::Lanczos3);
+            let small = crate::data::resize_lanczos3(&crop, patch as u32, patch as u32);
             push_planes(&small, channels, &mut low);
             push_planes(&crop, channels, &mut high);
         }
