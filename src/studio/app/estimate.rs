@@ -133,15 +133,13 @@ impl Studio {
     pub fn estimate_line(&self) -> Option<String> {
         let key = self.estimate_key()?;
         let view = &self.training.estimate;
-        if view.asked == Some(key)
-            || view.seen.is_some_and(|(k, _)| k == key)
-                && view.answer.as_ref().is_none_or(|(k, _)| *k != key)
-        {
-            return Some("Measuring this machine's speed…".into());
-        }
         let estimate = match &view.answer {
             Some((k, Ok(estimate))) if *k == key => estimate,
             Some((k, Err(e))) if *k == key => return Some(format!("No estimate: {e}")),
+            // Asked for, or about to be once the recipe has settled.
+            _ if view.asked == Some(key) || view.seen.is_some_and(|(k, _)| k == key) => {
+                return Some("Measuring this machine's speed…".into());
+            }
             _ => return None,
         };
         let per_step = estimate.secs_per_step();
