@@ -174,13 +174,13 @@ pub(crate) fn normalise(image: DynamicImage, options: ImportOptions) -> Vec<u8> 
             } else {
                 (rgb, side)
             };
-            let mut canvas = RgbImage::from_pixel(side, side, fill);
-            paste_centred(&mut canvas, &photo);
-            drop(photo);
             if side == r {
+                let mut canvas = RgbImage::from_pixel(side, side, fill);
+                paste_centred(&mut canvas, &photo);
                 canvas
             } else {
-                super::lanczos::resize_lanczos3(&canvas, r, r)
+                // The same pixels as pasting on a full-size canvas and resizing that.
+                super::lanczos::resize_padded(&photo, fill, side, r)
             }
         }
     };

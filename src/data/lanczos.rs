@@ -65,7 +65,51 @@ pub fn resize_lanczos3(image: &RgbImage, width: u32, height: u32) -> RgbImage {
             }
         }
     }
-    // Horizontal pass: w columns to `width`, rounded to u8 as `image` rounds.
+    horizontal(&tall, w, width, height)
+}
+
+/// `photo` centred on a `side`×`side` square of `fill`, resized to `r`×`r`: equal to
+/// pasting it on such a canvas and calling [`resize_lanczos3`], without the canvas. The
+/// columns of plain fill get the same sums in every output row: computed once per row.
+#[must_use]
+pub fn resize_padded(photo: &RgbImage, fill: image::Rgb<u8>, side: u32, r: u32) -> RgbImage {
+    let (pw, ph) = photo.dimensions();
+    let (x0, y0) = (((side - pw) / 2) as usize, ((side - ph) / 2) as usize);
+    let (row, photo_row) = (side as usize * 3, pw as usize * 3);
+    let src = photo.as_raw();
+    let fill_f = fill.0.map(f32::from);
+    let mut tall = vec![0.0f32; row * r as usize];
+    for (out_row, (left, weights)) in tall.chunks_exact_mut(row).zip(taps(side, r)) {
+        let mut plain = [0.0f32; 3];
+        let inside = &mut out_row[x0 * 3..x0 * 3 + photo_row];
+        for (i, weight) in weights.iter().enumerate() {
+            for c in 0..3 {
+                plain[c] += fill_f[c] * weight;
+            }
+            let y = left + i;
+            if (y0..y0 + ph as usize).contains(&y) {
+                let input = &src[(y - y0) * photo_row..(y - y0 + 1) * photo_row];
+                for (acc, &value) in inside.iter_mut().zip(input) {
+                    *acc += f32::from(value) * weight;
+                }
+            } else {
+                for (acc, value) in inside.iter_mut().zip(fill_f.iter().cycle()) {
+                    *acc += value * weight;
+                }
+            }
+        }
+        let (before, rest) = out_row.split_at_mut(x0 * 3);
+        let after = &mut rest[photo_row..];
+        for pixel in before.chunks_exact_mut(3).chain(after.chunks_exact_mut(3)) {
+            pixel.copy_from_slice(&plain);
+        }
+    }
+    horizontal(&tall, side, r, r)
+}
+
+/// The horizontal pass: rows of `w` f32 pixels to `width`, rounded to u8 as `image` rounds.
+fn horizontal(tall: &[f32], w: u32, width: u32, height: u32) -> RgbImage {
+    let row = w as usize * 3;
     let columns = taps(w, width);
     let mut out = vec![0u8; width as usize * 3 * height as usize];
     for (out_row, in_row) in out
@@ -85,10 +129,7 @@ pub fn resize_lanczos3(image: &RgbImage, width: u32, height: u32) -> RgbImage {
             }
         }
     }
-    RgbImage::from_raw(width, height, out).unwrap_or_else(|| {
-        // Unreachable: the buffer is exactly width × height × 3.
-        image::imageops::resize(image, width, height, image::imageops::Lanczos3)
-    })
+    RgbImage::from_raw(width, height, out).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -107,6 +148,33 @@ mod tests {
                 if x % 5 == 0 { 255 } else { 0 },
             ])
         })
+    }
+
+    #[test]
+    fn padding_without_a_canvas_equals_the_canvas_resized() {
+        for (i, &(w, h, side, r)) in [
+            (192, 256, 256, 64),
+            (256, 100, 256, 64),
+            (31, 7, 32, 28),
+            (200, 200, 200, 64),
+            (3, 90, 90, 128),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let photo = noise(w, h, 10 + i as u64);
+            let fill = image::Rgb([17, 140, 251]);
+            let mut canvas = RgbImage::from_pixel(side, side, fill);
+            image::imageops::overlay(
+                &mut canvas,
+                &photo,
+                i64::from((side - w) / 2),
+                i64::from((side - h) / 2),
+            );
+            let expected = image::imageops::resize(&canvas, r, r, image::imageops::Lanczos3);
+            let ours = resize_padded(&photo, fill, side, r);
+            assert!(ours == expected, "{w}×{h} padded to {side}, to {r}");
+        }
     }
 
     #[test]
