@@ -1127,6 +1127,16 @@ fn opening_another_project_cancels_the_running_import() {
     assert!(!second.join("import-report.txt").exists());
 }
 
+/// A project on `data` whose run goes on far past any test and schedules no checkpoint in a
+/// test's time: a checkpoint on disk can only come from stopping it.
+fn long_run_without_scheduled_checkpoints(root: &Path, data: &Path) {
+    tiny_test_project(root, "long run", |s| {
+        s.preset.train.steps = Some(1_000_000);
+        s.preset.train.checkpoint_every = 1_000_000;
+        s.data_dir = Some(data.to_path_buf());
+    });
+}
+
 /// Opening another project while a run trains stops the run with a checkpoint in its own
 /// project: nothing of it (progress, plots, checkpoints, its generator) reaches the second
 /// project, and the studio says where it stopped.
@@ -1137,11 +1147,7 @@ fn opening_another_project_stops_the_running_run_with_a_checkpoint() {
     let second = dir.path().join("second");
     let data = dir.path().join("shirts");
     two_class_folder(&data);
-    tiny_test_project(&first, "first", |s| {
-        s.preset.train.steps = Some(1_000_000);
-        s.preset.train.checkpoint_every = 1_000_000;
-        s.data_dir = Some(data);
-    });
+    long_run_without_scheduled_checkpoints(&first, &data);
     tiny_test_project(&second, "second", |_| {});
     let mut h = harness(studio(&first));
     h.get_by_label("Train").click();
@@ -1186,12 +1192,7 @@ fn closing_the_window_while_training_leaves_a_checkpoint() {
     let root = dir.path().join("project");
     let data = dir.path().join("shirts");
     two_class_folder(&data);
-    tiny_test_project(&root, "close", |s| {
-        s.preset.train.steps = Some(1_000_000);
-        // No scheduled checkpoint in this test's time: only closing can write one.
-        s.preset.train.checkpoint_every = 1_000_000;
-        s.data_dir = Some(data);
-    });
+    long_run_without_scheduled_checkpoints(&root, &data);
     let mut h = harness(studio(&root));
     h.get_by_label("Train").click();
     wait_for(&mut h, "some training steps", |s| s.training.step >= 20);
