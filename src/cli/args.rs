@@ -30,6 +30,9 @@ pub enum Command {
     Import(ImportArgs),
     /// Print training and sampling throughput (images/s) for a preset on this machine.
     Bench(BenchArgs),
+    /// Measure the studio's frame time and slider latency offscreen (egui's wgpu renderer)
+    /// while the worker trains on the same device; prints JSON.
+    BenchUi(crate::studio::FrameBenchArgs),
     /// Train on the embedded demo set (procedural T-shirts) and write samples.
     Demo(DemoArgs),
     /// Print held-out quality figures (SWD, memorisation) for a run's checkpoints.
@@ -297,6 +300,15 @@ pub struct BenchArgs {
     /// Timed training steps (after warm-up); with --quality, the training budget.
     #[arg(long, default_value_t = 30)]
     pub steps: u64,
+    /// Untimed training steps first (kernel compilation, autotuning, allocator warm-up).
+    #[arg(long, default_value_t = 5)]
+    pub warmup: u64,
+    /// Timed sampling batches of 256 shots.
+    #[arg(long, default_value_t = 4)]
+    pub sample_rounds: usize,
+    /// Print the figures as one JSON line.
+    #[arg(long)]
+    pub json: bool,
     /// Quality instead of speed: train the preset on --data for --steps, then print the
     /// held-out figures (`atelier eval`) with the time it took.
     #[arg(long, requires = "data")]

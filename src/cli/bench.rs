@@ -12,7 +12,11 @@ use crate::latent::latent_for_seed;
 use crate::preset::Preset;
 use crate::train::{Checkpoint, LATEST, TrainSession};
 
-/// Training and sampling throughput on a synthetic set of the preset's size (no disk I/O).
+/// Shots per sampling batch in `bench`.
+const SAMPLE_BATCH: usize = 256;
+/// Single-shot renders timed for the latency figure.
+const SINGLE_RENDERS: usize = 7;
+
 /// `bench --quality`: a fixed training budget, then the held-out figures.
 pub(super) fn bench_quality(args: &BenchArgs, quiet: bool) -> Result<()> {
     let data = args.data.clone().context("--quality needs --data DIR")?;
@@ -62,6 +66,7 @@ pub(super) fn bench_quality(args: &BenchArgs, quiet: bool) -> Result<()> {
     )
 }
 
+/// Training and sampling throughput on a synthetic set of the preset's size (no disk I/O).
 pub(super) fn bench(args: &BenchArgs) -> Result<()> {
     let mut preset = Preset::load(&args.preset).context("loading the preset")?;
     // Conditional presets: two synthetic classes, so the class layers are timed too.
@@ -95,7 +100,7 @@ pub(super) fn bench(args: &BenchArgs) -> Result<()> {
         (0..n).collect(),
         &chosen.device,
     )?;
-    let warmup = 5;
+    let warmup = args.warmup;
     let t0 = Instant::now();
     for _ in 0..warmup {
         session.step()?;
@@ -111,16 +116,44 @@ pub(super) fn bench(args: &BenchArgs) -> Result<()> {
     let train_ips = (args.steps as usize * session.batch()) as f64 / train_secs;
 
     let sampler = session.sampler(&chosen.device)?;
-    let latents: Vec<Vec<f32>> = (0..256)
-        .map(|s| latent_for_seed(s, preset.model.latent_dim()))
+    let latents: Vec<Vec<f32>> = (0..SAMPLE_BATCH)
+        .map(|s| latent_for_seed(s as u64, preset.model.latent_dim()))
         .collect();
-    sampler.render(&latents[..64])?;
+    sampler.render(&latents)?; // untimed: the batch's kernels compile and tune here
     let t2 = Instant::now();
-    let rounds = 4;
-    for _ in 0..rounds {
+    for _ in 0..args.sample_rounds {
         sampler.render(&latents)?;
     }
-    let sample_ips = (rounds * latents.len()) as f64 / t2.elapsed().as_secs_f64();
+    let sample_ips =
+        (args.sample_rounds * latents.len()) as f64 / t2.elapsed().as_secs_f64().max(1e-9);
+    // One shot, as a slider move asks for it: the median of a few, pictures read back.
+    let mut one_ms: Vec<f32> = (0..SINGLE_RENDERS)
+        .map(|_| {
+            let t = Instant::now();
+            sampler
+                .render(&latents[..1])
+                .map(|_| t.elapsed().as_secs_f32() * 1000.0)
+        })
+        .collect::<Result<_, _>>()?;
+    one_ms.sort_by(f32::total_cmp);
+    let one_ms = one_ms[one_ms.len() / 2];
+    if args.json {
+        let figures = serde_json::json!({
+            "preset": preset.name,
+            "resolution": r,
+            "device": chosen.description,
+            "batch": session.batch(),
+            "warmup_steps": warmup,
+            "warmup_s": warm_secs,
+            "steps": args.steps,
+            "train_s": train_secs,
+            "train_images_per_s": train_ips,
+            "sample_images_per_s": sample_ips,
+            "render_one_ms": one_ms,
+        });
+        println!("{figures}");
+        return Ok(());
+    }
     println!("preset {} on {}", preset.name, chosen.description);
     println!("warm-up: {warmup} steps in {warm_secs:.2} s");
     println!(
@@ -129,7 +162,8 @@ pub(super) fn bench(args: &BenchArgs) -> Result<()> {
         session.batch()
     );
     println!(
-        "sampling: {sample_ips:.1} images/s (EMA generator, batches of 64, PNG encoding excluded)"
+        "sampling: {sample_ips:.1} images/s (EMA generator, batches of {SAMPLE_BATCH}, PNG encoding excluded)"
     );
+    println!("one shot: {one_ms:.1} ms ({r} px, read back; median of {SINGLE_RENDERS})");
     Ok(())
 }

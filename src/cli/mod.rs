@@ -36,6 +36,13 @@ use eval::eval;
 use train::train;
 use upscale::{eval_upscaler, train_upscaler, upscale};
 
+/// `atelier bench-ui`: the frame bench, its figures printed as JSON.
+fn bench_ui(args: &crate::studio::FrameBenchArgs) -> Result<()> {
+    let report = crate::studio::bench_frames(args)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
 /// Runs a parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -44,6 +51,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Import(args)) => import(&args, cli.quiet),
         Some(Command::Bench(args)) if args.quality => bench_quality(&args, cli.quiet),
         Some(Command::Bench(args)) => bench(&args),
+        Some(Command::BenchUi(args)) => bench_ui(&args),
         Some(Command::Demo(args)) => demo(&args, cli.quiet),
         Some(Command::Eval(args)) => eval(&args, cli.quiet),
         Some(Command::Studio(args)) => crate::studio::run(args),

@@ -11,6 +11,7 @@ mod broker;
 mod dialogs;
 mod gallery;
 mod gpu;
+mod headless;
 mod shot_panel;
 mod stats;
 mod textures;
@@ -20,6 +21,7 @@ pub use app::{Notice, SMALL_FOLDER_MIN_STEPS, ShotEditor, Studio, grouped};
 pub use args::StudioArgs;
 pub use background::{Background, LoadedProject, load_project};
 pub use gpu::{ComputeSetting, choose_compute};
+pub use headless::{FrameBenchArgs, FrameBenchReport, bench_frames};
 pub use stats::{Stats, StatsReport, percentile};
 
 use std::path::{Path, PathBuf};
@@ -171,7 +173,8 @@ pub struct StudioApp {
     pub settings: AppSettings,
     stats_out: Option<PathBuf>,
     exit_at: Option<Instant>,
-    drive_sliders: bool,
+    /// Move the first shot's first slider every frame (`--drive-sliders`, the frame bench).
+    pub drive_sliders: bool,
     exit_when_trained: bool,
     closing: bool,
 }
@@ -279,23 +282,19 @@ impl Studio {
     }
 }
 
-impl eframe::App for StudioApp {
-    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        // Runs even while the window is hidden, so events keep flowing when minimised.
+impl StudioApp {
+    /// Work between frames: drain the worker's events. True once the app should close
+    /// (`--exit-after` passed, or `--exit-when-trained` and the run ended).
+    pub fn tick(&mut self, ctx: &egui::Context) -> bool {
         self.studio.pump(ctx);
         let trained = self.exit_when_trained
             && self.studio.training.state.is_none()
             && self.studio.training.last_summary.is_some();
-        if (trained || self.exit_at.is_some_and(|t| Instant::now() >= t)) && !self.closing {
-            self.closing = true;
-            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-        }
-        if let Some(t) = self.exit_at {
-            ctx.request_repaint_after(t.saturating_duration_since(Instant::now()));
-        }
+        trained || self.exit_at.is_some_and(|t| Instant::now() >= t)
     }
 
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    /// One frame of the whole window (menu bar, panels, gallery), timed into the stats.
+    pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
         let started = self.studio.frame_started();
         if self.drive_sliders {
             self.drive_sliders();
@@ -305,6 +304,23 @@ impl eframe::App for StudioApp {
         self.studio
             .stats
             .frame(started.elapsed().as_secs_f32() * 1000.0);
+    }
+}
+
+impl eframe::App for StudioApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        // Runs even while the window is hidden, so events keep flowing when minimised.
+        if self.tick(ctx) && !self.closing {
+            self.closing = true;
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+        if let Some(t) = self.exit_at {
+            ctx.request_repaint_after(t.saturating_duration_since(Instant::now()));
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame_ui(ui);
         if self.drive_sliders {
             ui.ctx().request_repaint();
         } else if self.studio.training.state.is_some() {

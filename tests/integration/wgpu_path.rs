@@ -63,3 +63,38 @@ fn one_step_and_a_sample(name: &str) {
         .unwrap();
     assert_eq!(shots[0].pixels.len(), channels * side * side, "{name}");
 }
+
+/// The frame bench (`atelier bench-ui`, `benches/gpu-check.sh`): the real studio drawn
+/// offscreen by egui's wgpu renderer, frame after frame, while the worker trains (on the CPU
+/// here; `--compute shared` is the GPU machine's case) and a slider moves, with a full gallery.
+#[test]
+fn the_offscreen_frame_bench_draws_the_studio_while_it_trains_and_a_slider_moves() {
+    use atelier::studio::{ComputeSetting, FrameBenchArgs, bench_frames};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ui.json");
+    let args = FrameBenchArgs {
+        preset: "tiny-test".into(),
+        compute: ComputeSetting::Cpu,
+        seconds: 4.0,
+        warm_up_limit: 300.0,
+        shots: 300,
+        data: None,
+        width: 1280,
+        height: 820,
+        out: Some(out.clone()),
+    };
+    let report = bench_frames(&args).unwrap();
+    assert!(report.frames >= 5, "{report:?}");
+    let (p50, p95) = (report.frame_ms_p50.unwrap(), report.frame_ms_p95.unwrap());
+    assert!(p50 > 0.0 && p95 >= p50, "{report:?}");
+    assert!(report.gpu_wait_ms_p50.unwrap() <= p50, "{report:?}");
+    assert!(report.training_steps > 0, "{report:?}");
+    assert!(report.studio.slider_samples > 0, "{report:?}");
+    assert!(
+        report.shots > 300,
+        "the run's own shots join the gallery: {report:?}"
+    );
+    assert!(report.peak_rss_mb.unwrap() > 1.0, "{report:?}");
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(written["frames"], report.frames);
+}

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# One prepared GPU check: training and sampling speed on wgpu and on the CPU, and the studio's
+# frame time and slider latency offscreen on the shared device, written as one JSON file.
+#
+# A GPU machine here has no Rust toolchain, no network and no display, takes at most 64 MiB of
+# files, and the check must end within 5 minutes. So the binary is built here, stripped and
+# gzipped, with the Vulkan loader package beside it:
+#
+#   benches/gpu-check.sh --prepare gpu-bundle      # here: build, strip, gzip, fetch libvulkan1
+#   benches/gpu-check.sh --bundle gpu-bundle --out gpu-figures.json     # there
+#   benches/gpu-check.sh --quick --out /tmp/quick.json   # here, on lavapipe: end to end, small
+#
+# Without --bundle the check uses target/release/atelier. Every figure comes from the binary's
+# own `bench --json` and `bench-ui` commands; nothing is computed here but the JSON assembly.
+set -u -o pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+bundle="" out="gpu-figures.json" quick=0 prepare=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --prepare) prepare="$2"; shift 2 ;;
+        --bundle) bundle="$2"; shift 2 ;;
+        --out) out="$2"; shift 2 ;;
+        --quick) quick=1; shift ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+
+if [ -n "$prepare" ]; then
+    set -e
+    mkdir -p "$prepare"
+    (cd "$here" && cargo build --release --bin atelier)
+    strip -o "$prepare/atelier" "$here/target/release/atelier"
+    gzip -9 -f "$prepare/atelier"
+    (cd "$prepare" && rm -f libvulkan1_*.deb && apt-get download libvulkan1 >/dev/null)
+    cp "$0" "$prepare/gpu-check.sh"
+    du -sh "$prepare"/*
+    exit 0
+fi
+
+started=$(date +%s)
+# The whole check ends within 5 minutes: each command gets what is left, less a margin.
+# --quick runs on software Vulkan, where compiling the kernels alone takes minutes.
+budget=285
+[ "$quick" = 1 ] && budget=1500
+deadline=$((started + budget))
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+if [ -n "$bundle" ]; then
+    gunzip -c "$bundle/atelier.gz" > "$work/atelier" && chmod +x "$work/atelier"
+    atelier="$work/atelier"
+    # The Vulkan loader, unless the machine has one.
+    if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1'; then
+        deb=$(ls "$bundle"/libvulkan1_*.deb 2>/dev/null | head -n1)
+        if [ -n "$deb" ]; then
+            mkdir -p "$work/vk"
+            if command -v dpkg-deb >/dev/null; then
+                dpkg-deb -x "$deb" "$work/vk"
+            else
+                (cd "$work/vk" && ar x "$deb" && tar xf data.tar.*)
+            fi
+            export LD_LIBRARY_PATH="$work/vk/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        fi
+    fi
+    # NVIDIA's Vulkan driver lives in libGLX_nvidia.so.0; containers often lack its ICD file.
+    if ! ls /usr/share/vulkan/icd.d/nvidia_icd*.json /etc/vulkan/icd.d/nvidia_icd*.json >/dev/null 2>&1; then
+        glx=$(ldconfig -p 2>/dev/null | awk '/libGLX_nvidia.so.0/ {print $NF; exit}')
+        if [ -n "$glx" ]; then
+            printf '{"file_format_version":"1.0.0","ICD":{"library_path":"%s","api_version":"1.3.0"}}\n' "$glx" > "$work/nvidia_icd.json"
+            export VK_DRIVER_FILES="$work/nvidia_icd.json" VK_ICD_FILENAMES="$work/nvidia_icd.json"
+        fi
+    fi
+else
+    atelier="$here/target/release/atelier"
+fi
+[ -x "$atelier" ] || { echo "gpu-check: no binary at $atelier (build it, or give --bundle)" >&2; exit 1; }
+
+if [ "$quick" = 1 ]; then
+    # Software Vulkan compiles and tunes every kernel slowly: the smallest presets, one step.
+    export CUBECL_AUTOTUNE_LEVEL=minimal
+    presets="tiny-fastgan"
+    gpu_args="--steps 1 --warmup 1 --sample-rounds 1"
+    cpu_args="--steps 2 --warmup 1 --sample-rounds 1"
+    ui_args="--preset tiny-fastgan --seconds 20 --warm-up-limit 240"
+    ui_shots_args=""
+else
+    presets="dcgan-28 fastgan-64-rgb fastgan-128-rgb"
+    gpu_args="--steps 40 --warmup 5 --sample-rounds 4"
+    cpu_args="--steps 4 --warmup 2 --sample-rounds 1"
+    ui_args="--preset fastgan-128-rgb --seconds 40 --warm-up-limit 60"
+    ui_shots_args="--preset fastgan-64-rgb --seconds 15 --warm-up-limit 45 --shots 10000"
+fi
+
+left() { echo $((deadline - $(date +%s))); }
+log() { echo "gpu-check [$(( $(date +%s) - started )) s] $*" >&2; }
+
+# Runs one command under the time left; its JSON (or an error object) goes to $work/$1.json.
+measure() {
+    local name="$1"; shift
+    local budget; budget=$(left)
+    if [ "$budget" -lt 10 ]; then
+        log "$name: skipped, out of time"
+        printf '{"name":"%s","error":"skipped: the time budget ran out"}' "$name" > "$work/$name.json"
+        return
+    fi
+    log "$name: $*"
+    local rc=0
+    timeout "$budget" "$@" > "$work/$name.out" 2> "$work/$name.err" || rc=$?
+    if [ "$rc" = 0 ]; then
+        # `bench --json` prints one line; `bench-ui` prints a pretty object.
+        { printf '{"name":"%s","figures":' "$name"; cat "$work/$name.out"; printf '}'; } > "$work/$name.json"
+    else
+        local why; why=$(grep -v XDG_RUNTIME_DIR "$work/$name.err" | tail -n 3 | tr '"\\\n\t' "'/  ")
+        printf '{"name":"%s","error":"exit %s: %s"}' "$name" "$rc" "$why" > "$work/$name.json"
+        log "$name failed: $why"
+    fi
+}
+
+names=()
+for p in $presets; do
+    measure "wgpu-$p" "$atelier" bench --preset "$p" --device wgpu $gpu_args --json
+    names+=("wgpu-$p")
+done
+# The CPU on two cores: the figure a designer's laptop (and CI) gives, for the 20x target.
+cpu_pin=""
+command -v taskset >/dev/null && cpu_pin="taskset -c 0,1"
+for p in $presets; do
+    measure "cpu2-$p" $cpu_pin "$atelier" bench --preset "$p" --device cpu $cpu_args --json
+    names+=("cpu2-$p")
+done
+measure "ui-shared" "$atelier" bench-ui --compute shared $ui_args
+names+=("ui-shared")
+if [ -n "$ui_shots_args" ]; then
+    measure "ui-shared-10000-shots" "$atelier" bench-ui --compute shared $ui_shots_args
+    names+=("ui-shared-10000-shots")
+fi
+
+gpu_name=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -n1 | tr '"' "'")
+{
+    printf '{"atelier_gpu_check":1,"quick":%s,"date":"%s","host":"%s","cpus":%s,"gpu":"%s","seconds":%s,"results":[' \
+        "$([ "$quick" = 1 ] && echo true || echo false)" "$(date -u +%FT%TZ)" "$(uname -srm)" \
+        "$(nproc)" "$gpu_name" "$(( $(date +%s) - started ))"
+    first=1
+    for n in "${names[@]}"; do
+        [ $first = 1 ] || printf ','
+        first=0
+        cat "$work/$n.json"
+    done
+    printf ']}\n'
+} > "$out"
+log "figures in $out"
