@@ -12,7 +12,7 @@ use thiserror::Error;
 use crate::checkpoint::CheckpointError;
 use crate::data::{Dataset, ImportError, ImportOptions, ImportProgress, ImportReport};
 use crate::export::{Picture, ShotMeta};
-use crate::latent::Directions;
+use crate::latent::{Directions, Taste};
 use crate::model::ModelConfig;
 use crate::preset::ColourRecipe;
 use crate::sample::SampleError;
@@ -91,6 +91,60 @@ pub enum Command {
         key: u64,
         options: Box<crate::train::RunOptions>,
     },
+    /// Learn a slider's latent direction (see [`SliderRequest`]); answered by
+    /// [`Event::SliderLearnt`].
+    LearnSlider(Box<SliderRequest>),
+}
+
+/// Shots of one generator, for the worker to render.
+#[derive(Clone, Debug)]
+pub struct ShotsToRender {
+    /// A pinned generator file.
+    pub generator: PathBuf,
+    /// Latents as rendered (moved by sliders and truncated).
+    pub latents: Vec<Vec<f32>>,
+    /// One class name per latent for conditional generators (empty otherwise).
+    pub classes: Vec<Option<String>>,
+}
+
+/// Where a slider's quality comes from.
+#[derive(Clone, Debug)]
+pub enum SliderSource {
+    /// A designer's picks: shots that have the quality and shots that do not.
+    Picks {
+        with: Vec<ShotsToRender>,
+        without: Vec<ShotsToRender>,
+    },
+    /// A quality learnt before, now to be found in another generator.
+    Taste(Taste),
+}
+
+/// Learn a slider on `generator`: its quality from `source`, its direction from the
+/// generator's own shots scored by that quality, made orthogonal to `others`.
+#[derive(Clone, Debug)]
+pub struct SliderRequest {
+    /// Carried back in the answer.
+    pub key: u64,
+    /// The pinned generator the slider moves.
+    pub generator: PathBuf,
+    pub source: SliderSource,
+    /// The other active sliders' latent vectors.
+    pub others: Vec<Vec<f32>>,
+}
+
+/// A learnt slider for one generator.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LearntDirection {
+    /// Content id of the generator it moves.
+    pub generator_id: String,
+    pub taste: Taste,
+    /// Share of held-out picks the quality told apart (new picks only).
+    pub held_out_accuracy: Option<f32>,
+    /// The unit latent vector of one slider unit.
+    pub vector: Vec<f32>,
+    /// Share of the direction left after removing what the other sliders already move, in
+    /// [0, 1]: near 0, the quality is one the other sliders already give.
+    pub kept: f32,
 }
 
 /// What a designer's click on Pause, Continue or Stop asks, or the window's closing: sent on a
@@ -128,7 +182,10 @@ pub struct GeneratorInfo {
     pub model: ModelConfig,
     /// Training step of the weights.
     pub step: u64,
+    /// Principal directions of its shots (GANSpace).
     pub directions: Directions,
+    /// Closed-form directions of its first layer (SeFa); empty when the family has none.
+    pub closed_form: Directions,
 }
 
 /// Training-state changes that are not engine events.
@@ -196,6 +253,10 @@ pub enum Event {
     RunEstimated {
         key: u64,
         result: Result<crate::train::RunEstimate, String>,
+    },
+    SliderLearnt {
+        key: u64,
+        result: Result<LearntDirection, String>,
     },
     Failed(WorkerError),
 }

@@ -274,7 +274,7 @@ fn covariance(centred: &[Vec<f64>], d: usize) -> Vec<f64> {
 }
 
 /// Top-`k` eigenvectors of a symmetric d×d matrix by orthogonal (subspace) iteration.
-fn top_eigenvectors(m: &[f64], d: usize, k: usize) -> Vec<Vec<f64>> {
+pub(crate) fn top_eigenvectors(m: &[f64], d: usize, k: usize) -> Vec<Vec<f64>> {
     let mut rng = crate::rng::Rng::derived(7, "pca");
     let mut q: Vec<Vec<f64>> = (0..k)
         .map(|_| (0..d).map(|_| f64::from(rng.normal())).collect())
@@ -309,7 +309,7 @@ fn top_eigenvectors(m: &[f64], d: usize, k: usize) -> Vec<Vec<f64>> {
 }
 
 /// Gram–Schmidt, in place.
-fn orthonormalise(vs: &mut [Vec<f64>]) {
+pub(crate) fn orthonormalise(vs: &mut [Vec<f64>]) {
     for i in 0..vs.len() {
         let (done, rest) = vs.split_at_mut(i);
         let v = &mut rest[0];

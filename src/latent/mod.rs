@@ -3,11 +3,15 @@
 //! A shot is fully described by its latent vector; a seed is a short name for one. Latents are
 //! drawn by the engine's own RNG on the CPU, so a seed gives the same vector on every device.
 
+mod closed_form;
 mod directions;
+mod learnt;
 
+pub use closed_form::closed_form_directions;
 pub use directions::{
     DirectionKind, DirectionLabel, Directions, image_features, principal_directions,
 };
+pub use learnt::{LearnError, MIN_PICKS, Taste, TasteFit, latent_direction, learn_taste};
 
 use crate::rng::Rng;
 

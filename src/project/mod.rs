@@ -13,10 +13,12 @@
 mod curation;
 mod demo;
 mod recent;
+mod sliders;
 
 pub use curation::{Curation, Shot, ShotId};
 pub use demo::{DEMO_GENERATOR, default_demo_root, open_or_create_demo};
 pub use recent::RecentProjects;
+pub use sliders::{LearntSlider, SliderSet};
 
 use std::path::{Path, PathBuf};
 
@@ -139,6 +141,12 @@ pub struct ProjectSettings {
     /// the recipe's steps or epochs (Advanced).
     #[serde(default)]
     pub train_minutes: Option<f64>,
+    /// Which computed directions the shot panel's sliders follow.
+    #[serde(default)]
+    pub slider_set: SliderSet,
+    /// Sliders the designer taught from picks, after the computed ones.
+    #[serde(default)]
+    pub learnt_sliders: Vec<LearntSlider>,
 }
 
 /// How long a new project trains unless the designer chooses otherwise ("Good", 1 hour).
@@ -159,6 +167,8 @@ impl Default for ProjectSettings {
             sample_class: None,
             class_filter: None,
             train_minutes: None,
+            slider_set: SliderSet::default(),
+            learnt_sliders: Vec::new(),
         }
     }
 }

@@ -13,6 +13,7 @@ mod gallery;
 mod gpu;
 mod headless;
 mod shot_panel;
+mod sliders;
 mod stats;
 mod textures;
 mod training_panel;
@@ -22,6 +23,7 @@ pub use args::StudioArgs;
 pub use background::{Background, LoadedProject, load_project};
 pub use gpu::{ComputeSetting, choose_compute};
 pub use headless::{FrameBenchArgs, FrameBenchReport, bench_frames};
+pub use sliders::{Contrast, Quality, SliderForm};
 pub use stats::{Stats, StatsReport, percentile};
 
 use std::path::{Path, PathBuf};

@@ -15,6 +15,8 @@ pub struct ShotView {
     pub nearest: Option<NearestView>,
     /// Whether the worker holds the imported photos to search for the nearest one.
     pub(super) has_reference: bool,
+    /// Sliders being taught from picks.
+    pub teaching: super::sliders::SliderTeaching,
 }
 
 /// The sliders of the selected shot.
@@ -170,51 +172,6 @@ impl Studio {
                     }
                 }
             });
-        }
-    }
-
-    fn sliders_ui(&mut self, ui: &mut egui::Ui) {
-        let Some(info) = &self.generator else {
-            ui.label("Sliders appear when a generator is loaded.");
-            return;
-        };
-        if self.shot.editor.base.len() != info.model.latent_dim() {
-            ui.label("This shot comes from a generator with another latent size; sliders are off.");
-            return;
-        }
-        let explained = info.directions.explained.clone();
-        let labels = info.directions.labels.clone();
-        ui.label("Latent directions (principal components of the generator's shots)")
-            .on_hover_text("Each is named by what it mostly changes: colour (hue and saturation), brightness, shape (where light and dark sit, at a quarter of the side) or style (finer texture). Two names: it mixes both. The share is how much of the shots' variation it carries.");
-        let mut moved = false;
-        for (k, amount) in self.shot.editor.amounts.iter_mut().enumerate() {
-            let share = explained.get(k).copied().unwrap_or(0.0) * 100.0;
-            let kind = labels
-                .get(k)
-                .map_or_else(|| "Direction".to_string(), |label| label.text());
-            let response = ui.add(
-                egui::Slider::new(amount, -3.0..=3.0)
-                    .step_by(0.01)
-                    .text(format!("{} · {kind} ({share:.0} %)", k + 1)),
-            );
-            moved |= response.changed();
-        }
-        let truncation = ui.add(
-            egui::Slider::new(&mut self.shot.editor.truncation, 0.0..=1.5)
-                .step_by(0.01)
-                .text("Truncation"),
-        );
-        moved |= truncation.changed();
-        ui.horizontal(|ui| {
-            if ui.button("Reset sliders").clicked() {
-                for a in &mut self.shot.editor.amounts {
-                    *a = 0.0;
-                }
-                moved = true;
-            }
-        });
-        if moved {
-            self.slider_moved();
         }
     }
 }

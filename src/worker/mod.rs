@@ -9,6 +9,7 @@ mod import;
 mod nearest;
 mod outbox;
 mod samplers;
+mod sliders;
 mod upscaler;
 
 pub use import::{ImportSource, spawn_import};
@@ -329,6 +330,13 @@ impl Worker {
                         .map_err(|e| e.to_string())
                 };
                 self.out.send(Event::RunEstimated { key, result });
+            }
+            Command::LearnSlider(request) => {
+                let result = sliders::learn_slider(&mut self.samplers, &request);
+                self.out.send(Event::SliderLearnt {
+                    key: request.key,
+                    result,
+                });
             }
         }
     }

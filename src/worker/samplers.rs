@@ -8,7 +8,9 @@ use burn::tensor::Device;
 
 use crate::checkpoint::Checkpoint;
 use crate::export::Picture;
-use crate::latent::{image_features, latent_for_seed, principal_directions};
+use crate::latent::{
+    closed_form_directions, image_features, latent_for_seed, principal_directions,
+};
 use crate::protocol::{GeneratorInfo, WorkerError};
 use crate::sample::{Sampler, generator_file};
 
@@ -18,12 +20,20 @@ const KEEP: usize = 4;
 const DIRECTION_SAMPLES: u64 = 512;
 /// Directions offered as sliders.
 pub const DIRECTION_COUNT: usize = 8;
-/// PCA runs on shots box-averaged to this side.
-const FEATURE_SIDE: usize = 16;
+/// PCA, SeFa's names and learnt sliders read shots box-averaged to this side.
+pub const FEATURE_SIDE: usize = 16;
+
+/// A generator's probe: random shots and their image features, the sample that principal
+/// directions, closed-form names and learnt sliders all read.
+pub struct Probe {
+    pub latents: Vec<Vec<f32>>,
+    pub features: Vec<Vec<f32>>,
+}
 
 pub struct SamplerCache {
     device: Device,
     loaded: VecDeque<(PathBuf, Arc<Sampler>)>,
+    probes: VecDeque<(PathBuf, Arc<Probe>)>,
 }
 
 impl SamplerCache {
@@ -31,6 +41,7 @@ impl SamplerCache {
         Self {
             device,
             loaded: VecDeque::new(),
+            probes: VecDeque::new(),
         }
     }
 
@@ -81,16 +92,26 @@ impl SamplerCache {
                 .save(&pinned)?;
         }
         self.keep(pinned.clone(), sampler.clone());
-        let latents: Vec<Vec<f32>> = (0..DIRECTION_SAMPLES)
-            .map(|seed| latent_for_seed(0xD1_0000 + seed, sampler.model.latent_dim()))
-            .collect();
-        let pictures: Vec<Picture> = sampler.render(&latents).map_err(WorkerError::Render)?;
-        let features: Vec<Vec<f32>> = pictures
-            .iter()
-            .map(|p| image_features(p, FEATURE_SIDE))
-            .collect();
+        let probe = self.probe(&pinned)?;
         let channels = sampler.model.channels();
-        let directions = principal_directions(&latents, &features, channels, DIRECTION_COUNT);
+        let directions =
+            principal_directions(&probe.latents, &probe.features, channels, DIRECTION_COUNT);
+        // A family without a first layer from z (or weights that cannot be read back) gets
+        // no closed-form sliders; the principal ones still work.
+        let closed_form = sampler
+            .first_layer_weights()
+            .and_then(|w| w.into_data().convert::<f32>().try_into_vec::<f32>().ok())
+            .map(|values| {
+                closed_form_directions(
+                    &values,
+                    sampler.model.latent_dim(),
+                    &probe.latents,
+                    &probe.features,
+                    channels,
+                    DIRECTION_COUNT,
+                )
+            })
+            .unwrap_or_default();
         Ok(GeneratorInfo {
             id,
             pinned,
@@ -98,6 +119,28 @@ impl SamplerCache {
             model: sampler.model.clone(),
             step: checkpoint.state.step,
             directions,
+            closed_form,
         })
+    }
+
+    /// The probe of a pinned generator: rendered once, then kept with it.
+    pub fn probe(&mut self, pinned: &Path) -> Result<Arc<Probe>, WorkerError> {
+        if let Some((_, probe)) = self.probes.iter().find(|(p, _)| p == pinned) {
+            return Ok(probe.clone());
+        }
+        let sampler = self.get(pinned)?;
+        let latents: Vec<Vec<f32>> = (0..DIRECTION_SAMPLES)
+            .map(|seed| latent_for_seed(0xD1_0000 + seed, sampler.model.latent_dim()))
+            .collect();
+        let pictures: Vec<Picture> = sampler.render(&latents).map_err(WorkerError::Render)?;
+        let features = pictures
+            .iter()
+            .map(|p| image_features(p, FEATURE_SIDE))
+            .collect();
+        let probe = Arc::new(Probe { latents, features });
+        self.probes
+            .push_front((pinned.to_path_buf(), probe.clone()));
+        self.probes.truncate(KEEP);
+        Ok(probe)
     }
 }

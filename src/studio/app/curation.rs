@@ -209,10 +209,7 @@ impl Studio {
     pub fn sync_editor(&mut self) {
         let primary = self.primary();
         if self.shot.editor.shot != primary {
-            let count = self
-                .generator
-                .as_ref()
-                .map_or(0, |g| g.directions.vectors.len());
+            let count = self.slider_directions().vectors.len();
             self.shot.editor = match primary.and_then(|id| self.project.curation.get(id)) {
                 Some(shot) => ShotEditor {
                     shot: Some(shot.id),
@@ -257,7 +254,7 @@ impl Studio {
         };
         let Some(info) = &self.generator else { return };
         let latent = if self.shot.editor.base.len() == info.model.latent_dim() {
-            info.directions
+            self.slider_directions()
                 .apply(&self.shot.editor.base, &self.shot.editor.amounts)
         } else {
             self.shot.editor.base.clone()

@@ -171,6 +171,7 @@ impl Studio {
                 self.render_failed(ticket, &error.to_string());
             }
             Event::RunEstimated { key, result } => self.on_run_estimated(key, result),
+            Event::SliderLearnt { key, result } => self.on_slider_learnt(key, result),
             Event::Failed(error) => self.on_failure(&error),
         }
     }
@@ -267,18 +268,11 @@ impl Studio {
         ));
         self.project.settings.generator_id = Some(info.id.clone());
         self.mark_settings();
-        // New directions: keep the edits made so far by starting the sliders from the shot's
-        // current latent.
-        if let Some(shot) = self
-            .shot
-            .editor
-            .shot
-            .and_then(|id| self.project.curation.get(id))
-        {
-            self.shot.editor.base.clone_from(&shot.latent);
-        }
-        self.shot.editor.amounts = vec![0.0; info.directions.vectors.len()];
         self.generator = Some(info);
+        // New directions: keep the edits made so far by starting the sliders from the shot's
+        // current latent; the learnt sliders look for their qualities in the new generator.
+        self.restart_sliders();
+        self.relearn_sliders();
         if first && self.project.curation.shots.is_empty() {
             self.generate(24);
         }

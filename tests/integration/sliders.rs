@@ -1,0 +1,219 @@
+//! Closed-form (SeFa) and learnt sliders on the embedded demo generator (28 px grey), through
+//! the worker as the studio uses it, and the studio's form for teaching a slider.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use atelier::export::Picture;
+use atelier::latent::latent_for_seed;
+use atelier::project::DEMO_GENERATOR;
+use atelier::protocol::{
+    Command, Event, GeneratorInfo, LearntDirection, RenderKind, RenderRequest, ShotsToRender,
+    SliderRequest, SliderSource,
+};
+use atelier::worker::{WorkerDevice, WorkerHandle, spawn_worker};
+use burn::tensor::Device;
+
+fn worker() -> WorkerHandle {
+    let device = WorkerDevice {
+        device: Device::flex(),
+        shared_with_renderer: false,
+        gpu_errors: None,
+        cpu_threads: None,
+    };
+    spawn_worker(device, Arc::new(|| {})).unwrap()
+}
+
+fn next_event(w: &WorkerHandle) -> Event {
+    w.events.recv_timeout(Duration::from_secs(120)).unwrap()
+}
+
+fn demo_generator(w: &WorkerHandle, dir: &std::path::Path) -> GeneratorInfo {
+    let file = dir.join("demo.atl");
+    std::fs::write(&file, DEMO_GENERATOR).unwrap();
+    w.commands
+        .send(Command::LoadGenerator {
+            path: file,
+            pin_dir: dir.join("generators"),
+        })
+        .unwrap();
+    loop {
+        if let Event::GeneratorReady(info) = next_event(w) {
+            return info;
+        }
+    }
+}
+
+fn render(w: &WorkerHandle, info: &GeneratorInfo, latents: Vec<Vec<f32>>) -> Vec<Picture> {
+    w.commands
+        .send(Command::Render(RenderRequest {
+            ticket: 7,
+            kind: RenderKind::Gallery,
+            generator: info.pinned.clone(),
+            latents,
+            classes: Vec::new(),
+        }))
+        .unwrap();
+    loop {
+        match next_event(w) {
+            Event::Rendered { pictures, .. } => return pictures,
+            Event::RenderFailed { error, .. } => panic!("{error}"),
+            _ => {}
+        }
+    }
+}
+
+fn brightness(p: &Picture) -> f32 {
+    p.pixels.iter().map(|&v| f32::from(v)).sum::<f32>() / p.pixels.len() as f32
+}
+
+fn learn(w: &WorkerHandle, request: SliderRequest) -> LearntDirection {
+    w.commands
+        .send(Command::LearnSlider(Box::new(request)))
+        .unwrap();
+    loop {
+        if let Event::SliderLearnt { result, .. } = next_event(w) {
+            return result.unwrap();
+        }
+    }
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (norm(a) * norm(b))
+}
+
+/// The check on a known attribute: shots picked by brightness teach a slider that
+/// brightens monotonically and points where 500 labelled shots say brightness grows.
+#[test]
+fn a_slider_learnt_from_brightness_picks_brightens_and_matches_500_labelled_shots() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = worker();
+    let info = demo_generator(&w, dir.path());
+    let dim = info.model.latent_dim();
+
+    // The designer's picks: the 6 brightest and the 6 darkest of 40 shots.
+    let latents: Vec<Vec<f32>> = (0..40).map(|s| latent_for_seed(s, dim)).collect();
+    let pictures = render(&w, &info, latents.clone());
+    let mut order: Vec<usize> = (0..40).collect();
+    order.sort_by(|&a, &b| brightness(&pictures[a]).total_cmp(&brightness(&pictures[b])));
+    let pick = |ids: &[usize]| {
+        vec![ShotsToRender {
+            generator: info.pinned.clone(),
+            latents: ids.iter().map(|&i| latents[i].clone()).collect(),
+            classes: Vec::new(),
+        }]
+    };
+    let learnt = learn(
+        &w,
+        SliderRequest {
+            key: 1,
+            generator: info.pinned.clone(),
+            source: SliderSource::Picks {
+                with: pick(&order[34..]),
+                without: pick(&order[..6]),
+            },
+            others: Vec::new(),
+        },
+    );
+    assert_eq!(learnt.generator_id, info.id);
+    assert!(
+        learnt.held_out_accuracy.unwrap() >= 0.8,
+        "held-out accuracy {:?}",
+        learnt.held_out_accuracy
+    );
+    let norm: f32 = learnt.vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4);
+
+    // Monotonic along the slider, from a few bases.
+    for seed in [1000, 1001, 1002] {
+        let base = latent_for_seed(seed, dim);
+        let steps: Vec<Vec<f32>> = [-2.0f32, -1.0, 0.0, 1.0, 2.0]
+            .iter()
+            .map(|a| {
+                base.iter()
+                    .zip(&learnt.vector)
+                    .map(|(z, v)| z + a * v)
+                    .collect()
+            })
+            .collect();
+        let b: Vec<f32> = render(&w, &info, steps).iter().map(brightness).collect();
+        assert!(b.windows(2).all(|p| p[1] > p[0]), "seed {seed}: {b:?}");
+    }
+
+    // The direction 500 labelled shots give: brightness regressed onto their latents.
+    let labelled: Vec<Vec<f32>> = (5000..5500).map(|s| latent_for_seed(s, dim)).collect();
+    let levels: Vec<f32> = render(&w, &info, labelled.clone())
+        .iter()
+        .map(brightness)
+        .collect();
+    let mean = levels.iter().sum::<f32>() / levels.len() as f32;
+    let mut truth = vec![0f32; dim];
+    for (z, l) in labelled.iter().zip(&levels) {
+        for (t, zi) in truth.iter_mut().zip(z) {
+            *t += zi * (l - mean);
+        }
+    }
+    let c = cosine(&learnt.vector, &truth);
+    assert!(c > 0.8, "cosine with the labelled direction: {c}");
+    eprintln!(
+        "learnt slider: held-out accuracy {:?}, cosine with 500 labelled shots {c:.3}",
+        learnt.held_out_accuracy
+    );
+
+    // The same taste, found again with another slider active: orthogonal to it.
+    let relearnt = learn(
+        &w,
+        SliderRequest {
+            key: 2,
+            generator: info.pinned.clone(),
+            source: SliderSource::Taste(learnt.taste.clone()),
+            others: vec![info.directions.vectors[0].clone()],
+        },
+    );
+    assert_eq!(relearnt.held_out_accuracy, None);
+    assert!(cosine(&relearnt.vector, &info.directions.vectors[0]).abs() < 1e-3);
+    assert!(relearnt.kept > 0.0 && relearnt.kept <= 1.0);
+}
+
+/// SeFa on the demo generator: unit, mutually orthogonal directions, strongest first, named,
+/// and each moves the shots.
+#[test]
+fn closed_form_directions_come_with_every_generator() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = worker();
+    let info = demo_generator(&w, dir.path());
+    let sefa = &info.closed_form;
+    assert_eq!(sefa.vectors.len(), 8);
+    assert_eq!(sefa.labels.len(), 8);
+    assert!(sefa.explained.windows(2).all(|e| e[0] >= e[1] - 1e-6));
+    assert!(sefa.explained.iter().sum::<f32>() <= 1.0 + 1e-4);
+    for (i, a) in sefa.vectors.iter().enumerate() {
+        for (j, b) in sefa.vectors.iter().enumerate() {
+            let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            let want = if i == j { 1.0 } else { 0.0 };
+            assert!((dot - want).abs() < 1e-3, "{i}·{j} = {dot}");
+        }
+    }
+    let base = latent_for_seed(3, info.model.latent_dim());
+    let moved: Vec<f32> = base
+        .iter()
+        .zip(&sefa.vectors[0])
+        .map(|(z, v)| z + 3.0 * v)
+        .collect();
+    let pictures = render(&w, &info, vec![base, moved]);
+    let change: f32 = pictures[0]
+        .pixels
+        .iter()
+        .zip(&pictures[1].pixels)
+        .map(|(a, b)| (f32::from(*a) - f32::from(*b)).abs())
+        .sum::<f32>()
+        / pictures[0].pixels.len() as f32;
+    assert!(
+        change > 2.0,
+        "the strongest direction moved pixels by {change} on average"
+    );
+}
