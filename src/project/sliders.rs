@@ -47,4 +47,7 @@ pub struct LearntSlider {
     pub vector: Vec<f32>,
     /// Share of the direction left after removing what the other sliders move.
     pub kept: f32,
+    /// Orthogonal to the computed sliders as well as to the other learnt ones.
+    #[serde(default)]
+    pub apart_from_computed: bool,
 }

@@ -34,6 +34,10 @@ pub struct SliderForm {
     pub name: String,
     pub quality: Quality,
     pub contrast: Contrast,
+    /// Make it orthogonal to the computed sliders too (it always is to the other learnt
+    /// ones). Off by default: a quality often *is* one of the main ways shots vary, and
+    /// taking those out would take the quality out.
+    pub apart_from_computed: bool,
 }
 
 impl Default for SliderForm {
@@ -42,6 +46,7 @@ impl Default for SliderForm {
             name: String::new(),
             quality: Quality::Favourites,
             contrast: Contrast::TheRest,
+            apart_from_computed: false,
         }
     }
 }
@@ -52,6 +57,7 @@ pub struct Learning {
     pub key: u64,
     pub name: String,
     pub picks: [usize; 2],
+    pub apart_from_computed: bool,
 }
 
 /// The sliders' state beside the editor: the form, and what is being learnt.
@@ -95,6 +101,23 @@ impl Studio {
             .learnt_sliders
             .iter()
             .filter(move |s| Some(&s.generator_id) == id.as_ref())
+    }
+
+    /// The vectors a slider named `name` is made orthogonal to: the other learnt sliders of
+    /// this generator, and the computed set when `apart_from_computed`.
+    fn other_slider_vectors(&self, name: &str, apart_from_computed: bool) -> Vec<Vec<f32>> {
+        let mut others: Vec<Vec<f32>> = self
+            .learnt_for_generator()
+            .filter(|s| s.name != name)
+            .map(|s| s.vector.clone())
+            .collect();
+        if apart_from_computed && let Some(info) = &self.generator {
+            others.extend(match self.project.settings.slider_set {
+                SliderSet::Principal => info.directions.vectors.clone(),
+                SliderSet::ClosedForm => info.closed_form.vectors.clone(),
+            });
+        }
+        others
     }
 
     /// Starts the sliders from the selected shot as it is now, all at zero (after the set of
@@ -141,7 +164,13 @@ impl Studio {
     }
 
     /// Asks the worker to learn a slider named `name` from the picks.
-    pub fn learn_slider_from_picks(&mut self, name: &str, with: &[ShotId], without: &[ShotId]) {
+    pub fn learn_slider_from_picks(
+        &mut self,
+        name: &str,
+        with: &[ShotId],
+        without: &[ShotId],
+        apart_from_computed: bool,
+    ) {
         let Some(info) = &self.generator else {
             self.report_error("Sliders are learnt on a generator: train or open one first.");
             return;
@@ -164,13 +193,14 @@ impl Studio {
             key,
             generator,
             source,
-            others: self.slider_directions().vectors,
+            others: self.other_slider_vectors(name.trim(), apart_from_computed),
         };
         if self.broker.send(Command::LearnSlider(Box::new(request))) {
             self.shot.teaching.learning.push(Learning {
                 key,
                 name: name.trim().to_string(),
                 picks: [with.len(), without.len()],
+                apart_from_computed,
             });
         } else {
             self.report_error("The worker is busy or gone; the slider was not learnt.");
@@ -216,13 +246,14 @@ impl Studio {
                 key,
                 generator: generator.clone(),
                 source: SliderSource::Taste(slider.taste.clone()),
-                others: self.slider_directions().vectors,
+                others: self.other_slider_vectors(&slider.name, slider.apart_from_computed),
             };
             if self.broker.send(Command::LearnSlider(Box::new(request))) {
                 self.shot.teaching.learning.push(Learning {
                     key,
                     name: slider.name.clone(),
                     picks: slider.picks,
+                    apart_from_computed: slider.apart_from_computed,
                 });
             }
         }
@@ -263,6 +294,7 @@ impl Studio {
             generator_id: learnt.generator_id,
             vector: learnt.vector,
             kept: learnt.kept,
+            apart_from_computed: learning.apart_from_computed,
         };
         match existing {
             Some(old) => *old = slider,
@@ -330,7 +362,7 @@ impl Studio {
                     .changed();
                 if let Some((name, accuracy)) = k.checked_sub(computed_count).and_then(|i| learnt.get(i))
                     && ui
-                        .small_button("✕")
+                        .small_button("Delete")
                         .on_hover_text(format!(
                             "Delete the slider \"{name}\" (it told {:.0} % of held-out picks apart)",
                             accuracy * 100.0
@@ -453,6 +485,8 @@ impl Studio {
                         "The rejected shots",
                     );
                 });
+            ui.checkbox(&mut form.apart_from_computed, "Keep it apart from the computed sliders")
+                .on_hover_text("Orthogonal to the principal or closed-form sliders too, so it never moves what they move. Off: a quality is often one of the main ways the shots vary, and taking that out would take the quality out.");
             let (with, without) = self.picks(&form.quality, form.contrast);
             ui.label(format!(
                 "{} shots with it, {} without",
@@ -474,7 +508,7 @@ impl Studio {
         });
         if learn {
             let (with, without) = self.picks(&form.quality, form.contrast);
-            self.learn_slider_from_picks(&form.name, &with, &without);
+            self.learn_slider_from_picks(&form.name, &with, &without, form.apart_from_computed);
             keep_open = false;
         }
         if keep_open {

@@ -217,3 +217,97 @@ fn closed_form_directions_come_with_every_generator() {
         "the strongest direction moved pixels by {change} on average"
     );
 }
+
+/// The studio's side: favourite the brightest shots, teach "Brighter" in the form, move it,
+/// switch the computed directions to closed-form, and find the slider saved in the project.
+#[test]
+fn the_studio_teaches_a_slider_from_favourites_and_offers_closed_form_directions() {
+    use super::studio_ui::{harness, settle, studio, wait_for};
+    use atelier::project::{Project, SliderSet};
+    use egui_kittest::kittest::Queryable;
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("demo");
+    atelier::project::open_or_create_demo(&root).unwrap();
+    let mut h = harness(studio(&root));
+    wait_for(&mut h, "the demo generator and its first shots", |s| {
+        s.generator.is_some() && s.gallery.pictures.len() >= 24
+    });
+    let mut shots: Vec<(u64, f32)> = h
+        .state()
+        .gallery
+        .pictures
+        .iter()
+        .map(|(id, p)| (*id, brightness(p)))
+        .collect();
+    shots.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (id, _) in &shots[..6] {
+        h.state_mut()
+            .project
+            .curation
+            .get_mut(*id)
+            .unwrap()
+            .favourite = true;
+    }
+    let (shot, before) = shots[12];
+    h.state_mut()
+        .click_shot(shot, eframe::egui::Modifiers::NONE);
+    settle(&mut h);
+    h.get_by_label("Make a slider from my picks…").click();
+    settle(&mut h);
+    h.state_mut().shot.teaching.form.as_mut().unwrap().name = "Brighter".into();
+    settle(&mut h);
+    assert!(h.query_by_label("6 shots with it, 18 without").is_some());
+    h.get_by_label("Learn the slider").click();
+    wait_for(&mut h, "the learnt slider", |s| {
+        s.project.settings.learnt_sliders.len() == 1
+    });
+    let generator_id = h.state().generator.as_ref().unwrap().id.clone();
+    let learnt = h.state().project.settings.learnt_sliders[0].clone();
+    assert_eq!(learnt.name, "Brighter");
+    assert_eq!(learnt.generator_id, generator_id);
+    assert_eq!(learnt.picks, [6, 18]);
+    assert!(learnt.held_out_accuracy >= 0.8, "{learnt:?}");
+    assert_eq!(h.state().shot.editor.amounts.len(), 9);
+    assert!(
+        h.query_all_by_label_contains("Brighter (learnt)")
+            .next()
+            .is_some()
+    );
+
+    // Moving it renders the shot brighter.
+    h.state_mut().shot.editor.amounts[8] = 2.5;
+    h.state_mut().slider_moved();
+    wait_for(&mut h, "the live render", |s| {
+        s.gallery
+            .pictures
+            .get(&shot)
+            .is_some_and(|p| (brightness(p) - before).abs() > 1e-3)
+    });
+    let after = brightness(&h.state().gallery.pictures[&shot]);
+    assert!(after > before + 2.0, "{before} → {after}");
+
+    // The closed-form set, from the Directions menu.
+    h.get_by_label("Directions").click();
+    settle(&mut h);
+    h.get_by_label("Closed-form (SeFa, from the weights)")
+        .click();
+    settle(&mut h);
+    assert_eq!(h.state().project.settings.slider_set, SliderSet::ClosedForm);
+    assert!(
+        h.query_all_by_label_contains("of the first layer's stretch")
+            .next()
+            .is_some()
+    );
+    assert_eq!(
+        h.state().shot.editor.amounts.len(),
+        9,
+        "8 closed-form + the learnt one"
+    );
+
+    h.state_mut().shutdown();
+    drop(h);
+    let saved = Project::open(&root).unwrap();
+    assert_eq!(saved.settings.learnt_sliders, vec![learnt]);
+    assert_eq!(saved.settings.slider_set, SliderSet::ClosedForm);
+}

@@ -21,7 +21,7 @@ use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{By, Queryable};
 
-fn studio(root: &Path) -> Studio {
+pub(crate) fn studio(root: &Path) -> Studio {
     let mut loaded = load_project(root, false).unwrap();
     // Parallel tests must neither race on nor fill the user's recent-projects list.
     loaded.recent_file = None;
@@ -54,14 +54,14 @@ fn tiny_test_project(root: &Path, name: &str, edit: impl FnOnce(&mut ProjectSett
     project.save_settings().unwrap();
 }
 
-fn harness(studio: Studio) -> Harness<'static, Studio> {
+pub(crate) fn harness(studio: Studio) -> Harness<'static, Studio> {
     Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
         .build_ui_state(|ui, s: &mut Studio| s.ui(ui), studio)
 }
 
 /// Panels drawn before the one that handled a click show its effect a frame later.
-fn settle(h: &mut Harness<'_, Studio>) {
+pub(crate) fn settle(h: &mut Harness<'_, Studio>) {
     h.step();
     h.step();
 }
@@ -72,7 +72,7 @@ fn notice_texts(s: &Studio) -> Vec<&str> {
 }
 
 /// Steps frames until `done` holds (the worker answers asynchronously).
-fn wait_for(h: &mut Harness<'_, Studio>, what: &str, done: impl Fn(&Studio) -> bool) {
+pub(crate) fn wait_for(h: &mut Harness<'_, Studio>, what: &str, done: impl Fn(&Studio) -> bool) {
     let start = Instant::now();
     while !done(h.state()) {
         assert!(
