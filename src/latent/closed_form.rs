@@ -3,7 +3,7 @@
 //! the ones that move its output most, so they need one eigen-decomposition and no sampling.
 //! Pure CPU maths, like the principal directions beside it.
 
-use super::directions::{DirectionKind, Directions, top_eigenvectors};
+use super::directions::{DirectionKind, Directions, centre, top_eigenvectors};
 
 /// The `k` strongest closed-form directions of a first layer `weights`, `[latent_dim, out]`
 /// row-major (a z row per latent coordinate). Each vector has unit length: one slider unit
@@ -89,22 +89,7 @@ struct PixelResponse<'a> {
 impl<'a> PixelResponse<'a> {
     fn new(latents: &'a [Vec<f32>], features: &[Vec<f32>]) -> Self {
         let n = latents.len().min(features.len());
-        let d = features.first().map_or(0, Vec::len);
-        let mut mean = vec![0f64; d];
-        for f in &features[..n] {
-            for (m, v) in mean.iter_mut().zip(f) {
-                *m += f64::from(*v) / n.max(1) as f64;
-            }
-        }
-        let centred = features[..n]
-            .iter()
-            .map(|f| {
-                f.iter()
-                    .zip(&mean)
-                    .map(|(v, m)| f64::from(*v) - m)
-                    .collect()
-            })
-            .collect();
+        let (mean, centred) = centre(&features[..n]);
         Self {
             latents: &latents[..n],
             centred,

@@ -199,21 +199,7 @@ pub fn principal_directions(
         return Directions::default();
     }
     let k = k.min(d).min(n - 1);
-    let mut mean = vec![0f64; d];
-    for f in &features[..n] {
-        for (m, v) in mean.iter_mut().zip(f) {
-            *m += f64::from(*v) / n as f64;
-        }
-    }
-    let centred: Vec<Vec<f64>> = features[..n]
-        .iter()
-        .map(|f| {
-            f.iter()
-                .zip(&mean)
-                .map(|(v, m)| f64::from(*v) - m)
-                .collect()
-        })
-        .collect();
+    let (mean, centred) = centre(&features[..n]);
     let cov = covariance(&centred, d);
     let total_var: f64 = (0..d).map(|i| cov[i * d + i]).sum::<f64>().max(1e-12);
     let basis = top_eigenvectors(&cov, d, k);
@@ -250,6 +236,27 @@ pub fn principal_directions(
         explained,
         labels,
     }
+}
+
+/// The mean of `features` and each one minus it, in f64.
+pub(crate) fn centre(features: &[Vec<f32>]) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let n = features.len().max(1) as f64;
+    let mut mean = vec![0f64; features.first().map_or(0, Vec::len)];
+    for f in features {
+        for (m, v) in mean.iter_mut().zip(f) {
+            *m += f64::from(*v) / n;
+        }
+    }
+    let centred = features
+        .iter()
+        .map(|f| {
+            f.iter()
+                .zip(&mean)
+                .map(|(v, m)| f64::from(*v) - m)
+                .collect()
+        })
+        .collect();
+    (mean, centred)
 }
 
 fn covariance(centred: &[Vec<f64>], d: usize) -> Vec<f64> {

@@ -345,18 +345,7 @@ impl Worker {
         let started = Instant::now();
         let result = catch_unwind(AssertUnwindSafe(|| {
             let sampler = self.samplers.get(&request.generator)?;
-            // Shots of an unconditional generator carry no class; any name is ignored there.
-            let conditional = sampler.model.class_count() > 0;
-            let classes = request
-                .classes
-                .iter()
-                .filter(|_| conditional)
-                .map(|name| name.as_deref().map(|n| sampler.class_index(n)).transpose())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(WorkerError::Render)?;
-            sampler
-                .render_classes(&request.latents, &classes)
-                .map_err(WorkerError::Render)
+            samplers::render_named(&sampler, &request.latents, &request.classes)
         }));
         match result {
             Ok(Ok(pictures)) => self.out.send(Event::Rendered {

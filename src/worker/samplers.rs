@@ -144,3 +144,22 @@ impl SamplerCache {
         Ok(probe)
     }
 }
+
+/// Renders `latents` with `sampler`, each with its class by name (conditional generators;
+/// an unconditional one ignores the names).
+pub fn render_named(
+    sampler: &Sampler,
+    latents: &[Vec<f32>],
+    classes: &[Option<String>],
+) -> Result<Vec<Picture>, WorkerError> {
+    let conditional = sampler.model.class_count() > 0;
+    let classes = classes
+        .iter()
+        .filter(|_| conditional)
+        .map(|name| name.as_deref().map(|n| sampler.class_index(n)).transpose())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(WorkerError::Render)?;
+    sampler
+        .render_classes(latents, &classes)
+        .map_err(WorkerError::Render)
+}

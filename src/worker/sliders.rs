@@ -1,11 +1,10 @@
 //! Learnt sliders on the worker: the picks rendered and read as features, their quality
 //! learnt, and the generator's probe shots scored by it (see `latent::learnt`).
 
-use crate::export::Picture;
 use crate::latent::{image_features, latent_direction, learn_taste};
 use crate::protocol::{LearntDirection, ShotsToRender, SliderRequest, SliderSource, WorkerError};
 
-use super::samplers::{FEATURE_SIDE, SamplerCache};
+use super::samplers::{FEATURE_SIDE, SamplerCache, render_named};
 
 /// Learns the slider `request` asks for.
 pub fn learn_slider(
@@ -57,17 +56,7 @@ fn features_of(
     let mut features = Vec::new();
     for group in groups {
         let sampler = samplers.get(&group.generator)?;
-        let conditional = sampler.model.class_count() > 0;
-        let classes = group
-            .classes
-            .iter()
-            .filter(|_| conditional)
-            .map(|name| name.as_deref().map(|n| sampler.class_index(n)).transpose())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(WorkerError::Render)?;
-        let pictures: Vec<Picture> = sampler
-            .render_classes(&group.latents, &classes)
-            .map_err(WorkerError::Render)?;
+        let pictures = render_named(&sampler, &group.latents, &group.classes)?;
         features.extend(pictures.iter().map(|p| image_features(p, FEATURE_SIDE)));
     }
     Ok(features)

@@ -41,3 +41,15 @@ pub fn dcgan(preset: &mut atelier::preset::Preset) -> &mut atelier::model::dcgan
         other => panic!("{} is not a DCGAN", other.kind()),
     }
 }
+
+/// A worker thread on the CPU device, as the studio's tests run it.
+pub fn cpu_worker() -> atelier::worker::WorkerHandle {
+    let device = atelier::worker::WorkerDevice {
+        device: burn::tensor::Device::flex(),
+        shared_with_renderer: false,
+        gpu_errors: None,
+        cpu_threads: None,
+    };
+    atelier::worker::spawn_worker(device, std::sync::Arc::new(|| {}))
+        .expect("the worker thread starts")
+}

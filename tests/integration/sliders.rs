@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use atelier::export::Picture;
@@ -13,17 +12,10 @@ use atelier::protocol::{
     Command, Event, GeneratorInfo, LearntDirection, RenderKind, RenderRequest, ShotsToRender,
     SliderRequest, SliderSource,
 };
-use atelier::worker::{WorkerDevice, WorkerHandle, spawn_worker};
-use burn::tensor::Device;
+use atelier::worker::WorkerHandle;
 
 fn worker() -> WorkerHandle {
-    let device = WorkerDevice {
-        device: Device::flex(),
-        shared_with_renderer: false,
-        gpu_errors: None,
-        cpu_threads: None,
-    };
-    spawn_worker(device, Arc::new(|| {})).unwrap()
+    super::common::cpu_worker()
 }
 
 fn next_event(w: &WorkerHandle) -> Event {

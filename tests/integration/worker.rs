@@ -14,13 +14,7 @@ use atelier::worker::{WorkerDevice, WorkerHandle, spawn_worker};
 use burn::tensor::Device;
 
 fn worker() -> WorkerHandle {
-    let device = WorkerDevice {
-        device: Device::flex(),
-        shared_with_renderer: false,
-        gpu_errors: None,
-        cpu_threads: None,
-    };
-    spawn_worker(device, Arc::new(|| {})).unwrap()
+    super::common::cpu_worker()
 }
 
 /// Starts a `tiny-test` run of 100,000 steps on `data` in `dir/run` (as `edit` changes it).
