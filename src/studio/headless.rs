@@ -89,6 +89,8 @@ pub struct FrameBenchReport {
     pub training_steps: u64,
     pub training_images_per_s: f64,
     pub shots: usize,
+    /// Shots with a picture in memory (the gallery renders what comes into view).
+    pub shots_rendered: usize,
     /// The process's peak resident memory (`VmHWM`), MB.
     pub peak_rss_mb: Option<f64>,
     pub studio: StatsReport,
@@ -168,6 +170,7 @@ pub fn bench_frames(args: &FrameBenchArgs) -> Result<FrameBenchReport> {
         training_images_per_s: (steps as usize * preset.train.batch) as f64
             / measured.seconds.max(1e-9),
         shots: app.studio.project.curation.shots.len(),
+        shots_rendered: app.studio.gallery.pictures.len(),
         peak_rss_mb: peak_rss_mb(),
         studio,
     };
