@@ -31,6 +31,7 @@ pub mod export;
 pub mod folder_lock;
 pub mod fsutil;
 pub mod fuzz;
+pub mod invert;
 pub mod latent;
 pub mod model;
 pub mod preset;

@@ -35,6 +35,9 @@ pub enum Command {
     BenchUi(crate::studio::FrameBenchArgs),
     /// Train on the embedded demo set (procedural T-shirts) and write samples.
     Demo(DemoArgs),
+    /// Bring real photos into a run's generator: the latent whose render matches each photo,
+    /// written as a shot PNG (its metadata regenerates it), with how close it came.
+    Invert(InvertArgs),
     /// Print held-out quality figures (SWD, memorisation) for a run's checkpoints.
     Eval(EvalArgs),
     /// Open the studio (the default when no command is given).
@@ -343,4 +346,37 @@ fn parse_minutes(text: &str) -> Result<f64, String> {
         Ok(m) => Err(format!("{m} (a number of minutes above 0, at most a year)")),
         Err(_) => Err(format!("'{text}' is not a number of minutes")),
     }
+}
+
+#[derive(Debug, Args)]
+pub struct InvertArgs {
+    /// The run whose latest checkpoint's generator (and discriminator, for the feature loss)
+    /// the photos are brought into.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// One photo.
+    #[arg(long, conflicts_with = "images", required_unless_present = "images")]
+    pub image: Option<PathBuf>,
+    /// A folder of photos (every image under it, sorted; the first --limit).
+    #[arg(long)]
+    pub images: Option<PathBuf>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Where NAME-photo.png, NAME-projection.png and pairs.png go.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Random seeds tried as starting points.
+    #[arg(long, default_value_t = 512)]
+    pub seeds: usize,
+    /// Starting points refined side by side (the best wins).
+    #[arg(long, default_value_t = 6)]
+    pub restarts: usize,
+    /// Adam steps on the latent.
+    #[arg(long, default_value_t = 200)]
+    pub steps: usize,
+    /// Also find each photo's nearest among this many random shots (the baseline to beat).
+    #[arg(long, default_value_t = 0)]
+    pub baseline_seeds: usize,
 }

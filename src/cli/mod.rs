@@ -24,12 +24,13 @@ use crate::train::{Checkpoint, LATEST};
 mod args;
 mod bench;
 mod eval;
+mod invert;
 mod train;
 mod upscale;
 
 pub use args::{
     BenchArgs, Cli, Command, DemoArgs, EvalArgs, FeatureNetArgs, GeneratorArgs, ImportArgs,
-    SampleArgs, TrainArgs,
+    InvertArgs, SampleArgs, TrainArgs,
 };
 use bench::{bench, bench_quality};
 use eval::eval;
@@ -54,6 +55,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::BenchUi(args)) => bench_ui(&args),
         Some(Command::Demo(args)) => demo(&args, cli.quiet),
         Some(Command::Eval(args)) => eval(&args, cli.quiet),
+        Some(Command::Invert(args)) => invert::invert(&args),
         Some(Command::Studio(args)) => crate::studio::run(args),
         Some(Command::Generator(args)) => generator(&args),
         Some(Command::FeatureNet(args)) => feature_net(&args, cli.quiet),

@@ -234,6 +234,13 @@ fn border_mean(img: &RgbImage) -> image::Rgb<u8> {
     image::Rgb([(sum[0] / n) as u8, (sum[1] / n) as u8, (sum[2] / n) as u8])
 }
 
+/// One photo made ready for a model exactly as an import makes it: decoded, alpha onto white,
+/// squared, resized, channel-major u8 (for projection of a single photo).
+pub fn read_for_model(path: &Path, options: ImportOptions) -> Result<Vec<u8>, SkipReason> {
+    let bytes = std::fs::read(path).map_err(|e| SkipReason::Unreadable(e.to_string()))?;
+    Ok(normalise(decode(&bytes, path)?, options))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

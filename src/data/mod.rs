@@ -15,6 +15,7 @@ mod split;
 pub use lanczos::resize_lanczos3;
 
 pub use dataset::Dataset;
+pub use decode::read_for_model;
 pub use import::{
     FolderProbe, ImportError, ImportOptions, ImportProgress, ImportReport, MAX_PIXELS, PROBE_FILES,
     SkipReason, Skipped, import_folder, import_folder_until, probe_folder, shows_colour,

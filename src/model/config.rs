@@ -5,6 +5,7 @@
 //! one flat table; [`ModelConfig`]'s reader drops another family's field when it still holds
 //! the old default, which is all an old file can carry, and refuses it otherwise.
 
+use burn::module::Module as _;
 use burn::tensor::Device;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -342,9 +343,30 @@ impl ModelConfig {
 
     /// A renderer for a generator record (burnpack bytes) of this architecture on `device`.
     pub fn renderer(&self, record: &[u8], device: &Device) -> Result<Box<dyn Render>, RecordError> {
+        self.build_renderer(record, device, false)
+    }
+
+    /// A renderer that gradients flow through to its inputs: on an autodiff `device`, with its
+    /// weights frozen and every layer in inference mode (BatchNorm on its running statistics).
+    /// For tools that optimise a latent against a picture (projection).
+    pub fn frozen_renderer(
+        &self,
+        record: &[u8],
+        device: &Device,
+    ) -> Result<Box<dyn Render>, RecordError> {
+        self.build_renderer(record, device, true)
+    }
+
+    fn build_renderer(
+        &self,
+        record: &[u8],
+        device: &Device,
+        frozen: bool,
+    ) -> Result<Box<dyn Render>, RecordError> {
         struct Build<'a> {
             record: &'a [u8],
             device: &'a Device,
+            frozen: bool,
         }
         impl FamilyVisitor for Build<'_> {
             type Output = Result<Box<dyn Render>, RecordError>;
@@ -354,17 +376,32 @@ impl ModelConfig {
                     self.record,
                     F::LEGACY_PREFIX,
                 )?;
-                Ok(Box::new(GanRenderer::new(g)))
+                Ok(if self.frozen {
+                    Box::new(GanRenderer::frozen(g))
+                } else {
+                    Box::new(GanRenderer::new(g))
+                })
             }
         }
-        self.visit(Build { record, device })
+        self.visit(Build {
+            record,
+            device,
+            frozen,
+        })
     }
 
-    /// A critic (a GAN's discriminator) from its record, on `device`.
-    pub fn critic(&self, record: &[u8], device: &Device) -> Result<Box<dyn Critic>, RecordError> {
+    /// A critic (a GAN's discriminator) from its record, on `device`. `frozen`: weights that
+    /// take no gradient and layers in inference mode, for feature losses.
+    pub fn critic(
+        &self,
+        record: &[u8],
+        device: &Device,
+        frozen: bool,
+    ) -> Result<Box<dyn Critic>, RecordError> {
         struct Build<'a> {
             record: &'a [u8],
             device: &'a Device,
+            frozen: bool,
         }
         impl FamilyVisitor for Build<'_> {
             type Output = Result<Box<dyn Critic>, RecordError>;
@@ -374,10 +411,15 @@ impl ModelConfig {
                     self.record,
                     F::LEGACY_PREFIX,
                 )?;
+                let d = if self.frozen { d.freeze() } else { d };
                 Ok(Box::new(GanCritic(d)))
             }
         }
-        self.visit(Build { record, device })
+        self.visit(Build {
+            record,
+            device,
+            frozen,
+        })
     }
 }
 

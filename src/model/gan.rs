@@ -132,6 +132,12 @@ impl<G: GanGenerator> GanRenderer<G> {
     pub(super) fn new(generator: G) -> Self {
         Self(generator.valid())
     }
+
+    /// Kept on its (autodiff) device with frozen weights and inference-mode layers, so
+    /// gradients reach the latent and nothing else.
+    pub(super) fn frozen(generator: G) -> Self {
+        Self(generator.freeze())
+    }
 }
 
 impl<G: GanGenerator> Render for GanRenderer<G> {

@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod fuzz_corpus;
 mod import;
+mod invert;
 mod quality;
 mod sliders;
 mod studio_ui;

@@ -83,7 +83,7 @@ fn values(c: &Checkpoint, name: &str) -> Vec<f32> {
         // statistics are never used; compare what D computes instead: its logits on a fixed
         // batch, on an autodiff device so BatchNorm takes its training path.
         let ad = device.autodiff();
-        let d = preset.critic(bytes, &ad).unwrap();
+        let d = preset.critic(bytes, &ad, false).unwrap();
         let (c, r) = (preset.channels(), preset.resolution());
         let n = 4 * c * r * r;
         let x: Vec<f32> = (0..n)
@@ -528,7 +528,7 @@ fn weights(c: &Checkpoint, name: &str) -> Vec<f32> {
     let bytes = c.blob(name).unwrap();
     let device = Device::flex();
     if name == "d" {
-        preset.critic(bytes, &device).unwrap().values()
+        preset.critic(bytes, &device, false).unwrap().values()
     } else {
         load_generator(&preset, bytes, &device).unwrap().values()
     }

@@ -1,0 +1,299 @@
+//! Bringing a real photo into a generator (GAN inversion, "projection"): the latent whose
+//! render matches the photo, so the photo becomes a shot the sliders, morphs and exports work
+//! on.
+//!
+//! Nothing pretrained is available (no VGG/LPIPS), so the match is judged by what the run
+//! itself has: pixels at three scales, and the features of the run's own discriminator, which
+//! learnt what tells product photos apart. The search starts from the best of a few hundred
+//! random seeds and refines several of them at once with Adam on z, under a prior that keeps
+//! ‖z‖² near its typical value (the latent dimension); the restart whose render is nearest in
+//! pixels wins.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use thiserror::Error;
+
+use crate::checkpoint::Checkpoint;
+use crate::export::Picture;
+use crate::latent::latent_for_seed;
+use crate::model::layers::pool2x;
+use crate::model::{Critic, Render};
+use crate::preset::Preset;
+use crate::sample::{SampleError, Sampler};
+
+/// The run's discriminator record (its features drive the feature loss).
+const DISCRIMINATOR_RECORD: &str = "d";
+/// Seeds rendered per batch in the starting search.
+const SEARCH_BATCH: usize = 128;
+const ADAM_BETAS: (f64, f64) = (0.9, 0.999);
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct InvertOptions {
+    /// Random seeds tried as starting points.
+    pub seeds: usize,
+    /// The best seeds refined side by side; the best result wins.
+    pub restarts: usize,
+    /// Adam steps on z.
+    pub steps: usize,
+    pub learning_rate: f64,
+    /// Weight of the discriminator-feature loss beside the pixel loss (0: pixels only).
+    pub feature_weight: f64,
+    /// Weight of the prior (‖z‖²/d − 1)².
+    pub prior_weight: f64,
+}
+
+impl Default for InvertOptions {
+    fn default() -> Self {
+        Self {
+            seeds: 512,
+            restarts: 6,
+            steps: 200,
+            learning_rate: 0.05,
+            feature_weight: 0.5,
+            prior_weight: 0.05,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum InvertError {
+    #[error("the checkpoint has no generator to invert: {0}")]
+    Generator(#[from] SampleError),
+    #[error("the photo is {found} values, the generator makes {expected}")]
+    PhotoSize { found: usize, expected: usize },
+    #[error("cancelled")]
+    Cancelled,
+    #[error("the device failed: {0}")]
+    Device(String),
+}
+
+/// A photo brought into the generator.
+#[derive(Clone, Debug)]
+pub struct Inversion {
+    pub latent: Vec<f32>,
+    /// The generator's render of `latent` (inference, as the gallery draws it).
+    pub picture: Picture,
+    /// Mean absolute pixel difference to the photo, in [0, 1].
+    pub pixel_l1: f32,
+    /// The same for the best starting seed, before refinement.
+    pub start_l1: f32,
+    pub seconds: f64,
+}
+
+/// A generator ready to invert: its sampler (for renders as the gallery makes them), and the
+/// same weights frozen on the autodiff device, with the run's critic when it kept one.
+pub struct Inverter {
+    sampler: Sampler,
+    frozen: Box<dyn Render>,
+    critic: Option<Box<dyn Critic>>,
+    training_device: Device,
+}
+
+impl Inverter {
+    pub fn new(checkpoint: &Checkpoint, device: &Device) -> Result<Self, InvertError> {
+        let sampler = Sampler::from_checkpoint(checkpoint, device)?;
+        let preset =
+            Preset::from_toml("checkpoint", &checkpoint.preset_toml).map_err(SampleError::from)?;
+        let training_device = device.clone().autodiff();
+        let record = preset
+            .model
+            .render_records()
+            .iter()
+            .find_map(|n| checkpoint.blob(n))
+            .ok_or(SampleError::NoGenerator)?;
+        let frozen = preset
+            .model
+            .frozen_renderer(record, &training_device)
+            .map_err(|e| InvertError::Device(e.to_string()))?;
+        let critic = checkpoint
+            .blob(DISCRIMINATOR_RECORD)
+            .and_then(|d| preset.model.critic(d, &training_device, true).ok());
+        Ok(Self {
+            sampler,
+            frozen,
+            critic,
+            training_device,
+        })
+    }
+
+    #[must_use]
+    pub fn sampler(&self) -> &Sampler {
+        &self.sampler
+    }
+
+    /// Whether the feature loss can use the run's discriminator.
+    #[must_use]
+    pub fn has_critic(&self) -> bool {
+        self.critic.is_some()
+    }
+
+    /// Inverts `photo`: channel-major u8 at the generator's size (as an import makes it).
+    /// `progress` gets the share done; `cancel` stops between steps.
+    pub fn invert(
+        &self,
+        photo: &[u8],
+        options: &InvertOptions,
+        cancel: &AtomicBool,
+        mut progress: impl FnMut(f32),
+    ) -> Result<Inversion, InvertError> {
+        let started = Instant::now();
+        let model = &self.sampler.model;
+        let (c, r, dim) = (model.channels(), model.resolution(), model.latent_dim());
+        if photo.len() != c * r * r {
+            return Err(InvertError::PhotoSize {
+                found: photo.len(),
+                expected: c * r * r,
+            });
+        }
+        let target_picture = Picture::from_chw_u8(photo, c, r);
+        let starts = self.best_seeds(&target_picture, options, cancel)?;
+        let start_l1 = starts.first().map_or(1.0, |s| s.0);
+        let restarts = starts.len();
+        let latents: Vec<f32> = starts.iter().flat_map(|s| s.1.clone()).collect();
+
+        let device = &self.training_device;
+        let target: Tensor<4> = Tensor::<4>::from_data(
+            TensorData::new(
+                photo.iter().map(|&v| f32::from(v) / 127.5 - 1.0).collect(),
+                [1, c, r, r],
+            ),
+            device,
+        )
+        .repeat_dim(0, restarts);
+        let target_features: Vec<Tensor<4>> = self
+            .critic
+            .as_ref()
+            .map(|d| {
+                d.features(target.clone())
+                    .into_iter()
+                    .map(Tensor::detach)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut z = Tensor::<2>::from_data(TensorData::new(latents, [restarts, dim]), device);
+        let (mut m, mut v) = (z.zeros_like(), z.zeros_like());
+        for step in 0..options.steps {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(InvertError::Cancelled);
+            }
+            let zg = z.clone().detach().require_grad();
+            let render = self.frozen.render(zg.clone(), None);
+            let loss = self.loss(render, &target, &target_features, &zg, options, dim);
+            let grads = loss.backward();
+            let g = zg
+                .grad(&grads)
+                .ok_or_else(|| InvertError::Device("no gradient reached the latent".into()))?;
+            let g = Tensor::<2>::from_data(g.into_data(), device);
+            // Adam, with bias correction, on the plain (detached) latent.
+            let t = (step + 1) as i32;
+            m = m.mul_scalar(ADAM_BETAS.0) + g.clone().mul_scalar(1.0 - ADAM_BETAS.0);
+            v = v.mul_scalar(ADAM_BETAS.1) + g.powf_scalar(2.0).mul_scalar(1.0 - ADAM_BETAS.1);
+            let m_hat = m.clone().div_scalar(1.0 - ADAM_BETAS.0.powi(t));
+            let v_hat = v.clone().div_scalar(1.0 - ADAM_BETAS.1.powi(t));
+            z = z.detach() - (m_hat / (v_hat.sqrt() + 1e-8)).mul_scalar(options.learning_rate);
+            progress((step + 1) as f32 / options.steps.max(1) as f32);
+        }
+        let finals: Vec<Vec<f32>> = z
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| InvertError::Device(format!("{e:?}")))?
+            .chunks(dim)
+            .map(<[f32]>::to_vec)
+            .collect();
+        let pictures = self.sampler.render(&finals)?;
+        let (best, pixel_l1) = pictures
+            .iter()
+            .map(|p| pixel_l1(p, &target_picture))
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .ok_or_else(|| InvertError::Device("no restart finished".into()))?;
+        Ok(Inversion {
+            latent: finals[best].clone(),
+            picture: pictures[best].clone(),
+            pixel_l1,
+            start_l1,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Multi-scale pixel L1, the critic's feature distance, and the latent prior.
+    fn loss(
+        &self,
+        render: Tensor<4>,
+        target: &Tensor<4>,
+        target_features: &[Tensor<4>],
+        z: &Tensor<2>,
+        options: &InvertOptions,
+        dim: usize,
+    ) -> Tensor<1> {
+        let (mut x, mut y) = (render.clone(), target.clone());
+        let mut loss = (x.clone() - y.clone()).abs().mean();
+        for _ in 0..2 {
+            if x.dims()[2] < 8 {
+                break;
+            }
+            x = pool2x(x);
+            y = pool2x(y);
+            loss = loss + (x.clone() - y.clone()).abs().mean();
+        }
+        if let Some(critic) = self
+            .critic
+            .as_ref()
+            .filter(|_| options.feature_weight > 0.0)
+        {
+            for (f, t) in critic.features(render).into_iter().zip(target_features) {
+                let scale = t.clone().abs().mean().add_scalar(1e-6);
+                loss = loss
+                    + ((f - t.clone()).abs().mean() / scale).mul_scalar(options.feature_weight);
+            }
+        }
+        let norm = z.clone().powf_scalar(2.0).sum_dim(1).div_scalar(dim as f64);
+        loss + (norm.sub_scalar(1.0).powf_scalar(2.0).mean()).mul_scalar(options.prior_weight)
+    }
+
+    /// The `options.restarts` seeds whose renders are nearest the photo, nearest first, with
+    /// their pixel L1.
+    fn best_seeds(
+        &self,
+        target: &Picture,
+        options: &InvertOptions,
+        cancel: &AtomicBool,
+    ) -> Result<Vec<(f32, Vec<f32>)>, InvertError> {
+        let dim = self.sampler.model.latent_dim();
+        let mut scored: Vec<(f32, Vec<f32>)> = Vec::with_capacity(options.seeds);
+        for batch in (0..options.seeds as u64)
+            .collect::<Vec<_>>()
+            .chunks(SEARCH_BATCH)
+        {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(InvertError::Cancelled);
+            }
+            let latents: Vec<Vec<f32>> = batch
+                .iter()
+                .map(|&s| latent_for_seed(INVERT_SEEDS + s, dim))
+                .collect();
+            let pictures = self.sampler.render(&latents)?;
+            scored.extend(pictures.iter().map(|p| pixel_l1(p, target)).zip(latents));
+        }
+        scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+        scored.truncate(options.restarts.max(1));
+        Ok(scored)
+    }
+}
+
+/// Seeds of the starting search (apart from the gallery's, which count from 0).
+const INVERT_SEEDS: u64 = 0x1D_0000;
+
+/// Mean absolute difference of two pictures of one size, in [0, 1].
+#[must_use]
+pub fn pixel_l1(a: &Picture, b: &Picture) -> f32 {
+    let sum: u64 = a
+        .pixels
+        .iter()
+        .zip(&b.pixels)
+        .map(|(x, y)| u64::from(x.abs_diff(*y)))
+        .sum();
+    sum as f32 / (255.0 * a.pixels.len().max(1) as f32)
+}

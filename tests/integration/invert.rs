@@ -1,0 +1,143 @@
+//! Projection (`atelier invert`): a shot the generator made is found again, the refinement
+//! beats the best starting seed, Cancel stops it, and the CLI writes a shot PNG whose
+//! metadata regenerates the projection.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::atomic::AtomicBool;
+
+use atelier::checkpoint::Checkpoint;
+use atelier::export::{Picture, read_shot_meta};
+use atelier::invert::{InvertError, InvertOptions, Inverter, pixel_l1};
+use atelier::latent::latent_for_seed;
+use atelier::project::DEMO_GENERATOR;
+use burn::tensor::Device;
+
+fn chw(picture: &Picture) -> Vec<u8> {
+    let (c, plane) = (picture.channels, picture.width * picture.height);
+    let mut out = vec![0u8; c * plane];
+    for i in 0..plane {
+        for k in 0..c {
+            out[k * plane + i] = picture.pixels[i * c + k];
+        }
+    }
+    out
+}
+
+fn options() -> InvertOptions {
+    InvertOptions {
+        seeds: 64,
+        restarts: 3,
+        steps: 80,
+        ..InvertOptions::default()
+    }
+}
+
+#[test]
+fn a_shot_of_the_generator_is_found_again_closer_than_any_starting_seed() {
+    let checkpoint = Checkpoint::from_bytes(DEMO_GENERATOR, "demo").unwrap();
+    let inverter = Inverter::new(&checkpoint, &Device::flex()).unwrap();
+    assert!(!inverter.has_critic(), "a generator-only file: pixels only");
+    let dim = inverter.sampler().model.latent_dim();
+    let wanted = latent_for_seed(424_242, dim);
+    let target = inverter.sampler().render(&[wanted]).unwrap().remove(0);
+    let never = AtomicBool::new(false);
+    let mut seen = Vec::new();
+    let result = inverter
+        .invert(&chw(&target), &options(), &never, |p| seen.push(p))
+        .unwrap();
+    assert_eq!(seen.len(), 80);
+    assert!((seen[79] - 1.0).abs() < 1e-6);
+    assert!(
+        result.pixel_l1 < 0.7 * result.start_l1,
+        "refined {} vs best seed {}",
+        result.pixel_l1,
+        result.start_l1
+    );
+    // The reported distance is the gallery's render of the latent returned.
+    let again = inverter
+        .sampler()
+        .render(std::slice::from_ref(&result.latent))
+        .unwrap();
+    assert!((pixel_l1(&again[0], &target) - result.pixel_l1).abs() < 1e-6);
+
+    let stop = AtomicBool::new(true);
+    assert!(matches!(
+        inverter.invert(&chw(&target), &options(), &stop, |_| {}),
+        Err(InvertError::Cancelled)
+    ));
+    assert!(matches!(
+        inverter.invert(&[0u8; 5], &options(), &never, |_| {}),
+        Err(InvertError::PhotoSize { found: 5, .. })
+    ));
+}
+
+/// The command line on a tiny trained run (generator and discriminator: the feature loss is
+/// on), one photo: the projection PNG's metadata renders the same picture with `sample`'s
+/// generator.
+#[test]
+fn the_invert_command_writes_a_shot_that_regenerates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("shirts");
+    atelier::demo::write_demo_set(&data, 16).unwrap();
+    let run = tmp.path().join("run");
+    let (code, _, err) = super::common::atelier(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--preset",
+        "tiny-test",
+        "--out",
+        run.to_str().unwrap(),
+        "--steps",
+        "6",
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let out = tmp.path().join("inverted");
+    let photo = std::fs::read_dir(&data)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let (code, stdout, err) = super::common::atelier(&[
+        "invert",
+        "--run",
+        run.to_str().unwrap(),
+        "--image",
+        photo.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--seeds",
+        "32",
+        "--restarts",
+        "2",
+        "--steps",
+        "10",
+        "--baseline-seeds",
+        "32",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !err.contains("matching pixels only"),
+        "the run keeps its D: {err}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["photos"], 1);
+    assert_eq!(summary["feature_loss"], true);
+    let stem = photo.file_stem().unwrap().to_string_lossy().into_owned();
+    let projection = out.join(format!("{stem}-projection.png"));
+    let meta = read_shot_meta(&projection).unwrap();
+    let checkpoint = Checkpoint::load(&run.join("checkpoint.atl")).unwrap();
+    let sampler = atelier::sample::Sampler::from_checkpoint(&checkpoint, &Device::flex()).unwrap();
+    assert_eq!(meta.checkpoint_id, sampler.checkpoint_id);
+    let again = sampler.render(&[meta.latent]).unwrap().remove(0);
+    let written = image::open(&projection).unwrap();
+    assert_eq!(again.to_dynamic().into_bytes(), written.into_bytes());
+    assert!(out.join(format!("{stem}-photo.png")).exists());
+    assert!(out.join("pairs.png").exists());
+}
