@@ -82,6 +82,39 @@ pub struct Inversion {
     pub seconds: f64,
 }
 
+/// An inversion under way, a step at a time (the worker interleaves its steps with renders).
+pub struct InversionRun {
+    target_picture: Picture,
+    target: Tensor<4>,
+    target_features: Vec<Tensor<4>>,
+    z: Tensor<2>,
+    m: Tensor<2>,
+    v: Tensor<2>,
+    step: usize,
+    options: InvertOptions,
+    start_l1: f32,
+    started: Instant,
+}
+
+impl InversionRun {
+    #[must_use]
+    pub fn done(&self) -> bool {
+        self.step >= self.options.steps
+    }
+
+    /// Share of the steps done, in [0, 1].
+    #[must_use]
+    pub fn progress(&self) -> f32 {
+        self.step as f32 / self.options.steps.max(1) as f32
+    }
+
+    /// The photo as the generator's size makes it.
+    #[must_use]
+    pub fn photo(&self) -> &Picture {
+        &self.target_picture
+    }
+}
+
 /// A generator ready to invert: its sampler (for renders as the gallery makes them), and the
 /// same weights frozen on the autodiff device, with the run's critic when it kept one.
 pub struct Inverter {
@@ -92,23 +125,36 @@ pub struct Inverter {
 }
 
 impl Inverter {
+    /// The generator of `checkpoint`, with its own discriminator when it keeps one.
     pub fn new(checkpoint: &Checkpoint, device: &Device) -> Result<Self, InvertError> {
-        let sampler = Sampler::from_checkpoint(checkpoint, device)?;
+        Self::with_critic_from(checkpoint, Some(checkpoint), device)
+    }
+
+    /// The generator of `generator` (a pinned generator file or a checkpoint), with the
+    /// discriminator of `critic` when given and kept there (the run's checkpoint: a pinned
+    /// generator file has no D).
+    pub fn with_critic_from(
+        generator: &Checkpoint,
+        critic: Option<&Checkpoint>,
+        device: &Device,
+    ) -> Result<Self, InvertError> {
+        let sampler = Sampler::from_checkpoint(generator, device)?;
         let preset =
-            Preset::from_toml("checkpoint", &checkpoint.preset_toml).map_err(SampleError::from)?;
+            Preset::from_toml("checkpoint", &generator.preset_toml).map_err(SampleError::from)?;
         let training_device = device.clone().autodiff();
         let record = preset
             .model
             .render_records()
             .iter()
-            .find_map(|n| checkpoint.blob(n))
+            .find_map(|n| generator.blob(n))
             .ok_or(SampleError::NoGenerator)?;
         let frozen = preset
             .model
             .frozen_renderer(record, &training_device)
             .map_err(|e| InvertError::Device(e.to_string()))?;
-        let critic = checkpoint
-            .blob(DISCRIMINATOR_RECORD)
+        // A critic of another architecture (a checkpoint of another recipe) is left out.
+        let critic = critic
+            .and_then(|c| c.blob(DISCRIMINATOR_RECORD))
             .and_then(|d| preset.model.critic(d, &training_device, true).ok());
         Ok(Self {
             sampler,
@@ -138,6 +184,24 @@ impl Inverter {
         cancel: &AtomicBool,
         mut progress: impl FnMut(f32),
     ) -> Result<Inversion, InvertError> {
+        let mut run = self.begin(photo, options, cancel)?;
+        while !run.done() {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(InvertError::Cancelled);
+            }
+            self.step(&mut run)?;
+            progress(run.progress());
+        }
+        self.finish(run)
+    }
+
+    /// Checks the photo and finds the starting latents (the nearest random seeds).
+    pub fn begin(
+        &self,
+        photo: &[u8],
+        options: &InvertOptions,
+        cancel: &AtomicBool,
+    ) -> Result<InversionRun, InvertError> {
         let started = Instant::now();
         let model = &self.sampler.model;
         let (c, r, dim) = (model.channels(), model.resolution(), model.latent_dim());
@@ -152,7 +216,6 @@ impl Inverter {
         let start_l1 = starts.first().map_or(1.0, |s| s.0);
         let restarts = starts.len();
         let latents: Vec<f32> = starts.iter().flat_map(|s| s.1.clone()).collect();
-
         let device = &self.training_device;
         let target: Tensor<4> = Tensor::<4>::from_data(
             TensorData::new(
@@ -172,30 +235,57 @@ impl Inverter {
                     .collect()
             })
             .unwrap_or_default();
-        let mut z = Tensor::<2>::from_data(TensorData::new(latents, [restarts, dim]), device);
-        let (mut m, mut v) = (z.zeros_like(), z.zeros_like());
-        for step in 0..options.steps {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(InvertError::Cancelled);
-            }
-            let zg = z.clone().detach().require_grad();
-            let render = self.frozen.render(zg.clone(), None);
-            let loss = self.loss(render, &target, &target_features, &zg, options, dim);
-            let grads = loss.backward();
-            let g = zg
-                .grad(&grads)
-                .ok_or_else(|| InvertError::Device("no gradient reached the latent".into()))?;
-            let g = Tensor::<2>::from_data(g.into_data(), device);
-            // Adam, with bias correction, on the plain (detached) latent.
-            let t = (step + 1) as i32;
-            m = m.mul_scalar(ADAM_BETAS.0) + g.clone().mul_scalar(1.0 - ADAM_BETAS.0);
-            v = v.mul_scalar(ADAM_BETAS.1) + g.powf_scalar(2.0).mul_scalar(1.0 - ADAM_BETAS.1);
-            let m_hat = m.clone().div_scalar(1.0 - ADAM_BETAS.0.powi(t));
-            let v_hat = v.clone().div_scalar(1.0 - ADAM_BETAS.1.powi(t));
-            z = z.detach() - (m_hat / (v_hat.sqrt() + 1e-8)).mul_scalar(options.learning_rate);
-            progress((step + 1) as f32 / options.steps.max(1) as f32);
-        }
-        let finals: Vec<Vec<f32>> = z
+        let z = Tensor::<2>::from_data(TensorData::new(latents, [restarts, dim]), device);
+        Ok(InversionRun {
+            target_picture,
+            target,
+            target_features,
+            m: z.zeros_like(),
+            v: z.zeros_like(),
+            z,
+            step: 0,
+            options: options.clone(),
+            start_l1,
+            started,
+        })
+    }
+
+    /// One Adam step on every restart's latent.
+    pub fn step(&self, run: &mut InversionRun) -> Result<(), InvertError> {
+        let dim = self.sampler.model.latent_dim();
+        let zg = run.z.clone().detach().require_grad();
+        let render = self.frozen.render(zg.clone(), None);
+        let loss = self.loss(
+            render,
+            &run.target,
+            &run.target_features,
+            &zg,
+            &run.options,
+            dim,
+        );
+        let grads = loss.backward();
+        let g = zg
+            .grad(&grads)
+            .ok_or_else(|| InvertError::Device("no gradient reached the latent".into()))?;
+        let g = Tensor::<2>::from_data(g.into_data(), &self.training_device);
+        // Adam, with bias correction, on the plain (detached) latent.
+        run.step += 1;
+        let t = i32::try_from(run.step).unwrap_or(i32::MAX);
+        run.m = run.m.clone().mul_scalar(ADAM_BETAS.0) + g.clone().mul_scalar(1.0 - ADAM_BETAS.0);
+        run.v = run.v.clone().mul_scalar(ADAM_BETAS.1)
+            + g.powf_scalar(2.0).mul_scalar(1.0 - ADAM_BETAS.1);
+        let m_hat = run.m.clone().div_scalar(1.0 - ADAM_BETAS.0.powi(t));
+        let v_hat = run.v.clone().div_scalar(1.0 - ADAM_BETAS.1.powi(t));
+        run.z = run.z.clone().detach()
+            - (m_hat / (v_hat.sqrt() + 1e-8)).mul_scalar(run.options.learning_rate);
+        Ok(())
+    }
+
+    /// The restart whose render (as the gallery draws it) is nearest the photo.
+    pub fn finish(&self, run: InversionRun) -> Result<Inversion, InvertError> {
+        let dim = self.sampler.model.latent_dim();
+        let finals: Vec<Vec<f32>> = run
+            .z
             .into_data()
             .try_to_vec::<f32>()
             .map_err(|e| InvertError::Device(format!("{e:?}")))?
@@ -205,7 +295,7 @@ impl Inverter {
         let pictures = self.sampler.render(&finals)?;
         let (best, pixel_l1) = pictures
             .iter()
-            .map(|p| pixel_l1(p, &target_picture))
+            .map(|p| pixel_l1(p, &run.target_picture))
             .enumerate()
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .ok_or_else(|| InvertError::Device("no restart finished".into()))?;
@@ -213,8 +303,8 @@ impl Inverter {
             latent: finals[best].clone(),
             picture: pictures[best].clone(),
             pixel_l1,
-            start_l1,
-            seconds: started.elapsed().as_secs_f64(),
+            start_l1: run.start_l1,
+            seconds: run.started.elapsed().as_secs_f64(),
         })
     }
 

@@ -94,6 +94,38 @@ pub enum Command {
     /// Learn a slider's latent direction (see [`SliderRequest`]); answered by
     /// [`Event::SliderLearnt`].
     LearnSlider(Box<SliderRequest>),
+    /// Bring a photo into a generator (see [`crate::invert`]): answered by
+    /// [`Event::InvertProgress`] while it works and one [`Event::Inverted`]. A newer request
+    /// replaces one under way.
+    InvertPhoto(Box<InvertRequest>),
+}
+
+/// A photo to bring into a generator.
+#[derive(Clone, Debug)]
+pub struct InvertRequest {
+    /// Carried back in the answers.
+    pub key: u64,
+    /// The pinned generator file.
+    pub generator: PathBuf,
+    /// A checkpoint whose discriminator gives the feature loss (the run's), if any.
+    pub critic: Option<PathBuf>,
+    pub photo: PathBuf,
+    /// Set to stop between two steps.
+    pub cancel: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A photo brought into a generator.
+#[derive(Clone, Debug)]
+pub struct InvertedPhoto {
+    /// The photo as the generator's size makes it.
+    pub photo: Picture,
+    pub projection: Picture,
+    pub latent: Vec<f32>,
+    /// Mean absolute pixel difference, in [0, 1]; `start_l1` is the best starting seed's.
+    pub pixel_l1: f32,
+    pub start_l1: f32,
+    /// Content id of the generator the latent belongs to.
+    pub generator_id: String,
 }
 
 /// Shots of one generator, for the worker to render.
@@ -257,6 +289,15 @@ pub enum Event {
     SliderLearnt {
         key: u64,
         result: Result<LearntDirection, String>,
+    },
+    InvertProgress {
+        key: u64,
+        /// Share done, in [0, 1].
+        done: f32,
+    },
+    Inverted {
+        key: u64,
+        result: Result<InvertedPhoto, String>,
     },
     Failed(WorkerError),
 }

@@ -12,6 +12,7 @@ mod dialogs;
 mod gallery;
 mod gpu;
 mod headless;
+mod photo_in;
 mod shot_panel;
 mod sliders;
 mod stats;
@@ -252,14 +253,18 @@ impl Studio {
                     .id_salt("training-scroll")
                     .show(ui, |ui| self.training_panel_ui(ui));
             });
-        egui::Panel::right("shot")
-            .resizable(true)
-            .default_size(340.0)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical()
-                    .id_salt("shot-scroll")
-                    .show(ui, |ui| self.shot_panel_ui(ui));
-            });
+        self.shot.rect = Some(
+            egui::Panel::right("shot")
+                .resizable(true)
+                .default_size(340.0)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical()
+                        .id_salt("shot-scroll")
+                        .show(ui, |ui| self.shot_panel_ui(ui));
+                })
+                .response
+                .rect,
+        );
         egui::CentralPanel::default().show(ui, |ui| self.gallery_ui(ui));
         self.windows_ui(&ctx);
         let dropped: Vec<PathBuf> = ctx.input(|i| {
@@ -270,8 +275,13 @@ impl Studio {
                 .filter(|p| !p.as_os_str().is_empty())
                 .collect()
         });
-        if !dropped.is_empty() {
-            self.dropped(dropped);
+        let on_shot_panel = ctx
+            .input(|i| i.pointer.latest_pos())
+            .is_some_and(|p| self.shot.rect.is_some_and(|r| r.contains(p)));
+        match dropped.as_slice() {
+            [] => {}
+            [photo] if on_shot_panel && photo.is_file() => self.bring_photo_in(photo.clone()),
+            _ => self.dropped(dropped),
         }
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
             egui::Area::new(egui::Id::unique("drop-hint"))

@@ -17,6 +17,10 @@ pub struct ShotView {
     pub(super) has_reference: bool,
     /// Sliders being taught from picks.
     pub teaching: super::sliders::SliderTeaching,
+    /// A photo being brought into the generator (dropped on this panel).
+    pub photo_in: Option<super::photo_in::PhotoIn>,
+    /// Where the panel was last drawn: a photo dropped inside it is brought in.
+    pub(super) rect: Option<egui::Rect>,
 }
 
 /// The sliders of the selected shot.
@@ -40,6 +44,7 @@ pub struct NearestView {
 impl Studio {
     pub fn shot_panel_ui(&mut self, ui: &mut egui::Ui) {
         ui.heading("Shot");
+        self.photo_in_ui(ui);
         if self.gallery.selected.is_empty() {
             ui.label("Select a shot in the gallery (click, shift/ctrl-click, arrow keys).");
             return;

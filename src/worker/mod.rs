@@ -6,6 +6,7 @@
 //! step. Knows nothing of egui; the CLI or tests can drive it as well as the studio.
 
 mod import;
+mod inversion;
 mod nearest;
 mod outbox;
 mod samplers;
@@ -144,6 +145,8 @@ struct Worker {
     nearest: Option<(crate::protocol::Ticket, Picture)>,
     /// The project's upscaler being learnt, between training steps.
     upscaler: Option<upscaler::UpscalerJob>,
+    /// A photo being brought into a generator, a few steps per turn.
+    inversion: Option<inversion::Active>,
     shutting_down: bool,
 }
 
@@ -175,6 +178,7 @@ impl Worker {
             reference: nearest::Reference::default(),
             nearest: None,
             upscaler: None,
+            inversion: None,
             shutting_down: false,
         }
     }
@@ -185,6 +189,7 @@ impl Worker {
             || !self.gallery.is_empty()
             || self.nearest.is_some()
             || self.upscaler.is_some()
+            || self.inversion.is_some()
             || self.training.as_ref().is_some_and(|t| !t.paused)
     }
 
@@ -251,6 +256,7 @@ impl Worker {
             }
             self.train_one_step();
             self.upscaler_one_step();
+            self.invert_a_little();
         }
         self.stop_training();
         self.stop_upscaler();
@@ -331,12 +337,40 @@ impl Worker {
                 };
                 self.out.send(Event::RunEstimated { key, result });
             }
+            Command::InvertPhoto(request) => {
+                let key = request.key;
+                self.inversion = None;
+                match inversion::start(*request, &self.device.device) {
+                    Ok(active) => self.inversion = Some(active),
+                    Err(why) => self.out.send(Event::Inverted {
+                        key,
+                        result: Err(why),
+                    }),
+                }
+            }
             Command::LearnSlider(request) => {
                 let result = sliders::learn_slider(&mut self.samplers, &request);
                 self.out.send(Event::SliderLearnt {
                     key: request.key,
                     result,
                 });
+            }
+        }
+    }
+
+    /// A few steps of the photo inversion under way.
+    fn invert_a_little(&mut self) {
+        if let Some(active) = self.inversion.take() {
+            let key = active.key();
+            match catch_unwind(AssertUnwindSafe(|| active.turn())) {
+                Ok((event, next)) => {
+                    self.out.send(event);
+                    self.inversion = next;
+                }
+                Err(panic) => self.out.send(Event::Inverted {
+                    key,
+                    result: Err(panic_message(&*panic)),
+                }),
             }
         }
     }

@@ -141,3 +141,77 @@ fn the_invert_command_writes_a_shot_that_regenerates() {
     assert!(out.join(format!("{stem}-photo.png")).exists());
     assert!(out.join("pairs.png").exists());
 }
+
+/// The studio: a photo brought in shows beside its projection with their distance, and the
+/// projection joins the gallery as a selected shot; a second one is cancelled from the panel.
+#[test]
+fn the_studio_brings_a_dropped_photo_in_and_cancel_stops_one() {
+    use super::studio_ui::{harness, settle, studio, wait_for};
+    use egui_kittest::kittest::Queryable;
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("demo");
+    atelier::project::open_or_create_demo(&root).unwrap();
+    let photo = dir.path().join("my-shirt.png");
+    let shirt = atelier::demo::demo_shirt(77);
+    atelier::export::save_png_atomic(&shirt, &photo).unwrap();
+    let mut h = harness(studio(&root));
+    wait_for(&mut h, "the demo generator", |s| s.generator.is_some());
+    let shots_before = h.state().project.curation.shots.len();
+    h.state_mut().bring_photo_in(photo.clone());
+    wait_for(&mut h, "the projection", |s| {
+        s.shot
+            .photo_in
+            .as_ref()
+            .is_some_and(|p| p.outcome.is_some())
+    });
+    let (shot, l1, start) = {
+        let p = h.state().shot.photo_in.as_ref().unwrap();
+        let r = p.outcome.as_ref().unwrap().as_ref().unwrap();
+        (r.shot, r.pixel_l1, r.start_l1)
+    };
+    assert!(l1 < start, "refined {l1} vs the best random start {start}");
+    assert_eq!(h.state().project.curation.shots.len(), shots_before + 1);
+    let added = h.state().project.curation.get(shot).unwrap();
+    assert_eq!(added.tags, vec!["photo".to_string()]);
+    assert_eq!(
+        Some(&added.generator_id),
+        h.state().generator.as_ref().map(|g| &g.id)
+    );
+    assert_eq!(h.state().gallery.selected, vec![shot]);
+    settle(&mut h);
+    assert!(h.query_by_label("projection").is_some());
+    assert!(
+        h.query_all_by_label_contains("my-shirt.png: distance")
+            .next()
+            .is_some()
+    );
+
+    h.state_mut().bring_photo_in(photo);
+    settle(&mut h);
+    assert!(
+        h.state().shot.photo_in.as_ref().unwrap().outcome.is_none(),
+        "still working"
+    );
+    h.get_by_label("Cancel bringing it in").click();
+    settle(&mut h);
+    {
+        let p = h.state().shot.photo_in.as_ref().unwrap();
+        assert!(p.cancel.load(std::sync::atomic::Ordering::Relaxed));
+        assert_eq!(
+            p.outcome.as_ref().unwrap().as_ref().err().unwrap(),
+            "cancelled"
+        );
+    }
+    // Whatever the worker answers next (it stops at its next step), no shot is added.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < until {
+        h.step();
+    }
+    assert_eq!(h.state().project.curation.shots.len(), shots_before + 1);
+    assert!(
+        h.query_all_by_label_contains("was not brought in: cancelled")
+            .next()
+            .is_some()
+    );
+}

@@ -156,22 +156,15 @@ impl Studio {
                 picture,
                 distance,
                 threshold,
-            } => {
-                if let Some(shot) = self.broker.nearest_answered(ticket) {
-                    self.shot.nearest = Some(NearestView {
-                        shot,
-                        texture: texture(ctx, "nearest-train", &picture),
-                        distance,
-                        threshold,
-                    });
-                }
-            }
+            } => self.on_nearest(ctx, ticket, &picture, distance, threshold),
             Event::Upscaler(event) => self.on_upscaler_event(event),
             Event::RenderFailed { ticket, error } => {
                 self.render_failed(ticket, &error.to_string());
             }
             Event::RunEstimated { key, result } => self.on_run_estimated(key, result),
             Event::SliderLearnt { key, result } => self.on_slider_learnt(key, result),
+            Event::InvertProgress { key, done } => self.on_invert_progress(key, done),
+            Event::Inverted { key, result } => self.on_inverted(ctx, key, result),
             Event::Failed(error) => self.on_failure(&error),
         }
     }
@@ -250,6 +243,24 @@ impl Studio {
     pub(super) fn start_queued_import(&mut self) {
         if let Some(source) = self.import.queued.take() {
             self.import_source(source);
+        }
+    }
+
+    fn on_nearest(
+        &mut self,
+        ctx: &egui::Context,
+        ticket: crate::protocol::Ticket,
+        picture: &crate::export::Picture,
+        distance: f32,
+        threshold: f32,
+    ) {
+        if let Some(shot) = self.broker.nearest_answered(ticket) {
+            self.shot.nearest = Some(NearestView {
+                shot,
+                texture: texture(ctx, "nearest-train", picture),
+                distance,
+                threshold,
+            });
         }
     }
 
