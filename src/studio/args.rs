@@ -38,6 +38,10 @@ pub struct StudioArgs {
     /// Import this folder at start, exactly as if it had been dropped on the window.
     #[arg(long)]
     pub import: Option<PathBuf>,
+    /// Bring this photo into the generator once it is loaded, exactly as if it had been
+    /// dropped on the Shot panel.
+    #[arg(long)]
+    pub photo_in: Option<PathBuf>,
     /// Set the project's training recipe (a preset name or a .toml file).
     #[arg(long)]
     pub preset: Option<String>,

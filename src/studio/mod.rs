@@ -132,6 +132,7 @@ pub fn run(args: StudioArgs) -> Result<()> {
     let drive_sliders = args.drive_sliders;
     let exit_when_trained = args.exit_when_trained;
     let import = args.import.clone();
+    let photo_in = args.photo_in.clone();
     eframe::run_native(
         "Atelier",
         options,
@@ -161,6 +162,7 @@ pub fn run(args: StudioArgs) -> Result<()> {
             if let Some(folder) = import {
                 app.studio.dropped(vec![folder]);
             }
+            app.studio.shot.pending_photo = photo_in;
             if auto_train {
                 app.studio.auto_train();
             }

@@ -19,6 +19,8 @@ pub struct ShotView {
     pub teaching: super::sliders::SliderTeaching,
     /// A photo being brought into the generator (dropped on this panel).
     pub photo_in: Option<super::photo_in::PhotoIn>,
+    /// A photo to bring in as soon as a generator is loaded (`--photo-in`).
+    pub pending_photo: Option<std::path::PathBuf>,
     /// Where the panel was last drawn: a photo dropped inside it is brought in.
     pub(super) rect: Option<egui::Rect>,
 }

@@ -284,6 +284,9 @@ impl Studio {
         // current latent; the learnt sliders look for their qualities in the new generator.
         self.restart_sliders();
         self.relearn_sliders();
+        if let Some(photo) = self.shot.pending_photo.take() {
+            self.bring_photo_in(photo);
+        }
         if first && self.project.curation.shots.is_empty() {
             self.generate(24);
         }
