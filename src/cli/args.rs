@@ -379,4 +379,10 @@ pub struct InvertArgs {
     /// Also find each photo's nearest among this many random shots (the baseline to beat).
     #[arg(long, default_value_t = 0)]
     pub baseline_seeds: usize,
+    /// Adam's learning rate on the latent.
+    #[arg(long, default_value_t = 0.05)]
+    pub lr: f64,
+    /// Weight of the discriminator-feature loss (0: pixels only).
+    #[arg(long, default_value_t = 0.5)]
+    pub feature_weight: f64,
 }

@@ -40,6 +40,8 @@ pub(super) fn invert(args: &InvertArgs) -> Result<()> {
         seeds: args.seeds,
         restarts: args.restarts,
         steps: args.steps,
+        learning_rate: args.lr,
+        feature_weight: args.feature_weight,
         ..InvertOptions::default()
     };
     std::fs::create_dir_all(&args.out)
