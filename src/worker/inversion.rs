@@ -22,8 +22,18 @@ pub struct Active {
 }
 
 /// Loads the generator (and critic), reads the photo at its size, and finds the starting
-/// latents.
-pub fn start(request: InvertRequest, device: &Device) -> Result<Active, String> {
+/// latents; a failure comes back as the answer to send.
+pub fn start(request: InvertRequest, device: &Device) -> Result<Active, Box<Event>> {
+    let key = request.key;
+    try_start(request, device).map_err(|why| {
+        Box::new(Event::Inverted {
+            key,
+            result: Err(why),
+        })
+    })
+}
+
+fn try_start(request: InvertRequest, device: &Device) -> Result<Active, String> {
     let generator = Checkpoint::load(&request.generator).map_err(|e| e.to_string())?;
     // The run's checkpoint may be mid-write or gone; then the loss is on pixels only.
     let critic = request
@@ -53,9 +63,15 @@ pub fn start(request: InvertRequest, device: &Device) -> Result<Active, String> 
 }
 
 impl Active {
-    #[must_use]
-    pub fn key(&self) -> u64 {
-        self.request.key
+    /// [`Self::turn`], with a panic (a backend bug) answered as a failed inversion.
+    pub fn turn_guarded(self) -> (Event, Option<Self>) {
+        let key = self.request.key;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.turn())).unwrap_or_else(
+            |panic| {
+                let result = Err(super::panic_message(&*panic));
+                (Event::Inverted { key, result }, None)
+            },
+        )
     }
 
     /// A few steps: the event to send, and the inversion when it goes on.

@@ -338,14 +338,10 @@ impl Worker {
                 self.out.send(Event::RunEstimated { key, result });
             }
             Command::InvertPhoto(request) => {
-                let key = request.key;
                 self.inversion = None;
                 match inversion::start(*request, &self.device.device) {
                     Ok(active) => self.inversion = Some(active),
-                    Err(why) => self.out.send(Event::Inverted {
-                        key,
-                        result: Err(why),
-                    }),
+                    Err(answer) => self.out.send(*answer),
                 }
             }
             Command::LearnSlider(request) => {
@@ -361,17 +357,9 @@ impl Worker {
     /// A few steps of the photo inversion under way.
     fn invert_a_little(&mut self) {
         if let Some(active) = self.inversion.take() {
-            let key = active.key();
-            match catch_unwind(AssertUnwindSafe(|| active.turn())) {
-                Ok((event, next)) => {
-                    self.out.send(event);
-                    self.inversion = next;
-                }
-                Err(panic) => self.out.send(Event::Inverted {
-                    key,
-                    result: Err(panic_message(&*panic)),
-                }),
-            }
+            let (event, next) = active.turn_guarded();
+            self.out.send(event);
+            self.inversion = next;
         }
     }
 

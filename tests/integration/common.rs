@@ -53,3 +53,22 @@ pub fn cpu_worker() -> atelier::worker::WorkerHandle {
     atelier::worker::spawn_worker(device, std::sync::Arc::new(|| {}))
         .expect("the worker thread starts")
 }
+
+/// `atelier train` of `tiny-test` on `data` into `run` for `steps` steps on the CPU; panics
+/// with the output when it fails.
+pub fn train_tiny_run(data: &Path, run: &Path, steps: &str) {
+    let (code, out, err) = atelier(&[
+        "train",
+        "--data",
+        data.to_str().unwrap_or_default(),
+        "--preset",
+        "tiny-test",
+        "--out",
+        run.to_str().unwrap_or_default(),
+        "--steps",
+        steps,
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+}

@@ -81,20 +81,7 @@ fn the_invert_command_writes_a_shot_that_regenerates() {
     let data = tmp.path().join("shirts");
     atelier::demo::write_demo_set(&data, 16).unwrap();
     let run = tmp.path().join("run");
-    let (code, _, err) = super::common::atelier(&[
-        "train",
-        "--data",
-        data.to_str().unwrap(),
-        "--preset",
-        "tiny-test",
-        "--out",
-        run.to_str().unwrap(),
-        "--steps",
-        "6",
-        "--device",
-        "cpu",
-    ]);
-    assert_eq!(code, 0, "{err}");
+    super::common::train_tiny_run(&data, &run, "6");
     let out = tmp.path().join("inverted");
     let photo = std::fs::read_dir(&data)
         .unwrap()

@@ -161,20 +161,7 @@ fn sample_at_print_size_uses_the_runs_own_upscaler() {
     let data = tmp.path().join("shirts");
     crate::common::two_class_folder(&data, 8, 1);
     let run = tmp.path().join("run");
-    let (code, out, err) = atelier(&[
-        "train",
-        "--data",
-        data.to_str().unwrap(),
-        "--preset",
-        "tiny-test",
-        "--out",
-        run.to_str().unwrap(),
-        "--steps",
-        "2",
-        "--device",
-        "cpu",
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
+    crate::common::train_tiny_run(&data, &run, "2");
     let photos = tmp.path().join("photos");
     photo_folder(&photos);
     let (code, out, err) = train_upscaler(&photos, ("--run", &run), "1", &[]);
