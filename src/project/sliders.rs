@@ -24,8 +24,8 @@ impl SliderSet {
     #[must_use]
     pub fn label(self) -> &'static str {
         match self {
-            Self::Principal => "Principal (from the shots)",
-            Self::ClosedForm => "Closed-form (SeFa, from the weights)",
+            Self::Principal => "Principal",
+            Self::ClosedForm => "Closed-form (SeFa)",
         }
     }
 }

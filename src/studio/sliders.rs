@@ -38,6 +38,9 @@ pub struct SliderForm {
     /// ones). Off by default: a quality often *is* one of the main ways shots vary, and
     /// taking those out would take the quality out.
     pub apart_from_computed: bool,
+    /// Whether the panel was scrolled to the form since it opened (at the panel's foot, it
+    /// would otherwise open out of sight).
+    scrolled_to: bool,
 }
 
 impl Default for SliderForm {
@@ -47,6 +50,7 @@ impl Default for SliderForm {
             quality: Quality::Favourites,
             contrast: Contrast::TheRest,
             apart_from_computed: false,
+            scrolled_to: false,
         }
     }
 }
@@ -337,28 +341,39 @@ impl Studio {
         if computed_count == 0 {
             ui.label("This generator's family has no closed-form directions; choose Principal.");
         }
-        let share_of = match set {
-            SliderSet::Principal => "of the shots' variation",
-            SliderSet::ClosedForm => "of the first layer's stretch",
+        // Short labels: a long one would widen the panel and move what is under the pointer.
+        let (share_tag, share_of) = match set {
+            SliderSet::Principal => ("", "of the shots' variation"),
+            SliderSet::ClosedForm => (" stretch", "of the first layer's stretch"),
         };
         let mut moved = false;
         let mut remove = None;
         for (k, amount) in self.shot.editor.amounts.iter_mut().enumerate() {
-            let text = if k < computed_count {
+            let (text, hover) = if k < computed_count {
                 let share = computed.explained.get(k).copied().unwrap_or(0.0) * 100.0;
                 let kind = computed
                     .labels
                     .get(k)
                     .map_or_else(|| "Direction".to_string(), |label| label.text());
-                format!("{} · {kind} ({share:.0} % {share_of})", k + 1)
-            } else if let Some((name, _)) = learnt.get(k - computed_count) {
-                format!("{name} (learnt)")
+                (
+                    format!("{} · {kind} ({share:.0} %{share_tag})", k + 1),
+                    format!("{share:.0} % {share_of}"),
+                )
+            } else if let Some((name, accuracy)) = learnt.get(k - computed_count) {
+                (
+                    format!("{name} (learnt)"),
+                    format!(
+                        "Learnt from your picks; it told {:.0} % of held-out picks apart",
+                        accuracy * 100.0
+                    ),
+                )
             } else {
                 continue;
             };
             ui.horizontal(|ui| {
                 moved |= ui
                     .add(egui::Slider::new(amount, -3.0..=3.0).step_by(0.01).text(text))
+                    .on_hover_text(hover)
                     .changed();
                 if let Some((name, accuracy)) = k.checked_sub(computed_count).and_then(|i| learnt.get(i))
                     && ui
@@ -450,7 +465,7 @@ impl Studio {
         tags.dedup();
         let mut keep_open = true;
         let mut learn = false;
-        egui::Frame::group(ui.style()).show(ui, |ui| {
+        let frame = egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.label("A new slider from your picks");
             ui.horizontal(|ui| {
                 ui.label("Name");
@@ -506,6 +521,10 @@ impl Studio {
                 keep_open = !ui.button("Cancel").clicked();
             });
         });
+        if !form.scrolled_to {
+            frame.response.scroll_to_me(Some(egui::Align::BOTTOM));
+            form.scrolled_to = true;
+        }
         if learn {
             let (with, without) = self.picks(&form.quality, form.contrast);
             self.learn_slider_from_picks(&form.name, &with, &without, form.apart_from_computed);

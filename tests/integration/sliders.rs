@@ -210,7 +210,8 @@ fn closed_form_directions_come_with_every_generator() {
     );
 }
 
-/// The studio's side: favourite the brightest shots, teach "Brighter" in the form, move it,
+/// The studio's side: favourite the brightest shots and reject the darkest, teach "Brighter"
+/// in the form, move it,
 /// switch the computed directions to closed-form, and find the slider saved in the project.
 #[test]
 fn the_studio_teaches_a_slider_from_favourites_and_offers_closed_form_directions() {
@@ -241,16 +242,38 @@ fn the_studio_teaches_a_slider_from_favourites_and_offers_closed_form_directions
             .unwrap()
             .favourite = true;
     }
+    // The contrast: the 6 darkest, rejected (6 against 6, so chance is a half).
+    for (id, _) in &shots[18..] {
+        h.state_mut()
+            .project
+            .curation
+            .get_mut(*id)
+            .unwrap()
+            .rejected = true;
+    }
     let (shot, before) = shots[12];
     h.state_mut()
         .click_shot(shot, eframe::egui::Modifiers::NONE);
-    settle(&mut h);
+    // The nearest training photo adds a row to the panel: let the layout settle first.
+    wait_for(&mut h, "the nearest training photo", |s| {
+        s.shot.nearest.is_some()
+    });
     h.get_by_label("Make a slider from my picks…").click();
     settle(&mut h);
-    h.state_mut().shot.teaching.form.as_mut().unwrap().name = "Brighter".into();
+    {
+        let form = h.state_mut().shot.teaching.form.as_mut().unwrap();
+        form.name = "Brighter".into();
+        form.contrast = atelier::studio::Contrast::Rejected;
+    }
     settle(&mut h);
-    assert!(h.query_by_label("6 shots with it, 18 without").is_some());
+    assert!(h.query_by_label("6 shots with it, 6 without").is_some());
     h.get_by_label("Learn the slider").click();
+    settle(&mut h);
+    assert!(
+        !h.state().shot.teaching.learning.is_empty()
+            || !h.state().project.settings.learnt_sliders.is_empty(),
+        "the click started it"
+    );
     wait_for(&mut h, "the learnt slider", |s| {
         s.project.settings.learnt_sliders.len() == 1
     });
@@ -258,7 +281,7 @@ fn the_studio_teaches_a_slider_from_favourites_and_offers_closed_form_directions
     let learnt = h.state().project.settings.learnt_sliders[0].clone();
     assert_eq!(learnt.name, "Brighter");
     assert_eq!(learnt.generator_id, generator_id);
-    assert_eq!(learnt.picks, [6, 18]);
+    assert_eq!(learnt.picks, [6, 6]);
     assert!(learnt.held_out_accuracy >= 0.8, "{learnt:?}");
     assert_eq!(h.state().shot.editor.amounts.len(), 9);
     assert!(
@@ -282,15 +305,10 @@ fn the_studio_teaches_a_slider_from_favourites_and_offers_closed_form_directions
     // The closed-form set, from the Directions menu.
     h.get_by_label("Directions").click();
     settle(&mut h);
-    h.get_by_label("Closed-form (SeFa, from the weights)")
-        .click();
+    h.get_by_label("Closed-form (SeFa)").click();
     settle(&mut h);
     assert_eq!(h.state().project.settings.slider_set, SliderSet::ClosedForm);
-    assert!(
-        h.query_all_by_label_contains("of the first layer's stretch")
-            .next()
-            .is_some()
-    );
+    assert!(h.query_all_by_label_contains("% stretch)").next().is_some());
     assert_eq!(
         h.state().shot.editor.amounts.len(),
         9,
