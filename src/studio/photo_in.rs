@@ -46,8 +46,9 @@ impl Studio {
         let key = self.shot.photo_in.as_ref().map_or(1, |p| p.key + 1);
         let cancel = Arc::new(AtomicBool::new(false));
         // The run's checkpoint keeps D (its features judge the match); the pinned file not.
-        let critic =
-            (info.source != info.pinned && info.source.exists()).then(|| info.source.clone());
+        // No disk check here (the UI thread never waits on disk): the worker matches pixels
+        // only when the checkpoint cannot be read.
+        let critic = (info.source != info.pinned).then(|| info.source.clone());
         let request = InvertRequest {
             key,
             generator: info.pinned.clone(),
