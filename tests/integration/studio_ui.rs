@@ -1194,6 +1194,9 @@ fn closing_the_window_while_training_leaves_a_checkpoint() {
     two_class_folder(&data);
     long_run_without_scheduled_checkpoints(&root, &data);
     let mut h = harness(studio(&root));
+    // The panel settles first (the estimate line appears as the folder is read), so the
+    // click lands on Train and not where it was a frame before.
+    settle(&mut h);
     h.get_by_label("Train").click();
     wait_for(&mut h, "some training steps", |s| s.training.step >= 20);
     let seen = h.state().training.step;
