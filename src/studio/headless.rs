@@ -128,15 +128,7 @@ pub fn bench_frames(args: &FrameBenchArgs) -> Result<FrameBenchReport> {
     let settings = AppSettings {
         compute: args.compute,
     };
-    let mut app = StudioApp::new(
-        loaded,
-        choice.worker,
-        wake,
-        gpu_errors,
-        choice.description,
-        settings,
-    )?;
-    app.studio.set_hardware(choice.hardware);
+    let mut app = StudioApp::on_compute(loaded, choice, wake, gpu_errors, settings)?;
     app.drive_sliders = true;
     app.studio.start_training(false);
 

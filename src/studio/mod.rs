@@ -22,7 +22,7 @@ mod training_panel;
 pub use app::{Notice, SMALL_FOLDER_MIN_STEPS, ShotEditor, Studio, grouped};
 pub use args::StudioArgs;
 pub use background::{Background, LoadedProject, load_project};
-pub use gpu::{ComputeSetting, choose_compute};
+pub use gpu::{ComputeChoice, ComputeSetting, choose_compute};
 pub use headless::{FrameBenchArgs, FrameBenchReport, bench_frames};
 pub use sliders::{Contrast, Quality, SliderForm};
 pub use stats::{Stats, StatsReport, percentile};
@@ -142,19 +142,8 @@ pub fn run(args: StudioArgs) -> Result<()> {
                 choose_compute(settings.compute, cc.wgpu_render_state.as_ref(), &gpu_errors);
             let ctx = cc.egui_ctx.clone();
             let wake: Wake = Arc::new(move || ctx.request_repaint());
-            let mut app = StudioApp::new(
-                loaded,
-                choice.worker,
-                wake,
-                gpu_errors,
-                choice.description,
-                settings,
-            )
-            .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
-            app.studio.set_hardware(choice.hardware);
-            if let Some(notice) = choice.fallback_notice {
-                app.studio.notify(notice);
-            }
+            let mut app = StudioApp::on_compute(loaded, choice, wake, gpu_errors, settings)
+                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
             app.stats_out = stats_out;
             app.exit_at = exit_after.map(|d| Instant::now() + d);
             app.drive_sliders = drive_sliders;
@@ -211,6 +200,30 @@ impl StudioApp {
             exit_when_trained: false,
             closing: false,
         })
+    }
+
+    /// The app on the device `choice` resolved to, with its recipe hardware and any fallback
+    /// announced: what the window and the offscreen bench both start from.
+    pub fn on_compute(
+        loaded: LoadedProject,
+        choice: ComputeChoice,
+        wake: Wake,
+        gpu_errors: GpuErrorLog,
+        settings: AppSettings,
+    ) -> Result<Self> {
+        let mut app = Self::new(
+            loaded,
+            choice.worker,
+            wake,
+            gpu_errors,
+            choice.description,
+            settings,
+        )?;
+        app.studio.set_hardware(choice.hardware);
+        if let Some(notice) = choice.fallback_notice {
+            app.studio.notify(notice);
+        }
+        Ok(app)
     }
 
     fn write_stats(&self, path: &Path) {
