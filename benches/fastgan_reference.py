@@ -176,7 +176,11 @@ def main():
     ap.add_argument('--batch', type=int, default=0, help='0 = the preset\'s')
     ap.add_argument('--threads', type=int, default=0, help='0 = all cores')
     ap.add_argument('--sample-rounds', type=int, default=4)
+    ap.add_argument('--device', default='cpu', help='cpu or cuda (timings wait for the GPU)')
     a = ap.parse_args()
+    dev = torch.device(a.device)
+    # CUDA runs asynchronously: every timer reads the clock only once the GPU is done.
+    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     with open(a.preset, 'rb') as f:
         preset = tomllib.load(f)
     c, t = preset['model'], preset['train']
@@ -184,22 +188,23 @@ def main():
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    G, D = Generator(c), Discriminator(c)
-    ema = Generator(c)
+    G, D = Generator(c).to(dev), Discriminator(c).to(dev)
+    ema = Generator(c).to(dev)
     ema.load_state_dict(G.state_dict())
     ema.requires_grad_(False)
     betas = (t.get('beta1', 0.5), t.get('beta2', 0.999))
     oG = torch.optim.Adam(G.parameters(), t.get('lr_g', 2e-4), betas=betas)
     oD = torch.optim.Adam(D.parameters(), t.get('lr_d', 2e-4), betas=betas)
     r, ch, z_dim = c['resolution'], c['channels'], c['latent_dim']
-    data = torch.randint(0, 256, (batch * 8, ch, r, r), dtype=torch.uint8)
+    data = torch.randint(0, 256, (batch * 8, ch, r, r), dtype=torch.uint8, device=dev)
     decay = t.get('ema_decay', 0.999)
     timed = 0.0
     for step in range(a.warmup + a.steps):
+        sync()
         t0 = time.perf_counter()
-        idx = torch.randint(0, len(data), (batch,))
+        idx = torch.randint(0, len(data), (batch,), device=dev)
         real = data[idx].float().div_(127.5).sub_(1.0)
-        fake = G(torch.randn(batch, z_dim))
+        fake = G(torch.randn(batch, z_dim, device=dev))
         real_logits, recon = D(real, crop=step % 4)
         fake_logits, _ = D(fake.detach())
         loss_d = F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean() + recon
@@ -216,27 +221,30 @@ def main():
                 pe.lerp_(p, 1 - d)
             for be, b in zip(ema.buffers(), G.buffers()):
                 be.copy_(b)
+        sync()
         if step >= a.warmup:
             timed += time.perf_counter() - t0
 
     ema.eval()
     with torch.no_grad():
-        z = torch.randn(256, z_dim)
+        z = torch.randn(256, z_dim, device=dev)
         ema(z)
+        sync()
         t0 = time.perf_counter()
         for _ in range(a.sample_rounds):
-            ((ema(z) + 1) * 127.5).clamp_(0, 255).to(torch.uint8)
+            ((ema(z) + 1) * 127.5).clamp_(0, 255).to(torch.uint8).cpu()
+        sync()
         sample_ips = a.sample_rounds * 256 / (time.perf_counter() - t0)
         one = []
         for _ in range(7):
             t0 = time.perf_counter()
-            ((ema(z[:1]) + 1) * 127.5).clamp_(0, 255).to(torch.uint8)
+            ((ema(z[:1]) + 1) * 127.5).clamp_(0, 255).to(torch.uint8).cpu()
             one.append((time.perf_counter() - t0) * 1000)
     one.sort()
     print(json.dumps({'model': preset.get('name', a.preset), 'batch': batch, 'threads': torch.get_num_threads(),
                       'steps': a.steps, 'train_images_per_s': round(a.steps * batch / timed, 1),
                       'sample_images_per_s': round(sample_ips, 1), 'render_one_ms': round(one[3], 2),
-                      'torch': torch.__version__}))
+                      'torch': torch.__version__, 'device': str(dev)}))
 
 
 if __name__ == '__main__':

@@ -10,18 +10,23 @@
 #   benches/gpu-check.sh --bundle gpu-bundle --out gpu-figures.json     # there
 #   benches/gpu-check.sh --quick --out /tmp/quick.json   # here, on lavapipe: end to end, small
 #
+# --with-torch adds, after the 5-minute check and with one more minute of its own, the PyTorch
+# port of the fastgan presets (benches/fastgan_reference.py) on CUDA where the machine's python3
+# has it: the same networks side by side on the same GPU.
+#
 # Without --bundle the check uses target/release/atelier. Every figure comes from the binary's
 # own `bench --json` and `bench-ui` commands; nothing is computed here but the JSON assembly.
 set -u -o pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-bundle="" out="gpu-figures.json" quick=0 prepare=""
+bundle="" out="gpu-figures.json" quick=0 prepare="" with_torch=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --prepare) prepare="$2"; shift 2 ;;
         --bundle) bundle="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         --quick) quick=1; shift ;;
+        --with-torch) with_torch=1; shift ;;
         -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -33,14 +38,21 @@ if [ -n "$prepare" ]; then
     (cd "$here" && cargo build --release --bin atelier)
     strip -o "$prepare/atelier" "$here/target/release/atelier"
     gzip -9 -f "$prepare/atelier"
-    (cd "$prepare" && rm -f libvulkan1_*.deb && apt-get download libvulkan1 >/dev/null)
+    # The Vulkan loader and the GLVND libraries NVIDIA's Vulkan driver (libGLX_nvidia) loads:
+    # on the H200 machine the loader alone found no adapter.
+    (cd "$prepare" && rm -f ./*.deb && apt-get download libvulkan1 libglvnd0 libglx0 libegl1 \
+        libgl1 libopengl0 libgles2 >/dev/null)
     cp "$0" "$prepare/gpu-check.sh"
+    cp "$here/benches/fastgan_reference.py" "$prepare/"
+    mkdir -p "$prepare/presets" && cp "$here"/presets/fastgan-*.toml "$prepare/presets/"
     du -sh "$prepare"/*
     exit 0
 fi
 
 started=$(date +%s)
 # The whole check ends within 5 minutes: each command gets what is left, less a margin.
+# A command that prints nothing before its time runs out (seen once: the offscreen studio on
+# an H200) is recorded as a timeout with the last lines of its stderr.
 # --quick runs on software Vulkan, where compiling the kernels alone takes minutes.
 budget=285
 [ "$quick" = 1 ] && budget=1500
@@ -51,21 +63,33 @@ trap 'rm -rf "$work"' EXIT
 if [ -n "$bundle" ]; then
     gunzip -c "$bundle/atelier.gz" > "$work/atelier" && chmod +x "$work/atelier"
     atelier="$work/atelier"
-    # The Vulkan loader, unless the machine has one.
-    if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1'; then
-        deb=$(ls "$bundle"/libvulkan1_*.deb 2>/dev/null | head -n1)
-        if [ -n "$deb" ]; then
-            mkdir -p "$work/vk"
+    # The Vulkan loader and GLVND, unless the machine has them: unpacked beside the binary,
+    # never over the machine's own libraries. A driver mounted under /usr/local/nvidia keeps
+    # its libraries out of the linker's cache: put them on the path too.
+    if ! ldconfig -p 2>/dev/null | grep -q 'libGLdispatch.so.0' \
+        || ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1'; then
+        mkdir -p "$work/vk"
+        for deb in "$bundle"/*.deb; do
+            [ -f "$deb" ] || continue
             if command -v dpkg-deb >/dev/null; then
                 dpkg-deb -x "$deb" "$work/vk"
             else
-                (cd "$work/vk" && ar x "$deb" && tar xf data.tar.*)
+                (cd "$work/vk" && ar x "$deb" && tar xf data.tar.* && rm -f data.tar.* control.tar.* debian-binary)
             fi
-            export LD_LIBRARY_PATH="$work/vk/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-        fi
+        done
+        export LD_LIBRARY_PATH="$work/vk/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     fi
-    # NVIDIA's Vulkan driver lives in libGLX_nvidia.so.0; containers often lack its ICD file.
-    if ! ls /usr/share/vulkan/icd.d/nvidia_icd*.json /etc/vulkan/icd.d/nvidia_icd*.json >/dev/null 2>&1; then
+    for dir in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
+        [ -d "$dir" ] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$dir"
+    done
+    # NVIDIA's Vulkan driver lives in libGLX_nvidia.so.0; containers often lack its ICD file in
+    # the standard places, and some mount the driver (with its ICD file) under /usr/local/nvidia.
+    mounted_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+    if ls /usr/share/vulkan/icd.d/nvidia_icd*.json /etc/vulkan/icd.d/nvidia_icd*.json >/dev/null 2>&1; then
+        :
+    elif [ -f "$mounted_icd" ]; then
+        export VK_DRIVER_FILES="$mounted_icd" VK_ICD_FILENAMES="$mounted_icd"
+    else
         glx=$(ldconfig -p 2>/dev/null | awk '/libGLX_nvidia.so.0/ {print $NF; exit}')
         if [ -n "$glx" ]; then
             printf '{"file_format_version":"1.0.0","ICD":{"library_path":"%s","api_version":"1.3.0"}}\n' "$glx" > "$work/nvidia_icd.json"
@@ -100,6 +124,8 @@ log() { echo "gpu-check [$(( $(date +%s) - started )) s] $*" >&2; }
 measure() {
     local name="$1"; shift
     local budget; budget=$(left)
+    # CAP=N: at most N seconds for this command, so one that hangs leaves time to the rest.
+    [ "$quick" = 0 ] && [ -n "${CAP:-}" ] && [ "$CAP" -lt "$budget" ] && budget=$CAP
     if [ "$budget" -lt 10 ]; then
         log "$name: skipped, out of time"
         printf '{"name":"%s","error":"skipped: the time budget ran out"}' "$name" > "$work/$name.json"
@@ -130,11 +156,26 @@ for p in $presets; do
     measure "cpu2-$p" $cpu_pin "$atelier" bench --preset "$p" --device cpu $cpu_args --json
     names+=("cpu2-$p")
 done
-measure "ui-shared" "$atelier" bench-ui --compute shared $ui_args
+CAP=110 measure "ui-shared" "$atelier" bench-ui --compute shared $ui_args
 names+=("ui-shared")
 if [ -n "$ui_shots_args" ]; then
-    measure "ui-shared-10000-shots" "$atelier" bench-ui --compute shared $ui_shots_args
+    CAP=75 measure "ui-shared-10000-shots" "$atelier" bench-ui --compute shared $ui_shots_args
     names+=("ui-shared-10000-shots")
+fi
+
+# PyTorch on CUDA, the same fastgan networks, after the check proper and on a minute of its own.
+if [ "$with_torch" = 1 ] && [ "$quick" = 0 ]; then
+    reference="$here/benches/fastgan_reference.py" preset_dir="$here/presets"
+    if [ -n "$bundle" ]; then reference="$bundle/fastgan_reference.py" preset_dir="$bundle/presets"; fi
+    if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+        deadline=$(( $(date +%s) + 60 ))
+        for p in fastgan-64-rgb fastgan-128-rgb; do
+            measure "torch-cuda-$p" python3 "$reference" --preset "$preset_dir/$p.toml" --device cuda $gpu_args
+            names+=("torch-cuda-$p")
+        done
+    else
+        log "torch: no python3 with CUDA here, skipped"
+    fi
 fi
 
 gpu_name=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -n1 | tr '"' "'")

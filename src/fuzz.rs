@@ -225,6 +225,10 @@ pub fn seeds(target: Target) -> Vec<(String, Vec<u8>)> {
                 class: Some("sneaker".into()),
                 app_version: "0.1.0".into(),
                 upscaler: Some("learnt-4x:0123456789ab".into()),
+                edits: vec![crate::latent::SliderEdit {
+                    slider: "sporty".into(),
+                    amount: -0.5,
+                }],
             };
             crate::export::encode_png_with_meta(&picture, &meta)
                 .map(|png| vec![("exported-shot".to_string(), png)])

@@ -156,6 +156,7 @@ fn write_projection(
         class: None,
         app_version: env!("CARGO_PKG_VERSION").to_string(),
         upscaler: None,
+        edits: Vec::new(),
     };
     let bytes = encode_png_with_meta(&picture.to_dynamic(), &meta).map_err(anyhow::Error::msg)?;
     let path = out.join(format!("{name}-projection.png"));

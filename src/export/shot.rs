@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::{ExportError, Picture, grid};
+use crate::latent::SliderEdit;
 use crate::upscale::{LearntUpscaler, Upscaling};
 
 /// The PNG text-chunk keyword holding a shot's JSON metadata.
@@ -39,6 +40,10 @@ pub struct ShotMeta {
     /// learnt upscaler's content id). Absent on shots exported before upscalers existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upscaler: Option<String>,
+    /// The named slider moves that made the shot from its seed's latent (information only:
+    /// `latent` alone regenerates it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edits: Vec<SliderEdit>,
 }
 
 #[derive(Debug, Error)]
@@ -193,8 +198,10 @@ pub fn encode_png_with_meta(image: &DynamicImage, meta: &ShotMeta) -> Result<Vec
             .add_text_chunk(
                 "Description".into(),
                 format!(
-                    "seed {seed}, truncation {:.2}, checkpoint {}",
-                    meta.truncation, meta.checkpoint_id
+                    "seed {seed}, truncation {:.2}, checkpoint {}{}",
+                    meta.truncation,
+                    meta.checkpoint_id,
+                    describe_edits(&meta.edits)
                 ),
             )
             .map_err(describe)?;
@@ -203,6 +210,18 @@ pub fn encode_png_with_meta(image: &DynamicImage, meta: &ShotMeta) -> Result<Vec
         writer.finish().map_err(describe)?;
     }
     Ok(out)
+}
+
+/// ", sliders: colour +1.25, sporty -0.50" (empty without edits).
+fn describe_edits(edits: &[SliderEdit]) -> String {
+    if edits.is_empty() {
+        return String::new();
+    }
+    let moves: Vec<String> = edits
+        .iter()
+        .map(|e| format!("{} {:+.2}", e.slider, e.amount))
+        .collect();
+    format!(", sliders: {}", moves.join(", "))
 }
 
 /// Reads the shot metadata back from a PNG exported by Atelier (or its JPEG sidecar).
@@ -430,6 +449,10 @@ mod tests {
                 class: None,
                 app_version: "0.1.0".into(),
                 upscaler: None,
+                edits: vec![SliderEdit {
+                    slider: "Principal 1 · colour".into(),
+                    amount: 1.25,
+                }],
             },
         }
     }

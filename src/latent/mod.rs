@@ -13,13 +13,72 @@ pub use directions::{
 };
 pub use learnt::{LearnError, MIN_PICKS, Taste, TasteFit, latent_direction, learn_taste};
 
+use serde::{Deserialize, Serialize};
+
 use crate::rng::Rng;
+
+/// One named slider move that shaped a shot, kept so an export can say how it was made
+/// ("Principal 2 · colour +1.40", "sportier −0.80") beside the latent that regenerates it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SliderEdit {
+    pub slider: String,
+    pub amount: f32,
+}
+
+/// `earlier` followed by this editing session's non-zero `moves` (slider name, amount); moves
+/// of a slider already listed add to its amount.
+#[must_use]
+pub fn combine_edits(earlier: &[SliderEdit], moves: &[(String, f32)]) -> Vec<SliderEdit> {
+    let mut edits = earlier.to_vec();
+    for (slider, amount) in moves {
+        if amount.abs() < 1e-3 {
+            continue;
+        }
+        match edits.iter_mut().find(|e| &e.slider == slider) {
+            Some(e) => e.amount += amount,
+            None => edits.push(SliderEdit {
+                slider: slider.clone(),
+                amount: *amount,
+            }),
+        }
+    }
+    edits.retain(|e| e.amount.abs() >= 1e-3);
+    edits
+}
 
 /// The latent vector that `seed` names.
 #[must_use]
 pub fn latent_for_seed(seed: u64, dim: usize) -> Vec<f32> {
     let mut rng = Rng::derived(seed, "latent");
     (0..dim).map(|_| rng.normal()).collect()
+}
+
+#[cfg(test)]
+mod edit_tests {
+    use super::*;
+
+    #[test]
+    fn edits_add_up_per_slider_and_drop_when_undone() {
+        let earlier = vec![SliderEdit {
+            slider: "sporty".into(),
+            amount: 1.0,
+        }];
+        let edits = combine_edits(
+            &earlier,
+            &[
+                ("sporty".into(), -1.0),
+                ("Principal 1 · colour".into(), 0.5),
+                ("Principal 2 · shape".into(), 0.0),
+            ],
+        );
+        assert_eq!(
+            edits,
+            vec![SliderEdit {
+                slider: "Principal 1 · colour".into(),
+                amount: 0.5
+            }]
+        );
+    }
 }
 
 /// Truncation towards the mean latent (zero): `psi` = 1 leaves `z` alone, smaller values trade

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::latent::SliderEdit;
+
 pub type ShotId = u64;
 
 /// One gallery shot. Its picture is not stored: the generator file, latent and truncation
@@ -27,6 +29,9 @@ pub struct Shot {
     /// The product class a conditional generator drew (one of its class names).
     #[serde(default)]
     pub class: Option<String>,
+    /// The named slider moves baked into `latent`, oldest first (exported with the shot).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edits: Vec<SliderEdit>,
 }
 
 impl Default for Shot {
@@ -43,6 +48,7 @@ impl Default for Shot {
             tags: Vec::new(),
             parent: None,
             class: None,
+            edits: Vec::new(),
         }
     }
 }

@@ -147,6 +147,13 @@ pub struct ProjectSettings {
     /// Sliders the designer taught from picks, after the computed ones.
     #[serde(default)]
     pub learnt_sliders: Vec<LearntSlider>,
+    /// How far "More like this" moves from the selected shot (latent-space σ per dimension).
+    #[serde(default = "default_variation_distance")]
+    pub variation_distance: f32,
+}
+
+fn default_variation_distance() -> f32 {
+    0.35
 }
 
 /// How long a new project trains unless the designer chooses otherwise ("Good", 1 hour).
@@ -169,6 +176,7 @@ impl Default for ProjectSettings {
             train_minutes: None,
             slider_set: SliderSet::default(),
             learnt_sliders: Vec::new(),
+            variation_distance: default_variation_distance(),
         }
     }
 }

@@ -463,6 +463,7 @@ impl Studio {
                         class: shot.class.clone(),
                         app_version: env!("CARGO_PKG_VERSION").to_string(),
                         upscaler: None,
+                        edits: shot.edits.clone(),
                     },
                 })
             })

@@ -94,7 +94,9 @@ impl Studio {
             let one = self.gallery.selected.len() == 1;
             if ui
                 .add_enabled(one, egui::Button::new("More like this"))
-                .on_hover_text("8 small variations of the selected shot (M)")
+                .on_hover_text(
+                    "8 variations of the selected shot, as far apart as the Shot panel says (M)",
+                )
                 .clicked()
             {
                 self.more_like_this(8);

@@ -67,13 +67,22 @@ pub struct ComputeChoice {
 }
 
 /// The device features and limits burn needs, asked of the adapter when eframe creates the
-/// window's device (cubecl reads the adapter's, so the device must enable them).
+/// window's device (cubecl reads the adapter's, so the device must enable them). This is the
+/// descriptor cubecl-wgpu gives its own devices, experimental features included: NVIDIA's
+/// Vulkan driver reports experimental ones (mesh shaders, cooperative matrices), and wgpu
+/// refuses to enable them otherwise, so the window could not start on such a GPU (seen on
+/// an H200 by `benches/gpu-check.sh`).
 #[must_use]
+#[allow(unsafe_code)]
 pub fn device_descriptor(adapter: &wgpu::Adapter) -> wgpu::DeviceDescriptor<'static> {
     wgpu::DeviceDescriptor {
         label: Some("atelier shared device"),
         required_features: adapter.features() - wgpu::Features::MAPPABLE_PRIMARY_BUFFERS,
         required_limits: adapter.limits(),
+        memory_hints: wgpu::MemoryHints::MemoryUsage,
+        // SAFETY: the same opt-in as cubecl-wgpu's own device creation (`try_request_device`),
+        // whose kernels run on this device; the window's renderer uses no experimental feature.
+        experimental_features: unsafe { wgpu::ExperimentalFeatures::enabled() },
         ..Default::default()
     }
 }

@@ -117,11 +117,14 @@ pub fn bench_frames(args: &FrameBenchArgs) -> Result<FrameBenchReport> {
     ))
     .context("creating a wgpu device for the offscreen window")?;
     let info = render_state.adapter.get_info();
+    // Progress on stderr: a bench stopped from outside still says how far it got.
+    eprintln!("bench-ui: window device on {} ({:?})", info.name, info.backend);
     let gpu_errors = GpuErrorLog::default();
     let choice = choose_compute(args.compute, Some(&render_state), &gpu_errors);
     if let Some(notice) = &choice.fallback_notice {
         eprintln!("bench-ui: {notice}");
     }
+    eprintln!("bench-ui: training on {}", choice.description);
     let mut loaded = super::load_project(&root, false)?;
     loaded.recent_file = None;
     let wake: Wake = Arc::new(|| {});
@@ -291,7 +294,19 @@ impl<'a> OffscreenFrames<'a> {
     /// of measured frames, with the studio's own figures restarted at that point.
     fn run(&mut self, app: &mut StudioApp, args: &FrameBenchArgs) -> Result<Measured> {
         let warm_up_until = Instant::now() + Duration::from_secs_f64(args.warm_up_limit);
+        let warm_up = Instant::now();
+        let mut next_report = Duration::ZERO;
+        let mut frames = 0_usize;
         while !run_generator_ready(app) {
+            if warm_up.elapsed() >= next_report {
+                eprintln!(
+                    "bench-ui: warming up, {:.0} s, {frames} frames, training {:?}",
+                    warm_up.elapsed().as_secs_f64(),
+                    app.studio.training.state
+                );
+                next_report += Duration::from_secs(10);
+            }
+            frames += 1;
             if Instant::now() > warm_up_until {
                 bail!(
                     "the run had no generator after {:.0} s (raise --warm-up-limit on a slow device)",
@@ -303,6 +318,10 @@ impl<'a> OffscreenFrames<'a> {
             }
             self.frame(app)?;
         }
+        eprintln!(
+            "bench-ui: the run's generator is up after {:.0} s; measuring",
+            warm_up.elapsed().as_secs_f64()
+        );
         pick_a_run_shot(app);
         app.studio.stats = super::Stats::default();
         let mut measured = Measured {

@@ -31,6 +31,8 @@ pub struct ShotEditor {
     pub shot: Option<ShotId>,
     /// The latent when the shot was selected; slider amounts move away from it.
     pub base: Vec<f32>,
+    /// The shot's named edits when it was selected; this session's moves add to them.
+    pub base_edits: Vec<crate::latent::SliderEdit>,
     pub amounts: Vec<f32>,
     pub truncation: f32,
 }
@@ -70,6 +72,7 @@ impl Studio {
         }
         self.nearest_ui(ui);
         self.curation_ui(ui);
+        self.variations_ui(ui);
         if !self.shot.morph.is_empty() {
             ui.separator();
             ui.label("Morph between the two selected shots");
@@ -109,6 +112,47 @@ impl Studio {
                     ui.colored_label(egui::Color32::ORANGE, "Near-copy of a training image");
                 }
             });
+        });
+    }
+
+    /// Variations around the shot at a chosen distance, and (conditional models) its style in
+    /// every other class.
+    fn variations_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            if ui
+                .button("Variations")
+                .on_hover_text("8 variations of this shot, the distance to the right away (M)")
+                .clicked()
+            {
+                self.more_like_this(8);
+            }
+            let mut distance = self.project.settings.variation_distance;
+            if ui
+                .add(
+                    egui::Slider::new(&mut distance, 0.05..=1.5)
+                        .step_by(0.05)
+                        .text("apart"),
+                )
+                .on_hover_text("Small: the same product, retouched. Large: a related design.")
+                .changed()
+            {
+                self.project.settings.variation_distance = distance;
+                self.mark_settings();
+            }
+            let conditional = self
+                .generator
+                .as_ref()
+                .is_some_and(|g| g.model.class_count() > 1);
+            if conditional
+                && ui
+                    .button("Every class")
+                    .on_hover_text(
+                        "This shot's style (its latent) drawn as each of the other classes",
+                    )
+                    .clicked()
+            {
+                self.same_style_every_class();
+            }
         });
     }
 

@@ -62,6 +62,8 @@ pub struct Learning {
     pub name: String,
     pub picks: [usize; 2],
     pub apart_from_computed: bool,
+    /// A re-learn for a new generator: its answer only updates a slider that still exists.
+    pub relearn: bool,
 }
 
 /// The sliders' state beside the editor: the form, and what is being learnt.
@@ -96,6 +98,31 @@ impl Studio {
                 .map(|slider| slider.vector.clone()),
         );
         set
+    }
+
+    /// Each slider's name as exports record it, in [`Self::slider_directions`]' order: the
+    /// computed ones by set, number and what they change, the learnt ones by their own name.
+    pub fn slider_names(&self) -> Vec<String> {
+        let directions = self.slider_directions();
+        let learnt: Vec<String> = self
+            .learnt_for_generator()
+            .map(|s| s.name.clone())
+            .collect();
+        let computed = directions.vectors.len() - learnt.len();
+        let set = match self.project.settings.slider_set {
+            SliderSet::Principal => "Principal",
+            SliderSet::ClosedForm => "SeFa",
+        };
+        (0..computed)
+            .map(|k| {
+                let kind = directions
+                    .labels
+                    .get(k)
+                    .map_or_else(|| "direction".to_string(), |label| label.text());
+                format!("{set} {} · {kind}", k + 1)
+            })
+            .chain(learnt)
+            .collect()
     }
 
     fn learnt_for_generator(&self) -> impl Iterator<Item = &LearntSlider> {
@@ -205,6 +232,7 @@ impl Studio {
                 name: name.trim().to_string(),
                 picks: [with.len(), without.len()],
                 apart_from_computed,
+                relearn: false,
             });
         } else {
             self.report_error("The worker is busy or gone; the slider was not learnt.");
@@ -258,6 +286,7 @@ impl Studio {
                     name: slider.name.clone(),
                     picks: slider.picks,
                     apart_from_computed: slider.apart_from_computed,
+                    relearn: true,
                 });
             }
         }
@@ -286,6 +315,9 @@ impl Studio {
         };
         let sliders = &mut self.project.settings.learnt_sliders;
         let existing = sliders.iter_mut().find(|s| s.name == learning.name);
+        if learning.relearn && existing.is_none() {
+            return; // deleted while it was being re-learnt
+        }
         let accuracy = learnt
             .held_out_accuracy
             .or_else(|| existing.as_ref().map(|s| s.held_out_accuracy))
@@ -418,6 +450,8 @@ impl Studio {
                 .settings
                 .learnt_sliders
                 .retain(|s| s.name != name);
+            // An answer still on its way for this slider must not bring it back.
+            self.shot.teaching.learning.retain(|l| l.name != name);
             self.mark_settings();
             self.restart_sliders();
         }

@@ -210,6 +210,21 @@ fn closed_form_directions_come_with_every_generator() {
     );
 }
 
+/// A slider move is recorded by name, and an export's metadata says how the shot was made.
+fn assert_the_move_is_recorded(studio: &atelier::studio::Studio, shot: u64) {
+    let edits = studio.project.curation.get(shot).unwrap().edits.clone();
+    assert_eq!(
+        edits,
+        vec![atelier::latent::SliderEdit {
+            slider: "Brighter".into(),
+            amount: 2.5
+        }]
+    );
+    let exported = studio.selection_for_export();
+    assert_eq!(exported.len(), 1);
+    assert_eq!(exported[0].meta.edits, edits);
+}
+
 /// The studio's side: favourite the brightest shots and reject the darkest, teach "Brighter"
 /// in the form, move it,
 /// switch the computed directions to closed-form, and find the slider saved in the project.
@@ -301,6 +316,7 @@ fn the_studio_teaches_a_slider_from_favourites_and_offers_closed_form_directions
     });
     let after = brightness(&h.state().gallery.pictures[&shot]);
     assert!(after > before + 2.0, "{before} → {after}");
+    assert_the_move_is_recorded(h.state(), shot);
 
     // The closed-form set, from the Directions menu.
     h.get_by_label("Directions").click();

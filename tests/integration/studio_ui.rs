@@ -565,6 +565,22 @@ fn conditional_training_class_picker_filter_export_then_fine_tune() {
     h.get_by_label(&format!("Shot {id} squares")).click();
     settle(&mut h);
 
+    // Class swap: the same latent (style) drawn as the other class.
+    let count = h.state().project.curation.shots.len();
+    h.get_by_label("Every class").click();
+    settle(&mut h);
+    let swapped = h.state().project.curation.shots[count..].to_vec();
+    assert_eq!(swapped.len(), 1, "one other class");
+    assert_eq!(swapped[0].class.as_deref(), Some("rings"));
+    assert_eq!(swapped[0].latent, new[0].latent);
+    assert_eq!(swapped[0].parent, Some(id));
+    let swapped_id = swapped[0].id;
+    wait_for(&mut h, "the swapped shot's render", |s| {
+        s.gallery.pictures.contains_key(&swapped_id)
+    });
+    h.state_mut().gallery.selected = vec![id];
+    settle(&mut h);
+
     // The gallery filter shows one class at a time.
     h.get_by_label("Show class").click();
     settle(&mut h);
@@ -960,10 +976,54 @@ fn fastgan_walk_through_train_slide_morph_export_fine_tune() {
     wait_for(&mut h, "variations", |s| {
         s.project.curation.shots.len() > count
     });
-    let ids = h.state().visible_ids();
-    h.get_by_label(&format!("Shot {}", ids[0])).click();
+    // The Shot panel's distance sets how far they stray: twice the distance, about twice
+    // the latent move (a little less: variations keep the latent's length).
+    let parent = h
+        .state()
+        .project
+        .curation
+        .get(first)
+        .unwrap()
+        .latent
+        .clone();
+    let mean_move = |h: &Harness<'_, Studio>, from: usize| {
+        let shots = &h.state().project.curation.shots[from..];
+        shots
+            .iter()
+            .map(|s| {
+                s.latent
+                    .iter()
+                    .zip(&parent)
+                    .map(|(a, b)| (a - b).powi(2))
+                    .sum::<f32>()
+                    .sqrt()
+            })
+            .sum::<f32>()
+            / shots.len() as f32
+    };
+    let near = mean_move(&h, count);
+    h.get(By::new().role(egui::accesskit::Role::Slider).label("apart"))
+        .set_value_accesskit(0.7);
     settle(&mut h);
-    h.get_by_label(&format!("Shot {}", ids[1]))
+    assert_eq!(h.state().project.settings.variation_distance, 0.7);
+    let wider = h.state().project.curation.shots.len();
+    h.get_by_label("Variations").click();
+    settle(&mut h);
+    let far = mean_move(&h, wider);
+    assert!(far > 1.4 * near && far < 2.4 * near, "{near} → {far}");
+    // Let the new shots render and the gallery stop scrolling before clicking in it.
+    wait_for(&mut h, "the wider variations' renders", |s| {
+        s.project.curation.shots[wider..]
+            .iter()
+            .all(|shot| s.gallery.pictures.contains_key(&shot.id))
+    });
+    settle(&mut h);
+    // The newest two: the gallery scrolled to them.
+    let ids = h.state().visible_ids();
+    let (a, b) = (ids[ids.len() - 2], ids[ids.len() - 1]);
+    h.get_by_label(&format!("Shot {a}")).click();
+    settle(&mut h);
+    h.get_by_label(&format!("Shot {b}"))
         .click_modifiers(egui::Modifiers::COMMAND);
     settle(&mut h);
     assert_eq!(h.state().gallery.selected.len(), 2);
@@ -978,6 +1038,8 @@ fn fastgan_walk_through_train_slide_morph_export_fine_tune() {
     }
 
     // Export at 256 px with its metadata, and drop it back.
+    h.state_mut().reveal(first);
+    settle(&mut h);
     h.get_by_label(&format!("Shot {first}")).click();
     settle(&mut h);
     h.get_by_label("Favourite").click();

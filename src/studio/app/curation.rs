@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use eframe::egui;
 
 use super::{LiveRequest, MORPH_FRAMES, RenderParts, ShotEditor, Studio};
-use crate::latent::{latent_for_seed, perturb, slerp, truncate};
+use crate::latent::{combine_edits, latent_for_seed, perturb, slerp, truncate};
 use crate::project::{Shot, ShotId};
 use crate::worker::ImportSource;
 
@@ -105,8 +105,10 @@ impl Studio {
         self.request_shots(&ids);
     }
 
-    /// Adds `count` small variations of the primary selected shot.
+    /// Adds `count` variations of the primary selected shot, the project's variation
+    /// distance away.
     pub fn more_like_this(&mut self, count: usize) {
+        let distance = self.project.settings.variation_distance;
         let Some(parent) = self
             .primary()
             .and_then(|id| self.project.curation.get(id))
@@ -118,7 +120,7 @@ impl Studio {
             .map(|_| {
                 let seed = self.rng.next_u64();
                 let shot = Shot {
-                    latent: perturb(&parent.latent, seed, 0.35),
+                    latent: perturb(&parent.latent, seed, distance),
                     parent: Some(parent.id),
                     edited: true,
                     favourite: false,
@@ -132,6 +134,48 @@ impl Studio {
         self.mark_curation();
         self.gallery.scroll_to = ids.first().copied();
         self.request_shots(&ids);
+    }
+
+    /// Conditional generators: the primary shot's latent (its style) drawn as every other
+    /// class, "the same style as a sneaker, as a bag". Returns how many shots it added.
+    pub fn same_style_every_class(&mut self) -> usize {
+        let Some(info) = &self.generator else {
+            return 0;
+        };
+        let classes = info.model.classes().to_vec();
+        let Some(parent) = self
+            .primary()
+            .and_then(|id| self.project.curation.get(id))
+            .cloned()
+        else {
+            return 0;
+        };
+        let ids: Vec<ShotId> = classes
+            .into_iter()
+            .filter(|class| parent.class.as_ref() != Some(class))
+            .map(|class| {
+                let shot = Shot {
+                    class: Some(class),
+                    parent: Some(parent.id),
+                    favourite: false,
+                    rejected: false,
+                    ..parent.clone()
+                };
+                self.project.curation.add(shot)
+            })
+            .collect();
+        if ids.is_empty() {
+            return 0;
+        }
+        self.mark_curation();
+        self.gallery.scroll_to = ids.first().copied();
+        self.request_shots(&ids);
+        ids.len()
+    }
+
+    /// Scrolls the gallery to shot `id` on the next frame.
+    pub fn reveal(&mut self, id: ShotId) {
+        self.gallery.scroll_to = Some(id);
     }
 
     #[must_use]
@@ -214,6 +258,7 @@ impl Studio {
                 Some(shot) => ShotEditor {
                     shot: Some(shot.id),
                     base: shot.latent.clone(),
+                    base_edits: shot.edits.clone(),
                     amounts: vec![0.0; count],
                     truncation: shot.truncation,
                 },
@@ -260,9 +305,16 @@ impl Studio {
             self.shot.editor.base.clone()
         };
         let truncation = self.shot.editor.truncation;
+        let moves: Vec<(String, f32)> = self
+            .slider_names()
+            .into_iter()
+            .zip(self.shot.editor.amounts.iter().copied())
+            .collect();
+        let edits = combine_edits(&self.shot.editor.base_edits, &moves);
         let Some(shot) = self.project.curation.get_mut(id) else {
             return;
         };
+        shot.edits = edits;
         shot.latent.clone_from(&latent);
         shot.truncation = truncation;
         shot.edited = true;
