@@ -118,7 +118,10 @@ pub fn bench_frames(args: &FrameBenchArgs) -> Result<FrameBenchReport> {
     .context("creating a wgpu device for the offscreen window")?;
     let info = render_state.adapter.get_info();
     // Progress on stderr: a bench stopped from outside still says how far it got.
-    eprintln!("bench-ui: window device on {} ({:?})", info.name, info.backend);
+    eprintln!(
+        "bench-ui: window device on {} ({:?})",
+        info.name, info.backend
+    );
     let gpu_errors = GpuErrorLog::default();
     let choice = choose_compute(args.compute, Some(&render_state), &gpu_errors);
     if let Some(notice) = &choice.fallback_notice {
