@@ -100,10 +100,10 @@ impl Studio {
         set
     }
 
-    /// Each slider's name as exports record it, in [`Self::slider_directions`]' order: the
-    /// computed ones by set, number and what they change, the learnt ones by their own name.
-    pub fn slider_names(&self) -> Vec<String> {
-        let directions = self.slider_directions();
+    /// Each slider's name as exports record it, for `directions` as
+    /// [`Self::slider_directions`] gives them: the computed ones by set, number and what they
+    /// change, the learnt ones by their own name.
+    pub fn slider_names(&self, directions: &Directions) -> Vec<String> {
         let learnt: Vec<String> = self
             .learnt_for_generator()
             .map(|s| s.name.clone())

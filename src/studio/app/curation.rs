@@ -298,15 +298,16 @@ impl Studio {
             return;
         };
         let Some(info) = &self.generator else { return };
+        // Built once per move: a drag calls this every frame.
+        let directions = self.slider_directions();
         let latent = if self.shot.editor.base.len() == info.model.latent_dim() {
-            self.slider_directions()
-                .apply(&self.shot.editor.base, &self.shot.editor.amounts)
+            directions.apply(&self.shot.editor.base, &self.shot.editor.amounts)
         } else {
             self.shot.editor.base.clone()
         };
         let truncation = self.shot.editor.truncation;
         let moves: Vec<(String, f32)> = self
-            .slider_names()
+            .slider_names(&directions)
             .into_iter()
             .zip(self.shot.editor.amounts.iter().copied())
             .collect();
