@@ -10,6 +10,9 @@
 #   benches/gpu-check.sh --bundle gpu-bundle --out gpu-figures.json     # there
 #   benches/gpu-check.sh --quick --out /tmp/quick.json   # here, on lavapipe: end to end, small
 #
+# --only PATTERNS runs only the measurements whose name matches one of the comma-separated shell
+# patterns (e.g. 'ui-*,wgpu-*'), to spend a short GPU loan where figures are missing.
+#
 # --with-torch adds, after the 5-minute check and with one more minute of its own, the PyTorch
 # port of the fastgan presets (benches/fastgan_reference.py) on CUDA where the machine's python3
 # has it: the same networks side by side on the same GPU.
@@ -19,7 +22,7 @@
 set -u -o pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-bundle="" out="gpu-figures.json" quick=0 prepare="" with_torch=0
+bundle="" out="gpu-figures.json" quick=0 prepare="" with_torch=0 only="*"
 while [ $# -gt 0 ]; do
     case "$1" in
         --prepare) prepare="$2"; shift 2 ;;
@@ -27,7 +30,8 @@ while [ $# -gt 0 ]; do
         --out) out="$2"; shift 2 ;;
         --quick) quick=1; shift ;;
         --with-torch) with_torch=1; shift ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        --only) only="$2"; shift 2 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -54,7 +58,11 @@ started=$(date +%s)
 # A command that prints nothing before its time runs out (seen once: the offscreen studio on
 # an H200) is recorded as a timeout with the last lines of its stderr.
 # --quick runs on software Vulkan, where compiling the kernels alone takes minutes.
-budget=285
+# BUDGET=N and UI_WARM_UP=N (seconds) stretch the check where a loan allows a longer one:
+# the first generator of a 128 px run arrives after its kernels compile and tune (a minute
+# or more on an H200), and the UI figures wait for it.
+budget=${BUDGET:-285}
+ui_warm=${UI_WARM_UP:-150}
 [ "$quick" = 1 ] && budget=1500
 deadline=$((started + budget))
 work=$(mktemp -d)
@@ -113,7 +121,7 @@ else
     presets="dcgan-28 fastgan-64-rgb fastgan-128-rgb"
     gpu_args="--steps 40 --warmup 5 --sample-rounds 4"
     cpu_args="--steps 4 --warmup 2 --sample-rounds 1"
-    ui_args="--preset fastgan-128-rgb --seconds 40 --warm-up-limit 60"
+    ui_args="--preset fastgan-128-rgb --seconds 40 --warm-up-limit $ui_warm"
     ui_shots_args="--preset fastgan-64-rgb --seconds 15 --warm-up-limit 45 --shots 10000"
 fi
 
@@ -123,6 +131,14 @@ log() { echo "gpu-check [$(( $(date +%s) - started )) s] $*" >&2; }
 # Runs one command under the time left; its JSON (or an error object) goes to $work/$1.json.
 measure() {
     local name="$1"; shift
+    local pattern wanted=0
+    IFS=, read -ra patterns <<< "$only"
+    for pattern in "${patterns[@]}"; do
+        # shellcheck disable=SC2053  # a pattern on purpose
+        [[ "$name" == $pattern ]] && wanted=1
+    done
+    [ "$wanted" = 1 ] || return 0
+    names+=("$name")
     local budget; budget=$(left)
     # CAP=N: at most N seconds for this command, so one that hangs leaves time to the rest.
     [ "$quick" = 0 ] && [ -n "${CAP:-}" ] && [ "$CAP" -lt "$budget" ] && budget=$CAP
@@ -147,21 +163,24 @@ measure() {
 names=()
 for p in $presets; do
     measure "wgpu-$p" "$atelier" bench --preset "$p" --device wgpu $gpu_args --json
-    names+=("wgpu-$p")
 done
+# The same 128 px networks at batch 128: what the GPU gives when it is filled.
+[ "$quick" = 0 ] && CAP=90 measure "wgpu-fastgan-128-rgb-batch-128" "$atelier" bench \
+    --preset fastgan-128-rgb --device wgpu --batch 128 $gpu_args --json
 # The CPU on two cores: the figure a designer's laptop (and CI) gives, for the 20x target.
 cpu_pin=""
 command -v taskset >/dev/null && cpu_pin="taskset -c 0,1"
 for p in $presets; do
     measure "cpu2-$p" $cpu_pin "$atelier" bench --preset "$p" --device cpu $cpu_args --json
-    names+=("cpu2-$p")
 done
-CAP=110 measure "ui-shared" "$atelier" bench-ui --compute shared $ui_args
-names+=("ui-shared")
+CAP=$((ui_warm + 60)) measure "ui-shared" "$atelier" bench-ui --compute shared $ui_args
 if [ -n "$ui_shots_args" ]; then
     CAP=75 measure "ui-shared-10000-shots" "$atelier" bench-ui --compute shared $ui_shots_args
-    names+=("ui-shared-10000-shots")
 fi
+
+# The autoregressive family: a likelihood step, and pixel-by-pixel sampling (784 passes a shot).
+[ "$quick" = 0 ] && CAP=120 measure "wgpu-pixelcnn-28" "$atelier" bench --preset pixelcnn-28 \
+    --device wgpu --steps 20 --warmup 3 --sample-rounds 1 --json
 
 # PyTorch on CUDA, the same fastgan networks, after the check proper and on a minute of its own.
 if [ "$with_torch" = 1 ] && [ "$quick" = 0 ]; then
@@ -171,7 +190,6 @@ if [ "$with_torch" = 1 ] && [ "$quick" = 0 ]; then
         deadline=$(( $(date +%s) + 60 ))
         for p in fastgan-64-rgb fastgan-128-rgb; do
             measure "torch-cuda-$p" python3 "$reference" --preset "$preset_dir/$p.toml" --device cuda $gpu_args
-            names+=("torch-cuda-$p")
         done
     else
         log "torch: no python3 with CUDA here, skipped"

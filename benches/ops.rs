@@ -11,6 +11,7 @@ use std::time::Instant;
 use atelier::model::layers::{glu, pool2x, upsample2x};
 use atelier::model::{
     CriticPass, FamilyConfig, FamilyVisitor, GanDiscriminator, GanFamily, GanGenerator,
+    LikelihoodFamily, LikelihoodNet,
 };
 use burn::module::Module;
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
@@ -144,8 +145,25 @@ fn networks(device: &Device, batch: usize) {
                 },
             );
         }
+        fn likelihood<F: LikelihoodFamily>(self, config: &F::Config) {
+            let Time(device, batch, name) = self;
+            let net = F::network(config, device);
+            let x = input(
+                device,
+                [
+                    batch,
+                    config.channels(),
+                    config.resolution(),
+                    config.resolution(),
+                ],
+            );
+            let x = x.clamp(-1.0, 1.0);
+            time(&format!("{name}: NLL forward + backward"), || {
+                let _ = net.nll_bits(x.clone(), None).backward();
+            });
+        }
     }
-    for name in ["dcgan-64-rgb-sn", "fastgan-64-rgb"] {
+    for name in ["dcgan-64-rgb-sn", "fastgan-64-rgb", "pixelcnn-28"] {
         let preset = atelier::preset::Preset::load(name).unwrap_or_default();
         preset.model.visit(Time(device, batch, name));
     }

@@ -65,6 +65,8 @@ pub enum InvertError {
     PhotoSize { found: usize, expected: usize },
     #[error("cancelled")]
     Cancelled,
+    #[error("this model cannot take a photo in: {0}")]
+    NoLatentSpace(&'static str),
     #[error("the device failed: {0}")]
     Device(String),
 }
@@ -141,6 +143,11 @@ impl Inverter {
         let sampler = Sampler::from_checkpoint(generator, device)?;
         let preset =
             Preset::from_toml("checkpoint", &generator.preset_toml).map_err(SampleError::from)?;
+        preset
+            .model
+            .family()
+            .latent_tools()
+            .map_err(InvertError::NoLatentSpace)?;
         let training_device = device.clone().autodiff();
         let record = preset
             .model

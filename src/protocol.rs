@@ -30,13 +30,16 @@ pub enum RenderKind {
     Live,
     /// An interpolation strip between two shots: only the newest pending request is served.
     Morph,
+    /// An autoregressive model's completions of one picture (the request's `completion`):
+    /// only the newest pending request is served.
+    Completion,
 }
 
 impl RenderKind {
     /// Whether a newer request of this kind makes older pending ones worthless.
     #[must_use]
     pub fn coalesces(self) -> bool {
-        matches!(self, Self::Live | Self::Morph)
+        matches!(self, Self::Live | Self::Morph | Self::Completion)
     }
 }
 
@@ -51,6 +54,17 @@ pub struct RenderRequest {
     /// Conditional generators: the class of each latent by name (empty, or one per latent;
     /// `None` draws the mix of every class).
     pub classes: Vec<Option<String>>,
+    /// [`RenderKind::Completion`]: the picture to complete, one completion per latent.
+    pub completion: Option<Completion>,
+}
+
+/// A picture to complete: what an autoregressive model keeps, and draws the rest around.
+#[derive(Clone, Debug)]
+pub struct Completion {
+    /// Channel-major `u8` at the model's size.
+    pub image: Vec<u8>,
+    /// Row-major pixels kept as they are.
+    pub keep: Vec<bool>,
 }
 
 /// Training as the studio asks for it.

@@ -38,6 +38,10 @@ pub enum SampleError {
     NoSuchClass { index: u32, count: usize },
     #[error("no class named '{name}': this model knows {known}")]
     UnknownClass { name: String, known: String },
+    #[error("the {0} family cannot complete images (only autoregressive models can)")]
+    CannotComplete(&'static str),
+    #[error("the image is {found} values, the model makes {expected}")]
+    ImageSize { expected: usize, found: usize },
 }
 
 /// A generator ready to render, on a plain (non-autodiff) device: any family's, through the
@@ -192,6 +196,58 @@ impl Sampler {
             );
         }
         Ok(out)
+    }
+}
+
+impl Sampler {
+    /// Completions of one image (`chw`, the dataset's `u8` layout at the model's size): the
+    /// sub-pixels of the pixels `keep` marks (row-major) stay, the rest is drawn, one
+    /// completion per latent. Only autoregressive models can.
+    pub fn complete(
+        &self,
+        chw: &[u8],
+        keep: &[bool],
+        latents: &[Vec<f32>],
+        class: Option<u32>,
+    ) -> Result<Vec<Picture>, SampleError> {
+        let (c, r, dim) = (
+            self.model.channels(),
+            self.model.resolution(),
+            self.model.latent_dim(),
+        );
+        if chw.len() != c * r * r || keep.len() != r * r {
+            return Err(SampleError::ImageSize {
+                expected: c * r * r,
+                found: chw.len(),
+            });
+        }
+        if let Some(bad) = latents.iter().find(|z| z.len() != dim) {
+            return Err(SampleError::LatentSize {
+                expected: dim,
+                found: bad.len(),
+            });
+        }
+        let count = self.model.class_count();
+        let n = latents.len();
+        let known: Vec<f32> = (0..n)
+            .flat_map(|_| chw.iter().map(|&v| f32::from(v) / 127.5 - 1.0))
+            .collect();
+        let known = Tensor::<4>::from_data(TensorData::new(known, [n, c, r, r]), &self.device);
+        let flat: Vec<f32> = latents.iter().flatten().copied().collect();
+        let z = Tensor::<2>::from_data(TensorData::new(flat, [n, dim]), &self.device);
+        let classes = (count > 0).then(|| one_hot(&vec![class; n], count, &self.device));
+        let images = self
+            .generator
+            .complete(z, classes, known, keep.to_vec())
+            .ok_or(SampleError::CannotComplete(self.model.kind()))?;
+        let values = images
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| SampleError::Readback(format!("{e:?}")))?;
+        Ok(values
+            .chunks(c * r * r)
+            .map(|chw| Picture::from_chw_f32(chw, c, r))
+            .collect())
     }
 }
 

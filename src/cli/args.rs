@@ -40,6 +40,9 @@ pub enum Command {
     Invert(InvertArgs),
     /// Print held-out quality figures (SWD, memorisation) for a run's checkpoints.
     Eval(EvalArgs),
+    /// Let an autoregressive run (pixelcnn) complete a photo: keep part of it, draw the rest,
+    /// several variations, written as one grid (photo, what was kept, completions).
+    Complete(CompleteArgs),
     /// Open the studio (the default when no command is given).
     Studio(crate::studio::StudioArgs),
     /// Write the generator-only part of a checkpoint: a small file that samples and shares
@@ -309,6 +312,9 @@ pub struct BenchArgs {
     /// Timed sampling batches of 256 shots.
     #[arg(long, default_value_t = 4)]
     pub sample_rounds: usize,
+    /// Training batch instead of the preset's (a GPU fills with larger batches than a CPU).
+    #[arg(long)]
+    pub batch: Option<usize>,
     /// Print the figures as one JSON line.
     #[arg(long)]
     pub json: bool,
@@ -346,6 +352,43 @@ fn parse_minutes(text: &str) -> Result<f64, String> {
         Ok(m) => Err(format!("{m} (a number of minutes above 0, at most a year)")),
         Err(_) => Err(format!("'{text}' is not a number of minutes")),
     }
+}
+
+/// The part of a photo that `complete` keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeepRegion {
+    /// The upper half of the rows.
+    TopHalf,
+    /// The upper quarter of the rows.
+    TopQuarter,
+    /// The upper half of the rows and the left half of the rest (an L shape).
+    LShape,
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// The run (a pixelcnn run) whose latest checkpoint completes the photo.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// The photo (any format the importer reads), brought to the model's size as imports are.
+    #[arg(long)]
+    pub image: PathBuf,
+    #[arg(long, value_enum, default_value = "top-half")]
+    pub keep: KeepRegion,
+    /// Completions to draw.
+    #[arg(long, default_value_t = 8)]
+    pub count: usize,
+    /// First seed of the completions' draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Conditional models: the class to complete as (default: the first).
+    #[arg(long)]
+    pub class: Option<String>,
+    /// The grid PNG to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
 }
 
 #[derive(Debug, Args)]

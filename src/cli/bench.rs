@@ -69,6 +69,10 @@ pub(super) fn bench_quality(args: &BenchArgs, quiet: bool) -> Result<()> {
 /// Training and sampling throughput on a synthetic set of the preset's size (no disk I/O).
 pub(super) fn bench(args: &BenchArgs) -> Result<()> {
     let mut preset = Preset::load(&args.preset).context("loading the preset")?;
+    if let Some(batch) = args.batch {
+        anyhow::ensure!(batch >= 2, "--batch must be at least 2, not {batch}");
+        preset.train.batch = batch;
+    }
     // Conditional presets: two synthetic classes, so the class layers are timed too.
     let class_names: Vec<String> = if preset.model.conditional() {
         vec!["bench-a".into(), "bench-b".into()]

@@ -17,16 +17,7 @@ use crate::train::{BEST, Checkpoint, LATEST, RUN_INFO, RunInfo};
 /// reference (training images against the same held-out images) to read them against.
 pub(super) fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
     check_truncation(args.truncation)?;
-    let data_dir = if let Some(d) = &args.data {
-        d.clone()
-    } else {
-        let path = args.run.join(RUN_INFO);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {} (or pass --data)", path.display()))?;
-        let info: RunInfo =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        info.data_dir
-    };
+    let data_dir = run_data_dir(args)?;
     let latest =
         Checkpoint::load(&args.run.join(LATEST)).context("loading the run's checkpoint")?;
     let preset = Preset::from_toml("checkpoint", &latest.preset_toml)?;
@@ -73,6 +64,11 @@ pub(super) fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
         dataset.class_names.len(),
         reference.mean
     );
+    let independent = preset
+        .model
+        .family()
+        .has_likelihood()
+        .then(|| independent_baseline(&dataset, &split.train, &held_refs));
     let mut checkpoints = vec![("latest", latest)];
     // The best checkpoint of the latest step holds the same weights: scored once.
     match Checkpoint::load(&args.run.join(BEST)) {
@@ -97,6 +93,16 @@ pub(super) fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
         print_quality(name, &q, || {
             *feature_reference.get_or_init(|| cache.feature_reference(&train_refs))
         });
+        if let Some(baseline) = independent {
+            print_held_out_bits(
+                &checkpoint,
+                &preset,
+                &dataset,
+                held,
+                baseline,
+                &chosen.device,
+            )?;
+        }
         if let Some(judge) = judge
             .as_ref()
             .filter(|_| conditional && args.class_shots > 0)
@@ -111,6 +117,62 @@ pub(super) fn eval(args: &EvalArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
+/// The run's image folder: `--data`, else the one its run.json records.
+fn run_data_dir(args: &EvalArgs) -> Result<std::path::PathBuf> {
+    if let Some(d) = &args.data {
+        return Ok(d.clone());
+    }
+    let path = args.run.join(RUN_INFO);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (or pass --data)", path.display()))?;
+    let info: RunInfo =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    Ok(info.data_dir)
+}
+
+/// The held-out NLL of independent per-pixel histograms of the training images: what a
+/// likelihood model must beat.
+fn independent_baseline(dataset: &crate::data::Dataset, train: &[usize], held: &[&[u8]]) -> f64 {
+    let train_images: Vec<&[u8]> = train.iter().map(|&i| dataset.image(i)).collect();
+    let bits = crate::quality::independent_pixel_bits(&train_images, held);
+    println!("held-out NLL of independent per-pixel histograms (the baseline): {bits:.3} bits/dim");
+    bits
+}
+
+/// A likelihood model's held-out NLL against the independent-pixel baseline.
+fn print_held_out_bits(
+    checkpoint: &Checkpoint,
+    preset: &Preset,
+    dataset: &crate::data::Dataset,
+    held: &[usize],
+    baseline: f64,
+    device: &burn::tensor::Device,
+) -> Result<()> {
+    let record = preset
+        .model
+        .render_records()
+        .iter()
+        .find_map(|n| checkpoint.blob(n))
+        .context("the checkpoint holds no network")?;
+    let model = preset
+        .model
+        .likelihood(record, device)
+        .map_err(|e| anyhow::anyhow!("loading the network: {}", e.0))?;
+    let bits = crate::quality::model_bits(
+        model.as_ref(),
+        dataset,
+        held,
+        preset.model.class_count(),
+        device,
+    );
+    println!(
+        "{:<6} held-out NLL {bits:.3} bits/dim: {:.3} below the independent-pixel baseline",
+        "",
+        baseline - bits
+    );
+    Ok(())
+}
+
 /// A truncation ψ that draws shots at all: above 0, at most 2 (the studio's sliders go to 1.5).
 fn check_truncation(psi: f32) -> Result<()> {
     if !(psi.is_finite() && psi > 0.0 && psi <= 2.0) {
@@ -122,9 +184,11 @@ fn check_truncation(psi: f32) -> Result<()> {
 /// The evaluation's shared state: measuring in `judge`'s features where given, shots drawn
 /// at truncation `psi`.
 fn eval_cache(judge: Option<&crate::quality::ClassJudge>, psi: f32) -> crate::quality::EvalCache {
-    let cache = judge.map_or_else(crate::quality::EvalCache::new, |judge| {
-        crate::quality::EvalCache::with_feature_judge(judge.feature_judge())
-    });
+    let cache = judge
+        .map_or_else(crate::quality::EvalCache::new, |judge| {
+            crate::quality::EvalCache::with_feature_judge(judge.feature_judge())
+        })
+        .with_full_shots();
     if (psi - 1.0).abs() > f32::EPSILON {
         println!("shots at truncation ψ {psi}");
         return cache.with_truncation(psi);

@@ -23,6 +23,7 @@ use crate::train::{Checkpoint, LATEST};
 
 mod args;
 mod bench;
+mod complete;
 mod eval;
 mod invert;
 mod train;
@@ -56,6 +57,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Demo(args)) => demo(&args, cli.quiet),
         Some(Command::Eval(args)) => eval(&args, cli.quiet),
         Some(Command::Invert(args)) => invert::invert(&args),
+        Some(Command::Complete(args)) => complete::complete(&args),
         Some(Command::Studio(args)) => crate::studio::run(args),
         Some(Command::Generator(args)) => generator(&args),
         Some(Command::FeatureNet(args)) => feature_net(&args, cli.quiet),

@@ -243,15 +243,22 @@ pub(super) fn train(args: TrainArgs, quiet: bool) -> Result<()> {
         } else {
             format!("/{}", summary.total_steps)
         };
-        println!(
-            "step {}{of}: D loss {:.4}, G loss {:.4}, D(x) {:.3}, D(G(z)) {:.3}, {:.0} images/s",
-            summary.step,
-            m.value("d_loss"),
-            m.value("g_loss"),
-            m.value("d_real"),
-            m.value("d_fake"),
-            m.images_per_sec
-        );
+        if let Some(bits) = m.get("nll_bits") {
+            println!(
+                "step {}{of}: NLL {bits:.4} bits/dim, {:.0} images/s",
+                summary.step, m.images_per_sec
+            );
+        } else {
+            println!(
+                "step {}{of}: D loss {:.4}, G loss {:.4}, D(x) {:.3}, D(G(z)) {:.3}, {:.0} images/s",
+                summary.step,
+                m.value("d_loss"),
+                m.value("g_loss"),
+                m.value("d_real"),
+                m.value("d_fake"),
+                m.images_per_sec
+            );
+        }
     }
     if let Some(best) = summary.best_swd {
         println!(

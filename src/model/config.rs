@@ -12,8 +12,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
 
 use super::gan::{Critic, GanCritic, GanFamily, GanRenderer, RENDER_RECORDS, Render};
+use super::likelihood::{Likelihood, LikelihoodFamily, LikelihoodRenderer};
 use super::records::{RecordError, module_from_bytes};
-use super::{dcgan, fastgan, mlp};
+use super::{dcgan, fastgan, mlp, pixelcnn};
 
 /// A `[model]` field out of range, named as in the recipe file (`model.resolution`).
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -96,6 +97,28 @@ pub trait FamilyConfig: std::fmt::Debug + Send + Sync {
     }
     /// One line for designers: what the networks are.
     fn architecture(&self) -> &'static str;
+    /// Whether latent sliders, morphs and projection apply; `Err` says why not, in one line
+    /// the studio shows where they would be.
+    fn latent_tools(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
+    /// Whether the model gives each image an exact likelihood (autoregressive families).
+    fn has_likelihood(&self) -> bool {
+        false
+    }
+    /// Network passes to draw one shot: 1 for a GAN, one per pixel for an autoregressive
+    /// model (evaluations then sample fewer shots).
+    fn sampling_passes(&self) -> usize {
+        1
+    }
+    /// The records that render shots, in order of preference.
+    fn render_records(&self) -> &'static [&'static str] {
+        RENDER_RECORDS
+    }
+    /// The records a base model keeps to be fine-tuned from.
+    fn base_records(&self) -> &'static [&'static str] {
+        &["ema", "g", "d"]
+    }
 }
 
 /// Generic behaviour over the families (building trainers, renderers…): [`ModelConfig::visit`]
@@ -103,19 +126,20 @@ pub trait FamilyConfig: std::fmt::Debug + Send + Sync {
 pub trait FamilyVisitor {
     type Output;
     fn gan<F: GanFamily>(self, config: &F::Config) -> Self::Output;
+    fn likelihood<F: LikelihoodFamily>(self, config: &F::Config) -> Self::Output;
 }
 
 /// Declares the families: the enum of their configs, its dispatch and its reader. Adding a
 /// family is one line in the invocation below.
 macro_rules! families {
-    ($( $variant:ident => $family:ty, $kind:literal; )*) => {
+    ($( $variant:ident => $family:ty : $seam:ident / $method:ident, $kind:literal; )*) => {
         /// The `[model]` table: one family's config, tagged by `kind`.
         #[derive(Clone, Debug, PartialEq, Serialize)]
         #[serde(tag = "kind")]
         pub enum ModelConfig {
             $(
                 #[serde(rename = $kind)]
-                $variant(<$family as GanFamily>::Config),
+                $variant(<$family as $seam>::Config),
             )*
         }
 
@@ -141,13 +165,13 @@ macro_rules! families {
             /// Runs `visitor` with this config's family types.
             pub fn visit<V: FamilyVisitor>(&self, visitor: V) -> V::Output {
                 match self {
-                    $(Self::$variant(c) => visitor.gan::<$family>(c),)*
+                    $(Self::$variant(c) => visitor.$method::<$family>(c),)*
                 }
             }
 
             fn from_kind(kind: &str, table: toml::Table) -> Result<Self, String> {
                 match kind {
-                    $($kind => parse::<<$family as GanFamily>::Config>(table).map(Self::$variant),)*
+                    $($kind => parse::<<$family as $seam>::Config>(table).map(Self::$variant),)*
                     other => Err(format!(
                         "unknown model kind '{other}' (use one of: {})",
                         Self::KINDS.join(", ")
@@ -159,9 +183,10 @@ macro_rules! families {
 }
 
 families! {
-    SeedMlp => mlp::SeedMlp, "seed-mlp";
-    Dcgan => dcgan::Dcgan, "dcgan";
-    Fastgan => fastgan::Fastgan, "fastgan";
+    SeedMlp => mlp::SeedMlp: GanFamily / gan, "seed-mlp";
+    Dcgan => dcgan::Dcgan: GanFamily / gan, "dcgan";
+    Fastgan => fastgan::Fastgan: GanFamily / gan, "fastgan";
+    Pixelcnn => pixelcnn::PixelCnn: LikelihoodFamily / likelihood, "pixelcnn";
 }
 
 fn parse<C: DeserializeOwned>(table: toml::Table) -> Result<C, String> {
@@ -332,13 +357,13 @@ impl ModelConfig {
     /// trained one).
     #[must_use]
     pub fn render_records(&self) -> &'static [&'static str] {
-        RENDER_RECORDS
+        self.family().render_records()
     }
 
     /// The records a base model keeps to be fine-tuned from: the rendering generator and D.
     #[must_use]
     pub fn base_records(&self) -> &'static [&'static str] {
-        &["ema", "g", "d"]
+        self.family().base_records()
     }
 
     /// A renderer for a generator record (burnpack bytes) of this architecture on `device`.
@@ -382,12 +407,44 @@ impl ModelConfig {
                     Box::new(GanRenderer::new(g))
                 })
             }
+            fn likelihood<F: LikelihoodFamily>(self, config: &F::Config) -> Self::Output {
+                let net = module_from_bytes(F::network(config, self.device), self.record, None)?;
+                // Sampling takes no gradient: frozen or not, it renders the same.
+                Ok(Box::new(LikelihoodRenderer::new(net)))
+            }
         }
         self.visit(Build {
             record,
             device,
             frozen,
         })
+    }
+
+    /// A likelihood family's network from its record, on `device`, to score images; an
+    /// error names the family where it has no likelihood (GANs).
+    pub fn likelihood(
+        &self,
+        record: &[u8],
+        device: &Device,
+    ) -> Result<Box<dyn Likelihood>, RecordError> {
+        struct Build<'a> {
+            record: &'a [u8],
+            device: &'a Device,
+        }
+        impl FamilyVisitor for Build<'_> {
+            type Output = Result<Box<dyn Likelihood>, RecordError>;
+            fn gan<F: GanFamily>(self, config: &F::Config) -> Self::Output {
+                Err(RecordError(format!(
+                    "the {} family is a GAN: it has no likelihood to score images with",
+                    config.kind()
+                )))
+            }
+            fn likelihood<F: LikelihoodFamily>(self, config: &F::Config) -> Self::Output {
+                let net = module_from_bytes(F::network(config, self.device), self.record, None)?;
+                Ok(Box::new(LikelihoodRenderer::new(net)))
+            }
+        }
+        self.visit(Build { record, device })
     }
 
     /// A critic (a GAN's discriminator) from its record, on `device`. `frozen`: weights that
@@ -413,6 +470,12 @@ impl ModelConfig {
                 )?;
                 let d = if self.frozen { d.freeze() } else { d };
                 Ok(Box::new(GanCritic(d)))
+            }
+            fn likelihood<F: LikelihoodFamily>(self, config: &F::Config) -> Self::Output {
+                Err(RecordError(format!(
+                    "the {} family has no discriminator",
+                    config.kind()
+                )))
             }
         }
         self.visit(Build {

@@ -111,6 +111,19 @@ pub trait Render: Send + Sync {
     /// Every weight and statistic in visiting order (see `flat_values`): to compare two
     /// generators value for value.
     fn values(&self) -> Vec<f32>;
+    /// Completes `known` images (`[B, C, H, W]`) around the pixels `keep` marks (`[H·W]`,
+    /// row-major), drawing the rest from latents `z`. Only autoregressive models can: `None`
+    /// elsewhere.
+    fn complete(
+        &self,
+        z: Tensor<2>,
+        classes: Option<Tensor<2>>,
+        known: Tensor<4>,
+        keep: Vec<bool>,
+    ) -> Option<Tensor<4>> {
+        let _ = (z, classes, known, keep);
+        None
+    }
 }
 
 /// A discriminator for tools that compare images in its features (projection's feature loss)

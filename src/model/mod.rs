@@ -15,7 +15,9 @@ pub mod dcgan;
 pub mod fastgan;
 mod gan;
 pub mod layers;
+mod likelihood;
 pub mod mlp;
+pub mod pixelcnn;
 pub mod records;
 pub mod upscaler;
 
@@ -26,6 +28,10 @@ pub use gan::{
     GanGenerator, RENDER_RECORDS, Render, renderer_of,
 };
 pub use layers::SpectralConv2d;
+pub use likelihood::{
+    LN_2, Likelihood, LikelihoodFamily, LikelihoodNet, NET_RECORD, NET_RECORDS,
+    likelihood_renderer_of, uniform_from_latent,
+};
 pub use records::{
     INIT_LOCK, Materialise, RecordError, flat_values, module_bytes, module_from_bytes,
 };
@@ -51,6 +57,19 @@ mod tests {
             let dims = x.dims().to_vec();
             let v = x.clone().abs().max().into_scalar::<f32>();
             (dims, d.forward(x, None).dims()[0], v)
+        }
+        fn likelihood<F: LikelihoodFamily>(self, config: &F::Config) -> Self::Output {
+            let net = F::network(config, self.0);
+            let n = config.latent_dim();
+            let z = Tensor::<2>::random([3, n], Distribution::Normal(0.0, 1.0), self.0);
+            let [c, h, w] = net.image_shape();
+            let u = uniform_from_latent(z).reshape([3, c, h, w]);
+            let x = net.sample(u, None, None);
+            let dims = x.dims().to_vec();
+            let v = x.clone().abs().max().into_scalar::<f32>();
+            let bits = net.nll_bits(x, None).into_scalar::<f32>();
+            assert!(bits.is_finite() && bits > 0.0, "{bits}");
+            (dims, 3, v)
         }
     }
 

@@ -62,6 +62,18 @@ pub const BUILTIN_PRESETS: &[(&str, &str)] = &[
         include_str!("../../presets/tiny-fastgan.toml"),
     ),
     ("demo-28", include_str!("../../presets/demo-28.toml")),
+    (
+        "pixelcnn-28",
+        include_str!("../../presets/pixelcnn-28.toml"),
+    ),
+    (
+        "pixelcnn-32-rgb",
+        include_str!("../../presets/pixelcnn-32-rgb.toml"),
+    ),
+    (
+        "tiny-pixelcnn",
+        include_str!("../../presets/tiny-pixelcnn.toml"),
+    ),
 ];
 
 /// The shipped presets' names, for messages.

@@ -433,6 +433,7 @@ mod tests {
             copying_space: None,
             variety: Some(0.93),
             judge_pending: false,
+            nll_bits: None,
         };
         let log: String = [q(500, 20.5), q(1000, 30.0)]
             .iter()

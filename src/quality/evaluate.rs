@@ -63,6 +63,9 @@ pub struct EvalCache {
     background_judge: RefCell<Option<BackgroundJudge>>,
     /// Truncation ψ of the shots' latents; `None`: untruncated (training logs).
     truncation: Option<f32>,
+    /// Score a pixel-by-pixel model on as many shots as a GAN (`atelier eval`), not on the
+    /// fewest (training's periodic evaluations, where its held-out NLL leads).
+    full_shots: bool,
     /// Figures left out and why, for the caller to tell the designer (see
     /// [`EvalCache::take_warnings`]); a library never prints.
     warnings: RefCell<Vec<String>>,
@@ -123,6 +126,14 @@ impl EvalCache {
     #[must_use]
     pub fn with_truncation(mut self, psi: f32) -> Self {
         self.truncation = Some(psi);
+        self
+    }
+
+    /// Every model is scored on as many shots as held-out images (up to the cap), a
+    /// pixel-by-pixel one too: figures comparable across families, at its sampling cost.
+    #[must_use]
+    pub fn with_full_shots(mut self) -> Self {
+        self.full_shots = true;
         self
     }
 
@@ -417,7 +428,13 @@ pub fn evaluate(
             .map(|i| real_idx[i * real_idx.len() / MAX_SHOTS])
             .collect()
     };
-    let count = real_idx.len().clamp(MIN_SHOTS, MAX_SHOTS);
+    // A model that draws pixel by pixel (one network pass each) is judged on the fewest
+    // shots: its held-out likelihood is its main figure.
+    let count = if sampler.model.family().sampling_passes() > 1 && !cache.full_shots {
+        MIN_SHOTS
+    } else {
+        real_idx.len().clamp(MIN_SHOTS, MAX_SHOTS)
+    };
     let latents = cache.latents(count, sampler.model.latent_dim());
     // A conditional model is asked for the held-out images' own class mix.
     let classes: Vec<Option<u32>> = if sampler.model.class_count() > 0 {
@@ -504,6 +521,7 @@ pub fn evaluate(
         copying_space,
         variety,
         judge_pending: cache.judge_pending(),
+        nll_bits: None,
     }))
 }
 

@@ -15,6 +15,7 @@ mod evaluate;
 mod feature_distance;
 mod fidelity;
 mod frechet;
+mod likelihood;
 mod nearest;
 mod swd;
 
@@ -26,6 +27,7 @@ pub use feature_distance::{
 
 pub use fidelity::{DENSITY_K, DensityCoverage, NEIGHBOURHOOD_K, PrecisionRecall};
 pub use frechet::{FeatureStats, frechet_distance};
+pub use likelihood::{independent_pixel_bits, model_bits};
 pub use nearest::{
     DataCopying, Memorisation, PixelIndex, SPREAD_ITEMS, feature_spread, held_out_distances,
     near_copy_threshold, nearest_feature_distances, nearest_neighbours, pixel_spread,
@@ -100,6 +102,20 @@ pub struct QualityRecord {
     /// its own thread (studio runs); later evaluations have them.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub judge_pending: bool,
+    /// A likelihood family's mean negative log-likelihood of the held-out images, in bits per
+    /// sub-pixel (lower is better): the exact figure such a model is trained on, and what
+    /// picks its best checkpoint and stops it early.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nll_bits: Option<f64>,
+}
+
+impl QualityRecord {
+    /// What ranks evaluations of one run (lower is better): held-out NLL where the model has
+    /// a likelihood, else held-out SWD.
+    #[must_use]
+    pub fn selection_score(&self) -> f64 {
+        self.nll_bits.unwrap_or(self.swd)
+    }
 }
 
 /// Variety under which shots count as too alike to judge data copying (see `variety`).

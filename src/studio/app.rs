@@ -216,7 +216,7 @@ pub struct Studio {
     pub notices: Notices,
     pub stats: Stats,
     saves: SaveSchedule,
-    rng: Rng,
+    pub(super) rng: Rng,
     pub(super) last_frame_start: Option<Instant>,
     pub(super) ctx: Option<egui::Context>,
 }

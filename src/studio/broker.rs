@@ -12,7 +12,7 @@ use crossbeam_channel::Receiver;
 
 use crate::export::Picture;
 use crate::project::ShotId;
-use crate::protocol::{Command, Control, Event, RenderKind, RenderRequest, Ticket};
+use crate::protocol::{Command, Completion, Control, Event, RenderKind, RenderRequest, Ticket};
 use crate::worker::WorkerHandle;
 
 /// A request the worker has not answered yet.
@@ -21,6 +21,7 @@ enum Pending {
     Nearest(ShotId),
     Live { shot: ShotId, sent: Instant },
     Morph,
+    Completion(ShotId),
 }
 
 /// What to render: a generator and its latents (with their classes, for conditional ones).
@@ -44,6 +45,8 @@ pub enum Answer {
         resend: bool,
     },
     Morph,
+    /// Completions of this shot's picture.
+    Completion(ShotId),
 }
 
 /// What a failed render was for.
@@ -57,6 +60,7 @@ pub enum Failure {
         resend: bool,
     },
     Morph,
+    Completion,
 }
 
 /// Whether a live render went out.
@@ -143,7 +147,34 @@ impl RenderBroker {
             generator: parts.generator,
             latents: parts.latents,
             classes: parts.classes,
+            completion: None,
         }))
+    }
+
+    /// Asks an autoregressive generator for completions of `shot`'s picture (one per latent
+    /// of `parts`); the worker serves only the newest, so older ones are dropped.
+    pub fn render_completion(
+        &mut self,
+        shot: ShotId,
+        parts: RenderParts,
+        completion: Completion,
+    ) -> bool {
+        let ticket = self.ticket();
+        self.pending
+            .retain(|_, p| !matches!(p, Pending::Completion(_)));
+        self.pending.insert(ticket, Pending::Completion(shot));
+        let sent = self.send(Command::Render(RenderRequest {
+            ticket,
+            kind: RenderKind::Completion,
+            generator: parts.generator,
+            latents: parts.latents,
+            classes: parts.classes,
+            completion: Some(completion),
+        }));
+        if !sent {
+            self.pending.remove(&ticket);
+        }
+        sent
     }
 
     /// Asks for gallery shots `ids` (one latent each). `false`: refused, and their tiles
@@ -254,6 +285,7 @@ impl RenderBroker {
                 })
             }
             Pending::Morph => Some(Answer::Morph),
+            Pending::Completion(shot) => Some(Answer::Completion(shot)),
             Pending::Nearest(shot) => {
                 self.pending.insert(ticket, Pending::Nearest(shot));
                 None
@@ -279,6 +311,7 @@ impl RenderBroker {
                 resend: self.take_waiting(shot),
             }),
             Pending::Morph => Some(Failure::Morph),
+            Pending::Completion(_) => Some(Failure::Completion),
             Pending::Nearest(_) => None,
         }
     }

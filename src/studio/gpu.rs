@@ -182,6 +182,68 @@ fn share(rs: &eframe::egui_wgpu::RenderState, gpu_errors: &GpuErrorLog) -> Resul
     Ok(device)
 }
 
+/// For a frame loop with no window (`bench-ui`): burn creates the wgpu device (Vulkan only,
+/// no GL probing, which is what `try_init_setup` does), and the renderer is then built on
+/// those exact handles, as burn asks ("share these handles; do not register them again").
+/// eframe's own instance also probes GL/EGL, which on a headless NVIDIA server was seen to
+/// hang before any frame. The worker gets the same device (shared), or the CPU/second device
+/// the setting asks for, as `choose_compute` would decide for a window on this adapter.
+///
+/// # Errors
+/// When no wgpu adapter is found.
+pub fn burn_created_render_device(
+    setting: ComputeSetting,
+    gpu_errors: &GpuErrorLog,
+) -> Result<(ComputeChoice, eframe::egui_wgpu::WgpuSetupExisting), String> {
+    let (device, setup) = Device::wgpu_options()
+        .init_with_setup()
+        .map_err(|e| format!("{e:?}"))?;
+    let info = setup.adapter.get_info();
+    let software = info.device_type == wgpu::DeviceType::Cpu;
+    let hardware = if software {
+        Hardware::Cpu
+    } else {
+        Hardware::Gpu
+    };
+    gpu_errors.install(&setup.device);
+    let choice = match setting {
+        ComputeSetting::Cpu => ComputeChoice {
+            worker: cpu(),
+            description: "CPU (burn flex)".into(),
+            hardware: Hardware::Cpu,
+            fallback_notice: None,
+        },
+        ComputeSetting::Auto if software => ComputeChoice {
+            worker: cpu(),
+            description: "CPU (burn flex)".into(),
+            hardware: Hardware::Cpu,
+            fallback_notice: Some(format!(
+                "Training on the CPU: {} is a software adapter.",
+                info.name
+            )),
+        },
+        ComputeSetting::Separate => separate(gpu_errors, &info.name, hardware, None),
+        ComputeSetting::Auto | ComputeSetting::Shared => ComputeChoice {
+            worker: WorkerDevice {
+                device,
+                shared_with_renderer: true,
+                gpu_errors: Some(gpu_errors.clone()),
+                cpu_threads: None,
+            },
+            description: format!("GPU shared with the renderer ({})", info.name),
+            hardware,
+            fallback_notice: None,
+        },
+    };
+    let existing = eframe::egui_wgpu::WgpuSetupExisting {
+        instance: setup.instance,
+        adapter: setup.adapter,
+        device: setup.device,
+        queue: setup.queue,
+    };
+    Ok((choice, existing))
+}
+
 fn separate(
     gpu_errors: &GpuErrorLog,
     adapter_name: &str,

@@ -15,10 +15,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use eframe::egui;
-use eframe::egui_wgpu::{RenderState, RendererOptions, ScreenDescriptor, wgpu};
+use eframe::egui_wgpu::{
+    RenderState, RendererOptions, ScreenDescriptor, WgpuConfiguration, WgpuSetup, wgpu,
+};
 use serde::Serialize;
 
-use super::{AppSettings, ComputeSetting, StatsReport, StudioApp, choose_compute, percentile};
+use super::{AppSettings, ComputeSetting, StatsReport, StudioApp, percentile};
 use crate::device::GpuErrorLog;
 use crate::export::{Picture, save_png_atomic};
 use crate::latent::latent_for_seed;
@@ -107,23 +109,30 @@ pub fn bench_frames(args: &FrameBenchArgs) -> Result<FrameBenchReport> {
     let root = scratch.path.join("project");
     seed_project(&root, preset.clone(), &data, args.shots)?;
 
-    let config = super::gpu::wgpu_configuration();
-    let instance = pollster::block_on(config.wgpu_setup.new_instance());
+    let gpu_errors = GpuErrorLog::default();
+    let started = Instant::now();
+    let (choice, existing) = super::gpu::burn_created_render_device(args.compute, &gpu_errors)
+        .map_err(|e| anyhow::anyhow!("creating a wgpu device through burn: {e}"))?;
+    let instance = existing.instance.clone();
+    let config = WgpuConfiguration {
+        wgpu_setup: WgpuSetup::Existing(existing),
+        ..Default::default()
+    };
     let render_state = pollster::block_on(RenderState::create(
         &config,
         &instance,
         None,
         RendererOptions::default(),
     ))
-    .context("creating a wgpu device for the offscreen window")?;
+    .context("building egui's renderer on burn's wgpu device")?;
     let info = render_state.adapter.get_info();
     // Progress on stderr: a bench stopped from outside still says how far it got.
     eprintln!(
-        "bench-ui: window device on {} ({:?})",
-        info.name, info.backend
+        "bench-ui: device on {} ({:?}) after {:.1} s",
+        info.name,
+        info.backend,
+        started.elapsed().as_secs_f64()
     );
-    let gpu_errors = GpuErrorLog::default();
-    let choice = choose_compute(args.compute, Some(&render_state), &gpu_errors);
     if let Some(notice) = &choice.fallback_notice {
         eprintln!("bench-ui: {notice}");
     }

@@ -8,6 +8,7 @@ mod app;
 mod args;
 mod background;
 mod broker;
+mod completion;
 mod dialogs;
 mod gallery;
 mod gpu;
@@ -167,8 +168,11 @@ pub struct StudioApp {
     pub settings: AppSettings,
     stats_out: Option<PathBuf>,
     exit_at: Option<Instant>,
-    /// Move the first shot's first slider every frame (`--drive-sliders`, the frame bench).
+    /// Drag the first shot's first slider, 1.5 s on and 1.5 s off (`--drive-sliders`, the
+    /// frame bench).
     pub drive_sliders: bool,
+    /// When the first drag began.
+    drive_started: Option<Instant>,
     exit_when_trained: bool,
     closing: bool,
 }
@@ -197,6 +201,7 @@ impl StudioApp {
             stats_out: None,
             exit_at: None,
             drive_sliders: false,
+            drive_started: None,
             exit_when_trained: false,
             closing: false,
         })
@@ -245,6 +250,15 @@ impl StudioApp {
             && let Some(first) = self.studio.visible_ids().first().copied()
         {
             self.studio.click_shot(first, egui::Modifiers::NONE);
+        }
+        // Drags of 1.5 s with 1.5 s rests, as a designer moves a slider: training runs in the
+        // rests (the worker holds training back while a slider is dragged), and each drag's
+        // first render meets whatever training step is under way.
+        let started = *self
+            .drive_started
+            .get_or_insert_with(std::time::Instant::now);
+        if started.elapsed().as_secs_f32() % 3.0 >= 1.5 {
+            return;
         }
         if let Some(a) = self.studio.shot.editor.amounts.first_mut() {
             let t = self.studio.stats.frames as f32 * 0.05;

@@ -23,6 +23,10 @@ pub struct ShotView {
     pub pending_photo: Option<std::path::PathBuf>,
     /// Where the panel was last drawn: a photo dropped inside it is brought in.
     pub(super) rect: Option<egui::Rect>,
+    /// The shot whose completions are being drawn (autoregressive models).
+    pub completing: Option<ShotId>,
+    /// The last completions, and the shot they complete.
+    pub completions: Option<(ShotId, Vec<egui::TextureHandle>)>,
 }
 
 /// The sliders of the selected shot.
@@ -73,6 +77,9 @@ impl Studio {
         self.nearest_ui(ui);
         self.curation_ui(ui);
         self.variations_ui(ui);
+        if self.can_complete() {
+            self.completion_ui(ui);
+        }
         if !self.shot.morph.is_empty() {
             ui.separator();
             ui.label("Morph between the two selected shots");

@@ -354,13 +354,22 @@ impl Studio {
         self.restart_sliders();
     }
 
-    pub(super) fn sliders_ui(&mut self, ui: &mut egui::Ui) {
+    /// Why the sliders cannot show now, in one line; `None` when they can.
+    fn sliders_off(&self) -> Option<String> {
         let Some(info) = &self.generator else {
-            ui.label("Sliders appear when a generator is loaded.");
-            return;
+            return Some("Sliders appear when a generator is loaded.".into());
         };
-        if self.shot.editor.base.len() != info.model.latent_dim() {
-            ui.label("This shot comes from a generator with another latent size; sliders are off.");
+        if let Err(reason) = info.model.family().latent_tools() {
+            return Some(format!("No sliders or morphs: {reason}."));
+        }
+        (self.shot.editor.base.len() != info.model.latent_dim()).then(|| {
+            "This shot comes from a generator with another latent size; sliders are off.".into()
+        })
+    }
+
+    pub(super) fn sliders_ui(&mut self, ui: &mut egui::Ui) {
+        if let Some(why) = self.sliders_off() {
+            ui.label(why);
             return;
         }
         let set = self.slider_set_ui(ui);

@@ -532,6 +532,38 @@ impl Studio {
         let series = |f: fn(&crate::train::MetricsRecord) -> f32| -> Vec<[f64; 2]> {
             m.iter().map(|r| [r.step as f64, f64::from(f(r))]).collect()
         };
+        if m.iter().any(|r| r.get("nll_bits").is_some()) {
+            ui.label("Negative log-likelihood, bits per sub-pixel (lower is better)");
+            panel_plot("loss-plot", 120.0)
+                .legend(Legend::default())
+                .show(ui, |plot| {
+                    plot.line(Line::new("training NLL", series(|r| r.value("nll_bits"))));
+                    let held_out: Vec<[f64; 2]> = self
+                        .training
+                        .quality
+                        .iter()
+                        .filter_map(|q| Some([q.step as f64, q.nll_bits?]))
+                        .collect();
+                    if !held_out.is_empty() {
+                        plot.line(Line::new("held-out NLL", held_out));
+                    }
+                });
+        } else {
+            self.gan_loss_plot(ui);
+        }
+        ui.label("Images per second");
+        panel_plot("speed-plot", 80.0).show(ui, |plot| {
+            plot.line(Line::new("img/s", series(|r| r.images_per_sec)));
+        });
+        self.plots_after_losses(ui);
+    }
+
+    /// D and G losses (and D's reconstruction, where it has one) of a GAN run.
+    fn gan_loss_plot(&self, ui: &mut egui::Ui) {
+        let m = &self.training.metrics;
+        let series = |f: fn(&crate::train::MetricsRecord) -> f32| -> Vec<[f64; 2]> {
+            m.iter().map(|r| [r.step as f64, f64::from(f(r))]).collect()
+        };
         ui.label("Losses");
         panel_plot("loss-plot", 120.0)
             .legend(Legend::default())
@@ -545,10 +577,14 @@ impl Studio {
                     ));
                 }
             });
-        ui.label("Images per second");
-        panel_plot("speed-plot", 80.0).show(ui, |plot| {
-            plot.line(Line::new("img/s", series(|r| r.images_per_sec)));
-        });
+    }
+
+    /// Augmentation strength and the held-out quality figures.
+    fn plots_after_losses(&mut self, ui: &mut egui::Ui) {
+        let m = &self.training.metrics;
+        let series = |f: fn(&crate::train::MetricsRecord) -> f32| -> Vec<[f64; 2]> {
+            m.iter().map(|r| [r.step as f64, f64::from(f(r))]).collect()
+        };
         if self.project.settings.preset.train.augment != AugmentMode::Off {
             ui.label("Augmentation strength");
             panel_plot("augment-plot", 70.0).show(ui, |plot| {

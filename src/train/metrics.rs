@@ -70,6 +70,7 @@ impl MetricsRecord {
             ("d_real", "D(x)", 2),
             ("d_fake", "D(G(z))", 2),
             ("reconstruction", "recon", 3),
+            ("nll_bits", "NLL bits/dim", 3),
         ] {
             if let Some(v) = self.get(key) {
                 // Writing to a String cannot fail.

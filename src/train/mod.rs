@@ -8,6 +8,7 @@
 mod base_model;
 mod estimate;
 pub mod gan;
+mod likelihood;
 mod metrics;
 pub mod resume;
 mod run;

@@ -441,7 +441,11 @@ pub(super) fn evaluate_now(
 ) -> Result<Option<QualityRecord>, TrainError> {
     let (sampler, step) = (session.sampler(&ctx.device)?, session.state().step);
     let (data, split, cache) = (session.dataset(), &ctx.split, &ctx.eval_cache);
-    Ok(evaluate(&sampler, data, split, step, cache)?)
+    let Some(mut record) = evaluate(&sampler, data, split, step, cache)? else {
+        return Ok(None);
+    };
+    record.nll_bits = session.held_out_bits(crate::quality::held_out(split))?;
+    Ok(Some(record))
 }
 
 /// The periodic work after a step: metrics, preview, evaluation, checkpoint. Returns whether
@@ -476,7 +480,7 @@ fn after_step(
         if let Some(q) = evaluated {
             let path = ctx.path("quality.jsonl");
             append_json_line(&path, &q).map_err(io_err("cannot append to", &path))?;
-            let best = session.record_quality(q.swd);
+            let best = session.record_quality(q.selection_score());
             on_event(TrainEvent::Quality { record: q, best });
             // Checkpoint with every evaluation, so `best.atl` is exactly what was measured.
             read_metrics(session, ctx, last_metrics)?;

@@ -176,7 +176,8 @@ impl TrainSession {
         &self.state
     }
 
-    /// Records an evaluation's SWD; returns whether it is the best so far.
+    /// Records an evaluation's selection score (`QualityRecord::selection_score`, lower is
+    /// better); returns whether it is the best so far.
     pub fn record_quality(&mut self, swd: f64) -> bool {
         let best = self.state.best_swd.is_none_or(|b| swd < b);
         if best {
@@ -257,6 +258,32 @@ impl TrainSession {
             labels: indices.iter().map(|&i| self.data.labels[i]).collect(),
             step: self.state.step,
         }
+    }
+
+    /// Mean negative log-likelihood of the images `indices` (held-out ones) in bits per
+    /// sub-pixel, for a likelihood family; `None` for the others.
+    pub fn held_out_bits(&self, indices: &[usize]) -> Result<Option<f64>, TrainError> {
+        let (c, r) = (self.data.channels, self.data.resolution);
+        let (mut sum, mut count) = (0.0f64, 0usize);
+        for chunk in indices.chunks(self.batch.max(1)) {
+            let images = Tensor::<4>::from_data(
+                TensorData::new(self.data.batch_f32(chunk), [chunk.len(), c, r, r]),
+                &self.device,
+            );
+            let batch = DeviceBatch {
+                images,
+                labels: chunk.iter().map(|&i| self.data.labels[i]).collect(),
+                step: self.state.step,
+            };
+            match self.trainer.held_out_bits(batch)? {
+                Some(bits) => {
+                    sum += f64::from(bits) * chunk.len() as f64;
+                    count += chunk.len();
+                }
+                None => return Ok(None),
+            }
+        }
+        Ok((count > 0).then(|| sum / count as f64))
     }
 
     /// One optimisation step of the family's trainer on the next batch.

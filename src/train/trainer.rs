@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor};
 use serde_json::{Map, Value};
 
 use super::TrainError;
-use crate::model::{FamilyVisitor, GanFamily, Render};
+use crate::model::{FamilyVisitor, GanFamily, LikelihoodFamily, Render};
 use crate::preset::Preset;
 
 /// One training batch on the device.
@@ -58,6 +58,13 @@ pub trait Trainer: Send {
 
     /// The generator that renders shots now (EMA when kept), on `device`.
     fn renderer(&self, device: &Device) -> Result<Box<dyn Render>, TrainError>;
+
+    /// A likelihood family's mean negative log-likelihood of `batch` (held-out images), in
+    /// bits per sub-pixel, in inference mode; `None` for families without a likelihood.
+    fn held_out_bits(&self, batch: DeviceBatch) -> Result<Option<f32>, TrainError> {
+        let _ = batch;
+        Ok(None)
+    }
 }
 
 /// Builds the trainer of a recipe's family on `device` (autodiff is enabled inside).
@@ -74,6 +81,13 @@ pub fn trainer_for(preset: &Preset, device: &Device) -> Result<Box<dyn Trainer>,
                 self.preset,
                 self.device,
             )?))
+        }
+        fn likelihood<F: LikelihoodFamily>(self, config: &F::Config) -> Self::Output {
+            Ok(Box::new(super::likelihood::LikelihoodTrainer::<F>::new(
+                config,
+                self.preset,
+                self.device,
+            )))
         }
     }
     preset.model.visit(Build { preset, device })

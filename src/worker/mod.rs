@@ -48,6 +48,11 @@ pub const CONTROL_CAPACITY: usize = 64;
 /// Timed steps of a run estimate's warm-up (plus a few untimed ones and one of each kind of
 /// periodic work): long enough to average a step, short enough not to keep renders waiting.
 const ESTIMATE_TIMED: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long after a slider's render training steps wait. A step queued on the device ahead
+/// of a slider's render delays it by the step's whole length (150 ms for `fastgan-128-rgb`
+/// on an H200, one queue per device), so while a slider is dragged, its renders go first;
+/// training resumes this long after the last one.
+const SLIDER_FOCUS: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The front end's ends of the worker's channels.
 pub struct WorkerHandle {
@@ -140,6 +145,7 @@ struct Worker {
     training: Option<Training>,
     live: Option<RenderRequest>,
     morph: Option<RenderRequest>,
+    completion: Option<RenderRequest>,
     gallery: VecDeque<RenderRequest>,
     reference: nearest::Reference,
     nearest: Option<(crate::protocol::Ticket, Picture)>,
@@ -147,6 +153,8 @@ struct Worker {
     upscaler: Option<upscaler::UpscalerJob>,
     /// A photo being brought into a generator, a few steps per turn.
     inversion: Option<inversion::Active>,
+    /// Until when training waits: a slider is being dragged (see [`SLIDER_FOCUS`]).
+    slider_focus: Option<Instant>,
     shutting_down: bool,
 }
 
@@ -174,11 +182,13 @@ impl Worker {
             training: None,
             live: None,
             morph: None,
+            completion: None,
             gallery: VecDeque::new(),
             reference: nearest::Reference::default(),
             nearest: None,
             upscaler: None,
             inversion: None,
+            slider_focus: None,
             shutting_down: false,
         }
     }
@@ -186,6 +196,7 @@ impl Worker {
     fn has_work(&self) -> bool {
         self.live.is_some()
             || self.morph.is_some()
+            || self.completion.is_some()
             || !self.gallery.is_empty()
             || self.nearest.is_some()
             || self.upscaler.is_some()
@@ -228,9 +239,10 @@ impl Worker {
             if self.out.has_held() && !self.has_work() {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            for kind in [RenderKind::Live, RenderKind::Morph] {
+            for kind in [RenderKind::Live, RenderKind::Morph, RenderKind::Completion] {
                 let request = match kind {
                     RenderKind::Live => self.live.take(),
+                    RenderKind::Completion => self.completion.take(),
                     _ => self.morph.take(),
                 };
                 if let Some(request) = request {
@@ -254,13 +266,35 @@ impl Worker {
                     Err(error) => self.out.send(Event::Failed(error)),
                 }
             }
-            self.train_one_step();
+            match self.slider_focus.filter(|until| Instant::now() < *until) {
+                Some(until) => self.wait_for_the_slider(until),
+                None => self.train_one_step(),
+            }
             self.upscaler_one_step();
             self.invert_a_little();
         }
         self.stop_training();
         self.stop_upscaler();
         self.out.flush();
+    }
+
+    /// While a slider is dragged: waits (until `until` at most) for its next render or any
+    /// other message instead of queueing a training step ahead of it.
+    fn wait_for_the_slider(&mut self, until: Instant) {
+        let timeout = until.saturating_duration_since(Instant::now());
+        crossbeam_channel::select! {
+            recv(self.control) -> message => {
+                if let Ok(message) = message {
+                    self.obey(message);
+                }
+            },
+            recv(self.commands) -> command => {
+                if let Ok(command) = command {
+                    self.handle_guarded(command);
+                }
+            },
+            default(timeout) => {},
+        }
     }
 
     /// Runs a command; a panic in it (a bad file, a backend bug) becomes a reported error
@@ -315,6 +349,7 @@ impl Worker {
             Command::Render(request) => match request.kind {
                 RenderKind::Live => self.live = Some(request),
                 RenderKind::Morph => self.morph = Some(request),
+                RenderKind::Completion => self.completion = Some(request),
                 RenderKind::Gallery if self.gallery.len() >= GALLERY_QUEUE_CAP => {
                     self.out.send(Event::RenderFailed {
                         ticket: request.ticket,
@@ -365,9 +400,17 @@ impl Worker {
 
     fn render(&mut self, request: RenderRequest) {
         let started = Instant::now();
+        if request.kind == RenderKind::Live {
+            self.slider_focus = Some(started + SLIDER_FOCUS);
+        }
         let result = catch_unwind(AssertUnwindSafe(|| {
             let sampler = self.samplers.get(&request.generator)?;
-            samplers::render_named(&sampler, &request.latents, &request.classes)
+            match (request.kind, &request.completion) {
+                (RenderKind::Completion, Some(c)) => {
+                    samplers::complete_named(&sampler, c, &request.latents, &request.classes)
+                }
+                _ => samplers::render_named(&sampler, &request.latents, &request.classes),
+            }
         }));
         match result {
             Ok(Ok(pictures)) => self.out.send(Event::Rendered {

@@ -9,7 +9,7 @@ use burn::tensor::Device;
 use crate::checkpoint::Checkpoint;
 use crate::export::Picture;
 use crate::latent::{
-    closed_form_directions, image_features, latent_for_seed, principal_directions,
+    Directions, closed_form_directions, image_features, latent_for_seed, principal_directions,
 };
 use crate::protocol::{GeneratorInfo, WorkerError};
 use crate::sample::{Sampler, generator_file};
@@ -92,6 +92,19 @@ impl SamplerCache {
                 .save(&pinned)?;
         }
         self.keep(pinned.clone(), sampler.clone());
+        if sampler.model.family().latent_tools().is_err() {
+            // No latent space to explore (an autoregressive model): no sliders to compute,
+            // and no thousand-shot probe to draw pixel by pixel.
+            return Ok(GeneratorInfo {
+                id,
+                pinned,
+                source: source.to_path_buf(),
+                model: sampler.model.clone(),
+                step: checkpoint.state.step,
+                directions: Directions::default(),
+                closed_form: Directions::default(),
+            });
+        }
         let probe = self.probe(&pinned)?;
         let channels = sampler.model.channels();
         let directions =
@@ -143,6 +156,25 @@ impl SamplerCache {
         self.probes.truncate(KEEP);
         Ok(probe)
     }
+}
+
+/// Completions of `completion`'s picture with `sampler`, one per latent, as the first class
+/// named (conditional generators).
+pub fn complete_named(
+    sampler: &Sampler,
+    completion: &crate::protocol::Completion,
+    latents: &[Vec<f32>],
+    classes: &[Option<String>],
+) -> Result<Vec<Picture>, WorkerError> {
+    let class = match classes.first().cloned().flatten() {
+        Some(name) if sampler.model.class_count() > 0 => {
+            Some(sampler.class_index(&name).map_err(WorkerError::Render)?)
+        }
+        _ => None,
+    };
+    sampler
+        .complete(&completion.image, &completion.keep, latents, class)
+        .map_err(WorkerError::Render)
 }
 
 /// Renders `latents` with `sampler`, each with its class by name (conditional generators;

@@ -8,6 +8,7 @@ mod common;
 mod fuzz_corpus;
 mod import;
 mod invert;
+mod pixelcnn;
 mod quality;
 mod sliders;
 mod studio_ui;

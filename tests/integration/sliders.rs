@@ -46,6 +46,7 @@ fn render(w: &WorkerHandle, info: &GeneratorInfo, latents: Vec<Vec<f32>>) -> Vec
             generator: info.pinned.clone(),
             latents,
             classes: Vec::new(),
+            completion: None,
         }))
         .unwrap();
     loop {

@@ -708,6 +708,7 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
                 copying_space: None,
                 variety: Some(variety),
                 judge_pending: false,
+                nll_bits: None,
             };
             serde_json::to_string(&record).unwrap() + "\n"
         })

@@ -73,6 +73,7 @@ fn a_burst_of_slider_requests_renders_once_and_gallery_requests_all_render() {
             generator: info.pinned.clone(),
             latents: (0..count).map(|s| latent_for_seed(s, dim)).collect(),
             classes: Vec::new(),
+            completion: None,
         })
     };
     // Keep the worker busy, then send 50 slider moves and two more gallery requests.
@@ -133,6 +134,7 @@ fn a_burst_of_slider_requests_renders_once_and_gallery_requests_all_render() {
             generator: info.pinned.clone(),
             latents: vec![vec![0.0; dim + 1]],
             classes: Vec::new(),
+            completion: None,
         }))
         .unwrap();
     assert!(matches!(
@@ -193,6 +195,7 @@ fn control_messages_get_through_a_full_command_channel() {
             generator: info.pinned.clone(),
             latents: (0..64).map(|s| latent_for_seed(s, dim)).collect(),
             classes: Vec::new(),
+            completion: None,
         });
         if w.commands.try_send(request).is_err() {
             break;

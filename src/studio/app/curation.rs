@@ -352,6 +352,14 @@ impl Studio {
         self.shot.morph_pair = pair;
         self.shot.morph.clear();
         let Some((a, b)) = pair else { return };
+        // Families without a latent space say so where the sliders would be.
+        if self
+            .generator
+            .as_ref()
+            .is_some_and(|g| g.model.family().latent_tools().is_err())
+        {
+            return;
+        }
         let (Some(sa), Some(sb)) = (
             self.project.curation.get(a).cloned(),
             self.project.curation.get(b).cloned(),

@@ -27,6 +27,10 @@ impl Studio {
                 }
             }
             Some(Failure::Morph) => self.report_error(format!("Rendering failed: {why}")),
+            Some(Failure::Completion) => {
+                self.shot.completing = None;
+                self.report_error(format!("Completing the shot failed: {why}"));
+            }
             None => {}
         }
     }
@@ -381,6 +385,17 @@ impl Studio {
                 if resend {
                     self.request_live(shot);
                 }
+            }
+            Some(Answer::Completion(shot)) => {
+                self.shot.completing = None;
+                self.shot.completions = Some((
+                    shot,
+                    pictures
+                        .iter()
+                        .enumerate()
+                        .map(|(i, p)| texture(ctx, &format!("completion-{i}"), p))
+                        .collect(),
+                ));
             }
             Some(Answer::Morph) => {
                 self.shot.morph = pictures

@@ -32,7 +32,7 @@ use crate::preset::{AugmentMode, Preset, TrainPreset};
 use crate::rng::{Rng, splitmix64};
 use crate::sample::one_hot;
 use losses::{class_cross_entropy, discriminator_loss, generator_loss, mode_seeking_loss};
-use optimizer::optimizer;
+pub(super) use optimizer::optimizer;
 
 /// D's record in a checkpoint.
 pub const DISCRIMINATOR_RECORD: &str = "d";
