@@ -4,12 +4,16 @@ use super::*;
 use crate::model::likelihood::LikelihoodNet;
 
 fn tiny(channels: usize, side: usize) -> (PixelCnnConfig, GatedPixelCnn) {
+    tiny_with(channels, side, 5)
+}
+
+fn tiny_with(channels: usize, side: usize, kernel: usize) -> (PixelCnnConfig, GatedPixelCnn) {
     let config = PixelCnnConfig {
         resolution: side,
         channels,
         width: 8,
         layers: 3,
-        kernel: 5,
+        kernel,
         ..PixelCnnConfig::default()
     };
     let device = Device::flex();
@@ -110,10 +114,13 @@ fn a_prediction_never_sees_its_own_sub_pixel_or_later_ones() {
 /// inverse-CDF pick of its uniform number under the full image's predictions.
 #[test]
 fn windowed_sampling_draws_what_the_full_image_predicts() {
-    let (config, net) = tiny(3, 9);
+    let (config, net) = tiny_with(3, 11, 3);
     let device = Device::flex();
-    assert!(net.rows_seen() < config.resolution, "the window must crop");
-    let u = Tensor::<4>::random([2, 3, 9, 9], Distribution::Uniform(0.0, 1.0), &device)
+    assert!(
+        net.rows_seen() < config.resolution / 2 && 2 * net.columns_seen() + 1 < config.resolution,
+        "the window must crop rows and columns"
+    );
+    let u = Tensor::<4>::random([2, 3, 11, 11], Distribution::Uniform(0.0, 1.0), &device)
         .clamp(1e-4, 1.0 - 1e-4);
     let x = net.sample(u.clone(), None, None);
     let u = u.into_data().try_to_vec::<f32>().unwrap();
@@ -123,7 +130,7 @@ fn windowed_sampling_draws_what_the_full_image_predicts() {
         .into_iter()
         .map(|t| t.into_data().try_to_vec::<f32>().unwrap())
         .collect();
-    let (c, side, levels) = (3, 9, network::LEVELS);
+    let (c, side, levels) = (3, 11, network::LEVELS);
     for b in 0..2 {
         for (ch, channel_logits) in logits.iter().enumerate() {
             for p in 0..side * side {
@@ -147,6 +154,41 @@ fn windowed_sampling_draws_what_the_full_image_predicts() {
                     got.abs_diff(pick) <= 1,
                     "image {b} channel {ch} pixel {p}: drew {got}, the full image says {pick}"
                 );
+            }
+        }
+    }
+}
+
+/// The windows sampling computes on (rows above, columns either side) hold everything a
+/// pixel's prediction depends on: its features there equal the whole image's, everywhere.
+#[test]
+fn a_pixels_window_gives_the_whole_images_features() {
+    let (config, net) = tiny_with(3, 13, 3);
+    assert!(
+        2 * net.columns_seen() + 1 < config.resolution,
+        "the window must crop"
+    );
+    let device = Device::flex();
+    let x = levels_image(2, 3, 13, &device);
+    let full = net.trunk(x.clone(), None);
+    let [_, width, side, _] = full.dims();
+    let full = full.into_data().try_to_vec::<f32>().unwrap();
+    for i in 0..side {
+        for j in 0..side {
+            let local = net
+                .pixel_features(&x, None, i, j)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            for b in 0..2 {
+                for f in 0..width {
+                    let whole = full[((b * width + f) * side + i) * side + j];
+                    let here = local[b * width + f];
+                    assert!(
+                        (whole - here).abs() < 1e-5,
+                        "pixel ({i}, {j}) feature {f}: {here} in its window, {whole} in the image"
+                    );
+                }
             }
         }
     }
