@@ -23,6 +23,7 @@ mod training_panel;
 pub use app::{Notice, SMALL_FOLDER_MIN_STEPS, ShotEditor, Studio, grouped};
 pub use args::StudioArgs;
 pub use background::{Background, LoadedProject, load_project};
+pub use completion::COMPLETIONS;
 pub use gpu::{ComputeChoice, ComputeSetting, choose_compute};
 pub use headless::{FrameBenchArgs, FrameBenchReport, bench_frames};
 pub use sliders::{Contrast, Quality, SliderForm};

@@ -120,7 +120,11 @@ impl Studio {
     /// The photo's progress or its result, at the top of the Shot panel.
     pub(super) fn photo_in_ui(&mut self, ui: &mut egui::Ui) {
         let Some(p) = &self.shot.photo_in else {
-            ui.weak("Drop a product photo here to bring it into the generator.");
+            if self.can_complete() {
+                ui.weak("A photo cannot be brought into this model (it has no latent space); complete a shot's lower half instead.");
+            } else {
+                ui.weak("Drop a product photo here to bring it into the generator.");
+            }
             return;
         };
         let name = p

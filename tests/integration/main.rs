@@ -11,6 +11,7 @@ mod invert;
 mod pixelcnn;
 mod quality;
 mod sliders;
+mod studio_pixelcnn;
 mod studio_ui;
 mod train;
 mod upscale;

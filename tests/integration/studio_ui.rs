@@ -481,7 +481,11 @@ fn export_favourite_at_256(
 }
 
 /// Clicks Train and waits for a generator from the new run's checkpoint, then stops.
-fn train_until_generator(h: &mut Harness<'_, Studio>, root: &Path, previous: Option<&str>) {
+pub(crate) fn train_until_generator(
+    h: &mut Harness<'_, Studio>,
+    root: &Path,
+    previous: Option<&str>,
+) {
     h.get_by_label("Train").click();
     wait_for(h, "a generator from the new run", |s| {
         let run = s.project.settings.current_run.as_deref();
@@ -752,7 +756,7 @@ fn the_training_panel_plots_held_out_swd_and_feature_fd_from_the_run_logs() {
 
 /// A folder of `count` 96 × 80 photos, named in sorted order; `colour(k)` says which show
 /// colour (a red product on blue), the others are grey.
-fn product_photos(dir: &Path, count: usize, colour: impl Fn(usize) -> bool) {
+pub(crate) fn product_photos(dir: &Path, count: usize, colour: impl Fn(usize) -> bool) {
     std::fs::create_dir_all(dir).unwrap();
     for k in 0..count {
         let tint = colour(k);
@@ -775,7 +779,10 @@ fn product_photos(dir: &Path, count: usize, colour: impl Fn(usize) -> bool) {
 }
 
 /// Waits for a dropped folder's import (and any re-read) to end.
-fn drop_and_import(h: &mut Harness<'_, Studio>, folder: &Path) -> atelier::data::ImportReport {
+pub(crate) fn drop_and_import(
+    h: &mut Harness<'_, Studio>,
+    folder: &Path,
+) -> atelier::data::ImportReport {
     h.state_mut().import.report = None;
     h.state_mut().dropped(vec![folder.to_path_buf()]);
     wait_for(h, "the import", |s| {

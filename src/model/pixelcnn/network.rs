@@ -217,6 +217,7 @@ impl GatedPixelCnn {
     }
 
     /// The shared features before the per-channel heads, `[B, width, H, W]`.
+    #[must_use]
     pub fn trunk(&self, images: Tensor<4>, classes: Option<&Tensor<2>>) -> Tensor<4> {
         let (mut v, mut h) = (images.clone(), images);
         for layer in &self.layers {
