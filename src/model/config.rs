@@ -528,6 +528,30 @@ macro_rules! shared_fields {
 }
 pub(super) use shared_fields;
 
+/// The class-conditioning fields (`conditional`, `classes`) of a family that has a
+/// class-conditional form: accessor boilerplate for [`FamilyConfig`].
+macro_rules! conditional_fields {
+    () => {
+        fn conditional(&self) -> bool {
+            self.conditional
+        }
+        fn classes(&self) -> &[String] {
+            &self.classes
+        }
+        fn set_classes(&mut self, classes: Vec<String>) {
+            self.classes = classes;
+        }
+        fn can_condition(&self) -> bool {
+            true
+        }
+        fn set_conditional(&mut self, on: bool) -> Result<(), ConfigError> {
+            self.conditional = on;
+            Ok(())
+        }
+    };
+}
+pub(super) use conditional_fields;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,8 +63,7 @@ pub struct EvalCache {
     background_judge: RefCell<Option<BackgroundJudge>>,
     /// Truncation ψ of the shots' latents; `None`: untruncated (training logs).
     truncation: Option<f32>,
-    /// Score a pixel-by-pixel model on as many shots as a GAN (`atelier eval`), not on the
-    /// fewest (training's periodic evaluations, where its held-out NLL leads).
+    /// A pixel-by-pixel model gets as many shots as a GAN (`atelier eval`), not the fewest.
     full_shots: bool,
     /// Figures left out and why, for the caller to tell the designer (see
     /// [`EvalCache::take_warnings`]); a library never prints.
@@ -129,8 +128,7 @@ impl EvalCache {
         self
     }
 
-    /// Every model is scored on as many shots as held-out images (up to the cap), a
-    /// pixel-by-pixel one too: figures comparable across families, at its sampling cost.
+    /// Scores a pixel-by-pixel model on as many shots as a GAN: comparable figures, at its cost.
     #[must_use]
     pub fn with_full_shots(mut self) -> Self {
         self.full_shots = true;
@@ -428,8 +426,8 @@ pub fn evaluate(
             .map(|i| real_idx[i * real_idx.len() / MAX_SHOTS])
             .collect()
     };
-    // A model that draws pixel by pixel (one network pass each) is judged on the fewest
-    // shots: its held-out likelihood is its main figure.
+    // A model that draws pixel by pixel is judged on the fewest shots in training's periodic
+    // evaluations, where its held-out likelihood leads.
     let count = if sampler.model.family().sampling_passes() > 1 && !cache.full_shots {
         MIN_SHOTS
     } else {

@@ -14,6 +14,7 @@ mod gallery;
 mod gpu;
 mod headless;
 mod photo_in;
+mod plots;
 mod shot_panel;
 mod sliders;
 mod stats;

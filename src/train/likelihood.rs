@@ -4,14 +4,14 @@
 //!
 //! Knows a family only through [`LikelihoodFamily`].
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Bytes, Device, Tensor};
 use serde_json::{Map, Value};
 
 use super::TrainError;
 use super::gan::optimizer;
-use super::trainer::{DeviceBatch, Restore, Trainer};
+use super::trainer::{DeviceBatch, DropGradients, Restore, Trainer, blob, record_error};
 use crate::model::{
     INIT_LOCK, LikelihoodFamily, LikelihoodNet, Materialise, NET_RECORD, Render,
     likelihood_renderer_of, module_bytes, module_from_bytes,
@@ -33,17 +33,6 @@ pub struct LikelihoodTrainer<F: LikelihoodFamily> {
     device: Device,
     net: Option<F::Net>,
     opt: ModuleOptimizer,
-}
-
-fn record_error(what: &'static str) -> impl Fn(crate::model::RecordError) -> TrainError {
-    move |e| TrainError::Record { what, message: e.0 }
-}
-
-fn blob<'a>(records: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
-    records
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, b)| b.as_slice())
 }
 
 impl<F: LikelihoodFamily> LikelihoodTrainer<F> {
@@ -84,15 +73,6 @@ impl<F: LikelihoodFamily> LikelihoodTrainer<F> {
         })?;
         module_from_bytes(F::network(&self.config, &self.device), bytes, None)
             .map_err(record_error(what))
-    }
-}
-
-/// Drops the gradients of the parameters it visits (fine-tuning's frozen input layers).
-struct DropGradients<'a>(&'a mut GradientsParams);
-
-impl ModuleVisitor for DropGradients<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let _ = self.0.remove::<D>(param.id);
     }
 }
 

@@ -5,6 +5,8 @@
 //! is apart from stepping on it, so a remote device can receive the batch (as `u8`) while the
 //! step's compute stays where the networks are.
 
+use burn::module::{ModuleVisitor, Param};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use serde_json::{Map, Value};
 
@@ -65,6 +67,31 @@ pub trait Trainer: Send {
         let _ = batch;
         Ok(None)
     }
+}
+
+/// Drops the gradients of every parameter it visits: those weights stay as they are (frozen
+/// layers), and the optimiser keeps no state for them. BatchNorm running statistics in a
+/// frozen stage still follow the new data's activations, as when a layer is frozen in
+/// PyTorch by `requires_grad = False` in training mode.
+pub(super) struct DropGradients<'a>(pub(super) &'a mut GradientsParams);
+
+impl ModuleVisitor for DropGradients<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = self.0.remove::<D>(param.id);
+    }
+}
+
+/// A record that would not load, as the training error naming `what` it was.
+pub(super) fn record_error(what: &'static str) -> impl Fn(crate::model::RecordError) -> TrainError {
+    move |e| TrainError::Record { what, message: e.0 }
+}
+
+/// The bytes of the record `name` among a checkpoint's records.
+pub(super) fn blob<'a>(records: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
+    records
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, b)| b.as_slice())
 }
 
 /// Builds the trainer of a recipe's family on `device` (autodiff is enabled inside).

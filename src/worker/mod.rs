@@ -9,6 +9,7 @@ mod import;
 mod inversion;
 mod nearest;
 mod outbox;
+mod rendering;
 mod samplers;
 mod sliders;
 mod upscaler;
@@ -48,11 +49,6 @@ pub const CONTROL_CAPACITY: usize = 64;
 /// Timed steps of a run estimate's warm-up (plus a few untimed ones and one of each kind of
 /// periodic work): long enough to average a step, short enough not to keep renders waiting.
 const ESTIMATE_TIMED: std::time::Duration = std::time::Duration::from_secs(2);
-/// How long after a slider's render training steps wait. A step queued on the device ahead
-/// of a slider's render delays it by the step's whole length (150 ms for `fastgan-128-rgb`
-/// on an H200, one queue per device), so while a slider is dragged, its renders go first;
-/// training resumes this long after the last one.
-const SLIDER_FOCUS: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The front end's ends of the worker's channels.
 pub struct WorkerHandle {
@@ -153,7 +149,7 @@ struct Worker {
     upscaler: Option<upscaler::UpscalerJob>,
     /// A photo being brought into a generator, a few steps per turn.
     inversion: Option<inversion::Active>,
-    /// Until when training waits: a slider is being dragged (see [`SLIDER_FOCUS`]).
+    /// Until when training waits: a slider is being dragged (see `rendering::SLIDER_FOCUS`).
     slider_focus: Option<Instant>,
     shutting_down: bool,
 }
@@ -278,25 +274,6 @@ impl Worker {
         self.out.flush();
     }
 
-    /// While a slider is dragged: waits (until `until` at most) for its next render or any
-    /// other message instead of queueing a training step ahead of it.
-    fn wait_for_the_slider(&mut self, until: Instant) {
-        let timeout = until.saturating_duration_since(Instant::now());
-        crossbeam_channel::select! {
-            recv(self.control) -> message => {
-                if let Ok(message) = message {
-                    self.obey(message);
-                }
-            },
-            recv(self.commands) -> command => {
-                if let Ok(command) = command {
-                    self.handle_guarded(command);
-                }
-            },
-            default(timeout) => {},
-        }
-    }
-
     /// Runs a command; a panic in it (a bad file, a backend bug) becomes a reported error
     /// instead of ending the worker and the run in memory.
     fn handle_guarded(&mut self, command: Command) {
@@ -395,38 +372,6 @@ impl Worker {
             let (event, next) = active.turn_guarded();
             self.out.send(event);
             self.inversion = next;
-        }
-    }
-
-    fn render(&mut self, request: RenderRequest) {
-        let started = Instant::now();
-        if request.kind == RenderKind::Live {
-            self.slider_focus = Some(started + SLIDER_FOCUS);
-        }
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            let sampler = self.samplers.get(&request.generator)?;
-            match (request.kind, &request.completion) {
-                (RenderKind::Completion, Some(c)) => {
-                    samplers::complete_named(&sampler, c, &request.latents, &request.classes)
-                }
-                _ => samplers::render_named(&sampler, &request.latents, &request.classes),
-            }
-        }));
-        match result {
-            Ok(Ok(pictures)) => self.out.send(Event::Rendered {
-                ticket: request.ticket,
-                kind: request.kind,
-                pictures,
-                render_ms: started.elapsed().as_secs_f32() * 1000.0,
-            }),
-            Ok(Err(error)) => self.out.send(Event::RenderFailed {
-                ticket: request.ticket,
-                error,
-            }),
-            Err(panic) => self.out.send(Event::RenderFailed {
-                ticket: request.ticket,
-                error: WorkerError::Panicked(panic_message(&*panic)),
-            }),
         }
     }
 

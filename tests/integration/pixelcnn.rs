@@ -5,38 +5,13 @@
 // Exact float comparison is the point: a resumed run must be the straight run.
 #![allow(clippy::unwrap_used, clippy::float_cmp, clippy::too_many_lines)]
 
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
-
 use atelier::preset::Preset;
 use atelier::sample::Sampler;
-use atelier::train::{Checkpoint, LATEST, RunOptions, TrainEvent, read_metrics, train_run};
+use atelier::train::{Checkpoint, read_metrics};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::common::{atelier, two_class_folder};
-
-fn run(data: &Path, out: &Path, preset: Preset, resume: bool) {
-    let options = RunOptions {
-        data_dir: data.to_path_buf(),
-        run_dir: out.to_path_buf(),
-        preset,
-        resume,
-        minutes: None,
-        imported: None,
-    };
-    train_run(
-        &options,
-        &Device::flex(),
-        &AtomicBool::new(false),
-        &|_| {},
-        &mut |_: TrainEvent| {},
-    )
-    .unwrap();
-}
-
-fn latest(run: &Path) -> Checkpoint {
-    Checkpoint::load(&run.join(LATEST)).unwrap()
-}
+use crate::train::{latest, run};
 
 /// The network's weights, value for value.
 fn net_values(c: &Checkpoint) -> Vec<f32> {

@@ -59,7 +59,12 @@ fn try_run(
     )
 }
 
-fn run(data: &Path, out: &Path, preset: Preset, resume: bool) -> atelier::train::RunSummary {
+pub(crate) fn run(
+    data: &Path,
+    out: &Path,
+    preset: Preset,
+    resume: bool,
+) -> atelier::train::RunSummary {
     try_run(data, out, preset, resume).unwrap()
 }
 
@@ -122,7 +127,7 @@ fn quality_log(run: &Path) -> Vec<atelier::quality::QualityRecord> {
         .collect()
 }
 
-fn latest(run: &Path) -> Checkpoint {
+pub(crate) fn latest(run: &Path) -> Checkpoint {
     Checkpoint::load(&run.join(LATEST)).unwrap()
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 pub use networks::{CLASS_EMBED, DcganDiscriminator, DcganGenerator, DcganShape};
 
-use super::config::{ConfigError, FamilyConfig, Freezable, shared_fields};
+use super::config::{ConfigError, FamilyConfig, Freezable, conditional_fields, shared_fields};
 use super::gan::GanFamily;
 
 /// Widest map either network may have (its coarsest); the shipped presets use up to 1,024.
@@ -65,26 +65,7 @@ impl FamilyConfig for DcganConfig {
         "dcgan"
     }
 
-    fn conditional(&self) -> bool {
-        self.conditional
-    }
-
-    fn classes(&self) -> &[String] {
-        &self.classes
-    }
-
-    fn set_classes(&mut self, classes: Vec<String>) {
-        self.classes = classes;
-    }
-
-    fn can_condition(&self) -> bool {
-        true
-    }
-
-    fn set_conditional(&mut self, on: bool) -> Result<(), ConfigError> {
-        self.conditional = on;
-        Ok(())
-    }
+    conditional_fields!();
 
     fn validate(&self) -> Result<(), ConfigError> {
         if ![28, 32, 64, 128].contains(&self.resolution) {

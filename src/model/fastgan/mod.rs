@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use discriminator::FastganDiscriminator;
 pub use generator::FastganGenerator;
 
-use super::config::{ConfigError, FamilyConfig, Freezable, shared_fields};
+use super::config::{ConfigError, FamilyConfig, Freezable, conditional_fields, shared_fields};
 use super::gan::GanFamily;
 
 /// Channels never exceed this, however coarse the map.
@@ -111,26 +111,7 @@ impl FamilyConfig for FastganConfig {
         "fastgan"
     }
 
-    fn conditional(&self) -> bool {
-        self.conditional
-    }
-
-    fn classes(&self) -> &[String] {
-        &self.classes
-    }
-
-    fn set_classes(&mut self, classes: Vec<String>) {
-        self.classes = classes;
-    }
-
-    fn can_condition(&self) -> bool {
-        true
-    }
-
-    fn set_conditional(&mut self, on: bool) -> Result<(), ConfigError> {
-        self.conditional = on;
-        Ok(())
-    }
+    conditional_fields!();
 
     fn validate(&self) -> Result<(), ConfigError> {
         if ![64, 128, 256, 512].contains(&self.resolution) {

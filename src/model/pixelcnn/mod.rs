@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub use network::GatedPixelCnn;
 
-use super::config::{ConfigError, FamilyConfig};
+use super::config::{ConfigError, FamilyConfig, conditional_fields};
 use super::likelihood::{LikelihoodFamily, NET_RECORDS};
 
 /// Sub-pixels a shot may have: sampling takes one network pass per pixel, and the shot's
@@ -72,26 +72,7 @@ impl FamilyConfig for PixelCnnConfig {
         self.channels * self.resolution * self.resolution
     }
 
-    fn conditional(&self) -> bool {
-        self.conditional
-    }
-
-    fn classes(&self) -> &[String] {
-        &self.classes
-    }
-
-    fn set_classes(&mut self, classes: Vec<String>) {
-        self.classes = classes;
-    }
-
-    fn can_condition(&self) -> bool {
-        true
-    }
-
-    fn set_conditional(&mut self, on: bool) -> Result<(), ConfigError> {
-        self.conditional = on;
-        Ok(())
-    }
+    conditional_fields!();
 
     fn validate(&self) -> Result<(), ConfigError> {
         if self.latent_dim() > MAX_SUB_PIXELS {

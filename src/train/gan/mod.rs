@@ -15,7 +15,7 @@ pub use augment::{ADA_SPEED_IMAGES, ada_adjust, augment};
 pub use ema::{ema_update, warmed_up_decay};
 pub use lecam::LecamAnchors;
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::TrainError;
-use super::trainer::{DeviceBatch, Restore, Trainer};
+use super::trainer::{DeviceBatch, DropGradients, Restore, Trainer, blob, record_error};
 use crate::model::{
     CriticPass, EMA_RECORD, GENERATOR_RECORD, GanDiscriminator, GanFamily, GanGenerator, INIT_LOCK,
     Materialise, Render, module_bytes, module_from_bytes,
@@ -60,18 +60,6 @@ struct GanState {
     lecam_anchors: Option<[f32; 2]>,
 }
 
-/// Drops the gradients of every parameter it visits: those weights stay as they are (frozen
-/// layers), and the optimiser keeps no state for them. BatchNorm running statistics in a
-/// frozen stage still follow the new data's activations, as when a layer is frozen in
-/// PyTorch by `requires_grad = False` in training mode.
-struct DropGradients<'a>(&'a mut GradientsParams);
-
-impl ModuleVisitor for DropGradients<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let _ = self.0.remove::<D>(param.id);
-    }
-}
-
 /// A GAN of family `F` being trained.
 pub struct GanTrainer<F: GanFamily> {
     config: F::Config,
@@ -88,17 +76,6 @@ pub struct GanTrainer<F: GanFamily> {
     augment_rng: Rng,
     lecam: LecamAnchors,
     metric_names: Vec<&'static str>,
-}
-
-fn record_error(what: &'static str) -> impl Fn(crate::model::RecordError) -> TrainError {
-    move |e| TrainError::Record { what, message: e.0 }
-}
-
-fn blob<'a>(records: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
-    records
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, b)| b.as_slice())
 }
 
 impl<F: GanFamily> GanTrainer<F> {
