@@ -13,6 +13,7 @@
 mod config;
 pub mod dcgan;
 pub mod fastgan;
+mod fields;
 mod gan;
 pub mod layers;
 mod likelihood;

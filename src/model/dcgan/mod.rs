@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 pub use networks::{CLASS_EMBED, DcganDiscriminator, DcganGenerator, DcganShape};
 
-use super::config::{ConfigError, FamilyConfig, Freezable, conditional_fields, shared_fields};
+use super::config::{ConfigError, FamilyConfig, Freezable};
+use super::fields::{conditional_fields, shared_fields};
 use super::gan::GanFamily;
 
 /// Widest map either network may have (its coarsest); the shipped presets use up to 1,024.

@@ -25,7 +25,8 @@ use serde::{Deserialize, Serialize};
 pub use discriminator::FastganDiscriminator;
 pub use generator::FastganGenerator;
 
-use super::config::{ConfigError, FamilyConfig, Freezable, conditional_fields, shared_fields};
+use super::config::{ConfigError, FamilyConfig, Freezable};
+use super::fields::{conditional_fields, shared_fields};
 use super::gan::GanFamily;
 
 /// Channels never exceed this, however coarse the map.

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 pub use networks::{MlpDiscriminator, MlpGenerator};
 
-use super::config::{ConfigError, FamilyConfig, shared_fields};
+use super::config::{ConfigError, FamilyConfig};
+use super::fields::shared_fields;
 use super::gan::GanFamily;
 
 /// Most weights in one pixel-facing layer (`hidden` × pixels × channels).

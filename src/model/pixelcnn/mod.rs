@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 pub use network::GatedPixelCnn;
 
-use super::config::{ConfigError, FamilyConfig, conditional_fields};
+use super::config::{ConfigError, FamilyConfig};
+use super::fields::conditional_fields;
 use super::likelihood::{LikelihoodFamily, NET_RECORDS};
 
 /// Sub-pixels a shot may have: sampling takes one network pass per pixel, and the shot's
