@@ -111,20 +111,7 @@ pub fn bench_frames(args: &FrameBenchArgs) -> Result<FrameBenchReport> {
 
     let gpu_errors = GpuErrorLog::default();
     let started = Instant::now();
-    let (choice, existing) = super::gpu::burn_created_render_device(args.compute, &gpu_errors)
-        .map_err(|e| anyhow::anyhow!("creating a wgpu device through burn: {e}"))?;
-    let instance = existing.instance.clone();
-    let config = WgpuConfiguration {
-        wgpu_setup: WgpuSetup::Existing(existing),
-        ..Default::default()
-    };
-    let render_state = pollster::block_on(RenderState::create(
-        &config,
-        &instance,
-        None,
-        RendererOptions::default(),
-    ))
-    .context("building egui's renderer on burn's wgpu device")?;
+    let (choice, render_state) = render_device(args.compute, &gpu_errors)?;
     let info = render_state.adapter.get_info();
     // Progress on stderr: a bench stopped from outside still says how far it got.
     eprintln!(
@@ -187,6 +174,40 @@ pub fn bench_frames(args: &FrameBenchArgs) -> Result<FrameBenchReport> {
             .with_context(|| format!("writing {}", out.display()))?;
     }
     Ok(report)
+}
+
+/// The renderer's device and the worker's compute. burn creates the wgpu device where it
+/// can (see `burn_created_render_device`); where this process already runs burn's default
+/// wgpu runtime (the test binary), eframe creates it instead and burn shares it, as in the
+/// window.
+fn render_device(
+    compute: ComputeSetting,
+    gpu_errors: &GpuErrorLog,
+) -> Result<(super::ComputeChoice, RenderState)> {
+    let (choice, config) = match super::gpu::burn_created_render_device(compute, gpu_errors) {
+        Ok((choice, existing)) => (
+            Some(choice),
+            WgpuConfiguration {
+                wgpu_setup: WgpuSetup::Existing(existing),
+                ..Default::default()
+            },
+        ),
+        Err(error) => {
+            eprintln!("bench-ui: burn could not create a wgpu device ({error}); eframe creates it");
+            (None, super::gpu::wgpu_configuration())
+        }
+    };
+    let instance = pollster::block_on(config.wgpu_setup.new_instance());
+    let render_state = pollster::block_on(RenderState::create(
+        &config,
+        &instance,
+        None,
+        RendererOptions::default(),
+    ))
+    .context("creating the renderer's wgpu device")?;
+    let choice =
+        choice.unwrap_or_else(|| super::choose_compute(compute, Some(&render_state), gpu_errors));
+    Ok((choice, render_state))
 }
 
 /// The preset, set to train without end, checkpoint early and skip held-out evaluations
