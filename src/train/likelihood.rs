@@ -6,12 +6,15 @@
 
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::{Bytes, Device, Tensor};
+use burn::tensor::{Device, Tensor};
 use serde_json::{Map, Value};
 
 use super::TrainError;
 use super::gan::optimizer;
-use super::trainer::{DeviceBatch, DropGradients, Restore, Trainer, blob, record_error};
+use super::trainer::{
+    DeviceBatch, DropGradients, Restore, Trainer, blob, optimiser_bytes, record_error,
+    restored_optimiser,
+};
 use crate::model::{
     INIT_LOCK, LikelihoodFamily, LikelihoodNet, Materialise, NET_RECORD, Render,
     likelihood_renderer_of, module_bytes, module_from_bytes,
@@ -109,16 +112,13 @@ impl<F: LikelihoodFamily> Trainer for LikelihoodTrainer<F> {
         let net = self.net.as_ref().ok_or_else(|| {
             TrainError::Device("no network to save (an earlier step failed)".into())
         })?;
-        let opt = self.opt.into_bytes().map_err(|e| TrainError::Record {
-            what: "optimiser state",
-            message: e.to_string(),
-        })?;
+        let opt = optimiser_bytes(&self.opt)?;
         Ok(vec![
             (
                 NET_RECORD.to_string(),
                 module_bytes(net.clone()).map_err(record_error("network"))?,
             ),
-            (OPTIMISER_RECORD.to_string(), opt.to_vec()),
+            (OPTIMISER_RECORD.to_string(), opt),
         ])
     }
 
@@ -126,18 +126,7 @@ impl<F: LikelihoodFamily> Trainer for LikelihoodTrainer<F> {
         match restore {
             Restore::Resume { records, .. } => {
                 self.net = Some(self.load_net(blob(records, NET_RECORD), "network")?);
-                let bytes = blob(records, OPTIMISER_RECORD).ok_or(TrainError::Record {
-                    what: "optimiser state",
-                    message: format!("{OPTIMISER_RECORD} missing"),
-                })?;
-                self.opt = self
-                    .opt
-                    .clone()
-                    .from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
-                    .map_err(|e| TrainError::Record {
-                        what: "optimiser state",
-                        message: e.to_string(),
-                    })?;
+                self.opt = restored_optimiser(&self.opt, records, OPTIMISER_RECORD)?;
             }
             Restore::Base { records } => {
                 self.net = Some(self.load_net(blob(records, NET_RECORD), "base network")?);

@@ -6,7 +6,7 @@
 //! step's compute stays where the networks are.
 
 use burn::module::{ModuleVisitor, Param};
-use burn::optim::GradientsParams;
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use serde_json::{Map, Value};
 
@@ -92,6 +92,34 @@ pub(super) fn blob<'a>(records: &'a [(String, Vec<u8>)], name: &str) -> Option<&
         .iter()
         .find(|(n, _)| n == name)
         .map(|(_, b)| b.as_slice())
+}
+
+/// An optimiser's state as a checkpoint record.
+pub(super) fn optimiser_bytes(opt: &ModuleOptimizer) -> Result<Vec<u8>, TrainError> {
+    opt.into_bytes()
+        .map(|bytes| bytes.to_vec())
+        .map_err(|e| TrainError::Record {
+            what: "optimiser state",
+            message: e.to_string(),
+        })
+}
+
+/// `opt` with the state of the record `name` among a checkpoint's records.
+pub(super) fn restored_optimiser(
+    opt: &ModuleOptimizer,
+    records: &[(String, Vec<u8>)],
+    name: &str,
+) -> Result<ModuleOptimizer, TrainError> {
+    let bytes = blob(records, name).ok_or(TrainError::Record {
+        what: "optimiser state",
+        message: format!("{name} missing"),
+    })?;
+    opt.clone()
+        .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| TrainError::Record {
+            what: "optimiser state",
+            message: e.to_string(),
+        })
 }
 
 /// Builds the trainer of a recipe's family on `device` (autodiff is enabled inside).

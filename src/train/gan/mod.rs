@@ -18,12 +18,15 @@ pub use lecam::LecamAnchors;
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::sigmoid;
-use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::TrainError;
-use super::trainer::{DeviceBatch, DropGradients, Restore, Trainer, blob, record_error};
+use super::trainer::{
+    DeviceBatch, DropGradients, Restore, Trainer, blob, optimiser_bytes, record_error,
+    restored_optimiser,
+};
 use crate::model::{
     CriticPass, EMA_RECORD, GENERATOR_RECORD, GanDiscriminator, GanFamily, GanGenerator, INIT_LOCK,
     Materialise, Render, module_bytes, module_from_bytes,
@@ -378,11 +381,7 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
             .into_iter()
             .zip([&self.opt_g, &self.opt_d])
         {
-            let bytes = opt.into_bytes().map_err(|e| TrainError::Record {
-                what: "optimiser state",
-                message: e.to_string(),
-            })?;
-            records.push((name.to_string(), bytes.to_vec()));
+            records.push((name.to_string(), optimiser_bytes(opt)?));
         }
         Ok(records)
     }
@@ -404,17 +403,7 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
                     .into_iter()
                     .zip([&mut self.opt_g, &mut self.opt_d])
                 {
-                    let bytes = blob(records, name).ok_or(TrainError::Record {
-                        what: "optimiser state",
-                        message: format!("{name} missing"),
-                    })?;
-                    *opt = opt
-                        .clone()
-                        .from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
-                        .map_err(|e| TrainError::Record {
-                            what: "optimiser state",
-                            message: e.to_string(),
-                        })?;
+                    *opt = restored_optimiser(opt, records, name)?;
                 }
                 let saved: GanState = serde_json::from_value(Value::Object(state.clone()))
                     .map_err(|e| TrainError::Record {
