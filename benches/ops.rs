@@ -40,6 +40,12 @@ fn input(device: &Device, shape: [usize; 4]) -> Tensor<4> {
     Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), device).require_grad()
 }
 
+/// A batch of images of `config`'s size, taking gradients.
+fn images(device: &Device, batch: usize, config: &dyn FamilyConfig) -> Tensor<4> {
+    let side = config.resolution();
+    input(device, [batch, config.channels(), side, side])
+}
+
 fn main() {
     let device = Device::flex().autodiff();
     let batch = 32;
@@ -120,15 +126,7 @@ fn networks(device: &Device, batch: usize) {
             time(&format!("{name}: G forward + backward"), || {
                 let _ = g.forward(z.clone(), None).sum().backward();
             });
-            let x = input(
-                device,
-                [
-                    batch,
-                    config.channels(),
-                    config.resolution(),
-                    config.resolution(),
-                ],
-            );
+            let x = images(device, batch, config);
             time(&format!("{name}: D forward + backward"), || {
                 let _ = d.forward(x.clone(), None).sum().backward();
             });
@@ -148,15 +146,7 @@ fn networks(device: &Device, batch: usize) {
         fn likelihood<F: LikelihoodFamily>(self, config: &F::Config) {
             let Time(device, batch, name) = self;
             let net = F::network(config, device);
-            let x = input(
-                device,
-                [
-                    batch,
-                    config.channels(),
-                    config.resolution(),
-                    config.resolution(),
-                ],
-            );
+            let x = images(device, batch, config);
             let x = x.clamp(-1.0, 1.0);
             time(&format!("{name}: NLL forward + backward"), || {
                 let _ = net.nll_bits(x.clone(), None).backward();
