@@ -60,6 +60,7 @@ fn studio(root: &Path) -> Studio {
         shared_with_renderer: false,
         gpu_errors: None,
         cpu_threads: Some(1),
+        remote: None,
     };
     let worker = spawn_worker(device, wake.clone()).unwrap();
     let background = Background::new(wake.clone()).unwrap();

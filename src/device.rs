@@ -18,6 +18,8 @@ pub enum DeviceChoice {
     Wgpu,
     /// burn's `flex` CPU backend.
     Cpu,
+    /// A training server's device (`atelier serve`), given by `--host` and `--token-file`.
+    Remote,
 }
 
 impl FromStr for DeviceChoice {
@@ -27,7 +29,10 @@ impl FromStr for DeviceChoice {
             "auto" => Ok(Self::Auto),
             "wgpu" | "gpu" => Ok(Self::Wgpu),
             "cpu" | "flex" => Ok(Self::Cpu),
-            other => Err(format!("unknown device '{other}' (use auto, wgpu or cpu)")),
+            "remote" => Ok(Self::Remote),
+            other => Err(format!(
+                "unknown device '{other}' (use auto, wgpu, cpu or remote)"
+            )),
         }
     }
 }
@@ -38,6 +43,7 @@ impl fmt::Display for DeviceChoice {
             Self::Auto => "auto",
             Self::Wgpu => "wgpu",
             Self::Cpu => "cpu",
+            Self::Remote => "remote",
         })
     }
 }
@@ -46,6 +52,17 @@ impl fmt::Display for DeviceChoice {
 pub enum DeviceError {
     #[error("wgpu could not start a device: {0}")]
     Wgpu(String),
+    #[error("--device remote needs --host (where `atelier serve` runs) and --token-file")]
+    NoRemoteHost,
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
+}
+
+/// A training server to train on: where it is, and the token it wants.
+#[derive(Clone, Debug)]
+pub struct RemoteTarget {
+    pub host: crate::remote::HostAddress,
+    pub token: String,
 }
 
 /// A resolved device and a human description of it.
@@ -74,8 +91,16 @@ fn hardware_gpu() -> Option<(DeviceKind, String)> {
     best
 }
 
-/// Resolves `choice` to a device (without autodiff).
+/// Resolves `choice` to a device (without autodiff); `Remote` needs [`resolve_with`].
 pub fn resolve(choice: DeviceChoice) -> Result<ChosenDevice, DeviceError> {
+    resolve_with(choice, None)
+}
+
+/// Resolves `choice`, connecting to `remote` for [`DeviceChoice::Remote`].
+pub fn resolve_with(
+    choice: DeviceChoice,
+    remote: Option<&RemoteTarget>,
+) -> Result<ChosenDevice, DeviceError> {
     let cpu = || ChosenDevice {
         device: Device::flex(),
         description: "CPU (burn flex)".into(),
@@ -92,7 +117,31 @@ pub fn resolve(choice: DeviceChoice) -> Result<ChosenDevice, DeviceError> {
                 hardware_gpu().unwrap_or((DeviceKind::DefaultDevice, "default adapter".into()));
             init_wgpu(kind, &name)
         }
+        DeviceChoice::Remote => {
+            let target = remote.ok_or(DeviceError::NoRemoteHost)?;
+            connect_remote(target)
+        }
     }
+}
+
+#[cfg(feature = "remote")]
+fn connect_remote(target: &RemoteTarget) -> Result<ChosenDevice, DeviceError> {
+    let device = crate::remote::connect(&target.host, &target.token)?;
+    Ok(ChosenDevice {
+        device,
+        description: format!(
+            "the training server {} (over {})",
+            target.host,
+            target.host.transport()
+        ),
+        // A server is where big runs go: it gets the GPU recipes.
+        is_gpu: true,
+    })
+}
+
+#[cfg(not(feature = "remote"))]
+fn connect_remote(_target: &RemoteTarget) -> Result<ChosenDevice, DeviceError> {
+    Err(crate::remote::RemoteError::NotBuilt.into())
 }
 
 fn init_wgpu(kind: DeviceKind, name: &str) -> Result<ChosenDevice, DeviceError> {

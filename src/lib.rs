@@ -38,6 +38,7 @@ pub mod preset;
 pub mod project;
 pub mod protocol;
 pub mod quality;
+pub mod remote;
 pub mod rng;
 pub mod sample;
 pub mod studio;

@@ -58,6 +58,11 @@ pub enum Command {
     /// Shrink held-out photos, enlarge them back, and compare the learnt upscaler with
     /// Lanczos (PSNR, SSIM, time).
     EvalUpscaler(EvalUpscalerArgs),
+    /// Serve this machine's device to training clients (`--device remote` elsewhere).
+    Serve(ServeArgs),
+    /// Connect to a training server and measure the connection: round trip and the server
+    /// device's speed (what the studio's Test connection shows).
+    CheckServer(CheckServerArgs),
 }
 
 #[derive(Debug, Args)]
@@ -222,6 +227,13 @@ pub struct TrainArgs {
     pub seed: Option<u64>,
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// For programs that drive a run (the studio's remote training): print each training
+    /// event as one JSON line on stdout, and checkpoint and stop when stdin reads `stop` or
+    /// closes.
+    #[arg(long)]
+    pub events_json: bool,
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     pub resume: bool,
@@ -303,6 +315,8 @@ pub struct BenchArgs {
     pub preset: String,
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
     /// Timed training steps (after warm-up); with --quality, the training budget.
     #[arg(long, default_value_t = 30)]
     pub steps: u64,
@@ -428,4 +442,60 @@ pub struct InvertArgs {
     /// Weight of the discriminator-feature loss (0: pixels only).
     #[arg(long, default_value_t = 0.5)]
     pub feature_weight: f64,
+}
+
+/// Where `--device remote` trains.
+#[derive(Debug, Args, Default, Clone)]
+pub struct RemoteArgs {
+    /// With --device remote: the training server: `ws://HOST:PORT`, or the Iroh id that
+    /// `atelier serve` prints (`ID`, or `ID@IP:PORT` to dial it directly without relays).
+    #[arg(long, requires = "token_file")]
+    pub host: Option<String>,
+    /// With --device remote: a file holding the server's token (a copy of its token file).
+    #[arg(long, requires = "host")]
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The device to serve: wgpu (a GPU), cpu, or auto (a GPU when there is one).
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// iroh (authenticated and encrypted, any network) or websocket (unencrypted, trusted
+    /// networks only).
+    #[cfg(feature = "remote")]
+    #[arg(long, value_enum, default_value = "iroh")]
+    pub transport: crate::remote::server::ServeTransport,
+    /// Iroh: the UDP port (default: one the system picks). WebSocket: the TCP port (default
+    /// 3000; 0 lets the system pick one).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// WebSocket: the address to listen on (default 127.0.0.1: this machine only).
+    #[arg(long)]
+    pub listen: Option<std::net::IpAddr>,
+    /// Iroh: `public` (n0's relays find the server by its id), `disabled` (direct connections
+    /// to --port only) or a private relay's URL.
+    #[arg(long, default_value = "public")]
+    pub relays: String,
+    /// The token clients must present; created (random, owner-only) when missing.
+    /// Default: server.token in Atelier's config folder.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Iroh: the server's secret identity, created when missing, so its id survives restarts.
+    /// Default: server.key beside the token file.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckServerArgs {
+    /// The training server, as for --device remote.
+    #[arg(long)]
+    pub host: String,
+    /// A file holding the server's token.
+    #[arg(long)]
+    pub token_file: PathBuf,
+    /// Print the figures as one JSON line.
+    #[arg(long)]
+    pub json: bool,
 }

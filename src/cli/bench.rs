@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use super::args::{BenchArgs, EvalArgs, TrainArgs};
-use super::{eval, resolve_device, train};
+use super::{eval, resolve_training_device, train};
 use crate::latent::latent_for_seed;
 use crate::preset::Preset;
 use crate::train::{Checkpoint, LATEST, TrainSession};
@@ -82,7 +82,7 @@ pub(super) fn bench(args: &BenchArgs) -> Result<()> {
     if preset.model.conditional() {
         preset.model.set_classes(class_names.clone());
     }
-    let chosen = resolve_device(args.device)?;
+    let chosen = resolve_training_device(args.device, &args.remote)?;
     let (c, r) = (preset.model.channels(), preset.model.resolution());
     let n = preset.train.batch * 8;
     let mut rng = crate::rng::Rng::new(7);

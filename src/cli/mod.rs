@@ -26,6 +26,7 @@ mod bench;
 mod complete;
 mod eval;
 mod invert;
+mod serve;
 mod train;
 mod upscale;
 
@@ -64,12 +65,41 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::TrainUpscaler(args)) => train_upscaler(&args, cli.quiet),
         Some(Command::Upscale(args)) => upscale(&args),
         Some(Command::EvalUpscaler(args)) => eval_upscaler(&args),
+        Some(Command::Serve(args)) => serve::serve(&args),
+        Some(Command::CheckServer(args)) => serve::check_server(&args),
         None => crate::studio::run(crate::studio::StudioArgs::default()),
     }
 }
 
 fn resolve_device(choice: DeviceChoice) -> Result<ChosenDevice> {
+    if choice == DeviceChoice::Remote {
+        bail!("--device remote is for `train` and `bench`: this command runs on this machine");
+    }
     let chosen = device::resolve(choice).with_context(|| format!("selecting --device {choice}"))?;
+    eprintln!("device: {}", chosen.description);
+    Ok(chosen)
+}
+
+/// The device for `train` and `bench`: `--device remote` connects to `remote.host`.
+fn resolve_training_device(
+    choice: DeviceChoice,
+    remote: &args::RemoteArgs,
+) -> Result<ChosenDevice> {
+    if choice != DeviceChoice::Remote {
+        if remote.host.is_some() {
+            bail!("--host is for --device remote");
+        }
+        return resolve_device(choice);
+    }
+    let (Some(host), Some(token_file)) = (&remote.host, &remote.token_file) else {
+        return Err(device::DeviceError::NoRemoteHost.into());
+    };
+    let target = device::RemoteTarget {
+        host: host.parse()?,
+        token: crate::remote::read_token(token_file)?,
+    };
+    let chosen = device::resolve_with(choice, Some(&target))
+        .with_context(|| format!("connecting --device remote --host {host}"))?;
     eprintln!("device: {}", chosen.description);
     Ok(chosen)
 }

@@ -4,8 +4,9 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::args::TrainArgs;
-use super::{cancel_flag, import_bar, resolve_device};
+use super::{cancel_flag, import_bar, resolve_training_device};
 use crate::data::ImportProgress;
+use crate::device::DeviceChoice;
 use crate::preset::{Hardware, Preset};
 use crate::train::{BEST, LATEST, RunOptions, TrainEvent, train_run};
 
@@ -98,6 +99,49 @@ fn event_printer<'a>(
             }
         }
         TrainEvent::Preview { .. } | TrainEvent::Checkpoint { .. } => {}
+    }
+}
+
+/// Runs `train` on a remote device. burn's remote client panics when the server is gone
+/// mid-run (a read gets no answer); that is a named, expected state here, not a bug: the run
+/// folder keeps its last checkpoint, and `--resume` continues once the server is back.
+fn train_remotely<T>(args: &TrainArgs, train: impl FnOnce() -> T) -> Result<T> {
+    let quiet_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(train));
+    std::panic::set_hook(quiet_hook);
+    result.map_err(|panic| {
+        let lost = crate::remote::RemoteError::Lost {
+            host: args.remote.host.clone().unwrap_or_default(),
+            why: crate::worker::panic_message(&*panic),
+        };
+        anyhow::Error::new(lost).context(format!(
+            "training stopped; {} keeps the last checkpoint: start the server again and continue with --resume",
+            args.out.display()
+        ))
+    })
+}
+
+/// `--events-json`: a thread that sets `cancel` when stdin reads `stop` or closes (the
+/// program driving the run is gone), so the run checkpoints and stops.
+fn stop_when_stdin_says(cancel: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let spawned = std::thread::Builder::new()
+        .name("stdin-stop".into())
+        .spawn(move || {
+            let stdin = std::io::stdin();
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match stdin.read_line(&mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) if line.trim() == "stop" => break,
+                    Ok(_) => {}
+                }
+            }
+            cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+    if let Err(e) = spawned {
+        eprintln!("warning: stdin cannot stop this run: {e}");
     }
 }
 
@@ -201,7 +245,7 @@ fn print_estimate(
 
 pub(super) fn train(args: TrainArgs, quiet: bool) -> Result<()> {
     let preset = recipe_from_args(&args)?;
-    let chosen = resolve_device(args.device)?;
+    let chosen = resolve_training_device(args.device, &args.remote)?;
     let options = RunOptions {
         data_dir: args.data.clone(),
         run_dir: args.out.clone(),
@@ -214,6 +258,10 @@ pub(super) fn train(args: TrainArgs, quiet: bool) -> Result<()> {
         return print_estimate(&options, &chosen.device, &chosen.description);
     }
     let cancel = cancel_flag();
+    if args.events_json {
+        stop_when_stdin_says(cancel.clone());
+    }
+    let quiet = quiet || args.events_json;
     let ibar = import_bar(quiet);
     let bar = if quiet {
         ProgressBar::hidden()
@@ -229,14 +277,36 @@ pub(super) fn train(args: TrainArgs, quiet: bool) -> Result<()> {
     } else {
         Hardware::Cpu
     };
-    let mut on_event = event_printer(&bar, &ibar, quiet, &options.preset, hardware);
+    let mut print_event = event_printer(&bar, &ibar, quiet, &options.preset, hardware);
+    let events_json = args.events_json;
+    let mut on_event = |event: TrainEvent| {
+        if events_json {
+            match serde_json::to_string(&event) {
+                Ok(line) => println!("{line}"),
+                Err(e) => eprintln!("warning: cannot write a training event as JSON: {e}"),
+            }
+        }
+        print_event(event);
+    };
     let progress = |p: ImportProgress| {
         ibar.set_length(p.total as u64);
         ibar.set_position(p.done as u64);
     };
-    let summary = train_run(&options, &chosen.device, &cancel, &progress, &mut on_event)
-        .with_context(|| format!("training into {}", args.out.display()))?;
+    let summary = if args.device == DeviceChoice::Remote {
+        train_remotely(&args, || {
+            train_run(&options, &chosen.device, &cancel, &progress, &mut on_event)
+        })?
+    } else {
+        train_run(&options, &chosen.device, &cancel, &progress, &mut on_event)
+    }
+    .with_context(|| format!("training into {}", args.out.display()))?;
     bar.finish_and_clear();
+    print_summary(&args, options.preset.train.patience, &summary);
+    Ok(())
+}
+
+/// What the run did, for people: the last metrics, the best checkpoint, and how it ended.
+fn print_summary(args: &TrainArgs, patience: u32, summary: &crate::train::RunSummary) {
     if let Some(m) = &summary.last_metrics {
         let of = if summary.total_steps == u64::MAX {
             String::new()
@@ -277,10 +347,9 @@ pub(super) fn train(args: TrainArgs, quiet: bool) -> Result<()> {
     } else if summary.early_stopped {
         println!(
             "stopped early at step {}: held-out SWD did not improve for {} evaluations",
-            summary.step, options.preset.train.patience
+            summary.step, patience
         );
     } else {
         println!("done: checkpoint {}", args.out.join(LATEST).display());
     }
-    Ok(())
 }

@@ -18,6 +18,13 @@ pub struct Dataset {
     pub content_hashes: Vec<[u8; 32]>,
 }
 
+/// A pixel in the generator's tanh range `[-1, 1]`; device uploads apply the same two
+/// operations (divide, then subtract), so a batch is the same wherever it is mapped.
+#[must_use]
+pub fn u8_to_unit_range(p: u8) -> f32 {
+    f32::from(p) / 127.5 - 1.0
+}
+
 impl Dataset {
     #[must_use]
     pub fn len(&self) -> usize {
@@ -53,16 +60,25 @@ impl Dataset {
     /// (missing flags count as `false`).
     #[must_use]
     pub fn batch_f32_mirrored(&self, indices: &[usize], mirrored: &[bool]) -> Vec<f32> {
-        let to_f32 = |p: u8| f32::from(p) / 127.5 - 1.0;
+        self.batch_u8_mirrored(indices, mirrored)
+            .into_iter()
+            .map(u8_to_unit_range)
+            .collect()
+    }
+
+    /// As [`Dataset::batch_f32_mirrored`], the pixels left as `u8`: a quarter of the bytes to
+    /// send to a device (a remote one above all), which maps them with [`u8_to_unit_range`].
+    #[must_use]
+    pub fn batch_u8_mirrored(&self, indices: &[usize], mirrored: &[bool]) -> Vec<u8> {
         let mut out = Vec::with_capacity(indices.len() * self.image_len());
         for (k, &i) in indices.iter().enumerate() {
             let image = self.image(i);
             if mirrored.get(k).copied().unwrap_or(false) {
                 for row in image.chunks_exact(self.resolution) {
-                    out.extend(row.iter().rev().map(|&p| to_f32(p)));
+                    out.extend(row.iter().rev());
                 }
             } else {
-                out.extend(image.iter().map(|&p| to_f32(p)));
+                out.extend_from_slice(image);
             }
         }
         out

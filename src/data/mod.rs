@@ -14,7 +14,7 @@ mod split;
 
 pub use lanczos::resize_lanczos3;
 
-pub use dataset::Dataset;
+pub use dataset::{Dataset, u8_to_unit_range};
 pub use decode::read_for_model;
 pub use import::{
     FolderProbe, ImportError, ImportOptions, ImportProgress, ImportReport, MAX_PIXELS, PROBE_FILES,

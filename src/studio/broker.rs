@@ -375,6 +375,7 @@ mod tests {
             shared_with_renderer: false,
             gpu_errors: None,
             cpu_threads: None,
+            remote: None,
         };
         RenderBroker::new(spawn_worker(device, Arc::new(|| {})).expect("worker thread"))
     }

@@ -11,7 +11,12 @@ use crate::upscale::Upscaling;
 const STATUS_FRAMES: usize = 600;
 
 impl Studio {
-    pub fn menu_ui(&mut self, ui: &mut egui::Ui, settings: &mut super::AppSettings) {
+    pub fn menu_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        settings: &mut super::AppSettings,
+        remote: &mut super::remote::RemotePanel,
+    ) {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("Project", |ui| {
                 if ui.button("New project…").clicked() {
@@ -73,6 +78,12 @@ impl Studio {
                         && let Err(e) = settings.save()
                     {
                         self.report_error(format!("Cannot save the settings: {e}"));
+                    }
+                }
+                if settings.compute == super::ComputeSetting::Remote {
+                    ui.separator();
+                    if let Some(error) = remote.ui(ui, settings) {
+                        self.report_error(error);
                     }
                 }
             });

@@ -24,6 +24,8 @@ pub enum ComputeSetting {
     Separate,
     /// burn's CPU backend.
     Cpu,
+    /// Train on a remote server (`atelier serve`); renders stay on this machine, as Auto.
+    Remote,
 }
 
 impl std::str::FromStr for ComputeSetting {
@@ -34,15 +36,22 @@ impl std::str::FromStr for ComputeSetting {
             "shared" => Ok(Self::Shared),
             "separate" => Ok(Self::Separate),
             "cpu" => Ok(Self::Cpu),
+            "remote" => Ok(Self::Remote),
             other => Err(format!(
-                "unknown compute setting '{other}' (use auto, shared, separate or cpu)"
+                "unknown compute setting '{other}' (use auto, shared, separate, cpu or remote)"
             )),
         }
     }
 }
 
 impl ComputeSetting {
-    pub const ALL: [Self; 4] = [Self::Auto, Self::Shared, Self::Separate, Self::Cpu];
+    pub const ALL: [Self; 5] = [
+        Self::Auto,
+        Self::Shared,
+        Self::Separate,
+        Self::Cpu,
+        Self::Remote,
+    ];
 
     #[must_use]
     pub fn label(self) -> &'static str {
@@ -51,6 +60,7 @@ impl ComputeSetting {
             Self::Shared => "Shared with the window (wgpu)",
             Self::Separate => "Separate wgpu device",
             Self::Cpu => "CPU",
+            Self::Remote => "Remote server (trains there; renders here)",
         }
     }
 }
@@ -96,6 +106,7 @@ fn cpu() -> WorkerDevice {
         shared_with_renderer: false,
         gpu_errors: None,
         cpu_threads: Some(cores.saturating_sub(1).max(1)),
+        remote: None,
     }
 }
 
@@ -124,12 +135,12 @@ pub fn choose_compute(
         Hardware::Gpu
     };
     let wanted = match setting {
-        ComputeSetting::Auto if software || render_state.is_none() => {
+        ComputeSetting::Auto | ComputeSetting::Remote if software || render_state.is_none() => {
             return cpu_choice(Some(format!(
                 "Training on the CPU: the window's adapter ({adapter_name}) is a software renderer, where burn's CPU backend is about 10x faster than wgpu. Choose \"Shared\" in Settings to train on it anyway."
             )));
         }
-        ComputeSetting::Auto => ComputeSetting::Shared,
+        ComputeSetting::Auto | ComputeSetting::Remote => ComputeSetting::Shared,
         ComputeSetting::Cpu => return cpu_choice(None),
         other => other,
     };
@@ -142,6 +153,7 @@ pub fn choose_compute(
                         shared_with_renderer: true,
                         gpu_errors: Some(gpu_errors.clone()),
                         cpu_threads: None,
+                        remote: None,
                     },
                     description: format!("GPU shared with the window ({adapter_name})"),
                     hardware: gpu,
@@ -213,7 +225,7 @@ pub fn burn_created_render_device(
             hardware: Hardware::Cpu,
             fallback_notice: None,
         },
-        ComputeSetting::Auto if software => ComputeChoice {
+        ComputeSetting::Auto | ComputeSetting::Remote if software => ComputeChoice {
             worker: cpu(),
             description: "CPU (burn flex)".into(),
             hardware: Hardware::Cpu,
@@ -223,12 +235,13 @@ pub fn burn_created_render_device(
             )),
         },
         ComputeSetting::Separate => separate(gpu_errors, &info.name, hardware, None),
-        ComputeSetting::Auto | ComputeSetting::Shared => ComputeChoice {
+        ComputeSetting::Auto | ComputeSetting::Shared | ComputeSetting::Remote => ComputeChoice {
             worker: WorkerDevice {
                 device,
                 shared_with_renderer: true,
                 gpu_errors: Some(gpu_errors.clone()),
                 cpu_threads: None,
+                remote: None,
             },
             description: format!("GPU shared with the renderer ({})", info.name),
             hardware,
@@ -259,6 +272,7 @@ fn separate(
                     shared_with_renderer: false,
                     gpu_errors: Some(gpu_errors.clone()),
                     cpu_threads: None,
+                    remote: None,
                 },
                 description: format!("separate wgpu device ({adapter_name})"),
                 hardware,

@@ -129,6 +129,7 @@ pub fn bench_frames(args: &FrameBenchArgs) -> Result<FrameBenchReport> {
     let wake: Wake = Arc::new(|| {});
     let settings = AppSettings {
         compute: args.compute,
+        ..AppSettings::default()
     };
     let mut app = StudioApp::on_compute(loaded, choice, wake, gpu_errors, settings)?;
     app.drive_sliders = true;

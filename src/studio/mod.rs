@@ -15,6 +15,7 @@ mod gpu;
 mod headless;
 mod photo_in;
 mod plots;
+mod remote;
 mod shot_panel;
 mod sliders;
 mod stats;
@@ -50,6 +51,9 @@ const TRAINING_TICK: Duration = Duration::from_millis(250);
 #[serde(default)]
 pub struct AppSettings {
     pub compute: ComputeSetting,
+    /// The training server for `ComputeSetting::Remote` (its token is in
+    /// [`remote::remote_token_file`], owner-only, not here).
+    pub remote_host: String,
 }
 
 impl AppSettings {
@@ -177,6 +181,7 @@ pub struct StudioApp {
     drive_started: Option<Instant>,
     exit_when_trained: bool,
     closing: bool,
+    remote_panel: remote::RemotePanel,
 }
 
 impl StudioApp {
@@ -206,6 +211,7 @@ impl StudioApp {
             drive_started: None,
             exit_when_trained: false,
             closing: false,
+            remote_panel: remote::RemotePanel::default(),
         })
     }
 
@@ -218,6 +224,7 @@ impl StudioApp {
         gpu_errors: GpuErrorLog,
         settings: AppSettings,
     ) -> Result<Self> {
+        let choice = remote::apply_remote(&settings, choice);
         let mut app = Self::new(
             loaded,
             choice.worker,
@@ -342,7 +349,10 @@ impl StudioApp {
         if self.drive_sliders {
             self.drive_sliders();
         }
-        egui::Panel::top("menu").show(ui, |ui| self.studio.menu_ui(ui, &mut self.settings));
+        egui::Panel::top("menu").show(ui, |ui| {
+            self.studio
+                .menu_ui(ui, &mut self.settings, &mut self.remote_panel);
+        });
         self.studio.ui(ui);
         self.studio
             .stats

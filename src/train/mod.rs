@@ -70,4 +70,6 @@ pub enum TrainError {
     TooFewImages(usize),
     #[error("the device failed: {0}")]
     Device(String),
+    #[error("remote training stopped: {0}")]
+    Remote(String),
 }

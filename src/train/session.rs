@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Int, Tensor, TensorCreationOptions, TensorData};
 use sha2::{Digest, Sha256};
 
 use super::TrainError;
@@ -241,18 +241,47 @@ impl TrainSession {
         (0..n).map(|_| splitmix64(&mut state) & 1 == 1).collect()
     }
 
+    /// `n` images of `u8` pixels on the training device, in `[-1, 1]`. They travel as bytes,
+    /// a quarter of the bytes of `f32` (what a remote device's link carries each step): four
+    /// pixels packed in each 32-bit integer, since not every backend has an 8-bit type (WGSL
+    /// has none), and unpacked on the device by shifts and masks.
+    fn upload(&self, pixels: Vec<u8>, n: usize) -> Tensor<4> {
+        let (c, r) = (self.data.channels, self.data.resolution);
+        let len = pixels.len();
+        let words: Vec<i32> = pixels
+            .chunks(4)
+            .map(|chunk| {
+                let mut word = [0u8; 4];
+                word[..chunk.len()].copy_from_slice(chunk);
+                i32::from_le_bytes(word)
+            })
+            .collect();
+        let count = words.len();
+        let options = TensorCreationOptions::new(self.device.clone()).with_dtype(DType::I32);
+        let packed = Tensor::<1, Int>::from_data(TensorData::new(words, [count]), options);
+        let bytes: Vec<Tensor<1, Int>> = (0..4)
+            .map(|k| {
+                packed
+                    .clone()
+                    .bitwise_right_shift_scalar(8 * k)
+                    .bitwise_and_scalar(0xff)
+            })
+            .collect();
+        let pixels = Tensor::<1, Int>::stack::<2>(bytes, 1)
+            .reshape([count * 4])
+            .slice(0..len)
+            .reshape([n, c, r, r]);
+        // The same two operations as `u8_to_unit_range`, in the same order.
+        pixels.float() / 127.5 - 1.0
+    }
+
     /// The next batch of real images, on the training device.
     fn upload_batch(&mut self) -> DeviceBatch {
-        let (c, r) = (self.data.channels, self.data.resolution);
         let indices = self.next_batch();
-        let images = Tensor::<4>::from_data(
-            TensorData::new(
-                self.data
-                    .batch_f32_mirrored(&indices, &self.mirror_flags(indices.len())),
-                [indices.len(), c, r, r],
-            ),
-            &self.device,
-        );
+        let pixels = self
+            .data
+            .batch_u8_mirrored(&indices, &self.mirror_flags(indices.len()));
+        let images = self.upload(pixels, indices.len());
         DeviceBatch {
             images,
             labels: indices.iter().map(|&i| self.data.labels[i]).collect(),
@@ -263,13 +292,9 @@ impl TrainSession {
     /// Mean negative log-likelihood of the images `indices` (held-out ones) in bits per
     /// sub-pixel, for a likelihood family; `None` for the others.
     pub fn held_out_bits(&self, indices: &[usize]) -> Result<Option<f64>, TrainError> {
-        let (c, r) = (self.data.channels, self.data.resolution);
         let (mut sum, mut count) = (0.0f64, 0usize);
         for chunk in indices.chunks(self.batch.max(1)) {
-            let images = Tensor::<4>::from_data(
-                TensorData::new(self.data.batch_f32(chunk), [chunk.len(), c, r, r]),
-                &self.device,
-            );
+            let images = self.upload(self.data.batch_u8_mirrored(chunk, &[]), chunk.len());
             let batch = DeviceBatch {
                 images,
                 labels: chunk.iter().map(|&i| self.data.labels[i]).collect(),

@@ -9,6 +9,7 @@ mod import;
 mod inversion;
 mod nearest;
 mod outbox;
+mod remote_run;
 mod rendering;
 mod samplers;
 mod sliders;
@@ -16,6 +17,7 @@ mod upscaler;
 
 pub use import::{ImportSource, spawn_import};
 pub use outbox::{Outbox, Wake};
+pub use remote_run::RemoteTraining;
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -31,7 +33,9 @@ use crate::export::Picture;
 use crate::protocol::{
     Command, Control, Event, RenderKind, RenderRequest, TrainRequest, TrainingState, WorkerError,
 };
-use crate::train::{Checkpoint, LATEST, StepOutcome, TrainEvent, TrainRun, estimate_run};
+use crate::train::{
+    Checkpoint, LATEST, RunSummary, StepOutcome, TrainError, TrainEvent, TrainRun, estimate_run,
+};
 use samplers::SamplerCache;
 
 /// The worker thread's name; GPU errors raised on it are attributed to training.
@@ -93,6 +97,8 @@ pub struct WorkerDevice {
     /// Cap on the CPU threads the worker's tensor work may use (CPU device). The studio
     /// leaves a core to the window so it keeps its frame rate while training.
     pub cpu_threads: Option<usize>,
+    /// Train on this server instead (in a child process); `device` still renders.
+    pub remote: Option<RemoteTraining>,
 }
 
 /// Starts the worker thread.
@@ -127,9 +133,45 @@ pub fn spawn_worker(device: WorkerDevice, wake: Wake) -> std::io::Result<WorkerH
 }
 
 struct Training {
-    run: TrainRun,
+    run: Runner,
     request: TrainRequest,
     paused: bool,
+}
+
+/// Where a run trains: here on the worker's device, or in a child process on a remote server.
+enum Runner {
+    Here(Box<TrainRun>),
+    Remote(remote_run::RemoteRun),
+}
+
+impl Runner {
+    fn step(&mut self, on_event: &mut dyn FnMut(TrainEvent)) -> Result<StepOutcome, TrainError> {
+        match self {
+            Self::Here(run) => run.step(on_event),
+            Self::Remote(run) => run.step(on_event),
+        }
+    }
+
+    fn stop(&mut self, on_event: &mut dyn FnMut(TrainEvent)) -> Result<(), TrainError> {
+        match self {
+            Self::Here(run) => run.stop(on_event),
+            Self::Remote(run) => run.stop(on_event),
+        }
+    }
+
+    fn progress(&self) -> (u64, u64) {
+        match self {
+            Self::Here(run) => run.progress(),
+            Self::Remote(run) => run.progress(),
+        }
+    }
+
+    fn summary(&self, cancelled: bool) -> RunSummary {
+        match self {
+            Self::Here(run) => run.summary(cancelled),
+            Self::Remote(run) => run.summary(cancelled),
+        }
+    }
 }
 
 struct Worker {
@@ -154,7 +196,7 @@ struct Worker {
     shutting_down: bool,
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(ToString::to_string)
@@ -293,6 +335,20 @@ impl Worker {
 
     fn obey(&mut self, message: Control) {
         let result = catch_unwind(AssertUnwindSafe(|| match message {
+            Control::Pause
+                if self
+                    .training
+                    .as_ref()
+                    .is_some_and(|t| matches!(t.run, Runner::Remote(_))) =>
+            {
+                // A remote run's child cannot hold its session open idle for long: it
+                // checkpoints and stops instead, and Resume continues from there.
+                self.out.send(Event::Train(TrainEvent::Notice(
+                    "A remote run stops at a checkpoint instead of pausing; Resume continues it."
+                        .into(),
+                )));
+                self.stop_training();
+            }
             Control::Pause => {
                 if let Some(t) = self.training.as_mut() {
                     t.paused = true;
@@ -389,8 +445,11 @@ impl Worker {
         }
         self.out
             .send(Event::TrainingState(TrainingState::Preparing));
-        match self.open_run(&request) {
-            Ok(run) => {
+        let opened = match &self.device.remote {
+            Some(target) => remote_run::RemoteRun::start(&request.options, target)
+                .map(Runner::Remote)
+                .map_err(WorkerError::Train),
+            None => self.open_run(&request).map(|run| {
                 // A 64 px class judge takes minutes on a CPU: off this thread, shots keep
                 // rendering. Without a thread it trains in line at the first evaluation.
                 if let Err(e) = run.train_judge_in_background() {
@@ -399,6 +458,11 @@ impl Worker {
                          the first evaluation, and shots wait for it then."
                     ))));
                 }
+                Runner::Here(Box::new(run))
+            }),
+        };
+        match opened {
+            Ok(run) => {
                 self.training = Some(Training {
                     run,
                     request,
@@ -535,7 +599,7 @@ impl Worker {
                     message,
                 }));
                 self.training = Some(Training {
-                    run,
+                    run: Runner::Here(Box::new(run)),
                     request: resumed,
                     paused: false,
                 });

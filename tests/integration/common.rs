@@ -49,6 +49,7 @@ pub fn cpu_worker() -> atelier::worker::WorkerHandle {
         shared_with_renderer: false,
         gpu_errors: None,
         cpu_threads: None,
+        remote: None,
     };
     atelier::worker::spawn_worker(device, std::sync::Arc::new(|| {}))
         .expect("the worker thread starts")

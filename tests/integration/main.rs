@@ -10,6 +10,7 @@ mod import;
 mod invert;
 mod pixelcnn;
 mod quality;
+mod remote;
 mod sliders;
 mod studio_pixelcnn;
 mod studio_ui;

@@ -31,6 +31,7 @@ pub(crate) fn studio(root: &Path) -> Studio {
         shared_with_renderer: false,
         gpu_errors: None,
         cpu_threads: None,
+        remote: None,
     };
     let worker = spawn_worker(device, wake.clone()).unwrap();
     let background = Background::new(wake.clone()).unwrap();

@@ -110,7 +110,7 @@ fn values(c: &Checkpoint, name: &str) -> Vec<f32> {
 
 /// Counters, RNG, and every weight and statistic of G, D and EMA-G (optimiser moments show
 /// up in the weights of the next step).
-fn assert_same_training_state(a: &Checkpoint, b: &Checkpoint, context: &str) {
+pub(crate) fn assert_same_training_state(a: &Checkpoint, b: &Checkpoint, context: &str) {
     assert_eq!(a.state, b.state, "{context}: counters/RNG");
     for name in ["g", "d", "ema"] {
         let (x, y) = (values(a, name), values(b, name));

@@ -199,6 +199,7 @@ fn the_worker_learns_the_projects_upscaler_and_saves_it_when_stopped() {
         shared_with_renderer: false,
         gpu_errors: None,
         cpu_threads: None,
+        remote: None,
     };
     let w = spawn_worker(device, Arc::new(|| {})).unwrap();
     let next = || loop {

@@ -242,6 +242,7 @@ fn a_gpu_error_during_a_step_rolls_back_to_the_last_checkpoint() {
         shared_with_renderer: false,
         gpu_errors: Some(log.clone()),
         cpu_threads: None,
+        remote: None,
     };
     let w = spawn_worker(device, Arc::new(|| {})).unwrap();
     start_long_tiny_run(&w, &data, dir.path(), |p| p.train.checkpoint_every = 10);
