@@ -111,9 +111,11 @@ fn train_remotely<T>(args: &TrainArgs, train: impl FnOnce() -> T) -> Result<T> {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(train));
     std::panic::set_hook(quiet_hook);
     result.map_err(|panic| {
+        // burn's message is a paragraph; its last line is the cause.
+        let message = crate::worker::panic_message(&*panic);
         let lost = crate::remote::RemoteError::Lost {
             host: args.remote.host.clone().unwrap_or_default(),
-            why: crate::worker::panic_message(&*panic),
+            why: message.lines().last().unwrap_or_default().trim().to_string(),
         };
         anyhow::Error::new(lost).context(format!(
             "training stopped; {} keeps the last checkpoint: start the server again and continue with --resume",

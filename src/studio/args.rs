@@ -13,7 +13,7 @@ pub struct StudioArgs {
     /// else the embedded demo project.
     #[arg(long)]
     pub project: Option<PathBuf>,
-    /// Where training and sampling run: auto, shared, separate or cpu (default: the saved
+    /// Where training and sampling run: auto, shared, separate, cpu or remote (training on the server set in Settings, renders here) (default: the saved
     /// setting, else auto).
     #[arg(long)]
     pub compute: Option<ComputeSetting>,

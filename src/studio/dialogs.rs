@@ -75,16 +75,17 @@ impl Studio {
                     if ui
                         .radio_value(&mut settings.compute, setting, setting.label())
                         .changed()
-                        && let Err(e) = settings.save()
                     {
-                        self.report_error(format!("Cannot save the settings: {e}"));
+                        if setting == super::ComputeSetting::Remote {
+                            remote.open = true;
+                        }
+                        if let Err(e) = settings.save() {
+                            self.report_error(format!("Cannot save the settings: {e}"));
+                        }
                     }
                 }
-                if settings.compute == super::ComputeSetting::Remote {
-                    ui.separator();
-                    if let Some(error) = remote.ui(ui, settings) {
-                        self.report_error(error);
-                    }
+                if ui.button("Remote server…").clicked() {
+                    remote.open = true;
                 }
             });
             ui.label(format!("· {}", self.project.settings.name));

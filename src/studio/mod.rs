@@ -354,6 +354,9 @@ impl StudioApp {
                 .menu_ui(ui, &mut self.settings, &mut self.remote_panel);
         });
         self.studio.ui(ui);
+        if let Some(error) = self.remote_panel.window(ui.ctx(), &mut self.settings) {
+            self.studio.report_error(error);
+        }
         self.studio
             .stats
             .frame(started.elapsed().as_secs_f32() * 1000.0);

@@ -57,9 +57,11 @@ pub fn apply_remote(settings: &AppSettings, mut choice: ComputeChoice) -> Comput
     choice
 }
 
-/// The state of the Remote server settings while the menu is open.
+/// The Remote server window: its fields, and the Test connection under way or its answer.
 #[derive(Default)]
 pub struct RemotePanel {
+    /// Whether the window shows.
+    pub open: bool,
     token: String,
     token_loaded: bool,
     check: Option<Arc<Mutex<Check>>>,
@@ -73,6 +75,18 @@ enum Check {
 }
 
 impl RemotePanel {
+    /// The Remote server window, when open. Returns an error to report.
+    pub fn window(&mut self, ctx: &egui::Context, settings: &mut AppSettings) -> Option<String> {
+        let mut open = self.open;
+        let mut error = None;
+        egui::Window::new("Remote server")
+            .open(&mut open)
+            .default_width(420.0)
+            .show(ctx, |ui| error = self.ui(ui, settings));
+        self.open = open;
+        error
+    }
+
     /// The host and token fields, Test connection and its answer. Returns an error to report
     /// when a setting could not be saved.
     pub fn ui(&mut self, ui: &mut egui::Ui, settings: &mut AppSettings) -> Option<String> {
@@ -81,21 +95,34 @@ impl RemotePanel {
             self.token_loaded = true;
         }
         let mut error = None;
-        ui.label("Remote server (`atelier serve` on the GPU machine)");
-        let host = ui.add(
-            egui::TextEdit::singleline(&mut settings.remote_host)
-                .hint_text("ws://gpu-box:3000, or the server id it printed"),
+        ui.label(
+            "Train on another machine's GPU: run `atelier serve` there, then give its address \
+             and token here. Training runs there; shots render here. Applies at the next start.",
         );
+        let host = ui
+            .horizontal(|ui| {
+                ui.label("Server");
+                ui.add(
+                    egui::TextEdit::singleline(&mut settings.remote_host)
+                        .hint_text("ws://gpu-box:3000, or the server id it printed"),
+                )
+            })
+            .inner;
         if host.lost_focus()
             && let Err(e) = settings.save()
         {
             error = Some(format!("Cannot save the settings: {e}"));
         }
-        let token = ui.add(
-            egui::TextEdit::singleline(&mut self.token)
-                .password(true)
-                .hint_text("the server's token (its server.token file)"),
-        );
+        let token = ui
+            .horizontal(|ui| {
+                ui.label("Token");
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.token)
+                        .password(true)
+                        .hint_text("the server's token (its server.token file)"),
+                )
+            })
+            .inner;
         if token.lost_focus()
             && let Err(e) = self.save_token()
         {

@@ -70,6 +70,7 @@ pub enum TrainError {
     TooFewImages(usize),
     #[error("the device failed: {0}")]
     Device(String),
-    #[error("remote training stopped: {0}")]
+    /// Remote training ended early (the server went away, refused the token…), said whole.
+    #[error("{0}")]
     Remote(String),
 }

@@ -51,6 +51,10 @@ pub struct RemoteRun {
     total: u64,
     last_metrics: Option<crate::train::MetricsRecord>,
     best_swd: Option<f64>,
+    /// The step of the last checkpoint the child wrote (where Resume continues).
+    last_checkpoint: u64,
+    /// The child ended with an error: the steps after its last checkpoint are lost.
+    failed: bool,
 }
 
 impl RemoteRun {
@@ -128,6 +132,8 @@ impl RemoteRun {
             total: 0,
             last_metrics: None,
             best_swd: None,
+            last_checkpoint: 0,
+            failed: false,
         })
     }
 
@@ -186,7 +192,12 @@ impl RemoteRun {
     #[must_use]
     pub fn summary(&self, cancelled: bool) -> RunSummary {
         RunSummary {
-            step: self.step,
+            // After a failure, what is kept is the last checkpoint.
+            step: if self.failed {
+                self.last_checkpoint
+            } else {
+                self.step
+            },
             total_steps: self.total,
             cancelled,
             early_stopped: false,
@@ -200,12 +211,16 @@ impl RemoteRun {
         match event {
             TrainEvent::Started {
                 step, total_steps, ..
+            } => {
+                // A run starts from its checkpoint (0 when new).
+                (self.step, self.total, self.last_checkpoint) = (*step, *total_steps, *step);
             }
-            | TrainEvent::Stepped { step, total_steps } => {
+            TrainEvent::Stepped { step, total_steps } => {
                 (self.step, self.total) = (*step, *total_steps);
             }
             TrainEvent::Metrics(m) => self.last_metrics = Some(m.clone()),
             TrainEvent::Quality { record, best: true } => self.best_swd = Some(record.swd),
+            TrainEvent::Checkpoint { step, .. } => self.last_checkpoint = *step,
             _ => {}
         }
     }
@@ -234,10 +249,19 @@ impl RemoteRun {
                     .unwrap_or_default()
             })
             .unwrap_or_default();
-        Err(TrainError::Remote(if said.is_empty() {
-            format!("the remote training process ended ({status})")
-        } else {
-            said.trim_start_matches("error: ").to_string()
+        self.failed = true;
+        let lost = said
+            .rfind("the server ")
+            .filter(|_| said.contains("stopped answering"));
+        Err(TrainError::Remote(match lost {
+            // The studio's words, not the command line's `--resume`.
+            Some(at) => format!(
+                "{}; the run keeps its checkpoint at step {}: start the server again, then Resume run",
+                said[at..].trim_end(),
+                self.last_checkpoint
+            ),
+            None if said.is_empty() => format!("the remote training process ended ({status})"),
+            None => said.trim_start_matches("error: ").to_string(),
         }))
     }
 }

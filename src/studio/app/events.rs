@@ -223,10 +223,13 @@ impl Studio {
         } else {
             "finished"
         };
-        self.notify(format!(
-            "Training {why} at step {} of {}",
-            summary.step, summary.total_steps
-        ));
+        // A time budget alone has no step budget to name.
+        let of = if summary.total_steps == u64::MAX {
+            String::new()
+        } else {
+            format!(" of {}", summary.total_steps)
+        };
+        self.notify(format!("Training {why} at step {}{of}", summary.step));
         self.training.last_summary = Some(summary);
     }
 
