@@ -317,3 +317,31 @@ fn the_studio_worker_trains_remotely_renders_here_and_resumes_after_the_server_d
     while !matches!(next(), Event::TrainingEnded(_)) {}
     assert!(latest(&tmp.path().join("run")).state.step > saved + 5);
 }
+
+/// Ctrl-C (SIGINT) ends `atelier serve` cleanly: it says so and exits with success.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_ends_the_server_cleanly() {
+    let (_tmp, _data, token) = fixture();
+    let mut server = Server::start(&token);
+    let interrupted = Command::new("kill")
+        .args(["-INT", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the server ignored Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    // The stderr reader may still be draining the last line.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.log().contains("server stopped") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(server.log().contains("server stopped"), "{}", server.log());
+}
