@@ -33,8 +33,7 @@ pub const RUN_INFO: &str = "run.json";
 /// Number of fixed preview latents (an 8×8 grid).
 pub const PREVIEW_COUNT: usize = 64;
 
-/// What a run reports while it goes. Serialisable: `train --events-json` prints each as a JSON
-/// line, which is how the studio follows a run it trains in a child process (remote training).
+/// What a run reports while it goes (serde: `train --events-json` prints it for remote runs).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "event", content = "data", rename_all = "snake_case")]
 pub enum TrainEvent {

@@ -11,6 +11,7 @@ mod nearest;
 mod outbox;
 mod remote_run;
 mod rendering;
+mod runner;
 mod samplers;
 mod sliders;
 mod upscaler;
@@ -33,9 +34,8 @@ use crate::export::Picture;
 use crate::protocol::{
     Command, Control, Event, RenderKind, RenderRequest, TrainRequest, TrainingState, WorkerError,
 };
-use crate::train::{
-    Checkpoint, LATEST, RunSummary, StepOutcome, TrainError, TrainEvent, TrainRun, estimate_run,
-};
+use crate::train::{Checkpoint, LATEST, StepOutcome, TrainEvent, TrainRun, estimate_run};
+use runner::{Runner, Training};
 use samplers::SamplerCache;
 
 /// The worker thread's name; GPU errors raised on it are attributed to training.
@@ -130,48 +130,6 @@ pub fn spawn_worker(device: WorkerDevice, wake: Wake) -> std::io::Result<WorkerH
         events: event_rx,
         thread: Some(thread),
     })
-}
-
-struct Training {
-    run: Runner,
-    request: TrainRequest,
-    paused: bool,
-}
-
-/// Where a run trains: here on the worker's device, or in a child process on a remote server.
-enum Runner {
-    Here(Box<TrainRun>),
-    Remote(remote_run::RemoteRun),
-}
-
-impl Runner {
-    fn step(&mut self, on_event: &mut dyn FnMut(TrainEvent)) -> Result<StepOutcome, TrainError> {
-        match self {
-            Self::Here(run) => run.step(on_event),
-            Self::Remote(run) => run.step(on_event),
-        }
-    }
-
-    fn stop(&mut self, on_event: &mut dyn FnMut(TrainEvent)) -> Result<(), TrainError> {
-        match self {
-            Self::Here(run) => run.stop(on_event),
-            Self::Remote(run) => run.stop(on_event),
-        }
-    }
-
-    fn progress(&self) -> (u64, u64) {
-        match self {
-            Self::Here(run) => run.progress(),
-            Self::Remote(run) => run.progress(),
-        }
-    }
-
-    fn summary(&self, cancelled: bool) -> RunSummary {
-        match self {
-            Self::Here(run) => run.summary(cancelled),
-            Self::Remote(run) => run.summary(cancelled),
-        }
-    }
 }
 
 struct Worker {
@@ -335,12 +293,7 @@ impl Worker {
 
     fn obey(&mut self, message: Control) {
         let result = catch_unwind(AssertUnwindSafe(|| match message {
-            Control::Pause
-                if self
-                    .training
-                    .as_ref()
-                    .is_some_and(|t| matches!(t.run, Runner::Remote(_))) =>
-            {
+            Control::Pause if self.training.as_ref().is_some_and(|t| t.run.is_remote()) => {
                 // A remote run's child cannot hold its session open idle for long: it
                 // checkpoints and stops instead, and Resume continues from there.
                 self.out.send(Event::Train(TrainEvent::Notice(
