@@ -18,9 +18,9 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, bounded};
 
 use crate::train::{RunOptions, RunSummary, StepOutcome, TrainError, TrainEvent};
 
-/// How long one turn of the worker waits for the child's next event: short, so renders and
-/// Stop are served between turns.
-const TURN: Duration = Duration::from_millis(30);
+/// How long one turn of the worker waits for the child's next event: short, so a slider's
+/// render or Stop waits at most this long behind it.
+const TURN: Duration = Duration::from_millis(10);
 /// How long Stop waits for the child's last checkpoint before killing it.
 const STOP_GRACE: Duration = Duration::from_secs(120);
 /// Events read ahead of the worker; a full queue holds the reader, and the child's output
