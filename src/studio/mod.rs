@@ -28,6 +28,7 @@ pub use background::{Background, LoadedProject, load_project};
 pub use completion::COMPLETIONS;
 pub use gpu::{ComputeChoice, ComputeSetting, choose_compute};
 pub use headless::{FrameBenchArgs, FrameBenchReport, bench_frames};
+pub use remote::{RemotePanel, remote_token_file};
 pub use sliders::{Contrast, Quality, SliderForm};
 pub use stats::{Stats, StatsReport, percentile};
 

@@ -58,13 +58,22 @@ pub fn apply_remote(settings: &AppSettings, mut choice: ComputeChoice) -> Comput
 }
 
 /// The Remote server window: its fields, and the Test connection under way or its answer.
-#[derive(Default)]
 pub struct RemotePanel {
     /// Whether the window shows.
     pub open: bool,
     token: String,
     token_loaded: bool,
     check: Option<Arc<Mutex<Check>>>,
+    /// Where the token is kept ([`remote_token_file`]).
+    token_file: PathBuf,
+    /// The `atelier` program that runs the test (default: this one).
+    program: Option<PathBuf>,
+}
+
+impl Default for RemotePanel {
+    fn default() -> Self {
+        Self::with_files(remote_token_file(), None)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -75,6 +84,20 @@ enum Check {
 }
 
 impl RemotePanel {
+    /// A panel keeping its token in `token_file` and testing with `program` (tests name their
+    /// own; the studio uses [`RemotePanel::default`]).
+    #[must_use]
+    pub fn with_files(token_file: PathBuf, program: Option<PathBuf>) -> Self {
+        Self {
+            open: false,
+            token: String::new(),
+            token_loaded: false,
+            check: None,
+            token_file,
+            program,
+        }
+    }
+
     /// The Remote server window, when open. Returns an error to report.
     pub fn window(&mut self, ctx: &egui::Context, settings: &mut AppSettings) -> Option<String> {
         let mut open = self.open;
@@ -91,7 +114,7 @@ impl RemotePanel {
     /// when a setting could not be saved.
     pub fn ui(&mut self, ui: &mut egui::Ui, settings: &mut AppSettings) -> Option<String> {
         if !self.token_loaded {
-            self.token = crate::remote::read_token(&remote_token_file()).unwrap_or_default();
+            self.token = crate::remote::read_token(&self.token_file).unwrap_or_default();
             self.token_loaded = true;
         }
         let mut error = None;
@@ -101,11 +124,12 @@ impl RemotePanel {
         );
         let host = ui
             .horizontal(|ui| {
-                ui.label("Server");
+                let label = ui.label("Server");
                 ui.add(
                     egui::TextEdit::singleline(&mut settings.remote_host)
                         .hint_text("ws://gpu-box:3000, or the server id it printed"),
                 )
+                .labelled_by(label.id)
             })
             .inner;
         if host.lost_focus()
@@ -115,12 +139,13 @@ impl RemotePanel {
         }
         let token = ui
             .horizontal(|ui| {
-                ui.label("Token");
+                let label = ui.label("Token");
                 ui.add(
                     egui::TextEdit::singleline(&mut self.token)
                         .password(true)
                         .hint_text("the server's token (its server.token file)"),
                 )
+                .labelled_by(label.id)
             })
             .inner;
         if token.lost_focus()
@@ -137,7 +162,14 @@ impl RemotePanel {
             .clicked()
         {
             match self.save_token() {
-                Ok(()) => self.check = Some(start_check(settings.remote_host.trim())),
+                Ok(()) => {
+                    let test = CheckServer {
+                        host: settings.remote_host.trim().to_string(),
+                        token_file: self.token_file.clone(),
+                        program: self.program.clone(),
+                    };
+                    self.check = Some(start_check(test));
+                }
                 Err(e) => error = Some(e),
             }
         }
@@ -169,20 +201,26 @@ impl RemotePanel {
         if token.is_empty() {
             return Ok(());
         }
-        crate::remote::save_token(&remote_token_file(), token)
+        crate::remote::save_token(&self.token_file, token)
             .map_err(|e| format!("Cannot save the token: {e}"))
     }
 }
 
+/// What `atelier check-server` is run with.
+struct CheckServer {
+    host: String,
+    token_file: PathBuf,
+    program: Option<PathBuf>,
+}
+
 /// `atelier check-server` on a thread: its answer lands in the returned cell.
-fn start_check(host: &str) -> Arc<Mutex<Check>> {
+fn start_check(check: CheckServer) -> Arc<Mutex<Check>> {
     let cell = Arc::new(Mutex::new(Check::Running));
     let answer = cell.clone();
-    let host = host.to_string();
     let spawned = std::thread::Builder::new()
         .name("remote-check".into())
         .spawn(move || {
-            let result = check_server(&host);
+            let result = check_server(&check);
             if let Ok(mut cell) = answer.lock() {
                 *cell = match result {
                     Ok(text) => Check::Passed(text),
@@ -198,11 +236,20 @@ fn start_check(host: &str) -> Arc<Mutex<Check>> {
     cell
 }
 
-fn check_server(host: &str) -> Result<String, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+fn check_server(test: &CheckServer) -> Result<String, String> {
+    let exe = match &test.program {
+        Some(program) => program.clone(),
+        None => std::env::current_exe().map_err(|e| e.to_string())?,
+    };
     let output = Command::new(exe)
-        .args(["check-server", "--json", "--host", host, "--token-file"])
-        .arg(remote_token_file())
+        .args([
+            "check-server",
+            "--json",
+            "--host",
+            &test.host,
+            "--token-file",
+        ])
+        .arg(&test.token_file)
         .output()
         .map_err(|e| format!("cannot start the test: {e}"))?;
     if !output.status.success() {

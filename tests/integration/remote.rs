@@ -324,6 +324,13 @@ fn the_studio_worker_trains_remotely_renders_here_and_resumes_after_the_server_d
 fn ctrl_c_ends_the_server_cleanly() {
     let (_tmp, _data, token) = fixture();
     let mut server = Server::start(&token);
+    // burn installs its Ctrl-C handler once it serves; a session proves it does.
+    let checked = Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .args(["check-server", "--host", &server.url, "--token-file"])
+        .arg(&token)
+        .output()
+        .unwrap();
+    assert!(checked.status.success(), "{}", said(&checked));
     let interrupted = Command::new("kill")
         .args(["-INT", &server.child.id().to_string()])
         .status()
@@ -344,4 +351,62 @@ fn ctrl_c_ends_the_server_cleanly() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(server.log().contains("server stopped"), "{}", server.log());
+}
+
+/// Settings → Compute → Remote server, driven like a person: type the server and the token,
+/// click Test connection, and read the answer; the token lands in its own owner-only file.
+#[test]
+fn the_remote_server_window_keeps_the_token_and_tests_the_connection() {
+    use atelier::studio::{AppSettings, ComputeSetting, RemotePanel};
+    use eframe::egui;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    let (tmp, _data, token) = fixture();
+    let server = Server::start(&token);
+    let token_text = std::fs::read_to_string(&token).unwrap();
+    let kept = tmp.path().join("config").join("remote.token");
+    let panel = RemotePanel::with_files(kept.clone(), Some(env!("CARGO_BIN_EXE_atelier").into()));
+    let settings = AppSettings {
+        compute: ComputeSetting::Remote,
+        ..AppSettings::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(600.0, 300.0))
+        .build_ui_state(
+            |ui, (settings, panel): &mut (AppSettings, RemotePanel)| {
+                assert!(panel.ui(ui, settings).is_none());
+            },
+            (settings, panel),
+        );
+    h.get_by_label("Server").focus();
+    h.step();
+    h.get_by_label("Server").type_text(&server.url);
+    h.step();
+    h.get_by_label("Token").focus();
+    h.step();
+    h.get_by_label("Token").type_text(token_text.trim());
+    h.step();
+    h.get_by_label("Test connection").click();
+    let started = Instant::now();
+    while h
+        .query_by_label_contains("Connected over WebSocket")
+        .is_none()
+    {
+        assert!(
+            h.query_by_label_contains("refused").is_none()
+                && started.elapsed() < Duration::from_secs(60),
+            "no connection; the server said: {}",
+            server.log()
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.get_by_label_contains("GFLOP/s");
+    assert_eq!(h.state().0.remote_host, server.url);
+    assert_eq!(
+        atelier::remote::read_token(&kept).unwrap(),
+        token_text.trim()
+    );
+    assert!(!atelier::remote::readable_by_others(&kept));
 }
