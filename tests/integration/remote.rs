@@ -118,18 +118,18 @@ fn a_tiny_run_through_a_websocket_server_matches_the_same_run_here() {
     let (tmp, data, token) = fixture();
     let server = Server::start(&token);
     let far = tmp.path().join("far");
-    let output = remote(&mut train_command(&data, &far, 6), &server, &token);
+    let output = remote(&mut train_command(&data, &far, 20), &server, &token);
     assert!(output.status.success(), "{}", said(&output));
     assert!(server.log().contains("session opened"), "{}", server.log());
 
     let near = tmp.path().join("near");
-    let output = train_command(&data, &near, 6)
+    let output = train_command(&data, &near, 20)
         .args(["--device", "cpu"])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", said(&output));
     let (mut far, mut near) = (latest(&far), latest(&near));
-    assert_eq!(far.state.step, 6);
+    assert_eq!(far.state.step, 20);
     // Wall time is the one figure that differs.
     (far.state.train_seconds, near.state.train_seconds) = (0.0, 0.0);
     assert_same_training_state(&far, &near, "remote against local");
