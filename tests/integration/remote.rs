@@ -68,6 +68,28 @@ impl Server {
     fn log(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
+
+    /// The server's log once it holds `text` (the reader thread may still be draining it),
+    /// or as it is after `seconds`.
+    fn log_with(&self, text: &str, seconds: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        while !self.log().contains(text) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.log()
+    }
+}
+
+/// `child`'s exit status, failing the test as `what` when it runs past `seconds`.
+fn exit_within(child: &mut Child, seconds: u64, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 impl Drop for Server {
@@ -152,11 +174,8 @@ fn a_client_without_the_token_is_refused_and_the_server_says_so() {
         text.contains("refused") || text.contains("nauthori"),
         "{text}"
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !server.log().contains("refused a session") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(server.log().contains("wrong token"), "{}", server.log());
+    let log = server.log_with("refused a session", 10);
+    assert!(log.contains("wrong token"), "{log}");
 }
 
 #[test]
@@ -180,17 +199,7 @@ fn a_server_killed_mid_run_leaves_the_last_checkpoint_and_resume_completes() {
     drop(server);
 
     // The client notices, says what happened, and ends: no hang, no lost checkpoint.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = client.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the client hung after the server died"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = exit_within(&mut client, 60, "the client hung after the server died");
     let output = client.wait_with_output().unwrap();
     assert!(!status.success());
     let text = said(&output);
@@ -336,21 +345,10 @@ fn ctrl_c_ends_the_server_cleanly() {
         .status()
         .unwrap();
     assert!(interrupted.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the server ignored Ctrl-C");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = exit_within(&mut server.child, 20, "the server ignored Ctrl-C");
     assert!(status.success(), "{status}");
-    // The stderr reader may still be draining the last line.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !server.log().contains("server stopped") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(server.log().contains("server stopped"), "{}", server.log());
+    let log = server.log_with("server stopped", 5);
+    assert!(log.contains("server stopped"), "{log}");
 }
 
 /// Settings → Compute → Remote server, driven like a person: type the server and the token,
