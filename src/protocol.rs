@@ -204,6 +204,9 @@ pub enum Control {
     Stop,
     /// Stop learning the upscaler (it is saved first).
     StopUpscaler,
+    /// Give up a render request: one being drawn stops at its next network pass, one
+    /// waiting is dropped; either is answered with [`WorkerError::Cancelled`].
+    CancelRender(Ticket),
     /// Checkpoint, stop everything and end the worker.
     Shutdown,
 }
@@ -290,6 +293,14 @@ pub enum Event {
     ShotsDropped(Vec<(PathBuf, ShotMeta)>),
     /// How learning the upscaler goes.
     Upscaler(UpscalerEvent),
+    /// How far a render that takes many network passes (an autoregressive model draws one
+    /// per pixel) has come.
+    RenderProgress {
+        ticket: Ticket,
+        /// Passes done, and in all.
+        done: usize,
+        total: usize,
+    },
     /// A render request that could not be served: its tiles show the error and a Retry.
     RenderFailed {
         ticket: Ticket,
@@ -326,6 +337,7 @@ impl Event {
             self,
             Self::PreviewGrid { .. }
                 | Self::ImportProgress(_)
+                | Self::RenderProgress { .. }
                 | Self::Train(
                     crate::train::TrainEvent::Stepped { .. } | crate::train::TrainEvent::Metrics(_)
                 )
@@ -382,6 +394,8 @@ pub enum WorkerError {
         data: usize,
         data_channels: usize,
     },
+    #[error("cancelled")]
+    Cancelled,
     #[error("no generator is loaded yet; open a checkpoint or train first")]
     NoGenerator,
     #[error("{0} gallery renders are already waiting; try again when they are done")]

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::config::FamilyConfig;
+use super::drawing::{Drawing, Drawn};
 
 /// The trained generator's record in a checkpoint.
 pub const GENERATOR_RECORD: &str = "g";
@@ -111,9 +112,25 @@ pub trait Render: Send + Sync {
     /// Every weight and statistic in visiting order (see `flat_values`): to compare two
     /// generators value for value.
     fn values(&self) -> Vec<f32>;
-    /// Completes `known` images (`[B, C, H, W]`) around the pixels `keep` marks (`[H·W]`,
-    /// row-major), drawing the rest from latents `z`. Only autoregressive models can: `None`
-    /// elsewhere.
+    /// Begins drawing the images of [`Self::render`], to be advanced a few network passes
+    /// at a time: a GAN's one pass is done here.
+    fn begin(&self, z: Tensor<2>, classes: Option<Tensor<2>>) -> Box<dyn Drawing> {
+        Box::new(Drawn(self.render(z, classes)))
+    }
+    /// Begins completing `known` images (`[B, C, H, W]`) around the pixels `keep` marks
+    /// (`[H·W]`, row-major), drawing the rest from latents `z`. Only autoregressive models
+    /// can: `None` elsewhere.
+    fn begin_completion(
+        &self,
+        z: Tensor<2>,
+        classes: Option<Tensor<2>>,
+        known: Tensor<4>,
+        keep: Vec<bool>,
+    ) -> Option<Box<dyn Drawing>> {
+        let _ = (z, classes, known, keep);
+        None
+    }
+    /// [`Self::begin_completion`], drawn to the end.
     fn complete(
         &self,
         z: Tensor<2>,
@@ -121,8 +138,9 @@ pub trait Render: Send + Sync {
         known: Tensor<4>,
         keep: Vec<bool>,
     ) -> Option<Tensor<4>> {
-        let _ = (z, classes, known, keep);
-        None
+        let mut drawing = self.begin_completion(z, classes, known, keep)?;
+        drawing.advance(usize::MAX);
+        Some(drawing.images())
     }
 }
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::config::FamilyConfig;
+use super::drawing::Drawing;
 use super::gan::Render;
 
 /// The network's record in a checkpoint (it also renders shots).
@@ -21,27 +22,113 @@ pub const LN_2: f32 = std::f32::consts::LN_2;
 
 /// An autoregressive density model over images.
 pub trait LikelihoodNet: Module + Sync + 'static {
-    /// Mean negative log-likelihood of `images` (`[B, C, H, W]` in `[-1, 1]`, on the 256
-    /// levels of 8-bit pixels) in bits per sub-pixel, as a `[1]` tensor.
     /// `[channels, height, width]` of the images it models.
     fn image_shape(&self) -> [usize; 3];
 
+    /// Mean negative log-likelihood of `images` (`[B, C, H, W]` in `[-1, 1]`, on the 256
+    /// levels of 8-bit pixels) in bits per sub-pixel, as a `[1]` tensor.
     fn nll_bits(&self, images: Tensor<4>, classes: Option<Tensor<2>>) -> Tensor<1>;
 
-    /// Draws images: `uniform` (`[B, C, H, W]`, each in (0, 1)) picks every sub-pixel from
-    /// its predicted distribution by inverse CDF, in raster order, channel by channel.
-    /// `keep` (`[B, C, H, W]` images and a `[H, W]` mask of 1 = keep) fixes the pixels it
-    /// marks, so the model completes the rest around them.
     /// Visits the parameters of the first `k` layers, input side first (what fine-tuning
     /// freezes).
     fn visit_first_layers<V: burn::module::ModuleVisitor>(&self, k: usize, visitor: &mut V);
 
+    /// One sampling pass: draws pixel `(i, j)` of `x` (`[B, C, H, W]`), channel by channel,
+    /// from its predicted distribution given the pixels before it; `uniform` (`[B, C, H, W]`,
+    /// each in (0, 1)) picks each sub-pixel by inverse CDF. Returns `x` with the pixel set.
+    fn draw_pixel(
+        &self,
+        x: Tensor<4>,
+        uniform: &Tensor<4>,
+        classes: Option<&Tensor<2>>,
+        i: usize,
+        j: usize,
+    ) -> Tensor<4>;
+
+    /// Draws whole images in raster order (see [`PixelDrawing`]). `keep` (`[B, C, H, W]`
+    /// images and a row-major `[H·W]` mask of 1 = keep) fixes the pixels it marks, so the
+    /// model completes the rest around them.
     fn sample(
         &self,
         uniform: Tensor<4>,
         classes: Option<Tensor<2>>,
         keep: Option<(Tensor<4>, Vec<bool>)>,
-    ) -> Tensor<4>;
+    ) -> Tensor<4> {
+        let mut drawing = PixelDrawing::new(self.clone(), uniform, classes, keep);
+        drawing.advance(usize::MAX);
+        drawing.images()
+    }
+}
+
+/// Images drawn pixel by pixel in raster order, one network pass per pixel, skipping the
+/// pixels a completion keeps.
+pub struct PixelDrawing<N: LikelihoodNet> {
+    net: N,
+    uniform: Tensor<4>,
+    classes: Option<Tensor<2>>,
+    images: Tensor<4>,
+    /// The pixels to draw, in order, as `(row, column)`.
+    order: Vec<(usize, usize)>,
+    next: usize,
+}
+
+impl<N: LikelihoodNet> PixelDrawing<N> {
+    /// See [`LikelihoodNet::sample`] for the arguments.
+    pub fn new(
+        net: N,
+        uniform: Tensor<4>,
+        classes: Option<Tensor<2>>,
+        keep: Option<(Tensor<4>, Vec<bool>)>,
+    ) -> Self {
+        let [b, c, h, w] = uniform.dims();
+        let (images, kept) = match keep {
+            Some((known, mask)) => (known, mask),
+            None => (
+                Tensor::zeros([b, c, h, w], &uniform.device()),
+                vec![false; h * w],
+            ),
+        };
+        let order = (0..h * w)
+            .filter(|&p| !kept.get(p).copied().unwrap_or(false))
+            .map(|p| (p / w, p % w))
+            .collect();
+        Self {
+            net,
+            uniform,
+            classes,
+            images,
+            order,
+            next: 0,
+        }
+    }
+}
+
+impl<N: LikelihoodNet> Drawing for PixelDrawing<N> {
+    fn advance(&mut self, passes: usize) -> bool {
+        let end = self
+            .next
+            .saturating_add(passes.max(1))
+            .min(self.order.len());
+        for &(i, j) in &self.order[self.next..end] {
+            self.images = self.net.draw_pixel(
+                self.images.clone(),
+                &self.uniform,
+                self.classes.as_ref(),
+                i,
+                j,
+            );
+        }
+        self.next = end;
+        self.next == self.order.len()
+    }
+
+    fn progress(&self) -> (usize, usize) {
+        (self.next, self.order.len())
+    }
+
+    fn images(&self) -> Tensor<4> {
+        self.images.clone()
+    }
 }
 
 /// An autoregressive family: its config and its network.
@@ -71,12 +158,29 @@ impl<N: LikelihoodNet> LikelihoodRenderer<N> {
     }
 }
 
-impl<N: LikelihoodNet> Render for LikelihoodRenderer<N> {
-    fn render(&self, z: Tensor<2>, classes: Option<Tensor<2>>) -> Tensor<4> {
+impl<N: LikelihoodNet> LikelihoodRenderer<N> {
+    fn drawing(
+        &self,
+        z: Tensor<2>,
+        classes: Option<Tensor<2>>,
+        keep: Option<(Tensor<4>, Vec<bool>)>,
+    ) -> PixelDrawing<N> {
         let [b, _] = z.dims();
         let [c, h, w] = self.0.image_shape();
         let u = uniform_from_latent(z).reshape([b, c, h, w]);
-        self.0.sample(u, classes, None)
+        PixelDrawing::new(self.0.clone(), u, classes, keep)
+    }
+}
+
+impl<N: LikelihoodNet> Render for LikelihoodRenderer<N> {
+    fn render(&self, z: Tensor<2>, classes: Option<Tensor<2>>) -> Tensor<4> {
+        let mut drawing = self.drawing(z, classes, None);
+        drawing.advance(usize::MAX);
+        drawing.images()
+    }
+
+    fn begin(&self, z: Tensor<2>, classes: Option<Tensor<2>>) -> Box<dyn Drawing> {
+        Box::new(self.drawing(z, classes, None))
     }
 
     fn first_layer_weights(&self) -> Option<Tensor<2>> {
@@ -91,17 +195,14 @@ impl<N: LikelihoodNet> Render for LikelihoodRenderer<N> {
         super::records::flat_values(&self.0)
     }
 
-    fn complete(
+    fn begin_completion(
         &self,
         z: Tensor<2>,
         classes: Option<Tensor<2>>,
         known: Tensor<4>,
         keep: Vec<bool>,
-    ) -> Option<Tensor<4>> {
-        let [b, _] = z.dims();
-        let [c, h, w] = self.0.image_shape();
-        let u = uniform_from_latent(z).reshape([b, c, h, w]);
-        Some(self.0.sample(u, classes, Some((known, keep))))
+    ) -> Option<Box<dyn Drawing>> {
+        Some(Box::new(self.drawing(z, classes, Some((known, keep)))))
     }
 }
 

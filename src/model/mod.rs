@@ -12,6 +12,7 @@
 
 mod config;
 pub mod dcgan;
+mod drawing;
 pub mod fastgan;
 mod fields;
 mod gan;
@@ -24,13 +25,14 @@ pub mod upscaler;
 
 pub use config::{ConfigError, FamilyConfig, FamilyVisitor, Freezable, ModelConfig};
 pub use dcgan::{CLASS_EMBED, DcganShape};
+pub use drawing::{Drawing, Drawn};
 pub use gan::{
     Critic, CriticOutput, CriticPass, EMA_RECORD, GENERATOR_RECORD, GanDiscriminator, GanFamily,
     GanGenerator, RENDER_RECORDS, Render, renderer_of,
 };
 pub use layers::SpectralConv2d;
 pub use likelihood::{
-    LN_2, Likelihood, LikelihoodFamily, LikelihoodNet, NET_RECORD, NET_RECORDS,
+    LN_2, Likelihood, LikelihoodFamily, LikelihoodNet, NET_RECORD, NET_RECORDS, PixelDrawing,
     likelihood_renderer_of, uniform_from_latent,
 };
 pub use records::{

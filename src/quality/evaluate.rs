@@ -403,6 +403,15 @@ fn fidelity_of_rows(
     )
 }
 
+/// The shots an evaluation draws: latents and classes, and the held-out images they are
+/// compared with.
+pub struct EvalPlan {
+    pub latents: Vec<Vec<f32>>,
+    /// One class per latent for a conditional model (the held-out images' own mix), or empty.
+    pub classes: Vec<Option<u32>>,
+    real_idx: Vec<usize>,
+}
+
 /// Evaluates `sampler` at `step`. `None` when the split holds no held-out image.
 /// `cache` holds what depends only on the data: pass the same one for every evaluation of a
 /// run.
@@ -413,9 +422,26 @@ pub fn evaluate(
     step: u64,
     cache: &EvalCache,
 ) -> Result<Option<QualityRecord>, EvalError> {
+    let Some(plan) = plan_evaluation(sampler, data, split, cache) else {
+        return Ok(None);
+    };
+    let shots = sampler.render_classes(&plan.latents, &plan.classes)?;
+    score_evaluation(&plan, &shots, sampler.device(), data, split, step, cache).map(Some)
+}
+
+/// What an evaluation of `sampler` draws (see [`evaluate`]); `None` when the split holds no
+/// held-out image. Drawing the shots apart lets a model that draws pixel by pixel draw
+/// them a few passes at a time.
+#[must_use]
+pub fn plan_evaluation(
+    sampler: &Sampler,
+    data: &Dataset,
+    split: &Split,
+    cache: &EvalCache,
+) -> Option<EvalPlan> {
     let real_idx = held_out(split);
     if real_idx.is_empty() {
-        return Ok(None);
+        return None;
     }
     // Spread over the whole held-out list: imports keep each class together, so a prefix
     // would score the first classes only.
@@ -442,7 +468,26 @@ pub fn evaluate(
     } else {
         Vec::new()
     };
-    let shots = sampler.render_classes(&latents, &classes)?;
+    Some(EvalPlan {
+        latents,
+        classes,
+        real_idx,
+    })
+}
+
+/// Scores the shots drawn for `plan` against the held-out images: the figures of a
+/// [`QualityRecord`] (its held-out likelihood is the trainer's to add). `device` runs the
+/// feature judge.
+pub fn score_evaluation(
+    plan: &EvalPlan,
+    shots: &[crate::export::Picture],
+    device: &Device,
+    data: &Dataset,
+    split: &Split,
+    step: u64,
+    cache: &EvalCache,
+) -> Result<QualityRecord, EvalError> {
+    let real_idx = &plan.real_idx;
     let shot_chw: Vec<Vec<u8>> = shots
         .iter()
         .map(crate::export::Picture::to_chw_u8)
@@ -462,7 +507,7 @@ pub fn evaluate(
         .get_or_init(|| held_out_distances(&train, &real));
     let memorisation =
         Memorisation::against(&shot_refs, &train, threshold_from_held_out(held_distances));
-    let judge = cache.judge(data, &split.train, sampler.device());
+    let judge = cache.judge(data, &split.train, device);
     // The shots' features serve both the feature distance and the data-copying test.
     let shot_features = judge.and_then(|judge| {
         judge
@@ -505,7 +550,7 @@ pub fn evaluate(
             None,
         ),
     };
-    Ok(Some(QualityRecord {
+    Ok(QualityRecord {
         step,
         swd: report.mean,
         swd_levels: report.levels,
@@ -520,7 +565,7 @@ pub fn evaluate(
         variety,
         judge_pending: cache.judge_pending(),
         nll_bits: None,
-    }))
+    })
 }
 
 #[cfg(test)]

@@ -20,7 +20,10 @@ mod nearest;
 mod swd;
 
 pub use class_fidelity::{ClassJudge, ClassScore};
-pub use evaluate::{EvalCache, FeatureReference, MAX_SHOTS as MAX_EVAL_IMAGES, evaluate, held_out};
+pub use evaluate::{
+    EvalCache, EvalPlan, FeatureReference, MAX_SHOTS as MAX_EVAL_IMAGES, evaluate, held_out,
+    plan_evaluation, score_evaluation,
+};
 pub use feature_distance::{
     FEATURE_CHANNELS, FEATURE_RESOLUTION, FeatureJudge, SHIPPED_NAME as SHIPPED_FEATURE_JUDGE,
 };

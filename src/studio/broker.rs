@@ -86,6 +86,8 @@ pub struct RenderBroker {
     failures: HashMap<ShotId, String>,
     /// A shot moved by the sliders while its live render was in flight.
     live_waiting: Option<ShotId>,
+    /// How far renders that take many passes have come: passes done, and in all.
+    progress: HashMap<Ticket, (usize, usize)>,
 }
 
 impl RenderBroker {
@@ -99,6 +101,7 @@ impl RenderBroker {
             requested: HashSet::new(),
             failures: HashMap::new(),
             live_waiting: None,
+            progress: HashMap::new(),
         }
     }
 
@@ -133,6 +136,44 @@ impl RenderBroker {
         self.requested.clear();
         self.failures.clear();
         self.live_waiting = None;
+        self.progress.clear();
+    }
+
+    /// Notes how far a render has come (see [`Event::RenderProgress`]).
+    pub fn note_progress(&mut self, ticket: Ticket, done: usize, total: usize) {
+        if self.pending.contains_key(&ticket) {
+            self.progress.insert(ticket, (done, total));
+        }
+    }
+
+    /// The completion being drawn: its ticket and the share done, in `[0, 1]` (0 until the
+    /// worker tells).
+    #[must_use]
+    pub fn completion_progress(&self) -> Option<(Ticket, f32)> {
+        self.pending
+            .iter()
+            .find(|(_, p)| matches!(p, Pending::Completion(_)))
+            .map(|(&ticket, _)| (ticket, self.share_done(ticket)))
+    }
+
+    /// A gallery shot being drawn pass by pass: its ticket and the share done.
+    #[must_use]
+    pub fn shot_progress(&self, shot: ShotId) -> Option<(Ticket, f32)> {
+        let ticket = *self.latest.get(&shot)?;
+        self.progress
+            .contains_key(&ticket)
+            .then(|| (ticket, self.share_done(ticket)))
+    }
+
+    fn share_done(&self, ticket: Ticket) -> f32 {
+        self.progress
+            .get(&ticket)
+            .map_or(0.0, |&(done, total)| done as f32 / total.max(1) as f32)
+    }
+
+    /// Asks the worker to give up render `ticket`; it answers with a cancelled failure.
+    pub fn cancel(&mut self, ticket: Ticket) -> bool {
+        self.control(Control::CancelRender(ticket))
     }
 
     fn ticket(&mut self) -> Ticket {
@@ -260,6 +301,7 @@ impl RenderBroker {
 
     /// What a render answer is for; `None` for a stale or unknown ticket.
     pub fn rendered(&mut self, ticket: Ticket) -> Option<Answer> {
+        self.progress.remove(&ticket);
         match self.pending.remove(&ticket)? {
             Pending::Gallery(ids) => Some(Answer::Gallery(
                 ids.into_iter()
@@ -295,6 +337,7 @@ impl RenderBroker {
 
     /// A render that will not come; `None` for a stale or unknown ticket.
     pub fn failed(&mut self, ticket: Ticket, why: &str) -> Option<Failure> {
+        self.progress.remove(&ticket);
         match self.pending.remove(&ticket)? {
             Pending::Gallery(ids) => {
                 let failed: Vec<ShotId> = ids

@@ -77,8 +77,22 @@ impl Studio {
                 self.complete_lower_half();
             }
             if busy {
-                ui.spinner();
-                ui.label("drawing pixel by pixel…");
+                let progress = self.broker.completion_progress();
+                let share = progress.map_or(0.0, |(_, share)| share);
+                ui.add(
+                    egui::ProgressBar::new(share)
+                        .desired_width(140.0)
+                        .text(format!("drawing pixel by pixel: {:.0} %", share * 100.0)),
+                );
+                if let Some((ticket, _)) = progress
+                    && ui
+                        .button("Cancel")
+                        .on_hover_text("Stop drawing these completions")
+                        .clicked()
+                    && !self.broker.cancel(ticket)
+                {
+                    self.report_error("The worker is gone; nothing to cancel.");
+                }
             }
         });
         if let Some((shot, textures)) = &self.shot.completions

@@ -203,18 +203,22 @@ impl Studio {
         }
         let mut clicked = None;
         let mut retry = None;
+        let mut stop = None;
         area.show_rows(ui, TILE_CELL, rows, |ui, row_range| {
             for row in row_range {
                 ui.horizontal(|ui| {
                     for id in ids.iter().skip(row * columns).take(columns) {
-                        let Some((response, retried)) = self.tile(ui, *id, selected.contains(id))
+                        let Some((response, action)) = self.tile(ui, *id, selected.contains(id))
                         else {
                             continue;
                         };
-                        if retried {
-                            retry = Some(*id);
-                        } else if response.clicked() {
-                            clicked = Some((*id, ui.input(|i| i.modifiers)));
+                        match action {
+                            TileAction::Retry => retry = Some(*id),
+                            TileAction::StopDrawing(ticket) => stop = Some(ticket),
+                            TileAction::None if response.clicked() => {
+                                clicked = Some((*id, ui.input(|i| i.modifiers)));
+                            }
+                            TileAction::None => {}
                         }
                     }
                 });
@@ -226,16 +230,21 @@ impl Studio {
         if let Some(id) = retry {
             self.retry_render(id);
         }
+        if let Some(ticket) = stop
+            && !self.broker.cancel(ticket)
+        {
+            self.report_error("The worker is gone; nothing to stop.");
+        }
     }
 
     /// One shot's tile: its picture (or "…" / Retry), badges and class, named for screen
-    /// readers and tests. Returns the tile and whether Retry was clicked.
+    /// readers and tests. Returns the tile and what was asked of it beyond a click.
     fn tile(
         &self,
         ui: &mut egui::Ui,
         id: ShotId,
         selected: bool,
-    ) -> Option<(egui::Response, bool)> {
+    ) -> Option<(egui::Response, TileAction)> {
         let shot = self.project.curation.get(id)?;
         let mut badges = String::new();
         if shot.favourite {
@@ -257,13 +266,13 @@ impl Studio {
         } else {
             format!("Shot {id}{class} {badges}")
         };
-        let (response, retried) = if let Some(tex) = self.gallery.textures.get(&id) {
+        let (response, action) = if let Some(tex) = self.gallery.textures.get(&id) {
             let image = egui::Image::new(tex).fit_to_exact_size(egui::vec2(TILE, TILE));
             let response = ui.add_sized(
                 [TILE_CELL, TILE_CELL],
                 egui::Button::image(image).selected(selected),
             );
-            (response, false)
+            (response, TileAction::None)
         } else {
             self.placeholder_tile(ui, id, selected)
         };
@@ -288,33 +297,53 @@ impl Studio {
                 egui::Color32::LIGHT_BLUE,
             );
         }
-        Some((response, retried))
+        Some((response, action))
     }
 
-    /// A tile whose picture has not come: "…" while it renders, Retry (with why on hover)
+    /// A tile whose picture has not come: "…" while it renders (its share done while it
+    /// is drawn pixel by pixel, with Stop drawing on right-click), Retry (with why on hover)
     /// when its render failed. Returns the tile and whether Retry was clicked.
     fn placeholder_tile(
         &self,
         ui: &mut egui::Ui,
         id: ShotId,
         selected: bool,
-    ) -> (egui::Response, bool) {
+    ) -> (egui::Response, TileAction) {
         let failed = self.broker.failure(id).map(str::to_owned);
-        let label = if failed.is_some() { "Retry" } else { "…" };
+        let drawing = self.broker.shot_progress(id);
+        let label = match (&failed, drawing) {
+            (Some(_), _) => "Retry".to_string(),
+            (None, Some((_, share))) => format!("{:.0} %", share * 100.0),
+            (None, None) => "…".to_string(),
+        };
         let response = ui.add_sized(
             [TILE_CELL, TILE_CELL],
             egui::Button::new(label).selected(selected),
         );
-        match failed {
-            Some(why) => {
-                let clicked = response.clicked();
-                (
-                    response.on_hover_text(format!("Rendering failed: {why}")),
-                    clicked,
-                )
-            }
-            None => (response, false),
+        if let Some(why) = failed {
+            let action = if response.clicked() {
+                TileAction::Retry
+            } else {
+                TileAction::None
+            };
+            return (
+                response.on_hover_text(format!("Rendering failed: {why}")),
+                action,
+            );
         }
+        let Some((ticket, _)) = drawing else {
+            return (response, TileAction::None);
+        };
+        let mut action = TileAction::None;
+        let response = response
+            .on_hover_text("Drawn pixel by pixel, one network pass each; right-click to stop");
+        response.context_menu(|ui| {
+            if ui.button("Stop drawing").clicked() {
+                action = TileAction::StopDrawing(ticket);
+                ui.close();
+            }
+        });
+        (response, action)
     }
 
     /// Keyboard shortcuts (ignored while a text field has focus).
@@ -361,4 +390,14 @@ impl Studio {
             self.sync_editor();
         }
     }
+}
+
+/// What a tile asks beyond a click.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TileAction {
+    None,
+    /// Render the failed shot again.
+    Retry,
+    /// Give up the render that draws this shot pixel by pixel.
+    StopDrawing(crate::protocol::Ticket),
 }

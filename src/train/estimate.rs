@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 use burn::tensor::Device;
 
 use super::TrainError;
-use super::run::{
-    RunContext, RunOptions, TrainRun, evaluate_now, read_metrics, save_checkpoint, write_preview,
-};
+use super::periodic::{begin_preview, save_preview};
+use super::run::{RunContext, RunOptions, TrainRun, read_metrics, save_checkpoint};
 use super::session::TrainSession;
 use crate::quality::ClassJudge;
 
@@ -219,8 +218,7 @@ fn time_periodic_work(
     ctx: &RunContext,
 ) -> Result<(f64, f64, f64), TrainError> {
     // The faster of two: the first of each may pay for a cold cache.
-    let preview_secs = timed_once(&mut || write_preview(session, ctx).map(|_| ()))?
-        .min(timed_once(&mut || write_preview(session, ctx).map(|_| ()))?);
+    let preview_secs = time_preview(session, ctx)?.min(time_preview(session, ctx)?);
     let checkpoint_secs = timed_once(&mut || save_checkpoint(session, ctx, false, &mut |_| {}))?
         .min(timed_once(&mut || {
             save_checkpoint(session, ctx, false, &mut |_| {})
@@ -233,8 +231,74 @@ fn time_periodic_work(
     let _ = ctx
         .eval_cache
         .train_judge_in_background(session.dataset().clone(), ctx.split.train.clone());
-    let eval_secs = timed_once(&mut || evaluate_now(session, ctx).map(|_| ()))?;
+    let eval_secs = time_evaluation(session, ctx)?;
     Ok((preview_secs, checkpoint_secs, eval_secs))
+}
+
+/// Seconds of a preview: drawn and saved when that is quick; an autoregressive model's,
+/// hundreds of passes, from the time of its first [`DRAW_SAMPLE`].
+fn time_preview(session: &TrainSession, ctx: &RunContext) -> Result<f64, TrainError> {
+    let started = Instant::now();
+    let mut drawing = begin_preview(session, ctx)?;
+    let begun = started.elapsed().as_secs_f64();
+    let (draw_secs, done) = time_drawing(&mut drawing)?;
+    if !done {
+        return Ok(begun + draw_secs);
+    }
+    save_preview(&drawing.finish()?, session, ctx)?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Seconds of a held-out evaluation: its shots (as [`time_preview`]), its scoring and the
+/// held-out likelihood. Where the shots' drawing is extrapolated, the held-out images are
+/// scored in their place: the same work.
+fn time_evaluation(session: &TrainSession, ctx: &RunContext) -> Result<f64, TrainError> {
+    let sampler = std::sync::Arc::new(session.sampler(&ctx.device)?);
+    let (data, split, cache) = (session.dataset(), &ctx.split, &ctx.eval_cache);
+    let Some(plan) = crate::quality::plan_evaluation(&sampler, data, split, cache) else {
+        return Ok(0.0);
+    };
+    let mut drawing = crate::sample::Drawing::render(sampler, &plan.latents, &plan.classes)?;
+    let (draw_secs, done) = time_drawing(&mut drawing)?;
+    let scoring = Instant::now();
+    let shots = if done {
+        drawing.finish()?
+    } else {
+        let held_out = crate::quality::held_out(split);
+        (0..plan.latents.len())
+            .map(|k| held_out[k % held_out.len()])
+            .map(|i| {
+                crate::export::Picture::from_chw_u8(data.image(i), data.channels, data.resolution)
+            })
+            .collect()
+    };
+    let device = ctx.device.clone();
+    crate::quality::score_evaluation(&plan, &shots, &device, data, split, 0, cache)?;
+    session.held_out_bits(crate::quality::held_out(split))?;
+    let _ = cache.take_warnings();
+    Ok(draw_secs + scoring.elapsed().as_secs_f64())
+}
+
+/// Network passes timed at most before the rest of a drawing is extrapolated from them.
+const DRAW_SAMPLE: Duration = Duration::from_secs(1);
+
+/// Seconds to draw all of `drawing`, and whether it was drawn: timed to its end when that
+/// comes within [`DRAW_SAMPLE`], else extrapolated from the passes drawn by then.
+fn time_drawing(
+    drawing: &mut crate::sample::Drawing<std::sync::Arc<crate::sample::Sampler>>,
+) -> Result<(f64, bool), TrainError> {
+    let started = Instant::now();
+    loop {
+        let done = drawing.advance_for(DRAW_SAMPLE / 4)?;
+        let secs = started.elapsed().as_secs_f64();
+        if done {
+            return Ok((secs, true));
+        }
+        if started.elapsed() >= DRAW_SAMPLE {
+            let (passes, total) = drawing.progress();
+            return Ok((secs * total as f64 / passes.max(1) as f64, false));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod estimate;
 pub mod gan;
 mod likelihood;
 mod metrics;
+mod periodic;
 pub mod resume;
 mod run;
 mod run_logs;

@@ -13,16 +13,16 @@ use burn::tensor::Device;
 use super::TrainError;
 use super::base_model::{adopt_base_model, load_base, match_classes};
 use super::metrics::MetricsRecord;
+use super::periodic::Periodic;
 use super::run_logs::{append_json_line, truncate_json_lines};
 pub use super::run_options::{Imported, RunOptions};
 use super::session::TrainSession;
 use crate::checkpoint::{BEST, Checkpoint, LATEST};
 use crate::data::{ImportOptions, ImportProgress, ImportReport, Split, import_folder};
-use crate::export::{grid, save_png_atomic};
 use crate::fsutil::write_atomic;
 use crate::latent::latent_for_seed;
 use crate::preset::{Preset, TrainPreset};
-use crate::quality::{EvalCache, QualityRecord, evaluate};
+use crate::quality::{EvalCache, QualityRecord};
 use crate::sample::Sampler;
 
 /// The file name of a run's provenance record.
@@ -32,6 +32,10 @@ pub const RUN_INFO: &str = "run.json";
 
 /// Number of fixed preview latents (an 8×8 grid).
 pub const PREVIEW_COUNT: usize = 64;
+
+/// The longest a call of [`TrainRun::step`] draws a preview's or evaluation's shots (at
+/// least one network pass): what a Stop in the studio waits for at most, besides a step.
+const PERIODIC_SLICE: Duration = Duration::from_millis(100);
 
 /// What a run reports while it goes (serde: `train --events-json` prints it for remote runs).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -82,7 +86,7 @@ pub struct RunSummary {
     pub last_metrics: Option<MetricsRecord>,
 }
 
-fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> TrainError {
+pub(super) fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> TrainError {
     let path = path.display().to_string();
     move |source| TrainError::Io { what, path, source }
 }
@@ -129,14 +133,14 @@ pub(super) struct RunContext {
     pub(super) device: Device,
     run_dir: PathBuf,
     pub(super) split: Split,
-    preview_latents: Vec<Vec<f32>>,
+    pub(super) preview_latents: Vec<Vec<f32>>,
     pub(super) train: TrainPreset,
     /// What every evaluation of the run shares, computed once (see `EvalCache`).
     pub(super) eval_cache: EvalCache,
 }
 
 impl RunContext {
-    fn path(&self, name: &str) -> PathBuf {
+    pub(super) fn path(&self, name: &str) -> PathBuf {
         self.run_dir.join(name)
     }
 }
@@ -168,6 +172,10 @@ pub struct TrainRun {
     budget: Option<Duration>,
     deadline: Option<Instant>,
     time_up: bool,
+    /// Periodic work under way (a preview or an evaluation drawing its shots).
+    periodic: Option<Periodic>,
+    /// How long one call of [`Self::step`] draws periodic work's shots at most.
+    periodic_slice: Duration,
 }
 
 impl TrainRun {
@@ -232,6 +240,8 @@ impl TrainRun {
                 .map(|m| Duration::from_secs_f64((m * 60.0).max(0.0))),
             deadline: None,
             time_up: false,
+            periodic: None,
+            periodic_slice: PERIODIC_SLICE,
         })
     }
 
@@ -246,6 +256,12 @@ impl TrainRun {
         self.ctx
             .eval_cache
             .train_judge_in_background(self.session.dataset().clone(), self.ctx.split.train.clone())
+    }
+
+    /// Sets how long one call of [`Self::step`] draws a preview's or evaluation's shots at
+    /// most (at least one network pass; 100 ms unless set).
+    pub fn set_periodic_slice(&mut self, slice: Duration) {
+        self.periodic_slice = slice;
     }
 
     /// The current step and the budget.
@@ -274,12 +290,17 @@ impl TrainRun {
             .map(|d| d.saturating_duration_since(Instant::now()))
     }
 
-    /// One training step plus whatever periodic work falls due after it. Past a wall-clock
-    /// budget it steps no more: it writes the last metrics, a preview and a checkpoint.
+    /// One training step, or a slice of the periodic work due after one (see
+    /// [`Periodic`]): a call never draws a whole preview of an autoregressive model, so the
+    /// owner can stop the run between two calls. Past a wall-clock budget it steps no more:
+    /// it writes the last metrics, a preview and a checkpoint.
     pub fn step(
         &mut self,
         on_event: &mut dyn FnMut(TrainEvent),
     ) -> Result<StepOutcome, TrainError> {
+        if self.periodic.is_some() {
+            return self.run_periodic(on_event);
+        }
         if self.is_done() {
             return Ok(if self.early_stopped {
                 StepOutcome::EarlyStopped
@@ -294,15 +315,8 @@ impl TrainRun {
             let deadline = *self.deadline.get_or_insert(now + budget);
             if now >= deadline {
                 self.time_up = true;
-                read_metrics(&mut self.session, &self.ctx, &mut self.last_metrics)?;
-                if let Some(m) = self.last_metrics.clone() {
-                    on_event(TrainEvent::Metrics(m));
-                }
-                let step = self.session.state().step;
-                let path = write_preview(&self.session, &self.ctx)?;
-                on_event(TrainEvent::Preview { step, path });
-                save_checkpoint(&self.session, &self.ctx, false, on_event)?;
-                return Ok(StepOutcome::TimeUp);
+                self.periodic = Some(Periodic::at_time_up());
+                return self.run_periodic(on_event);
             }
         }
         self.session.step()?;
@@ -312,25 +326,51 @@ impl TrainRun {
             total_steps: self.total,
         });
         let finishing = step >= self.total;
-        if after_step(
-            &mut self.session,
-            &self.ctx,
-            finishing,
-            &mut self.last_metrics,
-            on_event,
-        )? {
-            self.early_stopped = true;
-            return Ok(StepOutcome::EarlyStopped);
-        }
-        Ok(if finishing {
+        let then = if finishing {
             StepOutcome::Finished
         } else {
             StepOutcome::Continue
-        })
+        };
+        self.periodic = Some(Periodic::after_step(&self.ctx, step, finishing, then));
+        self.run_periodic(on_event)
+    }
+
+    /// A slice of the periodic work under way: `Continue` until it is done, then the
+    /// outcome of the step that led to it.
+    fn run_periodic(
+        &mut self,
+        on_event: &mut dyn FnMut(TrainEvent),
+    ) -> Result<StepOutcome, TrainError> {
+        let Some(periodic) = self.periodic.as_mut() else {
+            return Ok(StepOutcome::Continue);
+        };
+        let slice = self.periodic_slice;
+        let done = periodic.run(
+            &mut self.session,
+            &self.ctx,
+            &mut self.last_metrics,
+            on_event,
+            slice,
+        );
+        let outcome = match done {
+            Ok(None) => return Ok(StepOutcome::Continue),
+            Ok(Some(outcome)) => outcome,
+            Err(e) => {
+                self.periodic = None;
+                return Err(e);
+            }
+        };
+        self.periodic = None;
+        if outcome == StepOutcome::EarlyStopped {
+            self.early_stopped = true;
+        }
+        Ok(outcome)
     }
 
     /// Stops before the budget: reads the last metrics and checkpoints, so nothing is lost.
+    /// A preview or evaluation still being drawn is given up.
     pub fn stop(&mut self, on_event: &mut dyn FnMut(TrainEvent)) -> Result<(), TrainError> {
+        self.periodic = None;
         read_metrics(&mut self.session, &self.ctx, &mut self.last_metrics)?;
         save_checkpoint(&self.session, &self.ctx, false, on_event)
     }
@@ -434,68 +474,6 @@ pub(super) fn save_checkpoint(
     Ok(())
 }
 
-/// A held-out evaluation of the session's EMA generator as it is now (`None` when the
-/// held-out split is too small).
-pub(super) fn evaluate_now(
-    session: &TrainSession,
-    ctx: &RunContext,
-) -> Result<Option<QualityRecord>, TrainError> {
-    let (sampler, step) = (session.sampler(&ctx.device)?, session.state().step);
-    let (data, split, cache) = (session.dataset(), &ctx.split, &ctx.eval_cache);
-    let Some(mut record) = evaluate(&sampler, data, split, step, cache)? else {
-        return Ok(None);
-    };
-    record.nll_bits = session.held_out_bits(crate::quality::held_out(split))?;
-    Ok(Some(record))
-}
-
-/// The periodic work after a step: metrics, preview, evaluation, checkpoint. Returns whether
-/// early stopping ends the run.
-fn after_step(
-    session: &mut TrainSession,
-    ctx: &RunContext,
-    finishing: bool,
-    last_metrics: &mut Option<MetricsRecord>,
-    on_event: &mut dyn FnMut(TrainEvent),
-) -> Result<bool, TrainError> {
-    let t = &ctx.train;
-    let step = session.state().step;
-    let due = |every: u64| every > 0 && (step.is_multiple_of(every) || finishing);
-    let checkpoint_due = due(t.checkpoint_every);
-    if due(t.metrics_every) || checkpoint_due {
-        read_metrics(session, ctx, last_metrics)?;
-        if let Some(m) = last_metrics.as_ref().filter(|m| m.step == step) {
-            on_event(TrainEvent::Metrics(m.clone()));
-        }
-    }
-    if due(t.preview_every) {
-        let path = write_preview(session, ctx)?;
-        on_event(TrainEvent::Preview { step, path });
-    }
-    let mut early_stop = false;
-    if due(t.eval_every) {
-        let evaluated = evaluate_now(session, ctx)?;
-        for warning in ctx.eval_cache.take_warnings() {
-            on_event(TrainEvent::Notice(warning));
-        }
-        if let Some(q) = evaluated {
-            let path = ctx.path("quality.jsonl");
-            append_json_line(&path, &q).map_err(io_err("cannot append to", &path))?;
-            let best = session.record_quality(q.selection_score());
-            on_event(TrainEvent::Quality { record: q, best });
-            // Checkpoint with every evaluation, so `best.atl` is exactly what was measured.
-            read_metrics(session, ctx, last_metrics)?;
-            save_checkpoint(session, ctx, best, on_event)?;
-            early_stop = t.patience > 0 && session.state().evals_since_best >= t.patience;
-            return Ok(early_stop);
-        }
-    }
-    if checkpoint_due {
-        save_checkpoint(session, ctx, false, on_event)?;
-    }
-    Ok(early_stop)
-}
-
 /// Imports the data, writes the run's report and recipe, and builds (or restores) the session.
 /// Returns it with the size of the training split.
 fn prepare_session(
@@ -572,29 +550,4 @@ fn prepare_session(
     let json = serde_json::to_vec_pretty(&info).unwrap_or_default();
     write_atomic(&info_path, &json).map_err(io_err("cannot write", &info_path))?;
     Ok((session, split))
-}
-
-pub(super) fn write_preview(
-    session: &TrainSession,
-    ctx: &RunContext,
-) -> Result<PathBuf, TrainError> {
-    let (device, latents, run_dir) = (&ctx.device, &ctx.preview_latents, &ctx.run_dir);
-    let sampler = session.sampler(device)?;
-    // Conditional models: one class per row, cycling through the classes.
-    let count = sampler.model.class_count() as u32;
-    let classes: Vec<Option<u32>> = if count > 0 {
-        (0..latents.len() as u32)
-            .map(|i| Some((i / 8) % count))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let pictures = sampler.render_classes(latents, &classes)?;
-    let sheet = grid(&pictures, 8);
-    let path = run_dir
-        .join("previews")
-        .join(format!("step-{:07}.png", session.state().step));
-    save_png_atomic(&sheet, &path)?;
-    save_png_atomic(&sheet, &run_dir.join("preview.png"))?;
-    Ok(path)
 }

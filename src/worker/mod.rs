@@ -151,6 +151,10 @@ struct Worker {
     inversion: Option<inversion::Active>,
     /// Until when training waits: a slider is being dragged (see `rendering::SLIDER_FOCUS`).
     slider_focus: Option<Instant>,
+    /// Renders being drawn, a slice per turn (at most one of each kind).
+    drawings: Vec<rendering::ActiveRender>,
+    /// How long the last training step took: a render being drawn gets as long per turn.
+    last_step: std::time::Duration,
     shutting_down: bool,
 }
 
@@ -185,6 +189,8 @@ impl Worker {
             upscaler: None,
             inversion: None,
             slider_focus: None,
+            drawings: Vec::new(),
+            last_step: std::time::Duration::ZERO,
             shutting_down: false,
         }
     }
@@ -194,6 +200,7 @@ impl Worker {
             || self.morph.is_some()
             || self.completion.is_some()
             || !self.gallery.is_empty()
+            || !self.drawings.is_empty()
             || self.nearest.is_some()
             || self.upscaler.is_some()
             || self.inversion.is_some()
@@ -245,23 +252,15 @@ impl Worker {
                     self.render(request);
                 }
             }
-            if let Some(request) = self.gallery.pop_front() {
+            if !self.drawing_gallery()
+                && let Some(request) = self.gallery.pop_front()
+            {
                 self.render(request);
             }
-            if let Some((ticket, picture)) = self.nearest.take() {
-                let found = catch_unwind(AssertUnwindSafe(|| self.reference.nearest(&picture)))
-                    .unwrap_or_else(|panic| Err(WorkerError::Panicked(panic_message(&*panic))));
-                match found {
-                    Ok(Some((picture, distance, threshold))) => self.out.send(Event::Nearest {
-                        ticket,
-                        picture,
-                        distance,
-                        threshold,
-                    }),
-                    Ok(None) => {}
-                    Err(error) => self.out.send(Event::Failed(error)),
-                }
-            }
+            // Renders and training share the device about half and half while a render
+            // takes many passes.
+            self.draw_a_little(self.last_step.max(rendering::MIN_SLICE));
+            self.find_nearest_asked();
             match self.slider_focus.filter(|until| Instant::now() < *until) {
                 Some(until) => self.wait_for_the_slider(until),
                 None => self.train_one_step(),
@@ -316,6 +315,7 @@ impl Worker {
             }
             Control::Stop => self.stop_training(),
             Control::StopUpscaler => self.stop_upscaler(),
+            Control::CancelRender(ticket) => self.cancel_render(ticket),
             Control::Shutdown => self.shutting_down = true,
         }));
         if let Err(panic) = result {
@@ -461,6 +461,7 @@ impl Worker {
             .as_ref()
             .map_or(0, |log| log.on_thread(WORKER_THREAD));
         let mut events = Vec::new();
+        let started = Instant::now();
         let result = catch_unwind(AssertUnwindSafe(|| {
             let outcome = training.run.step(&mut |e| events.push(e));
             if self.device.shared_with_renderer {
@@ -469,6 +470,7 @@ impl Worker {
             }
             outcome
         }));
+        self.last_step = started.elapsed();
         let step = training.run.progress().0;
         let gpu_error = self.device.gpu_errors.as_ref().and_then(|log| {
             (log.on_thread(WORKER_THREAD) > errors_before).then(|| log.last().unwrap_or_default())

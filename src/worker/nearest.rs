@@ -3,9 +3,12 @@
 //! The baseline (how close held-out real images come to the training set) depends only on the
 //! data, so it is computed once per reference set and reused for every lookup.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::{Worker, panic_message};
 use crate::data::Split;
 use crate::export::Picture;
-use crate::protocol::{ReferenceSet, WorkerError};
+use crate::protocol::{Event, ReferenceSet, WorkerError};
 use crate::quality::held_out;
 use crate::quality::{PixelIndex, near_copy_threshold};
 
@@ -70,5 +73,26 @@ impl Reference {
         let picture = Picture::from_chw_u8(data.image(index), data.channels, data.resolution);
         let threshold = self.threshold();
         Ok(Some((picture, distance, threshold)))
+    }
+}
+
+impl Worker {
+    /// Answers the nearest-training-image lookup asked for, if any.
+    pub(super) fn find_nearest_asked(&mut self) {
+        let Some((ticket, picture)) = self.nearest.take() else {
+            return;
+        };
+        let found = catch_unwind(AssertUnwindSafe(|| self.reference.nearest(&picture)))
+            .unwrap_or_else(|panic| Err(WorkerError::Panicked(panic_message(&*panic))));
+        match found {
+            Ok(Some((picture, distance, threshold))) => self.out.send(Event::Nearest {
+                ticket,
+                picture,
+                distance,
+                threshold,
+            }),
+            Ok(None) => {}
+            Err(error) => self.out.send(Event::Failed(error)),
+        }
     }
 }

@@ -1,17 +1,24 @@
 //! Rendering on the worker: gallery shots, a dragged slider's live renders (which training
-//! steps give way to), morph strips and completions.
+//! steps give way to), morph strips and completions. A render that takes many network
+//! passes (one per pixel for an autoregressive model) is drawn a slice of time per turn, with
+//! its progress, and can be cancelled between two passes.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::{Worker, panic_message, samplers};
-use crate::protocol::{Event, RenderKind, RenderRequest, WorkerError};
+use crate::protocol::{Event, RenderKind, RenderRequest, Ticket, WorkerError};
+use crate::sample::{Drawing, Sampler};
 
 /// How long after a slider's render training steps wait. A step queued on the device ahead
 /// of a slider's render delays it by the step's whole length (150 ms for `fastgan-128-rgb`
 /// on an H200, one queue per device), so while a slider is dragged, its renders go first;
 /// training resumes this long after the last one.
-pub(super) const SLIDER_FOCUS: std::time::Duration = std::time::Duration::from_millis(250);
+/// The least time a render being drawn gets per turn.
+pub(super) const MIN_SLICE: Duration = Duration::from_millis(40);
+
+pub(super) const SLIDER_FOCUS: Duration = Duration::from_millis(250);
 
 impl Worker {
     /// While a slider is dragged: waits (until `until` at most) for its next render or any
@@ -33,26 +40,36 @@ impl Worker {
         }
     }
 
+    /// Begins a render request; [`Self::draw_a_little`] draws it.
     pub(super) fn render(&mut self, request: RenderRequest) {
         let started = Instant::now();
         if request.kind == RenderKind::Live {
             self.slider_focus = Some(started + SLIDER_FOCUS);
         }
-        let result = catch_unwind(AssertUnwindSafe(|| {
+        if request.kind.coalesces()
+            && let Some(pos) = self
+                .drawings
+                .iter()
+                .position(|d| d.request.kind == request.kind)
+        {
+            // A newer request of a kind that coalesces makes the one being drawn worthless.
+            let old = self.drawings.remove(pos);
+            self.answer_cancelled(old.request.ticket);
+        }
+        let begun = catch_unwind(AssertUnwindSafe(|| {
             let sampler = self.samplers.get(&request.generator)?;
             match (request.kind, &request.completion) {
                 (RenderKind::Completion, Some(c)) => {
-                    samplers::complete_named(&sampler, c, &request.latents, &request.classes)
+                    samplers::completion_named(sampler, c, &request.latents, &request.classes)
                 }
-                _ => samplers::render_named(&sampler, &request.latents, &request.classes),
+                _ => samplers::drawing_named(sampler, &request.latents, &request.classes),
             }
         }));
-        match result {
-            Ok(Ok(pictures)) => self.out.send(Event::Rendered {
-                ticket: request.ticket,
-                kind: request.kind,
-                pictures,
-                render_ms: started.elapsed().as_secs_f32() * 1000.0,
+        match begun {
+            Ok(Ok(drawing)) => self.drawings.push(ActiveRender {
+                request,
+                drawing,
+                started,
             }),
             Ok(Err(error)) => self.out.send(Event::RenderFailed {
                 ticket: request.ticket,
@@ -64,4 +81,92 @@ impl Worker {
             }),
         }
     }
+
+    /// Whether a gallery request is being drawn (the next one waits for it).
+    pub(super) fn drawing_gallery(&self) -> bool {
+        self.drawings
+            .iter()
+            .any(|d| d.request.kind == RenderKind::Gallery)
+    }
+
+    /// One turn of every render being drawn: about `slice` of network passes each (at least
+    /// one), then its progress, or its pictures when it is done. A GAN's render is done in
+    /// its first turn; an autoregressive model's takes one pass per pixel, so training steps
+    /// and commands come in between.
+    pub(super) fn draw_a_little(&mut self, slice: Duration) {
+        for mut active in std::mem::take(&mut self.drawings) {
+            let advanced = catch_unwind(AssertUnwindSafe(|| active.drawing.advance_for(slice)));
+            let ticket = active.request.ticket;
+            match advanced {
+                Ok(Ok(true)) => {
+                    let ActiveRender {
+                        request,
+                        drawing,
+                        started,
+                        ..
+                    } = active;
+                    match drawing.finish() {
+                        Ok(pictures) => self.out.send(Event::Rendered {
+                            ticket,
+                            kind: request.kind,
+                            pictures,
+                            render_ms: started.elapsed().as_secs_f32() * 1000.0,
+                        }),
+                        Err(e) => self.out.send(Event::RenderFailed {
+                            ticket,
+                            error: WorkerError::Render(e),
+                        }),
+                    }
+                }
+                Ok(Ok(false)) => {
+                    let (done, total) = active.drawing.progress();
+                    self.out.send_progress(Event::RenderProgress {
+                        ticket,
+                        done,
+                        total,
+                    });
+                    self.drawings.push(active);
+                }
+                Ok(Err(e)) => self.out.send(Event::RenderFailed {
+                    ticket,
+                    error: WorkerError::Render(e),
+                }),
+                Err(panic) => self.out.send(Event::RenderFailed {
+                    ticket,
+                    error: WorkerError::Panicked(panic_message(&*panic)),
+                }),
+            }
+        }
+    }
+
+    /// Gives up render `ticket`, drawn or waiting, and says so.
+    pub(super) fn cancel_render(&mut self, ticket: Ticket) {
+        let before = self.drawings.len() + self.gallery.len();
+        self.drawings.retain(|d| d.request.ticket != ticket);
+        self.gallery.retain(|r| r.ticket != ticket);
+        let mut found = before != self.drawings.len() + self.gallery.len();
+        for slot in [&mut self.live, &mut self.morph, &mut self.completion] {
+            if slot.as_ref().is_some_and(|r| r.ticket == ticket) {
+                *slot = None;
+                found = true;
+            }
+        }
+        if found {
+            self.answer_cancelled(ticket);
+        }
+    }
+
+    fn answer_cancelled(&mut self, ticket: Ticket) {
+        self.out.send(Event::RenderFailed {
+            ticket,
+            error: WorkerError::Cancelled,
+        });
+    }
+}
+
+/// A render request being drawn.
+pub(super) struct ActiveRender {
+    request: RenderRequest,
+    drawing: Drawing<Arc<Sampler>>,
+    started: Instant,
 }

@@ -12,7 +12,7 @@ use crate::latent::{
     Directions, closed_form_directions, image_features, latent_for_seed, principal_directions,
 };
 use crate::protocol::{GeneratorInfo, WorkerError};
-use crate::sample::{Sampler, generator_file};
+use crate::sample::{Drawing, Sampler, generator_file};
 
 /// Generators kept in memory (the current one plus a few that gallery shots came from).
 const KEEP: usize = 4;
@@ -158,32 +158,31 @@ impl SamplerCache {
     }
 }
 
-/// Completions of `completion`'s picture with `sampler`, one per latent, as the first class
-/// named (conditional generators).
-pub fn complete_named(
-    sampler: &Sampler,
+/// Begins completions of `completion`'s picture with `sampler`, one per latent, as the first
+/// class named (conditional generators).
+pub fn completion_named(
+    sampler: Arc<Sampler>,
     completion: &crate::protocol::Completion,
     latents: &[Vec<f32>],
     classes: &[Option<String>],
-) -> Result<Vec<Picture>, WorkerError> {
+) -> Result<Drawing<Arc<Sampler>>, WorkerError> {
     let class = match classes.first().cloned().flatten() {
         Some(name) if sampler.model.class_count() > 0 => {
             Some(sampler.class_index(&name).map_err(WorkerError::Render)?)
         }
         _ => None,
     };
-    sampler
-        .complete(&completion.image, &completion.keep, latents, class)
+    Drawing::completion(sampler, &completion.image, &completion.keep, latents, class)
         .map_err(WorkerError::Render)
 }
 
-/// Renders `latents` with `sampler`, each with its class by name (conditional generators;
-/// an unconditional one ignores the names).
-pub fn render_named(
-    sampler: &Sampler,
+/// Begins rendering `latents` with `sampler`, each with its class by name (conditional
+/// generators; an unconditional one ignores the names).
+pub fn drawing_named(
+    sampler: Arc<Sampler>,
     latents: &[Vec<f32>],
     classes: &[Option<String>],
-) -> Result<Vec<Picture>, WorkerError> {
+) -> Result<Drawing<Arc<Sampler>>, WorkerError> {
     let conditional = sampler.model.class_count() > 0;
     let classes = classes
         .iter()
@@ -191,7 +190,16 @@ pub fn render_named(
         .map(|name| name.as_deref().map(|n| sampler.class_index(n)).transpose())
         .collect::<Result<Vec<_>, _>>()
         .map_err(WorkerError::Render)?;
-    sampler
-        .render_classes(latents, &classes)
+    Drawing::render(sampler, latents, &classes).map_err(WorkerError::Render)
+}
+
+/// [`drawing_named`], drawn to the end in one piece (for a GAN's probe-sized renders).
+pub fn render_named(
+    sampler: &Arc<Sampler>,
+    latents: &[Vec<f32>],
+    classes: &[Option<String>],
+) -> Result<Vec<Picture>, WorkerError> {
+    drawing_named(sampler.clone(), latents, classes)?
+        .finish()
         .map_err(WorkerError::Render)
 }

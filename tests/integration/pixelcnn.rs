@@ -187,3 +187,267 @@ fn pixelcnn_cli_round_trip_reports_held_out_bits_against_the_independent_baselin
         "{stdout}"
     );
 }
+
+/// Opens a `tiny-pixelcnn` run of 10 steps with a preview, an evaluation and a checkpoint
+/// every 5, drawing one network pass per call of `step`.
+fn sliced_run(data: &std::path::Path, dir: &std::path::Path) -> atelier::train::TrainRun {
+    let mut preset = Preset::load("tiny-pixelcnn").unwrap();
+    preset.train.steps = Some(10);
+    preset.train.preview_every = 5;
+    preset.train.eval_every = 5;
+    preset.train.checkpoint_every = 5;
+    let options = atelier::train::RunOptions {
+        data_dir: data.to_path_buf(),
+        run_dir: dir.to_path_buf(),
+        preset,
+        resume: false,
+        minutes: None,
+        imported: None,
+    };
+    let mut run =
+        atelier::train::TrainRun::start(&options, &Device::flex(), &|_| {}, &mut |_| {}).unwrap();
+    run.set_periodic_slice(std::time::Duration::ZERO);
+    run
+}
+
+/// A preview and an evaluation draw 8×8 shots pixel by pixel: a call of `step` draws one
+/// pass of them and returns, so the studio's worker can obey a Stop in between. Drawing in
+/// slices changes nothing: the same preview, figures and weights as a run that draws each
+/// in one piece; and a Stop mid-preview gives it up, keeping the checkpoint.
+#[test]
+fn pixelcnn_previews_and_evaluations_are_drawn_a_pass_per_call_and_a_stop_gives_them_up() {
+    use atelier::train::{StepOutcome, TrainEvent};
+    let data = tempfile::tempdir().unwrap();
+    two_class_folder(data.path(), 10, 1);
+    let out = tempfile::tempdir().unwrap();
+    let sliced = out.path().join("sliced");
+    let mut run = sliced_run(data.path(), &sliced);
+    // (calls since the step, event) for every event after step 5.
+    let mut after_five = Vec::new();
+    let mut calls_since_step = 0;
+    let mut at_five = false;
+    loop {
+        let mut events = Vec::new();
+        let outcome = run.step(&mut |e| events.push(e)).unwrap();
+        calls_since_step += 1;
+        for e in events {
+            if let TrainEvent::Stepped { step, .. } = e {
+                at_five = step == 5;
+                calls_since_step = 1;
+            } else if at_five {
+                after_five.push((calls_since_step, e));
+            }
+        }
+        if outcome != StepOutcome::Continue {
+            assert_eq!(outcome, StepOutcome::Finished);
+            break;
+        }
+    }
+    let when = |wanted: fn(&TrainEvent) -> bool| {
+        after_five
+            .iter()
+            .find(|(_, e)| wanted(e))
+            .map(|(calls, _)| *calls)
+            .unwrap()
+    };
+    let preview = when(|e| matches!(e, TrainEvent::Preview { step: 5, .. }));
+    let quality = when(|e| matches!(e, TrainEvent::Quality { .. }));
+    let checkpoint = when(|e| matches!(e, TrainEvent::Checkpoint { step: 5, .. }));
+    // 64 preview shots in one chunk: 64 passes, one per call.
+    assert!(preview >= 64, "the preview came after {preview} calls");
+    assert!(
+        quality > preview,
+        "the evaluation is drawn after the preview"
+    );
+    assert!(
+        checkpoint >= quality,
+        "the evaluation's checkpoint follows it"
+    );
+    assert_eq!(run.progress().0, 10);
+
+    let whole = out.path().join("whole");
+    let mut preset = Preset::load("tiny-pixelcnn").unwrap();
+    preset.train.steps = Some(10);
+    preset.train.preview_every = 5;
+    preset.train.eval_every = 5;
+    preset.train.checkpoint_every = 5;
+    run_whole(data.path(), &whole, preset);
+    let png = |dir: &std::path::Path| std::fs::read(dir.join("previews/step-0000005.png")).unwrap();
+    assert_eq!(png(&sliced), png(&whole), "the same preview");
+    let quality_log = |dir: &std::path::Path| {
+        std::fs::read_to_string(dir.join("quality.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["swd"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        quality_log(&sliced),
+        quality_log(&whole),
+        "the same figures"
+    );
+    assert!(
+        net_values(&latest(&sliced)) == net_values(&latest(&whole)),
+        "the same weights"
+    );
+
+    // Stopped while the step-5 preview is being drawn: the checkpoint is step 5's, and the
+    // preview is given up.
+    let stopped = out.path().join("stopped");
+    let mut run = sliced_run(data.path(), &stopped);
+    while run.progress().0 < 5 {
+        run.step(&mut |_| {}).unwrap();
+    }
+    for _ in 0..10 {
+        let mut events = Vec::new();
+        assert_eq!(
+            run.step(&mut |e| events.push(e)).unwrap(),
+            StepOutcome::Continue
+        );
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, TrainEvent::Stepped { .. } | TrainEvent::Preview { .. })),
+            "no step while the preview is drawn: {events:?}"
+        );
+    }
+    run.stop(&mut |_| {}).unwrap();
+    assert_eq!(latest(&stopped).state.step, 5);
+    assert!(!stopped.join("previews/step-0000005.png").exists());
+}
+
+/// A run that draws each preview and evaluation in one call (a slice far longer than any).
+fn run_whole(data: &std::path::Path, dir: &std::path::Path, preset: Preset) {
+    let options = atelier::train::RunOptions {
+        data_dir: data.to_path_buf(),
+        run_dir: dir.to_path_buf(),
+        preset,
+        resume: false,
+        minutes: None,
+        imported: None,
+    };
+    let mut run =
+        atelier::train::TrainRun::start(&options, &Device::flex(), &|_| {}, &mut |_| {}).unwrap();
+    run.set_periodic_slice(std::time::Duration::from_secs(3600));
+    while run.step(&mut |_| {}).unwrap() == atelier::train::StepOutcome::Continue {}
+}
+
+/// The studio's worker draws a pixel-by-pixel render a slice per turn: it reports progress,
+/// serves a completion asked for meanwhile before the long render ends, gives the long one
+/// up at a Cancel between two passes, and goes on serving.
+#[test]
+fn the_worker_draws_pixel_by_pixel_between_requests_with_progress_and_a_cancel() {
+    use atelier::protocol::WorkerError;
+    use atelier::protocol::{Command, Completion, Control, Event, RenderKind, RenderRequest};
+    let data = tempfile::tempdir().unwrap();
+    two_class_folder(data.path(), 6, 3);
+    let out = tempfile::tempdir().unwrap();
+    let mut preset = Preset::load("tiny-pixelcnn").unwrap();
+    preset.train.steps = Some(2);
+    run(data.path(), out.path(), preset, false);
+    let w = crate::common::cpu_worker();
+    w.commands
+        .send(Command::LoadGenerator {
+            path: out.path().join("checkpoint.atl"),
+            pin_dir: out.path().join("generators"),
+        })
+        .unwrap();
+    let next = || {
+        w.events
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .unwrap()
+    };
+    let info = loop {
+        if let Event::GeneratorReady(info) = next() {
+            break info;
+        }
+    };
+    let dim = info.model.latent_dim();
+    let request = |ticket, kind, count: u64, completion| {
+        Command::Render(RenderRequest {
+            ticket,
+            kind,
+            generator: info.pinned.clone(),
+            latents: (0..count)
+                .map(|s| atelier::latent::latent_for_seed(s, dim))
+                .collect(),
+            classes: Vec::new(),
+            completion,
+        })
+    };
+    // 12,800 shots: 200 chunks of 64 passes each.
+    w.commands
+        .send(request(1, RenderKind::Gallery, 12_800, None))
+        .unwrap();
+    let completion = Completion {
+        image: vec![200; 64],
+        keep: (0..64).map(|p| p < 32).collect(),
+    };
+    w.commands
+        .send(request(2, RenderKind::Completion, 3, Some(completion)))
+        .unwrap();
+    let (mut progress, mut completed) = (Vec::new(), None);
+    while completed.is_none() {
+        match next() {
+            Event::RenderProgress {
+                ticket: 1,
+                done,
+                total,
+            } => progress.push((done, total)),
+            Event::Rendered {
+                ticket: 2,
+                pictures,
+                ..
+            } => completed = Some(pictures),
+            Event::Rendered { ticket: 1, .. } | Event::RenderFailed { ticket: 1, .. } => {
+                panic!("the long render ended before the completion was served")
+            }
+            _ => {}
+        }
+    }
+    let pictures = completed.unwrap();
+    assert_eq!(pictures.len(), 3);
+    assert!(
+        pictures
+            .iter()
+            .all(|p| p.pixels[..32].iter().all(|&v| v == 200)),
+        "the top half is kept"
+    );
+    assert!(w.control(Control::CancelRender(1)));
+    loop {
+        match next() {
+            Event::RenderProgress {
+                ticket: 1,
+                done,
+                total,
+            } => progress.push((done, total)),
+            Event::RenderFailed {
+                ticket: 1,
+                error: WorkerError::Cancelled,
+            } => break,
+            Event::Rendered { ticket: 1, .. } => panic!("the cancelled render was finished"),
+            _ => {}
+        }
+    }
+    assert!(!progress.is_empty(), "progress is reported");
+    assert!(
+        progress.windows(2).all(|w| w[0].0 <= w[1].0) && progress.iter().all(|p| p.1 == 200 * 64),
+        "{progress:?}"
+    );
+    let (done, total) = *progress.last().unwrap();
+    assert!(done < total, "cancelled part way: {done} of {total}");
+    w.commands
+        .send(request(3, RenderKind::Gallery, 2, None))
+        .unwrap();
+    loop {
+        if let Event::Rendered {
+            ticket: 3,
+            pictures,
+            ..
+        } = next()
+        {
+            assert_eq!(pictures.len(), 2);
+            break;
+        }
+    }
+}

@@ -289,50 +289,40 @@ impl LikelihoodNet for GatedPixelCnn {
             .div_scalar(-sub_pixels * LN_2)
     }
 
-    fn sample(
+    fn draw_pixel(
         &self,
-        uniform: Tensor<4>,
-        classes: Option<Tensor<2>>,
-        keep: Option<(Tensor<4>, Vec<bool>)>,
+        mut x: Tensor<4>,
+        uniform: &Tensor<4>,
+        classes: Option<&Tensor<2>>,
+        i: usize,
+        j: usize,
     ) -> Tensor<4> {
-        let [b, c, h, w] = uniform.dims();
-        let device = uniform.device();
-        let (mut x, kept) = match keep {
-            Some((known, mask)) => (known, mask),
-            None => (Tensor::zeros([b, c, h, w], &device), vec![false; h * w]),
-        };
-        for i in 0..h {
-            for j in 0..w {
-                if kept.get(i * w + j).copied().unwrap_or(false) {
-                    continue;
-                }
-                let features = self.pixel_features(&x, classes.as_ref(), i, j);
-                for ch in 0..c {
-                    let pixel = x.clone().narrow(2, i, 1).narrow(3, j, 1);
-                    let logits = self
-                        .channel_logits(features.clone(), &pixel, ch)
-                        .reshape([b, LEVELS]);
-                    let cdf = softmax(logits, 1).cumsum(1);
-                    let u = uniform
-                        .clone()
-                        .narrow(1, ch, 1)
-                        .narrow(2, i, 1)
-                        .narrow(3, j, 1)
-                        .reshape([b, 1])
-                        .expand([b, LEVELS]);
-                    // The first level whose cumulative probability reaches u.
-                    let level = cdf
-                        .lower(u)
-                        .float()
-                        .sum_dim(1)
-                        .clamp(0.0, (LEVELS - 1) as f32);
-                    let value = level
-                        .div_scalar(127.5)
-                        .sub_scalar(1.0)
-                        .reshape([b, 1, 1, 1]);
-                    x = x.slice_assign([0..b, ch..ch + 1, i..i + 1, j..j + 1], value);
-                }
-            }
+        let [b, c, _, _] = x.dims();
+        let features = self.pixel_features(&x, classes, i, j);
+        for ch in 0..c {
+            let pixel = x.clone().narrow(2, i, 1).narrow(3, j, 1);
+            let logits = self
+                .channel_logits(features.clone(), &pixel, ch)
+                .reshape([b, LEVELS]);
+            let cdf = softmax(logits, 1).cumsum(1);
+            let u = uniform
+                .clone()
+                .narrow(1, ch, 1)
+                .narrow(2, i, 1)
+                .narrow(3, j, 1)
+                .reshape([b, 1])
+                .expand([b, LEVELS]);
+            // The first level whose cumulative probability reaches u.
+            let level = cdf
+                .lower(u)
+                .float()
+                .sum_dim(1)
+                .clamp(0.0, (LEVELS - 1) as f32);
+            let value = level
+                .div_scalar(127.5)
+                .sub_scalar(1.0)
+                .reshape([b, 1, 1, 1]);
+            x = x.slice_assign([0..b, ch..ch + 1, i..i + 1, j..j + 1], value);
         }
         x
     }

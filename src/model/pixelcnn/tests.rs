@@ -253,3 +253,42 @@ fn an_untrained_model_is_near_eight_bits_and_configs_are_checked_by_field() {
         assert_eq!(config.validate().unwrap_err().field, field);
     }
 }
+
+/// A drawing advanced a few passes at a time (as the worker draws between two commands)
+/// makes exactly the images drawn in one piece, and counts its passes: one per pixel, none
+/// for the pixels a completion keeps.
+#[test]
+fn a_drawing_advanced_in_slices_equals_one_drawn_whole() {
+    use crate::model::Drawing;
+    use crate::model::likelihood::PixelDrawing;
+    let (_, net) = tiny(3, 6);
+    let device = Device::flex();
+    let u = Tensor::<4>::random([2, 3, 6, 6], Distribution::Uniform(0.0, 1.0), &device)
+        .clamp(1e-4, 1.0 - 1e-4);
+    let whole = net.sample(u.clone(), None, None);
+    let mut drawing = PixelDrawing::new(net.clone(), u.clone(), None, None);
+    assert_eq!(drawing.progress(), (0, 36));
+    let mut calls = 0;
+    for passes in [1, 0, 5, 3].into_iter().cycle() {
+        calls += 1;
+        let before = drawing.progress().0;
+        let done = drawing.advance(passes);
+        // Zero asks for one pass: a call always moves on.
+        assert_eq!(
+            drawing.progress().0 - before,
+            passes.max(1).min(36 - before)
+        );
+        if done {
+            break;
+        }
+    }
+    assert!(calls > 10, "{calls}");
+    assert_eq!(drawing.progress(), (36, 36));
+    let sliced = drawing.images().into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(sliced, whole.into_data().try_to_vec::<f32>().unwrap());
+
+    let known = levels_image(2, 3, 6, &device);
+    let keep: Vec<bool> = (0..36).map(|p| p < 12).collect();
+    let completion = PixelDrawing::new(net, u, None, Some((known, keep)));
+    assert_eq!(completion.progress(), (0, 24), "kept pixels take no pass");
+}

@@ -35,6 +35,19 @@ impl Studio {
         }
     }
 
+    /// A render given up at the designer's word: a completion just ends; gallery tiles
+    /// offer a Retry.
+    fn render_cancelled(&mut self, ticket: Ticket) {
+        match self.broker.failed(ticket, "cancelled") {
+            Some(Failure::Completion) => {
+                self.shot.completing = None;
+                self.notify("Completion cancelled.");
+            }
+            Some(Failure::Gallery(_)) => self.notify("Cancelled: click a tile to draw it again."),
+            _ => {}
+        }
+    }
+
     /// Live renders sent and not answered yet (at most one per shot: see `request_live`).
     #[must_use]
     pub fn live_in_flight(&self) -> usize {
@@ -162,6 +175,17 @@ impl Studio {
                 threshold,
             } => self.on_nearest(ctx, ticket, &picture, distance, threshold),
             Event::Upscaler(event) => self.on_upscaler_event(event),
+            Event::RenderProgress {
+                ticket,
+                done,
+                total,
+            } => {
+                self.broker.note_progress(ticket, done, total);
+            }
+            Event::RenderFailed {
+                ticket,
+                error: WorkerError::Cancelled,
+            } => self.render_cancelled(ticket),
             Event::RenderFailed { ticket, error } => {
                 self.render_failed(ticket, &error.to_string());
             }

@@ -11,8 +11,8 @@ use crate::export::Picture;
 use crate::model::{ModelConfig, Render};
 use crate::preset::{Preset, PresetError};
 
-/// Shots rendered per device call.
-const CHUNK: usize = 64;
+mod drawing;
+pub use drawing::Drawing;
 
 #[derive(Debug, Error)]
 pub enum SampleError {
@@ -151,6 +151,24 @@ impl Sampler {
         latents: &[Vec<f32>],
         classes: &[Option<u32>],
     ) -> Result<Vec<Picture>, SampleError> {
+        Drawing::render(self, latents, classes)?.finish()
+    }
+
+    /// Completions of one image (`chw`, the dataset's `u8` layout at the model's size): the
+    /// sub-pixels of the pixels `keep` marks (row-major) stay, the rest is drawn, one
+    /// completion per latent. Only autoregressive models can.
+    pub fn complete(
+        &self,
+        chw: &[u8],
+        keep: &[bool],
+        latents: &[Vec<f32>],
+        class: Option<u32>,
+    ) -> Result<Vec<Picture>, SampleError> {
+        Drawing::completion(self, chw, keep, latents, class)?.finish()
+    }
+
+    /// Latents as a `[B, dim]` tensor, each checked against the model's latent size.
+    fn latent_tensor(&self, latents: &[Vec<f32>]) -> Result<Tensor<2>, SampleError> {
         let dim = self.model.latent_dim();
         if let Some(bad) = latents.iter().find(|z| z.len() != dim) {
             return Err(SampleError::LatentSize {
@@ -158,10 +176,19 @@ impl Sampler {
                 found: bad.len(),
             });
         }
-        if !classes.is_empty() && classes.len() != latents.len() {
+        let flat: Vec<f32> = latents.iter().flatten().copied().collect();
+        Ok(Tensor::<2>::from_data(
+            TensorData::new(flat, [latents.len(), dim]),
+            &self.device,
+        ))
+    }
+
+    /// `classes` checked against the shots and the model's classes: empty, or one per shot.
+    fn check_classes(&self, classes: &[Option<u32>], shots: usize) -> Result<(), SampleError> {
+        if !classes.is_empty() && classes.len() != shots {
             return Err(SampleError::ClassCount {
                 given: classes.len(),
-                shots: latents.len(),
+                shots,
             });
         }
         let count = self.model.class_count();
@@ -174,80 +201,7 @@ impl Sampler {
         {
             return Err(SampleError::NoSuchClass { index, count });
         }
-        let (c, r) = (self.model.channels(), self.model.resolution());
-        let mut out = Vec::with_capacity(latents.len());
-        for (n, chunk) in latents.chunks(CHUNK).enumerate() {
-            let flat: Vec<f32> = chunk.iter().flatten().copied().collect();
-            let z = Tensor::<2>::from_data(TensorData::new(flat, [chunk.len(), dim]), &self.device);
-            let one_hot = (count > 0 && !classes.is_empty()).then(|| {
-                let picked = &classes[n * CHUNK..n * CHUNK + chunk.len()];
-                one_hot(picked, count, &self.device)
-            });
-            let images = self.generator.render(z, one_hot);
-            let values = images
-                .into_data()
-                .try_to_vec::<f32>()
-                .map_err(|e| SampleError::Readback(format!("{e:?}")))?;
-            let per = c * r * r;
-            out.extend(
-                values
-                    .chunks(per)
-                    .map(|chw| Picture::from_chw_f32(chw, c, r)),
-            );
-        }
-        Ok(out)
-    }
-}
-
-impl Sampler {
-    /// Completions of one image (`chw`, the dataset's `u8` layout at the model's size): the
-    /// sub-pixels of the pixels `keep` marks (row-major) stay, the rest is drawn, one
-    /// completion per latent. Only autoregressive models can.
-    pub fn complete(
-        &self,
-        chw: &[u8],
-        keep: &[bool],
-        latents: &[Vec<f32>],
-        class: Option<u32>,
-    ) -> Result<Vec<Picture>, SampleError> {
-        let (c, r, dim) = (
-            self.model.channels(),
-            self.model.resolution(),
-            self.model.latent_dim(),
-        );
-        if chw.len() != c * r * r || keep.len() != r * r {
-            return Err(SampleError::ImageSize {
-                expected: c * r * r,
-                found: chw.len(),
-            });
-        }
-        if let Some(bad) = latents.iter().find(|z| z.len() != dim) {
-            return Err(SampleError::LatentSize {
-                expected: dim,
-                found: bad.len(),
-            });
-        }
-        let count = self.model.class_count();
-        let n = latents.len();
-        let known: Vec<f32> = (0..n)
-            .flat_map(|_| chw.iter().map(|&v| f32::from(v) / 127.5 - 1.0))
-            .collect();
-        let known = Tensor::<4>::from_data(TensorData::new(known, [n, c, r, r]), &self.device);
-        let flat: Vec<f32> = latents.iter().flatten().copied().collect();
-        let z = Tensor::<2>::from_data(TensorData::new(flat, [n, dim]), &self.device);
-        let classes = (count > 0).then(|| one_hot(&vec![class; n], count, &self.device));
-        let images = self
-            .generator
-            .complete(z, classes, known, keep.to_vec())
-            .ok_or(SampleError::CannotComplete(self.model.kind()))?;
-        let values = images
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| SampleError::Readback(format!("{e:?}")))?;
-        Ok(values
-            .chunks(c * r * r)
-            .map(|chw| Picture::from_chw_f32(chw, c, r))
-            .collect())
+        Ok(())
     }
 }
 
