@@ -35,6 +35,25 @@ impl Studio {
         }
     }
 
+    /// A render's progress, or why it will not come.
+    fn on_render_news(&mut self, event: Event) {
+        match event {
+            Event::RenderProgress {
+                ticket,
+                done,
+                total,
+            } => self.broker.note_progress(ticket, done, total),
+            Event::RenderFailed {
+                ticket,
+                error: WorkerError::Cancelled,
+            } => self.render_cancelled(ticket),
+            Event::RenderFailed { ticket, error } => {
+                self.render_failed(ticket, &error.to_string());
+            }
+            _ => {}
+        }
+    }
+
     /// A render given up at the designer's word: a completion just ends; gallery tiles
     /// offer a Retry.
     fn render_cancelled(&mut self, ticket: Ticket) {
@@ -175,19 +194,8 @@ impl Studio {
                 threshold,
             } => self.on_nearest(ctx, ticket, &picture, distance, threshold),
             Event::Upscaler(event) => self.on_upscaler_event(event),
-            Event::RenderProgress {
-                ticket,
-                done,
-                total,
-            } => {
-                self.broker.note_progress(ticket, done, total);
-            }
-            Event::RenderFailed {
-                ticket,
-                error: WorkerError::Cancelled,
-            } => self.render_cancelled(ticket),
-            Event::RenderFailed { ticket, error } => {
-                self.render_failed(ticket, &error.to_string());
+            event @ (Event::RenderProgress { .. } | Event::RenderFailed { .. }) => {
+                self.on_render_news(event);
             }
             Event::RunEstimated { key, result } => self.on_run_estimated(key, result),
             Event::SliderLearnt { key, result } => self.on_slider_learnt(key, result),
