@@ -65,36 +65,35 @@ impl Studio {
     /// The Complete button and the strip of the last completions of the selected shot.
     pub(super) fn completion_ui(&mut self, ui: &mut egui::Ui) {
         let Some(id) = self.primary() else { return };
-        ui.horizontal_wrapped(|ui| {
-            let busy = self.shot.completing.is_some();
-            if ui
-                .add_enabled(!busy, egui::Button::new("Complete the lower half"))
-                .on_hover_text(format!(
-                    "Keep this shot's top half and let the model draw the rest, {COMPLETIONS} ways"
-                ))
-                .clicked()
-            {
-                self.complete_lower_half();
-            }
-            if busy {
-                let progress = self.broker.completion_progress();
-                let share = progress.map_or(0.0, |(_, share)| share);
+        let busy = self.shot.completing.is_some();
+        if ui
+            .add_enabled(!busy, egui::Button::new("Complete the lower half"))
+            .on_hover_text(format!(
+                "Keep this shot's top half and let the model draw the rest, {COMPLETIONS} ways"
+            ))
+            .clicked()
+        {
+            self.complete_lower_half();
+        }
+        if busy {
+            let progress = self.broker.completion_progress();
+            let share = progress.map_or(0.0, |(_, share)| share);
+            ui.horizontal(|ui| {
+                let cancel = ui
+                    .add_enabled(progress.is_some(), egui::Button::new("Cancel"))
+                    .on_hover_text("Stop drawing these completions");
                 ui.add(
                     egui::ProgressBar::new(share)
-                        .desired_width(140.0)
-                        .text(format!("drawing pixel by pixel: {:.0} %", share * 100.0)),
+                        .text(format!("{:.0} % drawn, pixel by pixel", share * 100.0)),
                 );
-                if let Some((ticket, _)) = progress
-                    && ui
-                        .button("Cancel")
-                        .on_hover_text("Stop drawing these completions")
-                        .clicked()
+                if cancel.clicked()
+                    && let Some((ticket, _)) = progress
                     && !self.broker.cancel(ticket)
                 {
                     self.report_error("The worker is gone; nothing to cancel.");
                 }
-            }
-        });
+            });
+        }
         if let Some((shot, textures)) = &self.shot.completions
             && *shot == id
         {

@@ -259,7 +259,7 @@ impl Worker {
             }
             // Renders and training share the device about half and half while a render
             // takes many passes.
-            self.draw_a_little(self.last_step.max(rendering::MIN_SLICE));
+            self.draw_for(self.last_step.max(rendering::MIN_SLICE));
             self.find_nearest_asked();
             match self.slider_focus.filter(|until| Instant::now() < *until) {
                 Some(until) => self.wait_for_the_slider(until),
@@ -284,7 +284,7 @@ impl Worker {
     }
 
     /// Every control message waiting, in order.
-    fn obey_all(&mut self) {
+    pub(super) fn obey_all(&mut self) {
         while let Ok(message) = self.control.try_recv() {
             self.obey(message);
         }

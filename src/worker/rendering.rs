@@ -89,11 +89,27 @@ impl Worker {
             .any(|d| d.request.kind == RenderKind::Gallery)
     }
 
+    /// Draws the renders under way for about `share`, in slices of [`MIN_SLICE`] with the
+    /// control channel read between them: a Cancel or a Stop waits one slice, not the share.
+    pub(super) fn draw_for(&mut self, share: Duration) {
+        let started = Instant::now();
+        loop {
+            self.draw_a_little(MIN_SLICE);
+            if self.drawings.is_empty() || started.elapsed() >= share {
+                break;
+            }
+            self.obey_all();
+            if self.shutting_down {
+                break;
+            }
+        }
+    }
+
     /// One turn of every render being drawn: about `slice` of network passes each (at least
     /// one), then its progress, or its pictures when it is done. A GAN's render is done in
     /// its first turn; an autoregressive model's takes one pass per pixel, so training steps
     /// and commands come in between.
-    pub(super) fn draw_a_little(&mut self, slice: Duration) {
+    fn draw_a_little(&mut self, slice: Duration) {
         for mut active in std::mem::take(&mut self.drawings) {
             let advanced = catch_unwind(AssertUnwindSafe(|| active.drawing.advance_for(slice)));
             let ticket = active.request.ticket;
