@@ -106,6 +106,11 @@ pub trait FamilyConfig: std::fmt::Debug + Send + Sync {
     fn has_likelihood(&self) -> bool {
         false
     }
+    /// The progressive-growing schedule of a GAN that grows (`None`: it trains at its full
+    /// side from the start).
+    fn growth(&self) -> Option<super::growth::GrowthSchedule> {
+        None
+    }
     /// Network passes to draw one shot: 1 for a GAN, one per pixel for an autoregressive
     /// model (evaluations then sample fewer shots).
     fn sampling_passes(&self) -> usize {

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::config::FamilyConfig;
 use super::drawing::{Drawing, Drawn};
+use super::growth::{Growth, to_side};
 
 /// The trained generator's record in a checkpoint.
 pub const GENERATOR_RECORD: &str = "g";
@@ -32,6 +33,14 @@ pub trait GanGenerator: Module + Sync + 'static {
     /// latent directions (SeFa) factorise. `None` where z does not enter through one layer.
     fn first_layer_weights(&self) -> Option<Tensor<2>> {
         None
+    }
+
+    /// Images at a growing run's side (see [`Growth`]): the newest side's output faded in
+    /// over the up-sampled output of the side below. A generator built without growing heads
+    /// draws at its full side.
+    fn forward_grown(&self, z: Tensor<2>, classes: Option<Tensor<2>>, growth: Growth) -> Tensor<4> {
+        let _ = growth;
+        self.forward(z, classes)
     }
 }
 
@@ -73,6 +82,20 @@ pub trait GanDiscriminator: Module + Sync + 'static {
     /// Logits alone.
     fn forward(&self, images: Tensor<4>, classes: Option<Tensor<2>>) -> Tensor<1> {
         self.critic(images, classes, CriticPass::Score).logits
+    }
+
+    /// [`Self::critic`] of images at a growing run's side: the new side's input block faded
+    /// in over the pooled input of the side below. A discriminator built without growing
+    /// heads judges its full side only.
+    fn critic_grown(
+        &self,
+        images: Tensor<4>,
+        classes: Option<Tensor<2>>,
+        pass: CriticPass,
+        growth: Growth,
+    ) -> CriticOutput {
+        let _ = growth;
+        self.critic(images, classes, pass)
     }
 
     /// Whether [`CriticPass::Reconstruct`] adds a loss (the trainer then asks for it on reals).
@@ -130,6 +153,16 @@ pub trait Render: Send + Sync {
         let _ = (z, classes, known, keep);
         None
     }
+    /// The same renderer, drawing as a growing run is at `growth` (its images up-sampled to
+    /// `full_side`); renderers that cannot grow are returned as they are.
+    #[must_use]
+    fn with_growth(self: Box<Self>, growth: Growth, full_side: usize) -> Box<dyn Render> {
+        let _ = (growth, full_side);
+        self.as_dyn()
+    }
+    /// Itself as a trait object (for [`Self::with_growth`]'s default).
+    #[must_use]
+    fn as_dyn(self: Box<Self>) -> Box<dyn Render>;
     /// [`Self::begin_completion`], drawn to the end.
     fn complete(
         &self,
@@ -156,24 +189,38 @@ pub trait Critic: Send {
     fn values(&self) -> Vec<f32>;
 }
 
-/// Any family's generator, in inference mode, behind [`Render`].
-pub(super) struct GanRenderer<G: GanGenerator>(G);
+/// Any family's generator, in inference mode, behind [`Render`]; a growing run's draws at
+/// its current side, up-sampled to the full one.
+pub(super) struct GanRenderer<G: GanGenerator>(G, Option<(Growth, usize)>);
 
 impl<G: GanGenerator> GanRenderer<G> {
     pub(super) fn new(generator: G) -> Self {
-        Self(generator.valid())
+        Self(generator.valid(), None)
     }
 
     /// Kept on its (autodiff) device with frozen weights and inference-mode layers, so
     /// gradients reach the latent and nothing else.
     pub(super) fn frozen(generator: G) -> Self {
-        Self(generator.freeze())
+        Self(generator.freeze(), None)
     }
 }
 
 impl<G: GanGenerator> Render for GanRenderer<G> {
     fn render(&self, z: Tensor<2>, classes: Option<Tensor<2>>) -> Tensor<4> {
-        self.0.forward(z, classes)
+        match self.1 {
+            Some((growth, full)) if !growth.is_full(full) => {
+                to_side(self.0.forward_grown(z, classes, growth), full)
+            }
+            _ => self.0.forward(z, classes),
+        }
+    }
+
+    fn with_growth(self: Box<Self>, growth: Growth, full_side: usize) -> Box<dyn Render> {
+        Box::new(Self(self.0, Some((growth, full_side))))
+    }
+
+    fn as_dyn(self: Box<Self>) -> Box<dyn Render> {
+        self
     }
 
     fn first_layer_weights(&self) -> Option<Tensor<2>> {
@@ -181,7 +228,7 @@ impl<G: GanGenerator> Render for GanRenderer<G> {
     }
 
     fn to_device(&self, device: &Device) -> Box<dyn Render> {
-        Box::new(Self(self.0.clone().to_device(device)))
+        Box::new(Self(self.0.clone().to_device(device), self.1))
     }
 
     fn values(&self) -> Vec<f32> {

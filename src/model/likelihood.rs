@@ -187,6 +187,10 @@ impl<N: LikelihoodNet> Render for LikelihoodRenderer<N> {
         None
     }
 
+    fn as_dyn(self: Box<Self>) -> Box<dyn Render> {
+        self
+    }
+
     fn to_device(&self, device: &Device) -> Box<dyn Render> {
         Box::new(Self(self.0.clone().to_device(device)))
     }

@@ -16,6 +16,7 @@ mod drawing;
 pub mod fastgan;
 mod fields;
 mod gan;
+mod growth;
 pub mod layers;
 mod likelihood;
 pub mod mlp;
@@ -30,6 +31,7 @@ pub use gan::{
     Critic, CriticOutput, CriticPass, EMA_RECORD, GENERATOR_RECORD, GanDiscriminator, GanFamily,
     GanGenerator, RENDER_RECORDS, Render, renderer_of,
 };
+pub use growth::{Growth, GrowthSchedule, grown_images, to_side};
 pub use layers::SpectralConv2d;
 pub use likelihood::{
     LN_2, Likelihood, LikelihoodFamily, LikelihoodNet, NET_RECORD, NET_RECORDS, PixelDrawing,

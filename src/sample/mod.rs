@@ -111,6 +111,11 @@ impl Sampler {
         };
         let bytes = checkpoint.blob(name).ok_or(SampleError::NoGenerator)?;
         let generator = load_generator(&preset.model, bytes, device)?;
+        // A growing run's shots are drawn at the side it was training at.
+        let generator = match growth_of(checkpoint) {
+            Some(growth) => generator.with_growth(growth, preset.model.resolution()),
+            None => generator,
+        };
         // The id names the preferred weights; shots of another record must not claim it.
         let id = checkpoint.content_id(records);
         let id = if name == records[0] || checkpoint.blob(records[0]).is_none() {
@@ -203,6 +208,14 @@ impl Sampler {
         }
         Ok(())
     }
+}
+
+/// Where a growing run was on its schedule when `checkpoint` was written (`None`: it does not
+/// grow, or it was written before growing existed).
+#[must_use]
+pub fn growth_of(checkpoint: &Checkpoint) -> Option<crate::model::Growth> {
+    let value = checkpoint.state.family.get("growth")?.clone();
+    serde_json::from_value(value).ok().flatten()
 }
 
 /// `[B, count]` one-hot rows for class indices (each below `count`); `None` gives the

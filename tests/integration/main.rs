@@ -6,6 +6,7 @@
 mod cli;
 mod common;
 mod fuzz_corpus;
+mod growing;
 mod import;
 mod invert;
 mod pixelcnn;

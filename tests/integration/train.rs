@@ -24,7 +24,7 @@ use atelier::train::{
 };
 use burn::tensor::Device;
 
-fn demo_folder(n: usize) -> tempfile::TempDir {
+pub(crate) fn demo_folder(n: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     write_demo_set(dir.path(), n).unwrap();
     dir
@@ -827,7 +827,7 @@ fn a_format_one_checkpoint_resumes_exactly_as_the_old_build_did() {
 }
 
 /// `n` real colour product photos from clothing-small, half dresses and half shoes.
-fn colour_folder(n: usize) -> tempfile::TempDir {
+pub(crate) fn colour_folder(n: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/clothing-small/train");
     for class in ["dress", "shoes"] {

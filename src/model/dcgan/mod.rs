@@ -11,6 +11,7 @@ pub use networks::{CLASS_EMBED, DcganDiscriminator, DcganGenerator, DcganShape};
 use super::config::{ConfigError, FamilyConfig, Freezable};
 use super::fields::{conditional_fields, shared_fields};
 use super::gan::GanFamily;
+use super::growth::GrowthSchedule;
 
 /// Widest map either network may have (its coarsest); the shipped presets use up to 1,024.
 const MAX_CHANNELS: usize = 2048;
@@ -41,6 +42,12 @@ pub struct DcganConfig {
     /// The class names a conditional model was trained on, in label order. Filled in from the
     /// data when a run starts; leave it empty in a preset file.
     pub classes: Vec<String>,
+    /// Progressive growing: the side training starts at (0: the full side from the start).
+    /// G and D gain a small to-image / from-image head at each side below the full one.
+    pub grow_from: usize,
+    /// Progressive growing: training images per side; each new side fades in over the first
+    /// half of them.
+    pub grow_images: u64,
 }
 
 impl Default for DcganConfig {
@@ -55,6 +62,8 @@ impl Default for DcganConfig {
             d_dropout: 0.0,
             conditional: false,
             classes: Vec::new(),
+            grow_from: 0,
+            grow_images: 60_000,
         }
     }
 }
@@ -103,6 +112,8 @@ impl FamilyConfig for DcganConfig {
                 ));
             }
         }
+        let base = DcganShape::new(self.resolution).base;
+        GrowthSchedule::checked(self.grow_from, self.grow_images, self.resolution, base)?;
         if !(0.0..0.9).contains(&self.d_dropout) {
             return Err(ConfigError::new(
                 "model.d_dropout",
@@ -127,6 +138,13 @@ impl FamilyConfig for DcganConfig {
     fn set_d_dropout(&mut self, p: f64) -> Result<(), ConfigError> {
         self.d_dropout = p;
         Ok(())
+    }
+
+    fn growth(&self) -> Option<GrowthSchedule> {
+        let base = DcganShape::new(self.resolution).base;
+        GrowthSchedule::checked(self.grow_from, self.grow_images, self.resolution, base)
+            .ok()
+            .flatten()
     }
 
     fn architecture(&self) -> &'static str {

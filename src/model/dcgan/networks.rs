@@ -12,7 +12,8 @@ use burn::tensor::{Device, Tensor};
 
 use super::DcganConfig;
 use crate::model::gan::{CriticOutput, CriticPass, GanDiscriminator, GanGenerator};
-use crate::model::layers::{SpectralConv2d, project_logits};
+use crate::model::growth::Growth;
+use crate::model::layers::{SpectralConv2d, pool2x, project_logits, upsample2x};
 
 const SLOPE: f64 = 0.2;
 /// Length of a conditional generator's class embedding, appended to z.
@@ -64,6 +65,25 @@ pub struct DcganGenerator {
     latent_dim: usize,
     /// Conditional models: one learnt vector per class, `[classes, CLASS_EMBED]`, appended to z.
     class_embed: Option<Param<Tensor<2>>>,
+    /// Progressive growing: 1×1 to-image heads on the maps of every side from `grow_from`
+    /// below the full one, coarse first.
+    grow: Option<Vec<Conv2d>>,
+    /// The map side after the projection, and the level (doublings above it) of the first
+    /// growing head.
+    base: usize,
+    grow_level: usize,
+}
+
+/// Doublings from `base` to `side`.
+fn level_of(side: usize, base: usize) -> usize {
+    (side / base).trailing_zeros() as usize
+}
+
+/// A 1×1 convolution (a growing run's to-image or from-image head).
+fn head(from: usize, to: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([from, to], [1, 1])
+        .with_initializer(INIT)
+        .init(device)
 }
 
 impl DcganGenerator {
@@ -98,11 +118,21 @@ impl DcganGenerator {
             })
             .collect();
         let to_image = up(widths[widths.len() - 1], c.channels, true);
+        let grow_level = level_of(c.grow_from.max(shape.base), shape.base);
+        // The map at level l (side base·2^l) has widths[l] channels.
+        let grow = (c.grow_from > 0).then(|| {
+            (grow_level..shape.upsamplings)
+                .map(|l| head(widths[l], c.channels, device))
+                .collect()
+        });
         Self {
             project,
             project_norm,
             blocks,
             to_image,
+            grow,
+            base: shape.base,
+            grow_level,
             latent_dim: c.latent_dim,
             class_embed: (classes > 0).then(|| {
                 Initializer::Normal {
@@ -122,10 +152,10 @@ impl DcganGenerator {
     }
 }
 
-impl GanGenerator for DcganGenerator {
-    /// Images for latents `z` `[B, latent_dim]`. `classes` (`[B, classes]`, one-hot or a mix)
-    /// picks what a conditional model draws; without it, the average of every class.
-    fn forward(&self, z: Tensor<2>, classes: Option<Tensor<2>>) -> Tensor<4> {
+impl DcganGenerator {
+    /// The projected map `[B, widths[0], base, base]` for latents `z` (with the class
+    /// embedding appended for conditional models).
+    fn input(&self, z: Tensor<2>, classes: Option<Tensor<2>>) -> Tensor<4> {
         let [batch, _] = z.dims();
         let (z, width) = match &self.class_embed {
             Some(embed) => {
@@ -142,11 +172,45 @@ impl GanGenerator for DcganGenerator {
             None => (z, self.latent_dim),
         };
         let x = z.reshape([batch, width, 1, 1]);
-        let mut x = relu(self.project_norm.forward(self.project.forward(x)));
+        relu(self.project_norm.forward(self.project.forward(x)))
+    }
+}
+
+impl GanGenerator for DcganGenerator {
+    /// Images for latents `z` `[B, latent_dim]`. `classes` (`[B, classes]`, one-hot or a mix)
+    /// picks what a conditional model draws; without it, the average of every class.
+    fn forward(&self, z: Tensor<2>, classes: Option<Tensor<2>>) -> Tensor<4> {
+        let mut x = self.input(z, classes);
         for block in &self.blocks {
             x = block.forward(x);
         }
         tanh(self.to_image.forward(x))
+    }
+
+    fn forward_grown(&self, z: Tensor<2>, classes: Option<Tensor<2>>, growth: Growth) -> Tensor<4> {
+        let full = self.base << (self.blocks.len() + 1);
+        let Some(heads) = self.grow.as_ref().filter(|_| !growth.is_full(full)) else {
+            return self.forward(z, classes);
+        };
+        let level = level_of(growth.side, self.base).max(self.grow_level);
+        let to_image = |l: usize, x: Tensor<4>| tanh(heads[l - self.grow_level].forward(x));
+        let mut x = self.input(z, classes);
+        if level == 0 {
+            return to_image(0, x);
+        }
+        // x becomes the map one level below the side drawn.
+        for block in self.blocks.iter().take(level - 1) {
+            x = block.forward(x);
+        }
+        let new = if level > self.blocks.len() {
+            tanh(self.to_image.forward(x.clone()))
+        } else {
+            to_image(level, self.blocks[level - 1].forward(x.clone()))
+        };
+        if !growth.fading() || level == self.grow_level {
+            return new;
+        }
+        growth.blend(new, upsample2x(to_image(level - 1, x)))
     }
 
     /// The first `k` stages, input side first (the projection, then the up-sampling blocks):
@@ -218,6 +282,10 @@ pub struct DcganDiscriminator {
     /// Projection discriminator (Miyato & Koyama 2018): `[classes, features]`; the logit gains
     /// `⟨embed(y), Σ features⟩`, so D judges "a real image of class y", not just "real".
     class_embed: Option<Param<Tensor<2>>>,
+    /// Progressive growing: 1×1 from-image heads into block `i` (input side `R/2^i`) for
+    /// `i` from 1 up to the block that takes `grow_from` px; `grow[i − 1]`.
+    grow: Option<Vec<Conv2d>>,
+    resolution: usize,
 }
 
 impl DcganDiscriminator {
@@ -263,10 +331,18 @@ impl DcganDiscriminator {
         };
         let classes = if c.conditional { c.classes.len() } else { 0 };
         let class_embed = (classes > 0).then(|| INIT.init([classes, from], device));
+        // Block i's input is block i − 1's output: d_width · 2^(i−1) channels.
+        let grow = (c.grow_from > 0).then(|| {
+            (1..=level_of(c.resolution, c.grow_from))
+                .map(|i| head(c.channels, c.d_width << (i - 1), device))
+                .collect()
+        });
         Self {
             blocks,
             to_logit,
             class_embed,
+            grow,
+            resolution: c.resolution,
         }
     }
 
@@ -278,19 +354,20 @@ impl DcganDiscriminator {
     }
 }
 
-impl GanDiscriminator for DcganDiscriminator {
-    /// One logit per image. With `classes` (`[B, classes]`), a conditional D adds the
-    /// projection term; without, it scores "real" alone.
-    fn critic(
+impl DcganDiscriminator {
+    /// D from block `first` on (`x` is that block's input), to the logit.
+    fn judge_from(
         &self,
-        images: Tensor<4>,
+        mut x: Tensor<4>,
+        first: usize,
         classes: Option<Tensor<2>>,
-        _pass: CriticPass,
     ) -> CriticOutput {
-        let [batch, ..] = images.dims();
-        let mut x = images;
+        let [batch, ..] = x.dims();
         let mut features = Vec::with_capacity(self.blocks.len());
-        for block in &self.blocks {
+        if first > 0 {
+            features.push(x.clone());
+        }
+        for block in self.blocks.iter().skip(first) {
             x = block.forward(x);
             features.push(x.clone());
         }
@@ -303,6 +380,51 @@ impl GanDiscriminator for DcganDiscriminator {
             reconstruction: None,
             class_scores,
         }
+    }
+}
+
+impl GanDiscriminator for DcganDiscriminator {
+    /// One logit per image. With `classes` (`[B, classes]`), a conditional D adds the
+    /// projection term; without, it scores "real" alone.
+    fn critic(
+        &self,
+        images: Tensor<4>,
+        classes: Option<Tensor<2>>,
+        _pass: CriticPass,
+    ) -> CriticOutput {
+        self.judge_from(images, 0, classes)
+    }
+
+    fn critic_grown(
+        &self,
+        images: Tensor<4>,
+        classes: Option<Tensor<2>>,
+        pass: CriticPass,
+        growth: Growth,
+    ) -> CriticOutput {
+        let Some(heads) = self
+            .grow
+            .as_ref()
+            .filter(|_| !growth.is_full(self.resolution))
+        else {
+            return self.critic(images, classes, pass);
+        };
+        let first = level_of(self.resolution, growth.side).min(heads.len());
+        let from_image = |i: usize, x: Tensor<4>| leaky_relu(heads[i - 1].forward(x), SLOPE);
+        let entry = if first == 0 {
+            images.clone()
+        } else {
+            from_image(first, images.clone())
+        };
+        if first == self.blocks.len() {
+            // The coarsest side: straight to the logit.
+            return self.judge_from(entry, first, classes);
+        }
+        let mut x = self.blocks[first].forward(entry);
+        if growth.fading() && first < heads.len() {
+            x = growth.blend(x, from_image(first + 1, pool2x(images)));
+        }
+        self.judge_from(x, first + 1, classes)
     }
 
     /// The first `k` blocks, input side first (`FreezeD`, Mo et al. 2020, freezes these).

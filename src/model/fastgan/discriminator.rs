@@ -9,6 +9,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::FastganConfig;
 use crate::model::gan::{CriticOutput, CriticPass, GanDiscriminator};
+use crate::model::growth::Growth;
 use crate::model::layers::{SpectralConv2d, glu, pool2x, project_logits, upsample2x};
 
 const SLOPE: f64 = 0.2;
@@ -109,6 +110,10 @@ pub struct FastganDiscriminator {
     reconstruction_weight: f64,
     /// Side of the decoders' pictures.
     reconstruction_side: usize,
+    /// Progressive growing: 1×1 from-image heads into the map of every side from
+    /// `grow_from` to half the full side, coarse first.
+    grow: Option<Vec<Conv2d>>,
+    grow_from: usize,
 }
 
 impl FastganDiscriminator {
@@ -132,6 +137,18 @@ impl FastganDiscriminator {
             part: decoders
                 .then(|| Decoder::new(c.d_channels(16), c.channels, c.reconstruction_side, device)),
             class_embed: (classes > 0).then(|| INIT.init([classes, c.d_channels(4)], device)),
+            grow: (c.grow_from > 0).then(|| {
+                std::iter::successors(Some(c.grow_from), |s| {
+                    (*s < c.resolution / 2).then(|| s * 2)
+                })
+                .map(|side| {
+                    Conv2dConfig::new([c.channels, c.d_channels(side)], [1, 1])
+                        .with_initializer(INIT)
+                        .init(device)
+                })
+                .collect()
+            }),
+            grow_from: c.grow_from,
             resolution: c.resolution,
             reconstruction_weight: c.reconstruction,
             reconstruction_side: c.reconstruction_side,
@@ -151,17 +168,18 @@ impl FastganDiscriminator {
         let middle = feature_maps.iter().find(|m| side_of(m) == 16)?.clone();
         let (row, col) = (crop / 2 % 2, crop % 2);
         let quarter_map = middle.narrow(2, row * 8, 8).narrow(3, col * 8, 8);
-        let half = self.resolution / 2;
+        // A growing run's images may be smaller than the full side.
+        let half = images.dims()[2] / 2;
         let quarter_image = images
             .clone()
             .narrow(2, row * half, half)
             .narrow(3, col * half, half);
-        let whole_loss = (whole.forward(coarse)
-            - shrink_to(images.clone(), self.reconstruction_side))
-        .abs()
-        .mean();
-        let part_loss = (part.forward(quarter_map)
-            - shrink_to(quarter_image, self.reconstruction_side))
+        let side = self.reconstruction_side.min(half);
+        let whole_loss = (shrink_to(whole.forward(coarse), side) - shrink_to(images.clone(), side))
+            .abs()
+            .mean();
+        let part_loss = (shrink_to(part.forward(quarter_map), side)
+            - shrink_to(quarter_image, side))
         .abs()
         .mean();
         Some((whole_loss + part_loss).mul_scalar(self.reconstruction_weight))
@@ -176,18 +194,21 @@ fn shrink_to(mut x: Tensor<4>, side: usize) -> Tensor<4> {
     x
 }
 
-impl GanDiscriminator for FastganDiscriminator {
-    fn critic(
+impl FastganDiscriminator {
+    /// D from stage `first` on (`x` is that stage's input), to the logit and, for a
+    /// reconstruction pass, the decoders' loss on `images`.
+    fn judge(
         &self,
+        mut x: Tensor<4>,
+        first: usize,
         images: Tensor<4>,
         classes: Option<Tensor<2>>,
         pass: CriticPass,
     ) -> CriticOutput {
         let [batch, ..] = images.dims();
-        let mut x = leaky_relu(self.from_image.forward(images.clone()), SLOPE);
         let mut features = Vec::with_capacity(self.stages.len() + 1);
         features.push(x.clone());
-        for stage in &self.stages {
+        for stage in self.stages.iter().skip(first) {
             x = stage.forward(x);
             features.push(x.clone());
         }
@@ -204,6 +225,56 @@ impl GanDiscriminator for FastganDiscriminator {
             reconstruction,
             class_scores,
         }
+    }
+}
+
+impl GanDiscriminator for FastganDiscriminator {
+    fn critic(
+        &self,
+        images: Tensor<4>,
+        classes: Option<Tensor<2>>,
+        pass: CriticPass,
+    ) -> CriticOutput {
+        let x = leaky_relu(self.from_image.forward(images.clone()), SLOPE);
+        self.judge(x, 0, images, classes, pass)
+    }
+
+    fn critic_grown(
+        &self,
+        images: Tensor<4>,
+        classes: Option<Tensor<2>>,
+        pass: CriticPass,
+        growth: Growth,
+    ) -> CriticOutput {
+        let Some(heads) = self
+            .grow
+            .as_ref()
+            .filter(|_| !growth.is_full(self.resolution))
+        else {
+            return self.critic(images, classes, pass);
+        };
+        let side = images.dims()[2];
+        let from_image = |s: usize, x: Tensor<4>| {
+            let head = &heads[(s / self.grow_from).trailing_zeros() as usize];
+            leaky_relu(head.forward(x), SLOPE)
+        };
+        // The stage that takes a map of side s is stage log2(R/s) − 1.
+        let (x, next_stage) = if side >= self.resolution {
+            (
+                leaky_relu(self.from_image.forward(images.clone()), SLOPE),
+                0,
+            )
+        } else {
+            let stage = (self.resolution / side).trailing_zeros() as usize - 1;
+            let x = self.stages[stage].forward(from_image(side, images.clone()));
+            (x, stage + 1)
+        };
+        let x = if growth.fading() && side > self.grow_from {
+            growth.blend(x, from_image(side / 2, pool2x(images.clone())))
+        } else {
+            x
+        };
+        self.judge(x, next_stage, images, classes, pass)
     }
 
     fn reconstructs(&self) -> bool {

@@ -9,6 +9,7 @@ use burn::tensor::{Device, Tensor};
 use super::FastganConfig;
 use crate::model::dcgan::CLASS_EMBED;
 use crate::model::gan::GanGenerator;
+use crate::model::growth::Growth;
 use crate::model::layers::{SkipExcitation, glu, upsample2x};
 
 const INIT: Initializer = Initializer::Normal {
@@ -78,6 +79,11 @@ pub struct FastganGenerator {
     init_width: usize,
     /// Conditional models: one learnt vector per class, `[classes, CLASS_EMBED]`, appended to z.
     class_embed: Option<Param<Tensor<2>>>,
+    /// Progressive growing: 1×1 to-image heads on the maps of every side from `grow_from` to
+    /// half the full side, coarse first.
+    grow: Option<Vec<Conv2d>>,
+    grow_from: usize,
+    resolution: usize,
 }
 
 impl FastganGenerator {
@@ -104,7 +110,21 @@ impl FastganGenerator {
                 SkipExcitation::new(c.g_channels(coarse), c.g_channels(8 * coarse), device)
             })
             .collect();
+        let grow = (c.grow_from > 0).then(|| {
+            std::iter::successors(Some(c.grow_from), |s| {
+                (*s < c.resolution / 2).then(|| s * 2)
+            })
+            .map(|side| {
+                Conv2dConfig::new([c.g_channels(side), c.channels], [1, 1])
+                    .with_initializer(INIT)
+                    .init(device)
+            })
+            .collect()
+        });
         Self {
+            grow,
+            grow_from: c.grow_from,
+            resolution: c.resolution,
             init: LinearConfig::new(c.latent_dim + embed, 16 * 2 * init_width)
                 .with_bias(false)
                 .with_initializer(INIT)
@@ -126,8 +146,15 @@ impl FastganGenerator {
     }
 }
 
-impl GanGenerator for FastganGenerator {
-    fn forward(&self, z: Tensor<2>, classes: Option<Tensor<2>>) -> Tensor<4> {
+impl FastganGenerator {
+    /// The feature map of side `side` (4 up to half the full side) for latents `z`, and the
+    /// one of half that side (`None` at 4).
+    fn maps_up_to(
+        &self,
+        z: Tensor<2>,
+        classes: Option<Tensor<2>>,
+        side: usize,
+    ) -> (Tensor<4>, Option<Tensor<4>>) {
         let [batch, _] = z.dims();
         let z = match &self.class_embed {
             Some(embed) => {
@@ -148,6 +175,9 @@ impl GanGenerator for FastganGenerator {
         // `maps[k]` is stage k's input, of side 4·2^k.
         let mut maps = Vec::with_capacity(self.stages.len());
         for (k, stage) in self.stages.iter().enumerate() {
+            if 4 << k >= side {
+                break;
+            }
             maps.push(x.clone());
             x = stage.forward(x);
             // Stage k's output has side 4·2^(k+1); the map 8× smaller is `maps[k − 2]`.
@@ -157,7 +187,41 @@ impl GanGenerator for FastganGenerator {
                 x = excite.forward(maps[k - 2].clone(), x);
             }
         }
+        (x, maps.pop())
+    }
+}
+
+impl GanGenerator for FastganGenerator {
+    fn forward(&self, z: Tensor<2>, classes: Option<Tensor<2>>) -> Tensor<4> {
+        let (x, _) = self.maps_up_to(z, classes, self.resolution / 2);
         tanh(self.to_image.forward(upsample2x(x)))
+    }
+
+    fn forward_grown(&self, z: Tensor<2>, classes: Option<Tensor<2>>, growth: Growth) -> Tensor<4> {
+        let Some(heads) = self
+            .grow
+            .as_ref()
+            .filter(|_| !growth.is_full(self.resolution))
+        else {
+            return self.forward(z, classes);
+        };
+        let side = growth.side.max(self.grow_from);
+        let head = |s: usize, x: Tensor<4>| {
+            tanh(heads[(s / self.grow_from).trailing_zeros() as usize].forward(x))
+        };
+        let (new, below) = if side >= self.resolution {
+            let (x, _) = self.maps_up_to(z, classes, self.resolution / 2);
+            (tanh(self.to_image.forward(upsample2x(x.clone()))), Some(x))
+        } else {
+            let (x, below) = self.maps_up_to(z, classes, side);
+            (head(side, x), below)
+        };
+        match below {
+            Some(below) if growth.fading() && side > self.grow_from => {
+                growth.blend(new, upsample2x(head(side / 2, below)))
+            }
+            _ => new,
+        }
     }
 
     /// The input projection and then the first `k − 1` up-sampling stages.

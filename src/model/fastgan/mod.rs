@@ -28,6 +28,7 @@ pub use generator::FastganGenerator;
 use super::config::{ConfigError, FamilyConfig, Freezable};
 use super::fields::{conditional_fields, shared_fields};
 use super::gan::GanFamily;
+use super::growth::GrowthSchedule;
 
 /// Channels never exceed this, however coarse the map.
 pub const MAX_WIDTH: usize = 512;
@@ -59,6 +60,12 @@ pub struct FastganConfig {
     /// The class names a conditional model was trained on, in label order. Filled in from the
     /// data when a run starts; leave it empty in a preset file.
     pub classes: Vec<String>,
+    /// Progressive growing: the side training starts at (0: the full side from the start).
+    /// G and D gain a small to-image / from-image head at each side below the full one.
+    pub grow_from: usize,
+    /// Progressive growing: training images per side; each new side fades in over the first
+    /// half of them.
+    pub grow_images: u64,
 }
 
 impl Default for FastganConfig {
@@ -73,6 +80,8 @@ impl Default for FastganConfig {
             reconstruction_side: 16,
             conditional: false,
             classes: Vec::new(),
+            grow_from: 0,
+            grow_images: 60_000,
         }
     }
 }
@@ -141,6 +150,7 @@ impl FamilyConfig for FastganConfig {
                 ),
             ));
         }
+        GrowthSchedule::checked(self.grow_from, self.grow_images, self.resolution, 8)?;
         let side = self.reconstruction_side;
         if !(side.is_power_of_two() && (16..=128).contains(&side) && side <= self.resolution / 2) {
             return Err(ConfigError::new(
@@ -159,6 +169,12 @@ impl FamilyConfig for FastganConfig {
             generator_stages: self.stages(),
             discriminator_blocks: self.stages(),
         }
+    }
+
+    fn growth(&self) -> Option<GrowthSchedule> {
+        GrowthSchedule::checked(self.grow_from, self.grow_images, self.resolution, 8)
+            .ok()
+            .flatten()
     }
 
     fn architecture(&self) -> &'static str {

@@ -28,8 +28,9 @@ use super::trainer::{
     restored_optimiser,
 };
 use crate::model::{
-    CriticPass, EMA_RECORD, GENERATOR_RECORD, GanDiscriminator, GanFamily, GanGenerator, INIT_LOCK,
-    Materialise, Render, module_bytes, module_from_bytes,
+    CriticPass, EMA_RECORD, FamilyConfig, GENERATOR_RECORD, GanDiscriminator, GanFamily,
+    GanGenerator, Growth, GrowthSchedule, INIT_LOCK, Materialise, Render, grown_images,
+    module_bytes, module_from_bytes,
 };
 use crate::preset::{AugmentMode, Preset, TrainPreset};
 use crate::rng::{Rng, splitmix64};
@@ -61,6 +62,9 @@ struct GanState {
     /// LeCam's moving averages of D's mean logit on reals and on fakes (runs with `lecam`).
     #[serde(default)]
     lecam_anchors: Option<[f32; 2]>,
+    /// A growing run's side and fade-in at its last step (what its shots are drawn at).
+    #[serde(default)]
+    growth: Option<Growth>,
 }
 
 /// A GAN of family `F` being trained.
@@ -79,6 +83,9 @@ pub struct GanTrainer<F: GanFamily> {
     augment_rng: Rng,
     lecam: LecamAnchors,
     metric_names: Vec<&'static str>,
+    /// Progressive growing: the schedule, and where the last step was on it.
+    schedule: Option<GrowthSchedule>,
+    growth: Option<Growth>,
 }
 
 impl<F: GanFamily> GanTrainer<F> {
@@ -126,6 +133,8 @@ impl<F: GanFamily> GanTrainer<F> {
             },
             augment_rng: Rng::derived(seed, "augment"),
             lecam: LecamAnchors::fresh(),
+            schedule: config.growth(),
+            growth: config.growth().map(|s| s.at(0)),
         })
     }
 
@@ -208,6 +217,48 @@ impl<F: GanFamily> GanTrainer<F> {
     }
 }
 
+impl<F: GanFamily> GanTrainer<F> {
+    /// Where a growing run is at `step` (batches of `b`), and the real images as D sees them
+    /// there: pooled to the side, blended while it fades in. The full side when not growing.
+    fn grow(&mut self, real: Tensor<4>, step: u64, b: usize) -> (Tensor<4>, Growth) {
+        let full = self.config.resolution();
+        self.growth = self.schedule.map(|s| s.at(step * b as u64));
+        let grow = self.growth.unwrap_or(Growth {
+            side: full,
+            alpha: 1.0,
+        });
+        if grow.is_full(full) {
+            (real, grow)
+        } else {
+            (grown_images(real, grow), grow)
+        }
+    }
+}
+
+/// A step's figures in [`METRICS`] order, then the optional ones: detached, off autodiff.
+fn step_stats(
+    [d_loss, g_loss]: [Tensor<1>; 2],
+    real_logits: Tensor<1>,
+    fake_logits: Tensor<1>,
+    reconstruction: Option<Tensor<1>>,
+    class_loss: Option<Tensor<1>>,
+) -> Tensor<1> {
+    let mut stats = vec![
+        d_loss.detach().reshape([1]),
+        g_loss.detach().reshape([1]),
+        sigmoid(real_logits.clone().detach()).mean().reshape([1]),
+        sigmoid(fake_logits.detach()).mean().reshape([1]),
+        real_logits.detach().sign().mean().reshape([1]),
+    ];
+    stats.extend(
+        [reconstruction, class_loss]
+            .into_iter()
+            .flatten()
+            .map(|t| t.detach().reshape([1])),
+    );
+    Tensor::cat(stats, 0).without_autodiff()
+}
+
 impl<F: GanFamily> Trainer for GanTrainer<F> {
     fn metric_names(&self) -> &[&'static str] {
         &self.metric_names
@@ -229,7 +280,8 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
         let t = self.train.clone();
         let half = b / 2;
         let (real_classes, fake_classes) = self.batch_classes(&labels, t.mode_seeking > 0.0);
-        let fake = g.forward(z.clone(), fake_classes.clone());
+        let (real, grow) = self.grow(real, step, b);
+        let fake = g.forward_grown(z.clone(), fake_classes.clone(), grow);
 
         let real_pass = if d.reconstructs() {
             CriticPass::Reconstruct {
@@ -249,7 +301,10 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
         // bCR compares D on what it just saw with D on a fully augmented copy.
         let consistency_inputs =
             (t.consistency > 0.0).then(|| (aug(real.clone(), 1.0), aug(fake_seen.clone(), 1.0)));
-        let real_out = d.critic(aug(real, p), real_classes.clone(), real_pass);
+        let critic = |d: &F::D, x, classes, pass| d.critic_grown(x, classes, pass, grow);
+        let score = |d: &F::D, x, classes| critic(d, x, classes, CriticPass::Score).logits;
+        let reconstructs = d.reconstructs();
+        let real_out = critic(&d, aug(real, p), real_classes.clone(), real_pass);
         let real_logits = real_out.logits;
         let reconstruction = real_out.reconstruction;
         let class_weight = if self.classes > 0 { t.class_loss } else { 0.0 };
@@ -260,11 +315,11 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
             }
             _ => None,
         };
-        let fake_logits = d.forward(aug(fake_seen, p), fake_classes.clone());
+        let fake_logits = score(&d, aug(fake_seen, p), fake_classes.clone());
         let augmented_logits = consistency_inputs.map(|(real_t, fake_t)| {
             (
-                d.forward(real_t, real_classes),
-                d.forward(fake_t, fake_classes.clone()),
+                score(&d, real_t, real_classes),
+                score(&d, fake_t, fake_classes.clone()),
             )
         });
         let lecam = (t.lecam > 0.0).then_some(&mut self.lecam);
@@ -282,7 +337,8 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
         let d = self.opt_d.step(t.lr_d, d, d_grads);
 
         // Generator: make the updated D call the same fakes real.
-        let g_out = d.critic(
+        let g_out = critic(
+            &d,
             aug(fake.clone(), p),
             fake_classes.clone(),
             CriticPass::Score,
@@ -311,20 +367,17 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
         }
         self.nets = Some((g, d));
 
-        let mut stats = vec![
-            d_loss.detach().reshape([1]),
-            g_loss.detach().reshape([1]),
-            sigmoid(real_logits.clone().detach()).mean().reshape([1]),
-            sigmoid(fake_logits.detach()).mean().reshape([1]),
-            real_logits.detach().sign().mean().reshape([1]),
-        ];
-        if let Some(r) = reconstruction {
-            stats.push(r.detach().reshape([1]));
-        }
-        if let Some(c) = real_class_loss {
-            stats.push(c.detach().reshape([1]));
-        }
-        Ok(Tensor::cat(stats, 0).without_autodiff())
+        let reconstruction = reconstructs.then(|| {
+            // A growing FastGAN's D rebuilds nothing below 32 px: its metric reads 0 there.
+            reconstruction.unwrap_or_else(|| Tensor::zeros([1], &self.device))
+        });
+        Ok(step_stats(
+            [d_loss, g_loss],
+            real_logits,
+            fake_logits,
+            reconstruction,
+            real_class_loss,
+        ))
     }
 
     fn end_window(&mut self, means: &[f32], images: u64) -> Vec<(&'static str, f64)> {
@@ -338,7 +391,12 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
                 images,
             );
         }
-        vec![("augment_p", self.augment_p)]
+        let mut extra = vec![("augment_p", self.augment_p)];
+        if let Some(growth) = self.growth {
+            extra.push(("grow_side", growth.side as f64));
+            extra.push(("grow_alpha", f64::from(growth.alpha)));
+        }
+        extra
     }
 
     fn save_state(&self) -> Result<Map<String, Value>, TrainError> {
@@ -347,6 +405,7 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
             augment_p: self.augment_p,
             augment_rng: Some(self.augment_rng.clone()),
             lecam_anchors: self.lecam.saved().map_err(TrainError::Device)?,
+            growth: self.growth,
         };
         match serde_json::to_value(state) {
             Ok(Value::Object(map)) => Ok(map),
@@ -416,6 +475,9 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
                     self.augment_rng = rng;
                 }
                 self.lecam = LecamAnchors::resumed(saved.lecam_anchors, &self.device);
+                if self.schedule.is_some() {
+                    self.growth = saved.growth.or(self.growth);
+                }
             }
             Restore::Base { records } => {
                 // The generator that renders (EMA) is the one worth continuing from; the
@@ -445,6 +507,10 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
                 ));
             }
         };
-        Ok(crate::model::renderer_of(&g, device))
+        let renderer = crate::model::renderer_of(&g, device);
+        Ok(match self.growth {
+            Some(growth) => renderer.with_growth(growth, self.config.resolution()),
+            None => renderer,
+        })
     }
 }
