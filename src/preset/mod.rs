@@ -22,6 +22,10 @@ pub const BUILTIN_PRESETS: &[(&str, &str)] = &[
         include_str!("../../presets/tshirt-mlp-28.toml"),
     ),
     ("dcgan-28", include_str!("../../presets/dcgan-28.toml")),
+    (
+        "dcgan-28-grow",
+        include_str!("../../presets/dcgan-28-grow.toml"),
+    ),
     ("cdcgan-28", include_str!("../../presets/cdcgan-28.toml")),
     ("base-28", include_str!("../../presets/base-28.toml")),
     (
@@ -43,6 +47,10 @@ pub const BUILTIN_PRESETS: &[(&str, &str)] = &[
     (
         "fastgan-64-rgb",
         include_str!("../../presets/fastgan-64-rgb.toml"),
+    ),
+    (
+        "fastgan-64-rgb-grow",
+        include_str!("../../presets/fastgan-64-rgb-grow.toml"),
     ),
     (
         "fastgan-128-rgb",

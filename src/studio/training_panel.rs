@@ -445,6 +445,11 @@ impl Studio {
         self.progress_bar_ui(ui);
         if let Some(m) = t.metrics.last() {
             ui.label(m.summary());
+            if let Some(side) = m.get("grow_side") {
+                let full = self.project.settings.preset.model.resolution();
+                ui.label(growth_text(side, m.value("grow_alpha"), full))
+                    .on_hover_text("Progressive growing: training starts small and fades each doubling in; shots show the side it trains at, enlarged.");
+            }
             if self.project.settings.preset.train.augment != AugmentMode::Off {
                 ui.label(format!(
                     "augmentation p {:.2} · r_t {:.2}",
@@ -509,5 +514,17 @@ impl Studio {
                 }
             }
         }
+    }
+}
+
+/// Where a growing run is: "growing: 16 px, fading in (α 0.40) · full 64 px".
+fn growth_text(side: f64, alpha: f32, full: usize) -> String {
+    let side = side.round() as usize;
+    if side >= full && alpha >= 1.0 {
+        format!("grown: training at the full {full} px")
+    } else if alpha < 1.0 {
+        format!("growing: {side} px, fading in (α {alpha:.2}) · full {full} px")
+    } else {
+        format!("growing: training at {side} px · full {full} px")
     }
 }
