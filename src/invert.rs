@@ -82,6 +82,8 @@ pub struct Inversion {
     /// The same for the best starting seed, before refinement.
     pub start_l1: f32,
     pub seconds: f64,
+    /// A conditional model's class the search found for the photo (index into its classes).
+    pub class: Option<u32>,
 }
 
 /// An inversion under way, a step at a time (the worker interleaves its steps with renders).
@@ -90,6 +92,8 @@ pub struct InversionRun {
     target: Tensor<4>,
     target_features: Vec<Tensor<4>>,
     z: Tensor<2>,
+    /// Each restart's class (a conditional model's), fixed while z is refined.
+    classes: Vec<Option<u32>>,
     m: Tensor<2>,
     v: Tensor<2>,
     step: usize,
@@ -223,6 +227,7 @@ impl Inverter {
         let start_l1 = starts.first().map_or(1.0, |s| s.0);
         let restarts = starts.len();
         let latents: Vec<f32> = starts.iter().flat_map(|s| s.1.clone()).collect();
+        let classes: Vec<Option<u32>> = starts.iter().map(|s| s.2).collect();
         let device = &self.training_device;
         let target: Tensor<4> = Tensor::<4>::from_data(
             TensorData::new(
@@ -250,6 +255,7 @@ impl Inverter {
             m: z.zeros_like(),
             v: z.zeros_like(),
             z,
+            classes,
             step: 0,
             options: options.clone(),
             start_l1,
@@ -261,7 +267,7 @@ impl Inverter {
     pub fn step(&self, run: &mut InversionRun) -> Result<(), InvertError> {
         let dim = self.sampler.model.latent_dim();
         let zg = run.z.clone().detach().require_grad();
-        let render = self.frozen.render(zg.clone(), None);
+        let render = self.frozen.render(zg.clone(), self.one_hot(&run.classes));
         let loss = self.loss(
             render,
             &run.target,
@@ -299,7 +305,12 @@ impl Inverter {
             .chunks(dim)
             .map(<[f32]>::to_vec)
             .collect();
-        let pictures = self.sampler.render(&finals)?;
+        let classes = if self.sampler.model.class_count() > 0 {
+            run.classes.clone()
+        } else {
+            Vec::new()
+        };
+        let pictures = self.sampler.render_classes(&finals, &classes)?;
         let (best, pixel_l1) = pictures
             .iter()
             .map(|p| pixel_l1(p, &run.target_picture))
@@ -312,7 +323,15 @@ impl Inverter {
             pixel_l1,
             start_l1: run.start_l1,
             seconds: run.started.elapsed().as_secs_f64(),
+            class: run.classes.get(best).copied().flatten(),
         })
+    }
+
+    /// One-hot rows of the restarts' classes, on the training device (`None` for an
+    /// unconditional model).
+    fn one_hot(&self, classes: &[Option<u32>]) -> Option<Tensor<2>> {
+        let count = self.sampler.model.class_count();
+        (count > 0).then(|| crate::sample::one_hot(classes, count, &self.training_device))
     }
 
     /// Multi-scale pixel L1, the critic's feature distance, and the latent prior.
@@ -350,29 +369,47 @@ impl Inverter {
         loss + (norm.sub_scalar(1.0).powf_scalar(2.0).mean()).mul_scalar(options.prior_weight)
     }
 
-    /// The `options.restarts` seeds whose renders are nearest the photo, nearest first, with
-    /// their pixel L1.
+    /// The `options.restarts` starting points whose renders are nearest the photo, nearest
+    /// first: pixel L1, latent, and for a conditional model the class. A conditional model
+    /// draws every seed as every class, so the search finds the class too (a sneaker photo
+    /// starts from sneakers).
     fn best_seeds(
         &self,
         target: &Picture,
         options: &InvertOptions,
         cancel: &AtomicBool,
-    ) -> Result<Vec<(f32, Vec<f32>)>, InvertError> {
+    ) -> Result<Vec<Start>, InvertError> {
         let dim = self.sampler.model.latent_dim();
-        let mut scored: Vec<(f32, Vec<f32>)> = Vec::with_capacity(options.seeds);
+        let classes: Vec<Option<u32>> = match self.sampler.model.class_count() {
+            0 => vec![None],
+            n => (0..n as u32).map(Some).collect(),
+        };
+        let mut scored: Vec<Start> = Vec::with_capacity(options.seeds * classes.len());
         for batch in (0..options.seeds as u64)
             .collect::<Vec<_>>()
             .chunks(SEARCH_BATCH)
         {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(InvertError::Cancelled);
-            }
             let latents: Vec<Vec<f32>> = batch
                 .iter()
                 .map(|&s| latent_for_seed(INVERT_SEEDS + s, dim))
                 .collect();
-            let pictures = self.sampler.render(&latents)?;
-            scored.extend(pictures.iter().map(|p| pixel_l1(p, target)).zip(latents));
+            for &class in &classes {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(InvertError::Cancelled);
+                }
+                let drawn_as = if class.is_some() {
+                    vec![class; latents.len()]
+                } else {
+                    Vec::new()
+                };
+                let pictures = self.sampler.render_classes(&latents, &drawn_as)?;
+                scored.extend(
+                    pictures
+                        .iter()
+                        .zip(&latents)
+                        .map(|(p, z)| (pixel_l1(p, target), z.clone(), class)),
+                );
+            }
         }
         scored.sort_by(|a, b| a.0.total_cmp(&b.0));
         scored.truncate(options.restarts.max(1));
@@ -380,8 +417,12 @@ impl Inverter {
     }
 }
 
-/// Seeds of the starting search (apart from the gallery's, which count from 0).
-const INVERT_SEEDS: u64 = 0x1D_0000;
+/// A starting point of the search: its pixel L1 to the photo, its latent, its class.
+type Start = (f32, Vec<f32>, Option<u32>);
+
+/// Seeds of the starting search (apart from the gallery's, which count from 0): seed
+/// `INVERT_SEEDS + k` is the search's k-th.
+pub const INVERT_SEEDS: u64 = 0x1D_0000;
 
 /// Mean absolute difference of two pictures of one size, in [0, 1].
 #[must_use]

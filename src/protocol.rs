@@ -140,6 +140,8 @@ pub struct InvertedPhoto {
     pub start_l1: f32,
     /// Content id of the generator the latent belongs to.
     pub generator_id: String,
+    /// A conditional model's class the search found for the photo.
+    pub class: Option<String>,
 }
 
 /// Shots of one generator, for the worker to render.

@@ -60,11 +60,14 @@ pub(super) fn invert(args: &InvertArgs) -> Result<()> {
         let name = photo_path
             .file_stem()
             .map_or_else(|| "photo".into(), |s| s.to_string_lossy().into_owned());
+        let class = result
+            .class
+            .and_then(|k| inverter.sampler().model.classes().get(k as usize).cloned());
         write_projection(
             &args.out,
             &name,
             &result.picture,
-            &result.latent,
+            (&result.latent, class.clone()),
             model_id(&inverter),
         )?;
         save_png_atomic(&photo, &args.out.join(format!("{name}-photo.png")))?;
@@ -77,6 +80,7 @@ pub(super) fn invert(args: &InvertArgs) -> Result<()> {
                 "best_seed_l1": result.start_l1,
                 "nearest_of_baseline_l1": baseline_l1,
                 "seconds": result.seconds,
+                "class": class,
             })
         );
         sums[0] += f64::from(result.pixel_l1);
@@ -131,10 +135,17 @@ fn baseline_shots(inverter: &Inverter, count: usize) -> Result<Vec<Picture>> {
     let dim = inverter.sampler().model.latent_dim();
     let mut shots = Vec::with_capacity(count);
     for start in (0..count).step_by(BASELINE_BATCH) {
-        let latents: Vec<Vec<f32>> = (start..(start + BASELINE_BATCH).min(count))
+        let seeds = start..(start + BASELINE_BATCH).min(count);
+        let latents: Vec<Vec<f32>> = seeds
+            .clone()
             .map(|s| latent_for_seed(s as u64, dim))
             .collect();
-        shots.extend(inverter.sampler().render(&latents)?);
+        // A conditional model's random shots go through its classes in turn.
+        let classes: Vec<Option<u32>> = match inverter.sampler().model.class_count() {
+            0 => Vec::new(),
+            n => seeds.map(|s| Some((s % n) as u32)).collect(),
+        };
+        shots.extend(inverter.sampler().render_classes(&latents, &classes)?);
     }
     Ok(shots)
 }
@@ -145,7 +156,7 @@ fn write_projection(
     out: &Path,
     name: &str,
     picture: &Picture,
-    latent: &[f32],
+    (latent, class): (&[f32], Option<String>),
     checkpoint_id: String,
 ) -> Result<()> {
     let meta = ShotMeta {
@@ -153,7 +164,7 @@ fn write_projection(
         latent: latent.to_vec(),
         truncation: 1.0,
         checkpoint_id,
-        class: None,
+        class,
         app_version: env!("CARGO_PKG_VERSION").to_string(),
         upscaler: None,
         edits: Vec::new(),

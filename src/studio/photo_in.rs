@@ -95,6 +95,7 @@ impl Studio {
                 latent: inverted.latent,
                 truncation: 1.0,
                 generator_id: inverted.generator_id,
+                class: inverted.class,
                 tags: vec!["photo".into()],
                 ..Shot::default()
             });

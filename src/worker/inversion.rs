@@ -102,6 +102,10 @@ impl Active {
         let photo = self.run.photo().clone();
         let generator_id = self.inverter.sampler().checkpoint_id.clone();
         let result = self.inverter.finish(self.run).map_err(|e| e.to_string())?;
+        let class = result.class.and_then(|k| {
+            let classes = self.inverter.sampler().model.classes();
+            classes.get(k as usize).cloned()
+        });
         Ok(InvertedPhoto {
             photo,
             projection: result.picture,
@@ -109,6 +113,7 @@ impl Active {
             pixel_l1: result.pixel_l1,
             start_l1: result.start_l1,
             generator_id,
+            class,
         })
     }
 }

@@ -202,3 +202,42 @@ fn the_studio_brings_a_dropped_photo_in_and_cancel_stops_one() {
             .is_some()
     );
 }
+
+/// A conditional model: the starting search draws every seed as every class, so a photo of
+/// one class starts (and ends) in that class, and the projection is a shot of it.
+#[test]
+fn projecting_into_a_conditional_model_finds_the_photos_class() {
+    let data = tempfile::tempdir().unwrap();
+    crate::common::two_class_folder(data.path(), 8, 5);
+    let out = tempfile::tempdir().unwrap();
+    let mut preset = atelier::preset::Preset::load("tiny-test").unwrap();
+    preset.train.steps = Some(4);
+    crate::common::dcgan(&mut preset).conditional = true;
+    crate::train::run(data.path(), out.path(), preset, false);
+    let checkpoint = crate::train::latest(out.path());
+    let inverter = Inverter::new(&checkpoint, &Device::flex()).unwrap();
+    let model = &inverter.sampler().model;
+    assert_eq!(model.class_count(), 2);
+    let dim = model.latent_dim();
+    let never = AtomicBool::new(false);
+    let options = InvertOptions {
+        seeds: 32,
+        restarts: 2,
+        steps: 5,
+        ..InvertOptions::default()
+    };
+    for class in 0..2u32 {
+        // A shot the search itself draws: seed 7 of the search, as this class.
+        let z = latent_for_seed(atelier::invert::INVERT_SEEDS + 7, dim);
+        let target = inverter
+            .sampler()
+            .render_classes(&[z], &[Some(class)])
+            .unwrap()
+            .remove(0);
+        let result = inverter
+            .invert(&chw(&target), &options, &never, |_| {})
+            .unwrap();
+        assert_eq!(result.class, Some(class), "{result:?}");
+        assert!(result.start_l1 < 1e-6, "the search drew the photo itself");
+    }
+}
