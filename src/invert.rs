@@ -17,7 +17,7 @@ use thiserror::Error;
 
 use crate::checkpoint::Checkpoint;
 use crate::export::Picture;
-use crate::latent::latent_for_seed;
+use crate::latent::{LatentEncoder, latent_for_seed};
 use crate::model::layers::pool2x;
 use crate::model::{Critic, Render};
 use crate::preset::Preset;
@@ -84,6 +84,8 @@ pub struct Inversion {
     pub seconds: f64,
     /// A conditional model's class the search found for the photo (index into its classes).
     pub class: Option<u32>,
+    /// The pixel L1 of the encoder's starting point (its best class), when there is one.
+    pub encoder_l1: Option<f32>,
 }
 
 /// An inversion under way, a step at a time (the worker interleaves its steps with renders).
@@ -99,6 +101,7 @@ pub struct InversionRun {
     step: usize,
     options: InvertOptions,
     start_l1: f32,
+    encoder_l1: Option<f32>,
     started: Instant,
 }
 
@@ -128,6 +131,8 @@ pub struct Inverter {
     frozen: Box<dyn Render>,
     critic: Option<Box<dyn Critic>>,
     training_device: Device,
+    /// The generator's encoder: a starting point beside the best random seeds.
+    encoder: Option<LatentEncoder>,
 }
 
 impl Inverter {
@@ -172,7 +177,14 @@ impl Inverter {
             frozen,
             critic,
             training_device,
+            encoder: None,
         })
+    }
+
+    /// Starts every projection from `encoder`'s latent for the photo too (it competes with
+    /// the best random seeds for a restart).
+    pub fn set_encoder(&mut self, encoder: LatentEncoder) {
+        self.encoder = Some(encoder);
     }
 
     #[must_use]
@@ -223,7 +235,7 @@ impl Inverter {
             });
         }
         let target_picture = Picture::from_chw_u8(photo, c, r);
-        let starts = self.best_seeds(&target_picture, options, cancel)?;
+        let (starts, encoder_l1) = self.best_seeds(&target_picture, options, cancel)?;
         let start_l1 = starts.first().map_or(1.0, |s| s.0);
         let restarts = starts.len();
         let latents: Vec<f32> = starts.iter().flat_map(|s| s.1.clone()).collect();
@@ -259,6 +271,7 @@ impl Inverter {
             step: 0,
             options: options.clone(),
             start_l1,
+            encoder_l1,
             started,
         })
     }
@@ -324,6 +337,7 @@ impl Inverter {
             start_l1: run.start_l1,
             seconds: run.started.elapsed().as_secs_f64(),
             class: run.classes.get(best).copied().flatten(),
+            encoder_l1: run.encoder_l1,
         })
     }
 
@@ -378,13 +392,31 @@ impl Inverter {
         target: &Picture,
         options: &InvertOptions,
         cancel: &AtomicBool,
-    ) -> Result<Vec<Start>, InvertError> {
+    ) -> Result<(Vec<Start>, Option<f32>), InvertError> {
         let dim = self.sampler.model.latent_dim();
         let classes: Vec<Option<u32>> = match self.sampler.model.class_count() {
             0 => vec![None],
             n => (0..n as u32).map(Some).collect(),
         };
         let mut scored: Vec<Start> = Vec::with_capacity(options.seeds * classes.len());
+        // The encoder's guess for the photo, drawn as every class, is a candidate too.
+        let encoded = self.encoder.as_ref().map(|e| {
+            let m = &self.sampler.model;
+            e.encode(
+                &target.to_chw_u8(),
+                m.channels(),
+                m.resolution(),
+                self.sampler.device(),
+            )
+        });
+        let mut encoder_l1 = None;
+        if let Some(z) = encoded.filter(|z| z.len() == dim) {
+            for &class in &classes {
+                let l1 = self.score(target, std::slice::from_ref(&z), class)?[0];
+                encoder_l1 = Some(encoder_l1.map_or(l1, |b: f32| b.min(l1)));
+                scored.push((l1, z.clone(), class));
+            }
+        }
         for batch in (0..options.seeds as u64)
             .collect::<Vec<_>>()
             .chunks(SEARCH_BATCH)
@@ -397,23 +429,33 @@ impl Inverter {
                 if cancel.load(Ordering::Relaxed) {
                     return Err(InvertError::Cancelled);
                 }
-                let drawn_as = if class.is_some() {
-                    vec![class; latents.len()]
-                } else {
-                    Vec::new()
-                };
-                let pictures = self.sampler.render_classes(&latents, &drawn_as)?;
+                let l1 = self.score(target, &latents, class)?;
                 scored.extend(
-                    pictures
-                        .iter()
+                    l1.into_iter()
                         .zip(&latents)
-                        .map(|(p, z)| (pixel_l1(p, target), z.clone(), class)),
+                        .map(|(l1, z)| (l1, z.clone(), class)),
                 );
             }
         }
         scored.sort_by(|a, b| a.0.total_cmp(&b.0));
         scored.truncate(options.restarts.max(1));
-        Ok(scored)
+        Ok((scored, encoder_l1))
+    }
+
+    /// The pixel L1 to `target` of each latent's render as `class`.
+    fn score(
+        &self,
+        target: &Picture,
+        latents: &[Vec<f32>],
+        class: Option<u32>,
+    ) -> Result<Vec<f32>, InvertError> {
+        let drawn_as = if class.is_some() {
+            vec![class; latents.len()]
+        } else {
+            Vec::new()
+        };
+        let pictures = self.sampler.render_classes(latents, &drawn_as)?;
+        Ok(pictures.iter().map(|p| pixel_l1(p, target)).collect())
     }
 }
 

@@ -442,6 +442,11 @@ pub struct InvertArgs {
     /// Weight of the discriminator-feature loss (0: pixels only).
     #[arg(long, default_value_t = 0.5)]
     pub feature_weight: f64,
+    /// Steps of the generator's encoder (photo → latent, taught on its own renders), whose
+    /// guess joins the starting points; 0: random seeds only. Kept in RUN/encoders/ per
+    /// generator, so it is taught once.
+    #[arg(long, default_value_t = crate::latent::ENCODER_STEPS)]
+    pub encoder_steps: usize,
 }
 
 /// Where `--device remote` trains.

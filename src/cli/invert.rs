@@ -12,7 +12,7 @@ use crate::checkpoint::{Checkpoint, LATEST};
 use crate::data::ImportOptions;
 use crate::export::{Picture, ShotMeta, encode_png_with_meta, grid, save_png_atomic};
 use crate::invert::{InvertOptions, Inverter, pixel_l1};
-use crate::latent::latent_for_seed;
+use crate::latent::{ENCODER_SEED, LatentEncoder, latent_for_seed, teach_encoder};
 use crate::preset::Preset;
 
 /// Baseline shots rendered per batch.
@@ -25,7 +25,12 @@ pub(super) fn invert(args: &InvertArgs) -> Result<()> {
         Checkpoint::load(&path).with_context(|| format!("loading {}", path.display()))?;
     let preset = Preset::from_toml("checkpoint", &checkpoint.preset_toml)?;
     let chosen = resolve_device(args.device)?;
-    let inverter = Inverter::new(&checkpoint, &chosen.device).context("loading the generator")?;
+    let mut inverter =
+        Inverter::new(&checkpoint, &chosen.device).context("loading the generator")?;
+    if args.encoder_steps > 0 {
+        let encoder = run_encoder(&args.run, &inverter, args.encoder_steps)?;
+        inverter.set_encoder(encoder);
+    }
     if !inverter.has_critic() {
         eprintln!("invert: the checkpoint keeps no discriminator; matching pixels only");
     }
@@ -81,6 +86,7 @@ pub(super) fn invert(args: &InvertArgs) -> Result<()> {
                 "nearest_of_baseline_l1": baseline_l1,
                 "seconds": result.seconds,
                 "class": class,
+                "encoder_l1": result.encoder_l1,
             })
         );
         sums[0] += f64::from(result.pixel_l1);
@@ -128,6 +134,32 @@ fn photos(args: &InvertArgs) -> Result<Vec<PathBuf>> {
         }
         _ => bail!("give --image FILE or --images DIR"),
     }
+}
+
+/// The generator's encoder, taught for `steps` steps the first time and kept in
+/// `RUN/encoders/<generator id>-<steps>.encoder` after that.
+fn run_encoder(run: &Path, inverter: &Inverter, steps: usize) -> Result<LatentEncoder> {
+    let sampler = inverter.sampler();
+    let path = run
+        .join("encoders")
+        .join(format!("{}-{steps}.encoder", sampler.checkpoint_id));
+    if let Ok(bytes) = std::fs::read(&path)
+        && let Ok(encoder) = LatentEncoder::from_bytes(sampler, &bytes)
+    {
+        return Ok(encoder);
+    }
+    let started = std::time::Instant::now();
+    let encoder = teach_encoder(sampler, steps, ENCODER_SEED).context("teaching the encoder")?;
+    eprintln!(
+        "invert: taught the generator's encoder ({steps} steps, {:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+    std::fs::create_dir_all(path.parent().unwrap_or(run))
+        .with_context(|| format!("creating {}", run.join("encoders").display()))?;
+    let bytes = encoder.to_bytes().map_err(anyhow::Error::msg)?;
+    crate::fsutil::write_atomic(&path, &bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(encoder)
 }
 
 /// `count` random shots, rendered once, to find the nearest generated shot of each photo.

@@ -40,8 +40,12 @@ fn try_start(request: InvertRequest, device: &Device) -> Result<Active, String> 
         .critic
         .as_ref()
         .and_then(|p| Checkpoint::load(p).ok());
-    let inverter = Inverter::with_critic_from(&generator, critic.as_ref(), device)
+    let mut inverter = Inverter::with_critic_from(&generator, critic.as_ref(), device)
         .map_err(|e| e.to_string())?;
+    // The generator's encoder, once taught in the background, adds a starting point.
+    if let Some(encoder) = super::encoder::kept_encoder(&request.generator, inverter.sampler()) {
+        inverter.set_encoder(encoder);
+    }
     let preset =
         Preset::from_toml("checkpoint", &generator.preset_toml).map_err(|e| e.to_string())?;
     let model = &inverter.sampler().model;
@@ -115,5 +119,16 @@ impl Active {
             generator_id,
             class,
         })
+    }
+}
+
+impl super::Worker {
+    /// A few steps of the photo inversion under way.
+    pub(super) fn invert_a_little(&mut self) {
+        if let Some(active) = self.inversion.take() {
+            let (event, next) = active.turn_guarded();
+            self.out.send(event);
+            self.inversion = next;
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! dragging never builds a queue), renders one queued gallery request, then runs one training
 //! step. Knows nothing of egui; the CLI or tests can drive it as well as the studio.
 
+mod encoder;
 mod import;
 mod inversion;
 mod nearest;
@@ -149,6 +150,8 @@ struct Worker {
     upscaler: Option<upscaler::UpscalerJob>,
     /// A photo being brought into a generator, a few steps per turn.
     inversion: Option<inversion::Active>,
+    /// The newest generator's encoder being taught, while no training runs.
+    encoder: Option<encoder::EncoderJob>,
     /// Until when training waits: a slider is being dragged (see `rendering::SLIDER_FOCUS`).
     slider_focus: Option<Instant>,
     /// Renders being drawn, a slice per turn (at most one of each kind).
@@ -188,6 +191,7 @@ impl Worker {
             nearest: None,
             upscaler: None,
             inversion: None,
+            encoder: None,
             slider_focus: None,
             drawings: Vec::new(),
             last_step: std::time::Duration::ZERO,
@@ -204,6 +208,7 @@ impl Worker {
             || self.nearest.is_some()
             || self.upscaler.is_some()
             || self.inversion.is_some()
+            || self.encoder_may_step()
             || self.training.as_ref().is_some_and(|t| !t.paused)
     }
 
@@ -267,6 +272,7 @@ impl Worker {
             }
             self.upscaler_one_step();
             self.invert_a_little();
+            self.encoder_one_step();
         }
         self.stop_training();
         self.stop_upscaler();
@@ -375,18 +381,10 @@ impl Worker {
         }
     }
 
-    /// A few steps of the photo inversion under way.
-    fn invert_a_little(&mut self) {
-        if let Some(active) = self.inversion.take() {
-            let (event, next) = active.turn_guarded();
-            self.out.send(event);
-            self.inversion = next;
-        }
-    }
-
     fn load_generator(&mut self, path: &Path, pin_dir: &Path) -> Result<(), WorkerError> {
         let checkpoint = Checkpoint::load(path)?;
         let info = self.samplers.pin(&checkpoint, path, pin_dir)?;
+        self.teach_encoder_for(&info.pinned);
         self.out.send(Event::GeneratorReady(info));
         Ok(())
     }

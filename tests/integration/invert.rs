@@ -241,3 +241,74 @@ fn projecting_into_a_conditional_model_finds_the_photos_class() {
         assert!(result.start_l1 < 1e-6, "the search drew the photo itself");
     }
 }
+
+/// The generator's encoder learns latents from the generator's own renders (far better than
+/// guessing 0 on latents it never saw), its guess joins projection's starting points, and
+/// the worker teaches and keeps one for a loaded generator while no training runs.
+#[test]
+fn a_generators_encoder_learns_its_latents_starts_projection_and_is_kept_per_generator() {
+    use atelier::latent::{LatentEncoder, teach_encoder};
+    let checkpoint = Checkpoint::from_bytes(DEMO_GENERATOR, "demo").unwrap();
+    let mut inverter = Inverter::new(&checkpoint, &Device::flex()).unwrap();
+    let sampler = inverter.sampler();
+    let dim = sampler.model.latent_dim();
+    let encoder = teach_encoder(sampler, 300, 5).unwrap();
+    // Latents it never trained on: the mean squared error per coordinate, against 1 for 0.
+    let latents: Vec<Vec<f32>> = (0..32).map(|s| latent_for_seed(9_000_000 + s, dim)).collect();
+    let shots = sampler.render(&latents).unwrap();
+    let error: f32 = shots
+        .iter()
+        .zip(&latents)
+        .map(|(shot, z)| {
+            let guess = encoder.encode(&chw(shot), 1, 28, &Device::flex());
+            guess.iter().zip(z).map(|(a, b)| (a - b).powi(2)).sum::<f32>() / dim as f32
+        })
+        .sum::<f32>()
+        / 32.0;
+    assert!(error < 0.7, "encoder error {error} per coordinate");
+    // The same encoder again from its bytes.
+    let bytes = encoder.to_bytes().unwrap();
+    let again = LatentEncoder::from_bytes(sampler, &bytes).unwrap();
+    assert_eq!(
+        again.encode(&chw(&shots[0]), 1, 28, &Device::flex()),
+        encoder.encode(&chw(&shots[0]), 1, 28, &Device::flex())
+    );
+    inverter.set_encoder(encoder);
+    let never = AtomicBool::new(false);
+    let result = inverter
+        .invert(&chw(&shots[0]), &options(), &never, |_| {})
+        .unwrap();
+    assert!(result.encoder_l1.is_some(), "the encoder's start is scored");
+
+    // The studio's worker teaches a loaded generator's encoder and keeps it beside the file.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("demo.atl");
+    std::fs::write(&file, DEMO_GENERATOR).unwrap();
+    let w = crate::common::cpu_worker();
+    w.commands
+        .send(atelier::protocol::Command::LoadGenerator {
+            path: file,
+            pin_dir: dir.path().join("generators"),
+        })
+        .unwrap();
+    let info = loop {
+        if let atelier::protocol::Event::GeneratorReady(info) = w
+            .events
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .unwrap()
+        {
+            break info;
+        }
+    };
+    let kept = info.pinned.with_extension("encoder");
+    let started = std::time::Instant::now();
+    while !kept.exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(240),
+            "no encoder kept"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let bytes = std::fs::read(&kept).unwrap();
+    assert!(LatentEncoder::from_bytes(inverter.sampler(), &bytes).is_ok());
+}
