@@ -254,14 +254,21 @@ fn a_generators_encoder_learns_its_latents_starts_projection_and_is_kept_per_gen
     let dim = sampler.model.latent_dim();
     let encoder = teach_encoder(sampler, 300, 5).unwrap();
     // Latents it never trained on: the mean squared error per coordinate, against 1 for 0.
-    let latents: Vec<Vec<f32>> = (0..32).map(|s| latent_for_seed(9_000_000 + s, dim)).collect();
+    let latents: Vec<Vec<f32>> = (0..32)
+        .map(|s| latent_for_seed(9_000_000 + s, dim))
+        .collect();
     let shots = sampler.render(&latents).unwrap();
     let error: f32 = shots
         .iter()
         .zip(&latents)
         .map(|(shot, z)| {
             let guess = encoder.encode(&chw(shot), 1, 28, &Device::flex());
-            guess.iter().zip(z).map(|(a, b)| (a - b).powi(2)).sum::<f32>() / dim as f32
+            guess
+                .iter()
+                .zip(z)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f32>()
+                / dim as f32
         })
         .sum::<f32>()
         / 32.0;

@@ -189,8 +189,12 @@ fn pixelcnn_cli_round_trip_reports_held_out_bits_against_the_independent_baselin
 }
 
 /// Opens a `tiny-pixelcnn` run of 10 steps with a preview, an evaluation and a checkpoint
-/// every 5, drawing one network pass per call of `step`.
-fn sliced_run(data: &std::path::Path, dir: &std::path::Path) -> atelier::train::TrainRun {
+/// every 5, drawing their shots for at most `slice` per call of `step` (at least one pass).
+fn sliced_run(
+    data: &std::path::Path,
+    dir: &std::path::Path,
+    slice: std::time::Duration,
+) -> atelier::train::TrainRun {
     let mut preset = Preset::load("tiny-pixelcnn").unwrap();
     preset.train.steps = Some(10);
     preset.train.preview_every = 5;
@@ -206,7 +210,7 @@ fn sliced_run(data: &std::path::Path, dir: &std::path::Path) -> atelier::train::
     };
     let mut run =
         atelier::train::TrainRun::start(&options, &Device::flex(), &|_| {}, &mut |_| {}).unwrap();
-    run.set_periodic_slice(std::time::Duration::ZERO);
+    run.set_periodic_slice(slice);
     run
 }
 
@@ -221,7 +225,7 @@ fn pixelcnn_previews_and_evaluations_are_drawn_a_pass_per_call_and_a_stop_gives_
     two_class_folder(data.path(), 10, 1);
     let out = tempfile::tempdir().unwrap();
     let sliced = out.path().join("sliced");
-    let mut run = sliced_run(data.path(), &sliced);
+    let mut run = sliced_run(data.path(), &sliced, std::time::Duration::ZERO);
     // (calls since the step, event) for every event after step 5.
     let mut after_five = Vec::new();
     let mut calls_since_step = 0;
@@ -265,13 +269,10 @@ fn pixelcnn_previews_and_evaluations_are_drawn_a_pass_per_call_and_a_stop_gives_
     );
     assert_eq!(run.progress().0, 10);
 
+    // Each preview and evaluation drawn in one call (a slice far longer than any).
     let whole = out.path().join("whole");
-    let mut preset = Preset::load("tiny-pixelcnn").unwrap();
-    preset.train.steps = Some(10);
-    preset.train.preview_every = 5;
-    preset.train.eval_every = 5;
-    preset.train.checkpoint_every = 5;
-    run_whole(data.path(), &whole, preset);
+    let mut run = sliced_run(data.path(), &whole, std::time::Duration::from_secs(3600));
+    while run.step(&mut |_| {}).unwrap() == StepOutcome::Continue {}
     let png = |dir: &std::path::Path| std::fs::read(dir.join("previews/step-0000005.png")).unwrap();
     assert_eq!(png(&sliced), png(&whole), "the same preview");
     let quality_log = |dir: &std::path::Path| {
@@ -294,7 +295,7 @@ fn pixelcnn_previews_and_evaluations_are_drawn_a_pass_per_call_and_a_stop_gives_
     // Stopped while the step-5 preview is being drawn: the checkpoint is step 5's, and the
     // preview is given up.
     let stopped = out.path().join("stopped");
-    let mut run = sliced_run(data.path(), &stopped);
+    let mut run = sliced_run(data.path(), &stopped, std::time::Duration::ZERO);
     while run.progress().0 < 5 {
         run.step(&mut |_| {}).unwrap();
     }
@@ -314,22 +315,6 @@ fn pixelcnn_previews_and_evaluations_are_drawn_a_pass_per_call_and_a_stop_gives_
     run.stop(&mut |_| {}).unwrap();
     assert_eq!(latest(&stopped).state.step, 5);
     assert!(!stopped.join("previews/step-0000005.png").exists());
-}
-
-/// A run that draws each preview and evaluation in one call (a slice far longer than any).
-fn run_whole(data: &std::path::Path, dir: &std::path::Path, preset: Preset) {
-    let options = atelier::train::RunOptions {
-        data_dir: data.to_path_buf(),
-        run_dir: dir.to_path_buf(),
-        preset,
-        resume: false,
-        minutes: None,
-        imported: None,
-    };
-    let mut run =
-        atelier::train::TrainRun::start(&options, &Device::flex(), &|_| {}, &mut |_| {}).unwrap();
-    run.set_periodic_slice(std::time::Duration::from_secs(3600));
-    while run.step(&mut |_| {}).unwrap() == atelier::train::StepOutcome::Continue {}
 }
 
 /// The studio's worker draws a pixel-by-pixel render a slice per turn: it reports progress,
