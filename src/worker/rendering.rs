@@ -15,10 +15,11 @@ use crate::sample::{Drawing, Sampler};
 /// of a slider's render delays it by the step's whole length (150 ms for `fastgan-128-rgb`
 /// on an H200, one queue per device), so while a slider is dragged, its renders go first;
 /// training resumes this long after the last one.
-/// The least time a render being drawn gets per turn.
-pub(super) const MIN_SLICE: Duration = Duration::from_millis(40);
-
 pub(super) const SLIDER_FOCUS: Duration = Duration::from_millis(250);
+
+/// The slice a render being drawn gets before the worker reads its control channel again
+/// (and the least it gets per turn).
+pub(super) const MIN_SLICE: Duration = Duration::from_millis(40);
 
 impl Worker {
     /// While a slider is dragged: waits (until `until` at most) for its next render or any
