@@ -25,6 +25,8 @@ const SLOPE: f64 = 0.2;
 pub const ENCODER_BATCH: usize = 32;
 /// Adam steps a generator's encoder trains for by default (a minute or two on 2 cores).
 pub const ENCODER_STEPS: usize = 400;
+/// Steps that carry an encoder over to a newer checkpoint of the same run.
+pub const ENCODER_REFRESH_STEPS: usize = 100;
 const LEARNING_RATE: f64 = 1e-3;
 /// The seed of every encoder's weights and training pairs: a generator's encoder is the same
 /// wherever it is taught.
@@ -192,6 +194,13 @@ impl EncoderTraining {
         self.step >= self.steps
     }
 
+    /// Goes on for `steps` more steps, from the weights and moments it has: a newer
+    /// checkpoint's generator draws much as the last one did, so a warm encoder needs far
+    /// fewer steps than a fresh one.
+    pub fn extend(&mut self, steps: usize) {
+        self.steps = self.step + steps;
+    }
+
     /// Share of the steps done, in [0, 1].
     #[must_use]
     pub fn progress(&self) -> f32 {
@@ -201,7 +210,13 @@ impl EncoderTraining {
     /// The taught encoder, on the plain device.
     #[must_use]
     pub fn finish(self) -> Option<LatentEncoder> {
-        self.encoder.map(|e| e.valid())
+        self.encoder()
+    }
+
+    /// The encoder as taught so far, on the plain device (training can go on).
+    #[must_use]
+    pub fn encoder(&self) -> Option<LatentEncoder> {
+        self.encoder.as_ref().map(Module::valid)
     }
 }
 

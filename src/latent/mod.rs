@@ -12,7 +12,10 @@ pub use closed_form::closed_form_directions;
 pub use directions::{
     DirectionKind, DirectionLabel, Directions, image_features, principal_directions,
 };
-pub use encoder::{ENCODER_SEED, ENCODER_STEPS, EncoderTraining, LatentEncoder, teach_encoder};
+pub use encoder::{
+    ENCODER_REFRESH_STEPS, ENCODER_SEED, ENCODER_STEPS, EncoderTraining, LatentEncoder,
+    teach_encoder,
+};
 pub use learnt::{LearnError, MIN_PICKS, Taste, TasteFit, latent_direction, learn_taste};
 
 use serde::{Deserialize, Serialize};

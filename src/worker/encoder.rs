@@ -1,13 +1,23 @@
 //! The newest generator's encoder (photo → latent, projection's starting point), taught in
-//! the background a step per turn while no training runs, and kept beside the pinned
-//! generator file as `<id>.encoder`, so each generator is taught once.
+//! the background and kept beside the pinned generator file as `<id>.encoder`, so each
+//! generator is taught once. While no training runs it takes a step every turn; while a run
+//! trains, one every [`TURNS_PER_STEP_WHILE_TRAINING`] turns. A new checkpoint's generator
+//! carries the last encoder on instead of starting afresh: a kept one goes on for
+//! [`ENCODER_REFRESH_STEPS`] steps, one still being taught turns to the newer generator. So
+//! while a run trains, a checkpoint gets an encoder every few checkpoints, not each one.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::Worker;
-use crate::latent::{ENCODER_SEED, ENCODER_STEPS, EncoderTraining, LatentEncoder};
+use crate::latent::{
+    ENCODER_REFRESH_STEPS, ENCODER_SEED, ENCODER_STEPS, EncoderTraining, LatentEncoder,
+};
+
+/// While a run trains, the encoder steps once per this many worker turns (a few per cent of
+/// the training's time).
+const TURNS_PER_STEP_WHILE_TRAINING: u64 = 8;
 use crate::sample::Sampler;
 
 /// An encoder being taught.
@@ -15,6 +25,8 @@ pub(super) struct EncoderJob {
     file: PathBuf,
     sampler: Arc<Sampler>,
     training: EncoderTraining,
+    /// Taught and kept for this generator: it waits for the next one.
+    kept: bool,
 }
 
 /// Where the encoder of a pinned generator file is kept.
@@ -44,21 +56,36 @@ impl Worker {
         if sampler.model.family().latent_tools().is_err() {
             return;
         }
-        let training = EncoderTraining::new(&sampler, ENCODER_STEPS, ENCODER_SEED);
+        let training = match self.encoder.take() {
+            // The same run's newer checkpoint: carry the encoder on. One still being taught
+            // just turns to the newer generator (extending it at every checkpoint would
+            // never let it finish).
+            Some(mut job) if job.sampler.model == sampler.model => {
+                if job.kept {
+                    job.training.extend(ENCODER_REFRESH_STEPS);
+                }
+                job.training
+            }
+            _ => EncoderTraining::new(&sampler, ENCODER_STEPS, ENCODER_SEED),
+        };
         self.encoder = Some(EncoderJob {
             file,
             sampler,
             training,
+            kept: false,
         });
     }
 
-    /// Whether an encoder is being taught and may step now (no training is running).
+    /// Whether an encoder is being taught and may step this turn.
     pub(super) fn encoder_may_step(&self) -> bool {
-        self.encoder.is_some() && self.training.as_ref().is_none_or(|t| t.paused)
+        let training = self.training.as_ref().is_some_and(|t| !t.paused);
+        self.encoder.as_ref().is_some_and(|job| !job.kept)
+            && (!training || self.turns.is_multiple_of(TURNS_PER_STEP_WHILE_TRAINING))
     }
 
-    /// One step of the encoder being taught, while no training runs; saved when done.
+    /// One step of the encoder being taught, if it may step this turn; kept when done.
     pub(super) fn encoder_one_step(&mut self) {
+        self.turns = self.turns.wrapping_add(1);
         if !self.encoder_may_step() {
             return;
         }
@@ -74,9 +101,10 @@ impl Worker {
             self.encoder = Some(job);
             return;
         }
-        let file = job.file;
-        if let Some(bytes) = job.training.finish().and_then(|e| e.to_bytes().ok()) {
-            let _ = crate::fsutil::write_atomic(&file, &bytes);
+        if let Some(bytes) = job.training.encoder().and_then(|e| e.to_bytes().ok()) {
+            let _ = crate::fsutil::write_atomic(&job.file, &bytes);
         }
+        job.kept = true;
+        self.encoder = Some(job);
     }
 }

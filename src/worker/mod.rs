@@ -150,8 +150,9 @@ struct Worker {
     upscaler: Option<upscaler::UpscalerJob>,
     /// A photo being brought into a generator, a few steps per turn.
     inversion: Option<inversion::Active>,
-    /// The newest generator's encoder being taught, while no training runs.
+    /// The newest generator's encoder being taught (see `encoder`), and the turns so far.
     encoder: Option<encoder::EncoderJob>,
+    turns: u64,
     /// Until when training waits: a slider is being dragged (see `rendering::SLIDER_FOCUS`).
     slider_focus: Option<Instant>,
     /// Renders being drawn, a slice per turn (at most one of each kind).
@@ -192,6 +193,7 @@ impl Worker {
             upscaler: None,
             inversion: None,
             encoder: None,
+            turns: 0,
             slider_focus: None,
             drawings: Vec::new(),
             last_step: std::time::Duration::ZERO,

@@ -308,3 +308,37 @@ fn a_gpu_error_during_a_step_rolls_back_to_the_last_checkpoint() {
         }
     }
 }
+
+/// While a run trains, the worker still teaches each new checkpoint's generator an encoder
+/// (projection's starting point), a step every few turns, carrying the last one on, and
+/// keeps it beside the pinned generator.
+#[test]
+fn the_worker_teaches_encoders_for_checkpoints_while_a_run_trains() {
+    let data = tempfile::tempdir().unwrap();
+    atelier::demo::write_demo_set(data.path(), 64).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let w = worker();
+    start_long_tiny_run(&w, data.path(), dir.path(), |p| {
+        p.train.checkpoint_every = 20
+    });
+    let pins = dir.path().join("generators");
+    let started = Instant::now();
+    let kept = |pins: &std::path::Path| {
+        std::fs::read_dir(pins).map_or(0, |entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "encoder"))
+                .count()
+        })
+    };
+    while kept(&pins) < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "encoders kept while training: {}",
+            kept(&pins)
+        );
+        while w.events.try_recv().is_ok() {}
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(w.control(atelier::protocol::Control::Stop));
+}
