@@ -94,14 +94,20 @@ fn pixelcnn_trains_on_the_likelihood_resumes_exactly_and_draws_and_completes_sho
     assert_ne!(once[0].pixels, other[0].pixels, "two seeds, two shots");
 }
 
-#[test]
-fn pixelcnn_completes_the_lower_half_of_an_image_keeping_the_top() {
+/// A `tiny-pixelcnn` trained 2 steps on 12 small images: the data folder and the run folder.
+fn two_step_run() -> (tempfile::TempDir, tempfile::TempDir) {
     let data = tempfile::tempdir().unwrap();
     two_class_folder(data.path(), 6, 3);
     let out = tempfile::tempdir().unwrap();
     let mut preset = Preset::load("tiny-pixelcnn").unwrap();
     preset.train.steps = Some(2);
     run(data.path(), out.path(), preset, false);
+    (data, out)
+}
+
+#[test]
+fn pixelcnn_completes_the_lower_half_of_an_image_keeping_the_top() {
+    let (_data, out) = two_step_run();
     let checkpoint = latest(out.path());
     let preset = Preset::from_toml("c", &checkpoint.preset_toml).unwrap();
     let record = checkpoint.blob("net").unwrap();
@@ -324,12 +330,7 @@ fn pixelcnn_previews_and_evaluations_are_drawn_a_pass_per_call_and_a_stop_gives_
 fn the_worker_draws_pixel_by_pixel_between_requests_with_progress_and_a_cancel() {
     use atelier::protocol::WorkerError;
     use atelier::protocol::{Command, Completion, Control, Event, RenderKind, RenderRequest};
-    let data = tempfile::tempdir().unwrap();
-    two_class_folder(data.path(), 6, 3);
-    let out = tempfile::tempdir().unwrap();
-    let mut preset = Preset::load("tiny-pixelcnn").unwrap();
-    preset.train.steps = Some(2);
-    run(data.path(), out.path(), preset, false);
+    let (_data, out) = two_step_run();
     let w = crate::common::cpu_worker();
     w.commands
         .send(Command::LoadGenerator {

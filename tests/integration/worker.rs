@@ -319,7 +319,7 @@ fn the_worker_teaches_encoders_for_checkpoints_while_a_run_trains() {
     let dir = tempfile::tempdir().unwrap();
     let w = worker();
     start_long_tiny_run(&w, data.path(), dir.path(), |p| {
-        p.train.checkpoint_every = 20
+        p.train.checkpoint_every = 20;
     });
     let pins = dir.path().join("generators");
     let started = Instant::now();
