@@ -12,7 +12,7 @@ from the preset file itself (presets/fastgan-64-rgb.toml by default):
      quarter of the 16x16 map (1x1 conv, nearest x2 + 3x3 conv + BatchNorm + GLU, 3x3 conv,
      tanh), L1 against the average-pooled images, weight `reconstruction`.
   Step: hinge loss; D on real (with reconstruction) and detached fakes, Adam; then G through
-  the updated D, Adam; EMA of G (decay warmed up as in Atelier). Synthetic uint8 data turned
+  the updated D, plus the preset's `mode_seeking` term (MSGAN), Adam; EMA of G (decay warmed up as in Atelier). Synthetic uint8 data turned
   into [-1, 1] per batch, as Atelier's batches arrive. The preset's adaptive augmentation starts
   at p = 0 (no augmentation), which is what both programs time here.
 Sampling: the EMA generator in eval mode, batches of 256 and one shot (median of 7).
@@ -198,13 +198,15 @@ def main():
     r, ch, z_dim = c['resolution'], c['channels'], c['latent_dim']
     data = torch.randint(0, 256, (batch * 8, ch, r, r), dtype=torch.uint8, device=dev)
     decay = t.get('ema_decay', 0.999)
+    ms = t.get('mode_seeking', 0.0)
     timed = 0.0
     for step in range(a.warmup + a.steps):
         sync()
         t0 = time.perf_counter()
         idx = torch.randint(0, len(data), (batch,), device=dev)
         real = data[idx].float().div_(127.5).sub_(1.0)
-        fake = G(torch.randn(batch, z_dim, device=dev))
+        z = torch.randn(batch, z_dim, device=dev)
+        fake = G(z)
         real_logits, recon = D(real, crop=step % 4)
         fake_logits, _ = D(fake.detach())
         loss_d = F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean() + recon
@@ -212,6 +214,11 @@ def main():
         loss_d.backward()
         oD.step()
         loss_g = -D(fake)[0].mean()
+        if ms > 0:
+            # MSGAN's term, as Atelier's `mode_seeking_loss`: pairs (i, i + half).
+            h = batch // 2
+            gap = (fake[:h] - fake[h:2 * h]).abs().mean() / (z[:h] - z[h:2 * h]).abs().mean()
+            loss_g = loss_g + ms / (gap + 1e-5)
         oG.zero_grad(set_to_none=True)
         loss_g.backward()
         oG.step()

@@ -129,7 +129,7 @@ fn a_grey_preset_on_colour_photos_names_the_colour_preset() {
     let (code, stdout, stderr) = train_on_cpu(&hats, "tiny-test", &tmp.path().join("run"), 1);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
-        stderr.contains("images show colour, but preset tiny-test trains 28 px grey shots; for colour shots use --preset dcgan-64-rgb-sn (training runs on the CPU"),
+        stderr.contains("images show colour, but preset tiny-test trains 28 px grey shots; for colour shots use --preset fastgan-64-rgb (training runs on the CPU"),
         "{stderr}"
     );
 }

@@ -817,8 +817,8 @@ fn colour_photos_switch_a_fresh_project_to_the_colour_recipe() {
     // The probe sees colour: imported once, at the colour recipe's size.
     let report = drop_and_import(&mut h, &mugs);
     let preset = &h.state().project.settings.preset;
-    // On the CPU (the tests' worker), colour photos get the 64 px SN DCGAN, and it says why.
-    assert_eq!(preset.name, "dcgan-64-rgb-sn");
+    // On the CPU (the tests' worker), colour photos get the 64 px FastGAN, and it says why.
+    assert_eq!(preset.name, "fastgan-64-rgb");
     assert_eq!(
         (preset.model.resolution(), preset.model.channels()),
         (64, 3)
@@ -836,11 +836,11 @@ fn colour_photos_switch_a_fresh_project_to_the_colour_recipe() {
         "no notice of the switch"
     );
     h.get_by_label_contains(
-        "30 of 30 show colour; median shorter side 80 px. Recipe dcgan-64-rgb-sn: 64 px colour.",
+        "30 of 30 show colour; median shorter side 80 px. Recipe fastgan-64-rgb: 64 px colour.",
     );
     // The switch stays readable in the import window (the status line moves on).
     h.get_by_label_contains(
-        "the recipe is now dcgan-64-rgb-sn (64 px colour, DCGAN) instead of dcgan-28 (28 px grey), because training runs on the CPU",
+        "the recipe is now fastgan-64-rgb (64 px colour, FastGAN) instead of dcgan-28 (28 px grey), because training runs on the CPU",
     );
     assert!(
         h.state()
@@ -869,7 +869,7 @@ fn colour_photos_switch_a_fresh_project_to_the_colour_recipe() {
     h.state_mut().project.settings.preset = Preset::load("dcgan-28").unwrap();
     let report = drop_and_import(&mut h, &mixed);
     assert_eq!((report.imported, report.colour_images), (211, 11));
-    assert_eq!(h.state().project.settings.preset.name, "dcgan-64-rgb-sn");
+    assert_eq!(h.state().project.settings.preset.name, "fastgan-64-rgb");
     assert!(
         noticed(
             &h,
@@ -891,7 +891,7 @@ fn colour_photos_switch_a_fresh_project_to_the_colour_recipe() {
     assert!(
         noticed(
             &h,
-            &["Tip: 30 of 30 photos are in colour", "Pick dcgan-64-rgb-sn"]
+            &["Tip: 30 of 30 photos are in colour", "Pick fastgan-64-rgb"]
         ),
         "no tip"
     );
