@@ -4,7 +4,7 @@ use eframe::egui;
 
 use super::app::Studio;
 use crate::base::SHIPPED_BASES;
-use crate::preset::{AugmentMode, BUILTIN_PRESETS, LossKind, OptimizerKind, Preset};
+use crate::preset::{AugmentMode, BUILTIN_PRESETS, LossKind, OptimizerKind, Preset, TrainPreset};
 use crate::protocol::{Control, TrainingState};
 
 pub(super) fn eta_text(seconds: f64) -> String {
@@ -123,11 +123,7 @@ fn fine_tuning_ui(ui: &mut egui::Ui, p: &mut Preset, path_text: &mut String) -> 
                 // Filled in from the data when the run starts.
                 let _ = p.model.family_mut().set_conditional(wanted);
                 p.model.set_classes(Vec::new());
-                // Without the mode-seeking term a conditional G ignored z and drew one image
-                // per class (measured on cdcgan-28), so the box brings it along.
-                if p.model.conditional() && p.train.mode_seeking == 0.0 {
-                    p.train.mode_seeking = 1.0;
-                }
+                bring_conditional_terms(&mut p.train, p.model.conditional());
                 changed = true;
             }
             if p.model.conditional() && p.train.mode_seeking > 0.0 {
@@ -136,8 +132,31 @@ fn fine_tuning_ui(ui: &mut egui::Ui, p: &mut Preset, path_text: &mut String) -> 
                     p.train.mode_seeking
                 ));
             }
+            if p.model.conditional() && p.train.class_loss > 0.0 {
+                ui.small(format!(
+                    "Class loss {}: shots are drawn as the class asked for.",
+                    p.train.class_loss
+                ));
+            }
         });
     changed
+}
+
+/// The training terms that come and go with the Conditional box. Without the mode-seeking
+/// term a conditional G ignored z and drew one image per class (cdcgan-28); without the class
+/// loss, `cfastgan-64-rgb`'s weakest class reached 0.80 of real photos' rate, with it 1.00
+/// (measured). An unconditional model has no class to name, so the class loss goes.
+fn bring_conditional_terms(train: &mut TrainPreset, conditional: bool) {
+    if !conditional {
+        train.class_loss = 0.0;
+        return;
+    }
+    if train.mode_seeking == 0.0 {
+        train.mode_seeking = 1.0;
+    }
+    if train.class_loss == 0.0 {
+        train.class_loss = 1.0;
+    }
 }
 
 impl Studio {

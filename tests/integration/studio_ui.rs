@@ -534,8 +534,24 @@ fn conditional_training_class_picker_filter_export_then_fine_tune() {
         .click();
     settle(&mut h);
     assert!(h.state().project.settings.preset.model.conditional());
-    // The mode-seeking term comes with it: without it G drew one image per class.
+    // The mode-seeking term and the class loss come with it: without the first G drew one
+    // image per class, without the second the weakest class was drawn less faithfully.
     assert_eq!(h.state().project.settings.preset.train.mode_seeking, 1.0);
+    assert_eq!(h.state().project.settings.preset.train.class_loss, 1.0);
+    h.get_by_label_contains("Class loss 1: shots are drawn as the class asked for.");
+    // Unticked, the class loss goes (an unconditional model has no class to name), so the
+    // recipe stays valid; ticked again, it comes back.
+    h.get_by_label("Conditional: one class per sub-folder")
+        .click();
+    settle(&mut h);
+    let preset = &h.state().project.settings.preset;
+    assert!(!preset.model.conditional());
+    assert_eq!(preset.train.class_loss, 0.0);
+    preset.validate().unwrap();
+    h.get_by_label("Conditional: one class per sub-folder")
+        .click();
+    settle(&mut h);
+    assert_eq!(h.state().project.settings.preset.train.class_loss, 1.0);
     train_until_generator(&mut h, &root, None);
     let classes = h
         .state()
