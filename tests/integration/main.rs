@@ -5,6 +5,7 @@
 
 mod cli;
 mod common;
+mod conv_kernels;
 mod fuzz_corpus;
 mod growing;
 mod import;

@@ -1,0 +1,731 @@
+//! Atelier's patch: 2-D convolution, forward and both backward passes, as one patch matrix
+//! and one GEMM per image and group (Caffe's layout), parallel over the batch.
+//!
+//! Why: burn-backend's default backward passes run the data gradient as a transposed
+//! convolution, and the weight gradient as a convolution of the batch-swapped input by the
+//! batch-swapped output gradient (its kernel is the whole output map). Both go through
+//! layout transposes, NHWC copies and skinny GEMMs, and were most of a training step's
+//! non-GEMM time in `atelier bench`. Here each image's patch matrix `[C·kh·kw, Ho·Wo]` is
+//! built once, in the order the GEMM reads it, and every result is written in place.
+//!
+//! Any stride, padding (begin side; the output size gives the end side), dilation and group
+//! count; f32 and f64 natively, the half types through f32 (in `module.rs`).
+
+use alloc::vec;
+use alloc::vec::Vec;
+use burn_backend::DType;
+use burn_backend::ops::{ConvOptions, ConvTransposeOptions};
+use burn_std::{Bytes, Shape};
+use num_traits::Float;
+
+use crate::{FlexTensor, Layout};
+
+/// Element types the kernels run on natively.
+pub(crate) trait ConvElem:
+    Float + bytemuck::Pod + burn_backend::Element + Send + Sync + core::ops::AddAssign + 'static
+{
+    const DTYPE: DType;
+}
+
+impl ConvElem for f32 {
+    const DTYPE: DType = DType::F32;
+}
+
+impl ConvElem for f64 {
+    const DTYPE: DType = DType::F64;
+}
+
+/// Sizes of one convolution, read off its operands.
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    batch: usize,
+    groups: usize,
+    c_in: usize,
+    h: usize,
+    w: usize,
+    c_out: usize,
+    kh: usize,
+    kw: usize,
+    stride: [usize; 2],
+    pad: [usize; 2],
+    dilation: [usize; 2],
+    oh: usize,
+    ow: usize,
+}
+
+impl Geometry {
+    fn new(x: &[usize], weight: &[usize], out_hw: [usize; 2], options: &ConvOptions<2>) -> Self {
+        Self {
+            batch: x[0],
+            groups: options.groups,
+            c_in: x[1],
+            h: x[2],
+            w: x[3],
+            c_out: weight[0],
+            kh: weight[2],
+            kw: weight[3],
+            stride: options.stride,
+            pad: options.padding_begin(),
+            dilation: options.dilation,
+            oh: out_hw[0],
+            ow: out_hw[1],
+        }
+    }
+
+    fn c_in_group(&self) -> usize {
+        self.c_in / self.groups
+    }
+
+    fn c_out_group(&self) -> usize {
+        self.c_out / self.groups
+    }
+
+    /// Rows of the patch matrix: one per (input channel of the group, kernel tap).
+    fn patch_len(&self) -> usize {
+        self.c_in_group() * self.kh * self.kw
+    }
+
+    fn plane_out(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    fn image_in(&self) -> usize {
+        self.c_in * self.h * self.w
+    }
+
+    fn image_out(&self) -> usize {
+        self.c_out * self.plane_out()
+    }
+}
+
+/// Output positions `o` in `0..out` whose input index `o·stride + offset` lies in `0..size`.
+fn valid_range(out: usize, stride: usize, offset: isize, size: usize) -> (usize, usize) {
+    let lo = if offset >= 0 {
+        0
+    } else {
+        offset.unsigned_abs().div_ceil(stride)
+    };
+    let last = size as isize - 1 - offset;
+    let hi = if last < 0 {
+        0
+    } else {
+        last as usize / stride + 1
+    };
+    let lo = lo.min(out);
+    (lo, hi.min(out).max(lo))
+}
+
+/// One kernel tap's reach along a row: its offset into the input row, and the output columns
+/// `lo..hi` whose input column lies inside the image.
+#[derive(Clone, Copy)]
+struct ColumnSpan {
+    offset: isize,
+    lo: usize,
+    hi: usize,
+}
+
+/// The column spans of every kernel column `kj`, computed once per call.
+fn column_spans(g: &Geometry) -> Vec<ColumnSpan> {
+    (0..g.kw)
+        .map(|kj| {
+            let offset = (kj * g.dilation[1]) as isize - g.pad[1] as isize;
+            let (lo, hi) = valid_range(g.ow, g.stride[1], offset, g.w);
+            ColumnSpan { offset, lo, hi }
+        })
+        .collect()
+}
+
+/// Input row of output row `oy` under kernel row `ki`, if inside the image.
+#[inline]
+fn input_row(g: &Geometry, oy: usize, ki: usize) -> Option<usize> {
+    let iy = (oy * g.stride[0] + ki * g.dilation[0]) as isize - g.pad[0] as isize;
+    (iy >= 0 && (iy as usize) < g.h).then_some(iy as usize)
+}
+
+/// Fills `cols` (`[patch_len, plane_out]`) with the patches of `group` in one image.
+fn im2col<T: ConvElem>(g: &Geometry, image: &[T], group: usize, cols: &mut [T]) {
+    if g.ow == 0 || g.oh == 0 {
+        return;
+    }
+    let plane_in = g.h * g.w;
+    let plane_out = g.plane_out();
+    let spans = column_spans(g);
+    let step = g.stride[1];
+    let mut rows = cols.chunks_exact_mut(plane_out.max(1));
+    for ci in 0..g.c_in_group() {
+        let plane = &image[(group * g.c_in_group() + ci) * plane_in..][..plane_in];
+        for ki in 0..g.kh {
+            for span in &spans {
+                let Some(row) = rows.next() else { return };
+                for (oy, dst) in row.chunks_exact_mut(g.ow).enumerate() {
+                    let Some(iy) = input_row(g, oy, ki) else {
+                        dst.fill(T::zero());
+                        continue;
+                    };
+                    let src = &plane[iy * g.w..][..g.w];
+                    dst[..span.lo].fill(T::zero());
+                    dst[span.hi..].fill(T::zero());
+                    if span.lo == span.hi {
+                        continue;
+                    }
+                    let first = (span.lo * step) as isize + span.offset;
+                    let src = &src[first as usize..];
+                    let dst = &mut dst[span.lo..span.hi];
+                    if step == 1 {
+                        dst.copy_from_slice(&src[..dst.len()]);
+                    } else {
+                        for (d, s) in dst.iter_mut().zip(src.iter().step_by(step)) {
+                            *d = *s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the patch-shaped gradient `cols` of `group` back onto one image's gradient.
+fn col2im<T: ConvElem>(g: &Geometry, cols: &[T], group: usize, image: &mut [T]) {
+    if g.ow == 0 || g.oh == 0 {
+        return;
+    }
+    let plane_in = g.h * g.w;
+    let plane_out = g.plane_out();
+    let spans = column_spans(g);
+    let step = g.stride[1];
+    let mut rows = cols.chunks_exact(plane_out.max(1));
+    for ci in 0..g.c_in_group() {
+        let plane = &mut image[(group * g.c_in_group() + ci) * plane_in..][..plane_in];
+        for ki in 0..g.kh {
+            for span in &spans {
+                let Some(row) = rows.next() else { return };
+                for (oy, src) in row.chunks_exact(g.ow).enumerate() {
+                    let Some(iy) = input_row(g, oy, ki) else {
+                        continue;
+                    };
+                    if span.lo == span.hi {
+                        continue;
+                    }
+                    let first = (span.lo * step) as isize + span.offset;
+                    let dst = &mut plane[iy * g.w + first as usize..(iy + 1) * g.w];
+                    let src = &src[span.lo..span.hi];
+                    if step == 1 {
+                        for (d, s) in dst.iter_mut().zip(src) {
+                            *d += *s;
+                        }
+                    } else {
+                        for (d, s) in dst.iter_mut().step_by(step).zip(src) {
+                            *d += *s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A matrix operand: pointer, row stride, column stride (in elements).
+#[derive(Clone, Copy)]
+struct Operand<T>(*const T, isize, isize);
+
+/// `dst[m×n] (+)= lhs[m×k] · rhs[k×n]`; `dst` is row-major with row stride `dst_rs`.
+///
+/// # Safety
+/// Every operand must cover the elements its strides reach; `dst` must not alias them.
+#[allow(clippy::too_many_arguments)]
+unsafe fn matmul<T: ConvElem>(
+    [m, n, k]: [usize; 3],
+    dst: *mut T,
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: Operand<T>,
+    rhs: Operand<T>,
+    parallelism: gemm::Parallelism,
+) {
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs.0,
+            lhs.2,
+            lhs.1,
+            rhs.0,
+            rhs.2,
+            rhs.1,
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// Whether to spread the batch over threads (GEMMs single-threaded) or run images one by
+/// one with threaded GEMMs (a single image, as when the studio renders one shot).
+fn split_batch(batch: usize) -> bool {
+    #[cfg(feature = "rayon")]
+    {
+        batch > 1 && rayon::current_num_threads() > 1
+    }
+    #[cfg(not(feature = "rayon"))]
+    {
+        let _ = batch;
+        false
+    }
+}
+
+fn gemm_threads(batch_split: bool) -> gemm::Parallelism {
+    #[cfg(feature = "rayon")]
+    if !batch_split {
+        return gemm::Parallelism::Rayon(0);
+    }
+    let _ = batch_split;
+    gemm::Parallelism::None
+}
+
+/// Runs `work(image index, output chunk, scratch)` for every image, each writing only its own
+/// chunk of `out`; in parallel when `batch_split`.
+fn per_image<T: ConvElem>(
+    out: &mut [T],
+    chunk: usize,
+    scratch_len: usize,
+    batch_split: bool,
+    work: impl Fn(usize, &mut [T], &mut Vec<T>) + Send + Sync,
+) {
+    #[cfg(feature = "rayon")]
+    if batch_split {
+        use rayon::prelude::*;
+        out.par_chunks_mut(chunk).enumerate().for_each_init(
+            || vec![T::zero(); scratch_len],
+            |scratch, (b, o)| work(b, o, scratch),
+        );
+        return;
+    }
+    let _ = batch_split;
+    let mut scratch = vec![T::zero(); scratch_len];
+    for (b, o) in out.chunks_mut(chunk).enumerate() {
+        work(b, o, &mut scratch);
+    }
+}
+
+fn contiguous_data<T: ConvElem>(tensor: &FlexTensor) -> (FlexTensor, Vec<usize>) {
+    let tensor = tensor.to_contiguous();
+    let shape = tensor.layout().shape().to_vec();
+    (tensor, shape)
+}
+
+fn tensor<T: ConvElem>(data: Vec<T>, shape: Vec<usize>) -> FlexTensor {
+    FlexTensor::new(
+        Bytes::from_elems(data),
+        Layout::contiguous(Shape::from(shape)),
+        T::DTYPE,
+    )
+}
+
+/// Forward convolution; `out_hw` is the output size the options give.
+pub(crate) fn conv2d<T: ConvElem>(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: Option<FlexTensor>,
+    options: &ConvOptions<2>,
+    out_hw: [usize; 2],
+) -> FlexTensor {
+    let (x, x_shape) = contiguous_data::<T>(&x);
+    let (weight, w_shape) = contiguous_data::<T>(&weight);
+    let g = Geometry::new(&x_shape, &w_shape, out_hw, options);
+    let x_data: &[T] = x.storage();
+    let w_data: &[T] = weight.storage();
+    let bias = bias.map(|b| b.to_contiguous());
+    let bias_data: Option<&[T]> = bias.as_ref().map(|b| b.storage());
+    let (k, p, og) = (g.patch_len(), g.plane_out(), g.c_out_group());
+
+    let mut out = vec![T::zero(); g.batch * g.image_out()];
+    let batch_split = split_batch(g.batch);
+    let threads = gemm_threads(batch_split);
+    per_image(
+        &mut out,
+        g.image_out().max(1),
+        k * p,
+        batch_split,
+        |b, out_img, cols| {
+            let image = &x_data[b * g.image_in()..][..g.image_in()];
+            for group in 0..g.groups {
+                im2col(&g, image, group, cols);
+                let w_group = &w_data[group * og * k..][..og * k];
+                // SAFETY: out_img holds c_out·p elements, w_group og·k, cols k·p.
+                unsafe {
+                    matmul(
+                        [og, p, k],
+                        out_img[group * og * p..].as_mut_ptr(),
+                        p,
+                        false,
+                        Operand(w_group.as_ptr(), k as isize, 1),
+                        Operand(cols.as_ptr(), p as isize, 1),
+                        threads,
+                    );
+                }
+            }
+            if let Some(bias) = bias_data {
+                for (plane, &b) in out_img.chunks_mut(p).zip(bias) {
+                    plane.iter_mut().for_each(|v| *v += b);
+                }
+            }
+        },
+    );
+    tensor(out, vec![g.batch, g.c_out, g.oh, g.ow])
+}
+
+/// Gradient of the convolution's input.
+pub(crate) fn conv2d_x_backward<T: ConvElem>(
+    x: FlexTensor,
+    weight: FlexTensor,
+    output_grad: FlexTensor,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    input_gradient::<T>(x.layout().shape().to_vec(), weight, output_grad, options)
+}
+
+/// The adjoint of the convolution: from a gradient of its output to one of its input, of
+/// shape `x_shape`. It is also a transposed convolution's forward pass.
+fn input_gradient<T: ConvElem>(
+    x_shape: Vec<usize>,
+    weight: FlexTensor,
+    output_grad: FlexTensor,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    let (weight, w_shape) = contiguous_data::<T>(&weight);
+    let (grad, grad_shape) = contiguous_data::<T>(&output_grad);
+    let g = Geometry::new(&x_shape, &w_shape, [grad_shape[2], grad_shape[3]], options);
+    let w_data: &[T] = weight.storage();
+    let grad_data: &[T] = grad.storage();
+    let (k, p, og) = (g.patch_len(), g.plane_out(), g.c_out_group());
+
+    let mut dx = vec![T::zero(); g.batch * g.image_in()];
+    let batch_split = split_batch(g.batch);
+    let threads = gemm_threads(batch_split);
+    per_image(
+        &mut dx,
+        g.image_in().max(1),
+        k * p,
+        batch_split,
+        |b, dx_img, cols| {
+            let grad_img = &grad_data[b * g.image_out()..][..g.image_out()];
+            for group in 0..g.groups {
+                let w_group = &w_data[group * og * k..][..og * k];
+                // cols[k×p] = w_groupᵀ[k×og] · grad[og×p]
+                // SAFETY: cols holds k·p elements, w_group og·k, the grad slice og·p.
+                unsafe {
+                    matmul(
+                        [k, p, og],
+                        cols.as_mut_ptr(),
+                        p,
+                        false,
+                        Operand(w_group.as_ptr(), 1, k as isize),
+                        Operand(grad_img[group * og * p..].as_ptr(), p as isize, 1),
+                        threads,
+                    );
+                }
+                col2im(&g, cols, group, dx_img);
+            }
+        },
+    );
+    tensor(dx, x_shape)
+}
+
+/// Transposed convolution, as the adjoint of the convolution it transposes: that
+/// convolution maps this one's output (`[n, c_out, oh, ow]`) back to its input, with the
+/// same weight (`[c_in, c_out / groups, kh, kw]`, read as a convolution's `[o, c / g, ..]`).
+pub(crate) fn conv_transpose2d<T: ConvElem>(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: Option<FlexTensor>,
+    options: &ConvTransposeOptions<2>,
+) -> FlexTensor {
+    let x_shape = x.layout().shape().to_vec();
+    let w_shape = weight.layout().shape().to_vec();
+    let out_hw = [0, 1].map(|i| {
+        (x_shape[2 + i] - 1) * options.stride[i]
+            + options.dilation[i] * (w_shape[2 + i] - 1)
+            + options.padding_out[i]
+            + 1
+            - 2 * options.padding[i]
+    });
+    let c_out = w_shape[1] * options.groups;
+    let out_shape = vec![x_shape[0], c_out, out_hw[0], out_hw[1]];
+    let conv = transposed_as_conv(options);
+    let mut out = input_gradient::<T>(out_shape, weight, x, &conv);
+    if let Some(bias) = bias {
+        let bias = bias.to_contiguous();
+        let bias: &[T] = bias.storage();
+        let plane = out_hw[0] * out_hw[1];
+        let data: &mut [T] = out.storage_mut();
+        for (values, &b) in data.chunks_mut(plane.max(1)).zip(bias.iter().cycle()) {
+            values.iter_mut().for_each(|v| *v += b);
+        }
+    }
+    out
+}
+
+/// Weight gradient of a transposed convolution: that of the convolution it transposes, whose
+/// input is this one's output gradient and whose output gradient is this one's input.
+pub(crate) fn conv_transpose2d_weight_backward<T: ConvElem>(
+    x: FlexTensor,
+    weight: FlexTensor,
+    output_grad: FlexTensor,
+    options: &ConvTransposeOptions<2>,
+) -> FlexTensor {
+    conv2d_weight_backward::<T>(output_grad, weight, x, &transposed_as_conv(options))
+}
+
+fn transposed_as_conv(options: &ConvTransposeOptions<2>) -> ConvOptions<2> {
+    ConvOptions::new(
+        options.stride,
+        options.padding,
+        options.dilation,
+        options.groups,
+    )
+}
+
+/// Gradient of the convolution's weight.
+pub(crate) fn conv2d_weight_backward<T: ConvElem>(
+    x: FlexTensor,
+    weight: FlexTensor,
+    output_grad: FlexTensor,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    let (x, x_shape) = contiguous_data::<T>(&x);
+    let w_shape = weight.layout().shape().to_vec();
+    let (grad, grad_shape) = contiguous_data::<T>(&output_grad);
+    let g = Geometry::new(&x_shape, &w_shape, [grad_shape[2], grad_shape[3]], options);
+    let x_data: &[T] = x.storage();
+    let grad_data: &[T] = grad.storage();
+    let (k, p, og) = (g.patch_len(), g.plane_out(), g.c_out_group());
+    let dw_len = g.c_out * k;
+
+    // dW_group[og×k] += grad[og×p] · colsᵀ[p×k], summed over the images.
+    let accumulate = |b: usize, dw: &mut [T], cols: &mut [T], threads| {
+        let image = &x_data[b * g.image_in()..][..g.image_in()];
+        let grad_img = &grad_data[b * g.image_out()..][..g.image_out()];
+        for group in 0..g.groups {
+            im2col(&g, image, group, cols);
+            // SAFETY: dw holds c_out·k elements, the grad slice og·p, cols k·p.
+            unsafe {
+                matmul(
+                    [og, k, p],
+                    dw[group * og * k..].as_mut_ptr(),
+                    k,
+                    true,
+                    Operand(grad_img[group * og * p..].as_ptr(), p as isize, 1),
+                    Operand(cols.as_ptr(), 1, p as isize),
+                    threads,
+                );
+            }
+        }
+    };
+
+    let batch_split = split_batch(g.batch);
+    let threads = gemm_threads(batch_split);
+    let chunk_sum = |chunk: usize| {
+        let mut dw = vec![T::zero(); dw_len];
+        let mut cols = vec![T::zero(); k * p];
+        let images =
+            chunk * IMAGES_PER_PARTIAL_SUM..((chunk + 1) * IMAGES_PER_PARTIAL_SUM).min(g.batch);
+        for b in images {
+            accumulate(b, &mut dw, &mut cols, threads);
+        }
+        dw
+    };
+    let chunks = g.batch.div_ceil(IMAGES_PER_PARTIAL_SUM);
+    let partials: Vec<Vec<T>> = map_chunks(chunks, batch_split, chunk_sum);
+    let mut partials = partials.into_iter();
+    let mut dw = partials.next().unwrap_or_else(|| vec![T::zero(); dw_len]);
+    for partial in partials {
+        dw.iter_mut().zip(&partial).for_each(|(a, b)| *a += *b);
+    }
+    tensor(dw, w_shape)
+}
+
+/// Images summed into one partial weight gradient. Partial sums are added in a fixed order, so
+/// the gradient is the same bit for bit whatever the thread count (exact resume and the
+/// determinism tests rely on that).
+const IMAGES_PER_PARTIAL_SUM: usize = 4;
+
+/// `(0..chunks).map(f)`, in order, in parallel when `parallel`.
+fn map_chunks<R: Send>(
+    chunks: usize,
+    parallel: bool,
+    f: impl Fn(usize) -> R + Send + Sync,
+) -> Vec<R> {
+    #[cfg(feature = "rayon")]
+    if parallel {
+        use rayon::prelude::*;
+        return (0..chunks).into_par_iter().map(f).collect();
+    }
+    let _ = parallel;
+    (0..chunks).map(f).collect()
+}
+
+/// Gradient of the bias: the output gradient summed over images and positions, per channel.
+pub(crate) fn conv2d_bias_backward<T: ConvElem>(output_grad: FlexTensor) -> FlexTensor {
+    let (grad, shape) = contiguous_data::<T>(&output_grad);
+    let data: &[T] = grad.storage();
+    let channels = shape[1];
+    let plane: usize = shape[2..].iter().product();
+    let mut sums = vec![T::zero(); channels];
+    for image in data.chunks(channels * plane.max(1)) {
+        for (sum, values) in sums.iter_mut().zip(image.chunks(plane.max(1))) {
+            *sum += values.iter().fold(T::zero(), |a, &v| a + v);
+        }
+    }
+    tensor(sums, vec![channels])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Direct-loop reference convolution, [n, c, h, w] by [o, c/g, kh, kw].
+    fn reference(
+        x: &[f64],
+        xs: [usize; 4],
+        w: &[f64],
+        ws: [usize; 4],
+        o: &ConvOptions<2>,
+    ) -> (Vec<f64>, [usize; 2]) {
+        let [n, c, h, wd] = xs;
+        let [co, cg, kh, kw] = ws;
+        let oh = (h + 2 * o.padding_begin()[0] - o.dilation[0] * (kh - 1) - 1) / o.stride[0] + 1;
+        let ow = (wd + 2 * o.padding_begin()[1] - o.dilation[1] * (kw - 1) - 1) / o.stride[1] + 1;
+        let og = co / o.groups;
+        let mut out = vec![0.0; n * co * oh * ow];
+        for b in 0..n {
+            for oc in 0..co {
+                let grp = oc / og;
+                for y in 0..oh {
+                    for xx in 0..ow {
+                        let mut s = 0.0;
+                        for ci in 0..cg {
+                            for ki in 0..kh {
+                                for kj in 0..kw {
+                                    let iy = (y * o.stride[0] + ki * o.dilation[0]) as isize
+                                        - o.padding_begin()[0] as isize;
+                                    let ix = (xx * o.stride[1] + kj * o.dilation[1]) as isize
+                                        - o.padding_begin()[1] as isize;
+                                    if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= wd {
+                                        continue;
+                                    }
+                                    let c_abs = grp * cg + ci;
+                                    s += x[((b * c + c_abs) * h + iy as usize) * wd + ix as usize]
+                                        * w[((oc * cg + ci) * kh + ki) * kw + kj];
+                                }
+                            }
+                        }
+                        out[((b * co + oc) * oh + y) * ow + xx] = s;
+                    }
+                }
+            }
+        }
+        (out, [oh, ow])
+    }
+
+    fn values(len: usize, seed: u64) -> Vec<f64> {
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((state >> 33) as f64 / (1u64 << 31) as f64) - 0.5
+            })
+            .collect()
+    }
+
+    fn t(data: Vec<f64>, shape: [usize; 4]) -> FlexTensor {
+        tensor(data, shape.to_vec())
+    }
+
+    /// Forward, and both gradients through the adjoint identity
+    /// <conv(x, w), g> = <x, dx(g)> = <w, dw(g)>, against the direct loop.
+    #[test]
+    fn matches_direct_convolution_and_its_adjoints() {
+        let cases = [
+            // (x shape, w shape, stride, pad, dilation, groups)
+            ([2, 3, 7, 6], [4, 3, 3, 3], [1, 1], [1, 1], [1, 1], 1),
+            ([3, 2, 9, 8], [5, 2, 4, 4], [2, 2], [1, 1], [1, 1], 1),
+            ([1, 4, 6, 7], [6, 2, 3, 2], [2, 1], [0, 2], [2, 1], 2),
+            ([2, 1, 5, 5], [3, 1, 1, 1], [1, 1], [0, 0], [1, 1], 1),
+            ([2, 2, 4, 4], [2, 2, 5, 5], [3, 3], [2, 2], [1, 1], 1),
+        ];
+        for (i, (xs, ws, stride, pad, dil, groups)) in cases.into_iter().enumerate() {
+            let o = ConvOptions::new(stride, pad, dil, groups);
+            let x = values(xs.iter().product(), 1 + i as u64);
+            let w = values(ws.iter().product(), 100 + i as u64);
+            let (want, [oh, ow]) = reference(&x, xs, &w, ws, &o);
+            let got = conv2d::<f64>(t(x.clone(), xs), t(w.clone(), ws), None, &o, [oh, ow]);
+            let got: &[f64] = got.storage();
+            for (a, b) in got.iter().zip(&want) {
+                assert!((a - b).abs() < 1e-9, "case {i} forward: {a} vs {b}");
+            }
+            let gs = [xs[0], ws[0], oh, ow];
+            let grad = values(gs.iter().product(), 7 + i as u64);
+            let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
+            let lhs = dot(&want, &grad);
+            let dx = conv2d_x_backward::<f64>(
+                t(x.clone(), xs),
+                t(w.clone(), ws),
+                t(grad.clone(), gs),
+                &o,
+            );
+            let dw = conv2d_weight_backward::<f64>(
+                t(x.clone(), xs),
+                t(w.clone(), ws),
+                t(grad.clone(), gs),
+                &o,
+            );
+            assert!(
+                (dot(&x, dx.storage()) - lhs).abs() < 1e-9,
+                "case {i} input gradient"
+            );
+            assert!(
+                (dot(&w, dw.storage()) - lhs).abs() < 1e-9,
+                "case {i} weight gradient"
+            );
+
+            // The transposed convolution of `grad` by the same weight is that adjoint, and
+            // its weight gradient (against output gradient x) is the same bilinear form.
+            let padding_out = [0, 1].map(|d| {
+                xs[2 + d] + 2 * pad[d] - dil[d] * (ws[2 + d] - 1) - 1 - (gs[2 + d] - 1) * stride[d]
+            });
+            let to = ConvTransposeOptions::new(stride, pad, padding_out, dil, groups);
+            let y = conv_transpose2d::<f64>(t(grad.clone(), gs), t(w.clone(), ws), None, &to);
+            assert_eq!(
+                y.layout().shape().to_vec(),
+                xs.to_vec(),
+                "case {i} transposed shape"
+            );
+            assert!(
+                (dot(&x, y.storage()) - lhs).abs() < 1e-9,
+                "case {i} transposed forward"
+            );
+            let dwt = conv_transpose2d_weight_backward::<f64>(
+                t(grad.clone(), gs),
+                t(w.clone(), ws),
+                t(x.clone(), xs),
+                &to,
+            );
+            assert!(
+                (dot(&w, dwt.storage()) - lhs).abs() < 1e-9,
+                "case {i} transposed weight gradient"
+            );
+        }
+    }
+}
