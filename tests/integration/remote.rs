@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::train::{assert_close_training_state, latest};
+use crate::train::{assert_same_training_state, latest};
 
 /// An `atelier serve --transport websocket` child on a port the system picks, on this
 /// machine's CPU; killed when dropped.
@@ -154,11 +154,7 @@ fn a_tiny_run_through_a_websocket_server_matches_the_same_run_here() {
     assert_eq!(far.state.step, 20);
     // Wall time is the one figure that differs.
     (far.state.train_seconds, near.state.train_seconds) = (0.0, 0.0);
-    // Since the convolution patch of burn-flex (src/patched/burn-flex), the weights agree to
-    // float rounding (up to 2e-8 after these 20 steps), no longer bit for bit; the cause is
-    // not found yet (README, "Remote training"). A real difference in the run (another
-    // batch, latent or step) moves them by orders of magnitude more.
-    assert_close_training_state(&far, &near, 1e-6, "remote against local");
+    assert_same_training_state(&far, &near, "remote against local");
 }
 
 #[test]

@@ -118,30 +118,6 @@ pub(crate) fn assert_same_training_state(a: &Checkpoint, b: &Checkpoint, context
     }
 }
 
-/// Like [`assert_same_training_state`], but weights may differ by float rounding (`tolerance`,
-/// absolute): for runs whose arithmetic is the same but not the same bit for bit.
-pub(crate) fn assert_close_training_state(
-    a: &Checkpoint,
-    b: &Checkpoint,
-    tolerance: f32,
-    context: &str,
-) {
-    assert_eq!(a.state, b.state, "{context}: counters/RNG");
-    for name in ["g", "d", "ema"] {
-        let (x, y) = (values(a, name), values(b, name));
-        assert_eq!(x.len(), y.len(), "{context}: {name} sizes");
-        let worst = x
-            .iter()
-            .zip(&y)
-            .map(|(p, q)| (p - q).abs())
-            .fold(0.0f32, f32::max);
-        assert!(
-            worst <= tolerance,
-            "{context}: {name} values differ by up to {worst}"
-        );
-    }
-}
-
 /// The held-out evaluations a run logged.
 fn quality_log(run: &Path) -> Vec<atelier::quality::QualityRecord> {
     std::fs::read_to_string(run.join("quality.jsonl"))

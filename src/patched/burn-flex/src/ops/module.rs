@@ -363,31 +363,6 @@ impl ModuleOps<Flex> for Flex {
         }
     }
 
-    fn conv_transpose2d_weight_backward(
-        x: FloatTensor<Flex>,
-        weight: FloatTensor<Flex>,
-        output_grad: FloatTensor<Flex>,
-        options: ConvTransposeOptions<2>,
-    ) -> FloatTensor<Flex> {
-        match x.dtype() {
-            DType::F32 => conv2d_gemm::conv_transpose2d_weight_backward::<f32>(
-                x,
-                weight,
-                output_grad,
-                &options,
-            ),
-            DType::F64 => conv2d_gemm::conv_transpose2d_weight_backward::<f64>(
-                x,
-                weight,
-                output_grad,
-                &options,
-            ),
-            dtype => through_f32(dtype, [x, weight, output_grad], |[x, w, g]| {
-                conv2d_gemm::conv_transpose2d_weight_backward::<f32>(x, w, g, &options)
-            }),
-        }
-    }
-
     fn conv_transpose3d(
         x: FloatTensor<Flex>,
         weight: FloatTensor<Flex>,
