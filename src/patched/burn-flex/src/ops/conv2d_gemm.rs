@@ -142,6 +142,33 @@ fn input_row(g: &Geometry, oy: usize, ki: usize) -> Option<usize> {
     (iy >= 0 && (iy as usize) < g.h).then_some(iy as usize)
 }
 
+/// Whether a kernel tap's whole row of the patch matrix is the input plane shifted by one
+/// offset: stride 1 and as many output columns as input ones (a "same" convolution, as the
+/// 3×3 ones with padding 1 that upsampling generators are made of). Such a row is one copy
+/// plus a few zeroed border columns instead of one short copy per output row.
+fn shifted_planes(g: &Geometry) -> bool {
+    g.stride == [1, 1] && g.ow == g.w
+}
+
+/// Output rows `lo..hi` whose input row under kernel row `ki` lies inside the image
+/// (stride 1), and that input row offset.
+fn row_span(g: &Geometry, ki: usize) -> (usize, usize, isize) {
+    let dy = (ki * g.dilation[0]) as isize - g.pad[0] as isize;
+    let (lo, hi) = valid_range(g.oh, 1, dy, g.h);
+    (lo, hi, dy)
+}
+
+/// Zeroes the columns of every row of `rows` (rows of `width`) outside `span.lo..span.hi`.
+fn zero_outside<T: ConvElem>(rows: &mut [T], width: usize, span: &ColumnSpan) {
+    if span.lo == 0 && span.hi == width {
+        return;
+    }
+    for row in rows.chunks_exact_mut(width) {
+        row[..span.lo].iter_mut().for_each(|v| *v = T::zero());
+        row[span.hi..].iter_mut().for_each(|v| *v = T::zero());
+    }
+}
+
 /// Fills `cols` (`[patch_len, plane_out]`) with the patches of `group` in one image.
 fn im2col<T: ConvElem>(g: &Geometry, image: &[T], group: usize, cols: &mut [T]) {
     if g.ow == 0 || g.oh == 0 {
@@ -151,12 +178,31 @@ fn im2col<T: ConvElem>(g: &Geometry, image: &[T], group: usize, cols: &mut [T]) 
     let plane_out = g.plane_out();
     let spans = column_spans(g);
     let step = g.stride[1];
+    let shifted = shifted_planes(g);
     let mut rows = cols.chunks_exact_mut(plane_out.max(1));
     for ci in 0..g.c_in_group() {
         let plane = &image[(group * g.c_in_group() + ci) * plane_in..][..plane_in];
         for ki in 0..g.kh {
             for span in &spans {
                 let Some(row) = rows.next() else { return };
+                if shifted {
+                    let (lo, hi, dy) = row_span(g, ki);
+                    row[..lo * g.ow].fill(T::zero());
+                    row[hi * g.ow..].fill(T::zero());
+                    let block = &mut row[lo * g.ow..hi * g.ow];
+                    // Output (oy, ox) reads input element (oy + dy)·w + ox + dx: one run. Its
+                    // ends may fall outside the plane only in columns outside the span, which
+                    // are zeroed after.
+                    let start = (lo as isize + dy) * g.w as isize + span.offset;
+                    let first = start.max(0);
+                    let last = (start + block.len() as isize).min(plane_in as isize);
+                    if first < last {
+                        block[(first - start) as usize..(last - start) as usize]
+                            .copy_from_slice(&plane[first as usize..last as usize]);
+                    }
+                    zero_outside(block, g.ow, span);
+                    continue;
+                }
                 for (oy, dst) in row.chunks_exact_mut(g.ow).enumerate() {
                     let Some(iy) = input_row(g, oy, ki) else {
                         dst.fill(T::zero());
@@ -184,8 +230,10 @@ fn im2col<T: ConvElem>(g: &Geometry, image: &[T], group: usize, cols: &mut [T]) 
     }
 }
 
-/// Adds the patch-shaped gradient `cols` of `group` back onto one image's gradient.
-fn col2im<T: ConvElem>(g: &Geometry, cols: &[T], group: usize, image: &mut [T]) {
+/// Adds the patch-shaped gradient `cols` of `group` back onto one image's gradient. `cols` is
+/// scratch: with [`shifted_planes`] its entries that fall on the padding are zeroed first, so
+/// each tap's row is added as one run (adding +0.0 leaves every sum as it was).
+fn col2im<T: ConvElem>(g: &Geometry, cols: &mut [T], group: usize, image: &mut [T]) {
     if g.ow == 0 || g.oh == 0 {
         return;
     }
@@ -193,19 +241,36 @@ fn col2im<T: ConvElem>(g: &Geometry, cols: &[T], group: usize, image: &mut [T]) 
     let plane_out = g.plane_out();
     let spans = column_spans(g);
     let step = g.stride[1];
-    let mut rows = cols.chunks_exact(plane_out.max(1));
+    let shifted = shifted_planes(g);
+    let mut rows = cols.chunks_exact_mut(plane_out.max(1));
     for ci in 0..g.c_in_group() {
         let plane = &mut image[(group * g.c_in_group() + ci) * plane_in..][..plane_in];
         for ki in 0..g.kh {
             for span in &spans {
                 let Some(row) = rows.next() else { return };
+                if span.lo == span.hi {
+                    continue;
+                }
+                if shifted {
+                    let (lo, hi, dy) = row_span(g, ki);
+                    let block = &mut row[lo * g.ow..hi * g.ow];
+                    zero_outside(block, g.ow, span);
+                    let start = (lo as isize + dy) * g.w as isize + span.offset;
+                    let first = start.max(0);
+                    let last = (start + block.len() as isize).min(plane_in as isize);
+                    if first < last {
+                        let src = &block[(first - start) as usize..(last - start) as usize];
+                        let dst = &mut plane[first as usize..last as usize];
+                        for (d, s) in dst.iter_mut().zip(src) {
+                            *d += *s;
+                        }
+                    }
+                    continue;
+                }
                 for (oy, src) in row.chunks_exact(g.ow).enumerate() {
                     let Some(iy) = input_row(g, oy, ki) else {
                         continue;
                     };
-                    if span.lo == span.hi {
-                        continue;
-                    }
                     let first = (span.lo * step) as isize + span.offset;
                     let dst = &mut plane[iy * g.w + first as usize..(iy + 1) * g.w];
                     let src = &src[span.lo..span.hi];
@@ -577,133 +642,4 @@ pub(crate) fn conv2d_bias_backward<T: ConvElem>(output_grad: FlexTensor) -> Flex
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Direct-loop reference convolution, [n, c, h, w] by [o, c/g, kh, kw].
-    fn reference(
-        x: &[f64],
-        xs: [usize; 4],
-        w: &[f64],
-        ws: [usize; 4],
-        o: &ConvOptions<2>,
-    ) -> (Vec<f64>, [usize; 2]) {
-        let [n, c, h, wd] = xs;
-        let [co, cg, kh, kw] = ws;
-        let oh = (h + 2 * o.padding_begin()[0] - o.dilation[0] * (kh - 1) - 1) / o.stride[0] + 1;
-        let ow = (wd + 2 * o.padding_begin()[1] - o.dilation[1] * (kw - 1) - 1) / o.stride[1] + 1;
-        let og = co / o.groups;
-        let mut out = vec![0.0; n * co * oh * ow];
-        for b in 0..n {
-            for oc in 0..co {
-                let grp = oc / og;
-                for y in 0..oh {
-                    for xx in 0..ow {
-                        let mut s = 0.0;
-                        for ci in 0..cg {
-                            for ki in 0..kh {
-                                for kj in 0..kw {
-                                    let iy = (y * o.stride[0] + ki * o.dilation[0]) as isize
-                                        - o.padding_begin()[0] as isize;
-                                    let ix = (xx * o.stride[1] + kj * o.dilation[1]) as isize
-                                        - o.padding_begin()[1] as isize;
-                                    if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= wd {
-                                        continue;
-                                    }
-                                    let c_abs = grp * cg + ci;
-                                    s += x[((b * c + c_abs) * h + iy as usize) * wd + ix as usize]
-                                        * w[((oc * cg + ci) * kh + ki) * kw + kj];
-                                }
-                            }
-                        }
-                        out[((b * co + oc) * oh + y) * ow + xx] = s;
-                    }
-                }
-            }
-        }
-        (out, [oh, ow])
-    }
-
-    fn values(len: usize, seed: u64) -> Vec<f64> {
-        let mut state = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..len)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((state >> 33) as f64 / (1u64 << 31) as f64) - 0.5
-            })
-            .collect()
-    }
-
-    fn t(data: Vec<f64>, shape: [usize; 4]) -> FlexTensor {
-        tensor(data, shape.to_vec())
-    }
-
-    /// Forward, and both gradients through the adjoint identity
-    /// <conv(x, w), g> = <x, dx(g)> = <w, dw(g)>, against the direct loop.
-    #[test]
-    fn matches_direct_convolution_and_its_adjoints() {
-        let cases = [
-            // (x shape, w shape, stride, pad, dilation, groups)
-            ([2, 3, 7, 6], [4, 3, 3, 3], [1, 1], [1, 1], [1, 1], 1),
-            ([3, 2, 9, 8], [5, 2, 4, 4], [2, 2], [1, 1], [1, 1], 1),
-            ([1, 4, 6, 7], [6, 2, 3, 2], [2, 1], [0, 2], [2, 1], 2),
-            ([2, 1, 5, 5], [3, 1, 1, 1], [1, 1], [0, 0], [1, 1], 1),
-            ([2, 2, 4, 4], [2, 2, 5, 5], [3, 3], [2, 2], [1, 1], 1),
-        ];
-        for (i, (xs, ws, stride, pad, dil, groups)) in cases.into_iter().enumerate() {
-            let o = ConvOptions::new(stride, pad, dil, groups);
-            let x = values(xs.iter().product(), 1 + i as u64);
-            let w = values(ws.iter().product(), 100 + i as u64);
-            let (want, [oh, ow]) = reference(&x, xs, &w, ws, &o);
-            let got = conv2d::<f64>(t(x.clone(), xs), t(w.clone(), ws), None, &o, [oh, ow]);
-            let got: &[f64] = got.storage();
-            for (a, b) in got.iter().zip(&want) {
-                assert!((a - b).abs() < 1e-9, "case {i} forward: {a} vs {b}");
-            }
-            let gs = [xs[0], ws[0], oh, ow];
-            let grad = values(gs.iter().product(), 7 + i as u64);
-            let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
-            let lhs = dot(&want, &grad);
-            let dx = conv2d_x_backward::<f64>(
-                t(x.clone(), xs),
-                t(w.clone(), ws),
-                t(grad.clone(), gs),
-                &o,
-            );
-            let dw = conv2d_weight_backward::<f64>(
-                t(x.clone(), xs),
-                t(w.clone(), ws),
-                t(grad.clone(), gs),
-                &o,
-            );
-            assert!(
-                (dot(&x, dx.storage()) - lhs).abs() < 1e-9,
-                "case {i} input gradient"
-            );
-            assert!(
-                (dot(&w, dw.storage()) - lhs).abs() < 1e-9,
-                "case {i} weight gradient"
-            );
-
-            // The transposed convolution of `grad` by the same weight is that adjoint.
-            let padding_out = [0, 1].map(|d| {
-                xs[2 + d] + 2 * pad[d] - dil[d] * (ws[2 + d] - 1) - 1 - (gs[2 + d] - 1) * stride[d]
-            });
-            let to = ConvTransposeOptions::new(stride, pad, padding_out, dil, groups);
-            let y = conv_transpose2d::<f64>(t(grad.clone(), gs), t(w.clone(), ws), None, &to);
-            assert_eq!(
-                y.layout().shape().to_vec(),
-                xs.to_vec(),
-                "case {i} transposed shape"
-            );
-            assert!(
-                (dot(&x, y.storage()) - lhs).abs() < 1e-9,
-                "case {i} transposed forward"
-            );
-        }
-    }
-}
+mod tests;

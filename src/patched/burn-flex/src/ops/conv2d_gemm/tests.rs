@@ -1,0 +1,130 @@
+//! The kernels in f64 against a direct loop, and the adjoint identities.
+
+use super::*;
+
+/// Direct-loop reference convolution, [n, c, h, w] by [o, c/g, kh, kw].
+fn reference(
+    x: &[f64],
+    xs: [usize; 4],
+    w: &[f64],
+    ws: [usize; 4],
+    o: &ConvOptions<2>,
+) -> (Vec<f64>, [usize; 2]) {
+    let [n, c, h, wd] = xs;
+    let [co, cg, kh, kw] = ws;
+    let oh = (h + 2 * o.padding_begin()[0] - o.dilation[0] * (kh - 1) - 1) / o.stride[0] + 1;
+    let ow = (wd + 2 * o.padding_begin()[1] - o.dilation[1] * (kw - 1) - 1) / o.stride[1] + 1;
+    let og = co / o.groups;
+    let mut out = vec![0.0; n * co * oh * ow];
+    for b in 0..n {
+        for oc in 0..co {
+            let grp = oc / og;
+            for y in 0..oh {
+                for xx in 0..ow {
+                    let mut s = 0.0;
+                    for ci in 0..cg {
+                        for ki in 0..kh {
+                            for kj in 0..kw {
+                                let iy = (y * o.stride[0] + ki * o.dilation[0]) as isize
+                                    - o.padding_begin()[0] as isize;
+                                let ix = (xx * o.stride[1] + kj * o.dilation[1]) as isize
+                                    - o.padding_begin()[1] as isize;
+                                if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= wd {
+                                    continue;
+                                }
+                                let c_abs = grp * cg + ci;
+                                s += x[((b * c + c_abs) * h + iy as usize) * wd + ix as usize]
+                                    * w[((oc * cg + ci) * kh + ki) * kw + kj];
+                            }
+                        }
+                    }
+                    out[((b * co + oc) * oh + y) * ow + xx] = s;
+                }
+            }
+        }
+    }
+    (out, [oh, ow])
+}
+
+fn values(len: usize, seed: u64) -> Vec<f64> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) as f64 / (1u64 << 31) as f64) - 0.5
+        })
+        .collect()
+}
+
+fn t(data: Vec<f64>, shape: [usize; 4]) -> FlexTensor {
+    tensor(data, shape.to_vec())
+}
+
+/// Forward, and both gradients through the adjoint identity
+/// <conv(x, w), g> = <x, dx(g)> = <w, dw(g)>, against the direct loop.
+#[test]
+fn matches_direct_convolution_and_its_adjoints() {
+    let cases = [
+        // (x shape, w shape, stride, pad, dilation, groups)
+        ([2, 3, 7, 6], [4, 3, 3, 3], [1, 1], [1, 1], [1, 1], 1),
+        ([3, 2, 9, 8], [5, 2, 4, 4], [2, 2], [1, 1], [1, 1], 1),
+        ([1, 4, 6, 7], [6, 2, 3, 2], [2, 1], [0, 2], [2, 1], 2),
+        ([2, 1, 5, 5], [3, 1, 1, 1], [1, 1], [0, 0], [1, 1], 1),
+        ([2, 2, 4, 4], [2, 2, 5, 5], [3, 3], [2, 2], [1, 1], 1),
+        // "same" convolutions at stride 1 (the shifted-plane path): dilated and grouped, and
+        // a kernel wider than the image, whose outer taps miss it entirely
+        ([2, 4, 6, 5], [4, 2, 3, 3], [1, 1], [2, 2], [2, 2], 2),
+        ([1, 2, 2, 3], [3, 2, 5, 5], [1, 1], [2, 2], [1, 1], 1),
+    ];
+    for (i, (xs, ws, stride, pad, dil, groups)) in cases.into_iter().enumerate() {
+        let o = ConvOptions::new(stride, pad, dil, groups);
+        let x = values(xs.iter().product(), 1 + i as u64);
+        let w = values(ws.iter().product(), 100 + i as u64);
+        let (want, [oh, ow]) = reference(&x, xs, &w, ws, &o);
+        let got = conv2d::<f64>(t(x.clone(), xs), t(w.clone(), ws), None, &o, [oh, ow]);
+        let got: &[f64] = got.storage();
+        for (a, b) in got.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-9, "case {i} forward: {a} vs {b}");
+        }
+        let gs = [xs[0], ws[0], oh, ow];
+        let grad = values(gs.iter().product(), 7 + i as u64);
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
+        let lhs = dot(&want, &grad);
+        let dx =
+            conv2d_x_backward::<f64>(t(x.clone(), xs), t(w.clone(), ws), t(grad.clone(), gs), &o);
+        let dw = conv2d_weight_backward::<f64>(
+            t(x.clone(), xs),
+            t(w.clone(), ws),
+            t(grad.clone(), gs),
+            &o,
+        );
+        assert!(
+            (dot(&x, dx.storage()) - lhs).abs() < 1e-9,
+            "case {i} input gradient"
+        );
+        assert!(
+            (dot(&w, dw.storage()) - lhs).abs() < 1e-9,
+            "case {i} weight gradient"
+        );
+
+        // The transposed convolution of `grad` by the same weight is that adjoint.
+        let padding_out = [0, 1].map(|d| {
+            xs[2 + d] + 2 * pad[d] - dil[d] * (ws[2 + d] - 1) - 1 - (gs[2 + d] - 1) * stride[d]
+        });
+        let to = ConvTransposeOptions::new(stride, pad, padding_out, dil, groups);
+        let y = conv_transpose2d::<f64>(t(grad.clone(), gs), t(w.clone(), ws), None, &to);
+        assert_eq!(
+            y.layout().shape().to_vec(),
+            xs.to_vec(),
+            "case {i} transposed shape"
+        );
+        assert!(
+            (dot(&x, y.storage()) - lhs).abs() < 1e-9,
+            "case {i} transposed forward"
+        );
+    }
+}
