@@ -142,20 +142,82 @@ fn input_row(g: &Geometry, oy: usize, ki: usize) -> Option<usize> {
     (iy >= 0 && (iy as usize) < g.h).then_some(iy as usize)
 }
 
-/// Whether a kernel tap's whole row of the patch matrix is the input plane shifted by one
-/// offset: stride 1 and as many output columns as input ones (a "same" convolution, as the
-/// 3×3 ones with padding 1 that upsampling generators are made of). Such a row is one copy
-/// plus a few zeroed border columns instead of one short copy per output row.
-fn shifted_planes(g: &Geometry) -> bool {
-    g.stride == [1, 1] && g.ow == g.w
+/// The phase planes of a strided convolution whose stride divides the input and whose output
+/// is as wide as one phase plane (the 3×3 stride-1 convolutions with padding 1 of upsampling
+/// generators; the 4×4 stride-2 ones with padding 1 of discriminators): `[rows, columns]` of
+/// a phase plane, or `None` for other shapes.
+///
+/// Phase `(a, b)` holds the input pixels `(s·i + a, s·j + b)`. Every kernel tap then reads
+/// one phase plane shifted by one offset, so its row of the patch matrix is one copy plus a
+/// few zeroed border columns, instead of one short (strided) copy per output row. The rows
+/// hold the same values, and col2im adds them in the same order.
+fn phase_plane(g: &Geometry) -> Option<[usize; 2]> {
+    let [sy, sx] = g.stride;
+    let fits = sy > 0 && sx > 0 && g.h % sy == 0 && g.w % sx == 0 && g.ow == g.w / sx;
+    fits.then_some([g.h / sy, g.w / sx])
 }
 
-/// Output rows `lo..hi` whose input row under kernel row `ki` lies inside the image
-/// (stride 1), and that input row offset.
-fn row_span(g: &Geometry, ki: usize) -> (usize, usize, isize) {
-    let dy = (ki * g.dilation[0]) as isize - g.pad[0] as isize;
-    let (lo, hi) = valid_range(g.oh, 1, dy, g.h);
-    (lo, hi, dy)
+/// A tap's input offset `t` (kernel position · dilation − padding) as its phase and its shift
+/// in phase-plane pixels: `t = stride · shift + phase`.
+fn tap_phase(t: isize, stride: usize) -> (usize, isize) {
+    let s = stride as isize;
+    (t.rem_euclid(s) as usize, t.div_euclid(s))
+}
+
+/// Where one kernel tap reads in the phase planes: the phase plane's first element, the
+/// output rows `lo..hi` that fall inside it, and the offset of output element 0 of row `lo`.
+struct TapRun {
+    phase_start: usize,
+    lo: usize,
+    hi: usize,
+    start: isize,
+}
+
+fn tap_run(g: &Geometry, [ph, pw]: [usize; 2], ki: usize, span: &ColumnSpan) -> TapRun {
+    let (a, dy) = tap_phase(
+        (ki * g.dilation[0]) as isize - g.pad[0] as isize,
+        g.stride[0],
+    );
+    let (b, dx) = tap_phase(span.offset, g.stride[1]);
+    let (lo, hi) = valid_range(g.oh, 1, dy, ph);
+    TapRun {
+        phase_start: (a * g.stride[1] + b) * ph * pw,
+        lo,
+        hi,
+        start: (lo as isize + dy) * pw as isize + dx,
+    }
+}
+
+/// Copies `plane` (`h × w`) into its phase planes, phase `(a, b)` at `(a·sx + b)·ph·pw`.
+fn split_phases<T: ConvElem>(g: &Geometry, plane: &[T], phases: &mut [T], [ph, pw]: [usize; 2]) {
+    let [sy, sx] = g.stride;
+    for a in 0..sy {
+        for b in 0..sx {
+            let phase = &mut phases[(a * sx + b) * ph * pw..][..ph * pw];
+            for (i, dst) in phase.chunks_exact_mut(pw).enumerate() {
+                let src = &plane[(sy * i + a) * g.w + b..];
+                for (d, s) in dst.iter_mut().zip(src.iter().step_by(sx)) {
+                    *d = *s;
+                }
+            }
+        }
+    }
+}
+
+/// The inverse of [`split_phases`]: writes the phase planes back into `plane`.
+fn merge_phases<T: ConvElem>(g: &Geometry, phases: &[T], plane: &mut [T], [ph, pw]: [usize; 2]) {
+    let [sy, sx] = g.stride;
+    for a in 0..sy {
+        for b in 0..sx {
+            let phase = &phases[(a * sx + b) * ph * pw..][..ph * pw];
+            for (i, src) in phase.chunks_exact(pw).enumerate() {
+                let dst = &mut plane[(sy * i + a) * g.w + b..];
+                for (d, s) in dst.iter_mut().step_by(sx).zip(src) {
+                    *d = *s;
+                }
+            }
+        }
+    }
 }
 
 /// Zeroes the columns of every row of `rows` (rows of `width`) outside `span.lo..span.hi`.
@@ -178,27 +240,40 @@ fn im2col<T: ConvElem>(g: &Geometry, image: &[T], group: usize, cols: &mut [T]) 
     let plane_out = g.plane_out();
     let spans = column_spans(g);
     let step = g.stride[1];
-    let shifted = shifted_planes(g);
+    let phased = phase_plane(g);
+    let strided = g.stride != [1, 1];
+    let mut phases = vec![
+        T::zero();
+        if phased.is_some() && strided {
+            plane_in
+        } else {
+            0
+        }
+    ];
     let mut rows = cols.chunks_exact_mut(plane_out.max(1));
     for ci in 0..g.c_in_group() {
         let plane = &image[(group * g.c_in_group() + ci) * plane_in..][..plane_in];
+        if let Some(dims) = phased.filter(|_| strided) {
+            split_phases(g, plane, &mut phases, dims);
+        }
         for ki in 0..g.kh {
             for span in &spans {
                 let Some(row) = rows.next() else { return };
-                if shifted {
-                    let (lo, hi, dy) = row_span(g, ki);
-                    row[..lo * g.ow].fill(T::zero());
-                    row[hi * g.ow..].fill(T::zero());
-                    let block = &mut row[lo * g.ow..hi * g.ow];
-                    // Output (oy, ox) reads input element (oy + dy)·w + ox + dx: one run. Its
-                    // ends may fall outside the plane only in columns outside the span, which
-                    // are zeroed after.
-                    let start = (lo as isize + dy) * g.w as isize + span.offset;
-                    let first = start.max(0);
-                    let last = (start + block.len() as isize).min(plane_in as isize);
+                if let Some(dims) = phased {
+                    let source = if strided { &phases[..] } else { plane };
+                    let run = tap_run(g, dims, ki, span);
+                    let phase = &source[run.phase_start..][..dims[0] * dims[1]];
+                    row[..run.lo * g.ow].fill(T::zero());
+                    row[run.hi * g.ow..].fill(T::zero());
+                    let block = &mut row[run.lo * g.ow..run.hi * g.ow];
+                    // Output (oy, ox) reads phase element (oy + dy)·pw + ox + dx: one run. Its
+                    // ends may fall outside the phase plane only in columns outside the span,
+                    // which are zeroed after.
+                    let first = run.start.max(0);
+                    let last = (run.start + block.len() as isize).min(phase.len() as isize);
                     if first < last {
-                        block[(first - start) as usize..(last - start) as usize]
-                            .copy_from_slice(&plane[first as usize..last as usize]);
+                        block[(first - run.start) as usize..(last - run.start) as usize]
+                            .copy_from_slice(&phase[first as usize..last as usize]);
                     }
                     zero_outside(block, g.ow, span);
                     continue;
@@ -231,8 +306,10 @@ fn im2col<T: ConvElem>(g: &Geometry, image: &[T], group: usize, cols: &mut [T]) 
 }
 
 /// Adds the patch-shaped gradient `cols` of `group` back onto one image's gradient. `cols` is
-/// scratch: with [`shifted_planes`] its entries that fall on the padding are zeroed first, so
-/// each tap's row is added as one run (adding +0.0 leaves every sum as it was).
+/// scratch: with [`phase_plane`] its entries that fall on the padding are zeroed first, so
+/// each tap's row is added as one run (adding +0.0 leaves every sum as it was). Strided, the
+/// sums build up in phase planes from zero and are then written into the image, whose planes
+/// of this group receive nothing else.
 fn col2im<T: ConvElem>(g: &Geometry, cols: &mut [T], group: usize, image: &mut [T]) {
     if g.ow == 0 || g.oh == 0 {
         return;
@@ -241,30 +318,54 @@ fn col2im<T: ConvElem>(g: &Geometry, cols: &mut [T], group: usize, image: &mut [
     let plane_out = g.plane_out();
     let spans = column_spans(g);
     let step = g.stride[1];
-    let shifted = shifted_planes(g);
+    let phased = phase_plane(g);
+    let strided = g.stride != [1, 1];
+    let mut phases = vec![
+        T::zero();
+        if phased.is_some() && strided {
+            plane_in
+        } else {
+            0
+        }
+    ];
     let mut rows = cols.chunks_exact_mut(plane_out.max(1));
     for ci in 0..g.c_in_group() {
         let plane = &mut image[(group * g.c_in_group() + ci) * plane_in..][..plane_in];
-        for ki in 0..g.kh {
-            for span in &spans {
-                let Some(row) = rows.next() else { return };
-                if span.lo == span.hi {
-                    continue;
-                }
-                if shifted {
-                    let (lo, hi, dy) = row_span(g, ki);
-                    let block = &mut row[lo * g.ow..hi * g.ow];
+        if let Some(dims) = phased {
+            if strided {
+                phases.fill(T::zero());
+            }
+            let target: &mut [T] = if strided { &mut phases } else { &mut *plane };
+            for ki in 0..g.kh {
+                for span in &spans {
+                    let Some(row) = rows.next() else { return };
+                    if span.lo == span.hi {
+                        continue;
+                    }
+                    let run = tap_run(g, dims, ki, span);
+                    let phase = &mut target[run.phase_start..][..dims[0] * dims[1]];
+                    let block = &mut row[run.lo * g.ow..run.hi * g.ow];
                     zero_outside(block, g.ow, span);
-                    let start = (lo as isize + dy) * g.w as isize + span.offset;
-                    let first = start.max(0);
-                    let last = (start + block.len() as isize).min(plane_in as isize);
+                    let first = run.start.max(0);
+                    let last = (run.start + block.len() as isize).min(phase.len() as isize);
                     if first < last {
-                        let src = &block[(first - start) as usize..(last - start) as usize];
-                        let dst = &mut plane[first as usize..last as usize];
+                        let src = &block[(first - run.start) as usize..(last - run.start) as usize];
+                        let dst = &mut phase[first as usize..last as usize];
                         for (d, s) in dst.iter_mut().zip(src) {
                             *d += *s;
                         }
                     }
+                }
+            }
+            if strided {
+                merge_phases(g, &phases, plane, dims);
+            }
+            continue;
+        }
+        for ki in 0..g.kh {
+            for span in &spans {
+                let Some(row) = rows.next() else { return };
+                if span.lo == span.hi {
                     continue;
                 }
                 for (oy, src) in row.chunks_exact(g.ow).enumerate() {

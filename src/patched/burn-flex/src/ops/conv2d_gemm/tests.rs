@@ -75,10 +75,15 @@ fn matches_direct_convolution_and_its_adjoints() {
         ([1, 4, 6, 7], [6, 2, 3, 2], [2, 1], [0, 2], [2, 1], 2),
         ([2, 1, 5, 5], [3, 1, 1, 1], [1, 1], [0, 0], [1, 1], 1),
         ([2, 2, 4, 4], [2, 2, 5, 5], [3, 3], [2, 2], [1, 1], 1),
-        // "same" convolutions at stride 1 (the shifted-plane path): dilated and grouped, and
+        // "same" convolutions at stride 1 (one phase plane): dilated and grouped, and
         // a kernel wider than the image, whose outer taps miss it entirely
         ([2, 4, 6, 5], [4, 2, 3, 3], [1, 1], [2, 2], [2, 2], 2),
         ([1, 2, 2, 3], [3, 2, 5, 5], [1, 1], [2, 2], [1, 1], 1),
+        // strided, through phase planes: a discriminator's 4×4 stride-2 layer, unequal strides
+        // with groups, and a dilated tap
+        ([2, 3, 8, 6], [4, 3, 4, 4], [2, 2], [1, 1], [1, 1], 1),
+        ([1, 4, 6, 9], [4, 2, 3, 3], [2, 3], [1, 1], [1, 1], 2),
+        ([1, 2, 8, 8], [2, 2, 3, 3], [2, 2], [2, 2], [2, 2], 1),
     ];
     for (i, (xs, ws, stride, pad, dil, groups)) in cases.into_iter().enumerate() {
         let o = ConvOptions::new(stride, pad, dil, groups);
