@@ -1,0 +1,312 @@
+//! The patch matrix of one image (im2col) and its adjoint (col2im), row by row, or through
+//! phase planes where the shape allows one copy per kernel tap.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::{ConvElem, Geometry};
+
+/// Output positions `o` in `0..out` whose input index `o·stride + offset` lies in `0..size`.
+fn valid_range(out: usize, stride: usize, offset: isize, size: usize) -> (usize, usize) {
+    let lo = if offset >= 0 {
+        0
+    } else {
+        offset.unsigned_abs().div_ceil(stride)
+    };
+    let last = size as isize - 1 - offset;
+    let hi = if last < 0 {
+        0
+    } else {
+        last as usize / stride + 1
+    };
+    let lo = lo.min(out);
+    (lo, hi.min(out).max(lo))
+}
+
+/// One kernel tap's reach along a row: its offset into the input row, and the output columns
+/// `lo..hi` whose input column lies inside the image.
+#[derive(Clone, Copy)]
+struct ColumnSpan {
+    offset: isize,
+    lo: usize,
+    hi: usize,
+}
+
+/// The column spans of every kernel column `kj`, computed once per call.
+fn column_spans(g: &Geometry) -> Vec<ColumnSpan> {
+    (0..g.kw)
+        .map(|kj| {
+            let offset = (kj * g.dilation[1]) as isize - g.pad[1] as isize;
+            let (lo, hi) = valid_range(g.ow, g.stride[1], offset, g.w);
+            ColumnSpan { offset, lo, hi }
+        })
+        .collect()
+}
+
+/// Input row of output row `oy` under kernel row `ki`, if inside the image.
+#[inline]
+fn input_row(g: &Geometry, oy: usize, ki: usize) -> Option<usize> {
+    let iy = (oy * g.stride[0] + ki * g.dilation[0]) as isize - g.pad[0] as isize;
+    (iy >= 0 && (iy as usize) < g.h).then_some(iy as usize)
+}
+
+/// The phase planes of a strided convolution whose stride divides the input and whose output
+/// is as wide as one phase plane (the 3×3 stride-1 convolutions with padding 1 of upsampling
+/// generators; the 4×4 stride-2 ones with padding 1 of discriminators): `[rows, columns]` of
+/// a phase plane, or `None` for other shapes.
+///
+/// Phase `(a, b)` holds the input pixels `(s·i + a, s·j + b)`. Every kernel tap then reads
+/// one phase plane shifted by one offset, so its row of the patch matrix is one copy plus a
+/// few zeroed border columns, instead of one short (strided) copy per output row. The rows
+/// hold the same values, and col2im adds them in the same order.
+fn phase_plane(g: &Geometry) -> Option<[usize; 2]> {
+    let [sy, sx] = g.stride;
+    let fits = sy > 0 && sx > 0 && g.h % sy == 0 && g.w % sx == 0 && g.ow == g.w / sx;
+    fits.then_some([g.h / sy, g.w / sx])
+}
+
+/// A tap's input offset `t` (kernel position · dilation − padding) as its phase and its shift
+/// in phase-plane pixels: `t = stride · shift + phase`.
+fn tap_phase(t: isize, stride: usize) -> (usize, isize) {
+    let s = stride as isize;
+    (t.rem_euclid(s) as usize, t.div_euclid(s))
+}
+
+/// Where one kernel tap reads in the phase planes: the phase plane's first element, the
+/// output rows `lo..hi` that fall inside it, and the offset of output element 0 of row `lo`.
+struct TapRun {
+    phase_start: usize,
+    lo: usize,
+    hi: usize,
+    start: isize,
+}
+
+fn tap_run(g: &Geometry, [ph, pw]: [usize; 2], ki: usize, span: &ColumnSpan) -> TapRun {
+    let (a, dy) = tap_phase(
+        (ki * g.dilation[0]) as isize - g.pad[0] as isize,
+        g.stride[0],
+    );
+    let (b, dx) = tap_phase(span.offset, g.stride[1]);
+    let (lo, hi) = valid_range(g.oh, 1, dy, ph);
+    TapRun {
+        phase_start: (a * g.stride[1] + b) * ph * pw,
+        lo,
+        hi,
+        start: (lo as isize + dy) * pw as isize + dx,
+    }
+}
+
+/// Copies `plane` (`h × w`) into its phase planes, phase `(a, b)` at `(a·sx + b)·ph·pw`.
+fn split_phases<T: ConvElem>(g: &Geometry, plane: &[T], phases: &mut [T], [ph, pw]: [usize; 2]) {
+    let [sy, sx] = g.stride;
+    for a in 0..sy {
+        for b in 0..sx {
+            let phase = &mut phases[(a * sx + b) * ph * pw..][..ph * pw];
+            for (i, dst) in phase.chunks_exact_mut(pw).enumerate() {
+                let src = &plane[(sy * i + a) * g.w + b..];
+                for (d, s) in dst.iter_mut().zip(src.iter().step_by(sx)) {
+                    *d = *s;
+                }
+            }
+        }
+    }
+}
+
+/// The inverse of [`split_phases`]: writes the phase planes back into `plane`.
+fn merge_phases<T: ConvElem>(g: &Geometry, phases: &[T], plane: &mut [T], [ph, pw]: [usize; 2]) {
+    let [sy, sx] = g.stride;
+    for a in 0..sy {
+        for b in 0..sx {
+            let phase = &phases[(a * sx + b) * ph * pw..][..ph * pw];
+            for (i, src) in phase.chunks_exact(pw).enumerate() {
+                let dst = &mut plane[(sy * i + a) * g.w + b..];
+                for (d, s) in dst.iter_mut().step_by(sx).zip(src) {
+                    *d = *s;
+                }
+            }
+        }
+    }
+}
+
+/// Zeroes the columns of every row of `rows` (rows of `width`) outside `span.lo..span.hi`.
+fn zero_outside<T: ConvElem>(rows: &mut [T], width: usize, span: &ColumnSpan) {
+    if span.lo == 0 && span.hi == width {
+        return;
+    }
+    for row in rows.chunks_exact_mut(width) {
+        row[..span.lo].iter_mut().for_each(|v| *v = T::zero());
+        row[span.hi..].iter_mut().for_each(|v| *v = T::zero());
+    }
+}
+
+/// What im2col and col2im both read off the geometry before walking the patch matrix.
+struct Walk {
+    plane_in: usize,
+    plane_out: usize,
+    spans: Vec<ColumnSpan>,
+    step: usize,
+    phased: Option<[usize; 2]>,
+    strided: bool,
+}
+
+impl Walk {
+    fn new(g: &Geometry) -> Self {
+        Self {
+            plane_in: g.h * g.w,
+            plane_out: g.plane_out(),
+            spans: column_spans(g),
+            step: g.stride[1],
+            phased: phase_plane(g),
+            strided: g.stride != [1, 1],
+        }
+    }
+
+    /// Room for one input plane's phase planes, when the walk goes through them.
+    fn phase_buffer<T: ConvElem>(&self) -> Vec<T> {
+        let len = if self.phased.is_some() && self.strided {
+            self.plane_in
+        } else {
+            0
+        };
+        vec![T::zero(); len]
+    }
+}
+
+/// Fills `cols` (`[patch_len, plane_out]`) with the patches of `group` in one image.
+pub(super) fn im2col<T: ConvElem>(g: &Geometry, image: &[T], group: usize, cols: &mut [T]) {
+    if g.ow == 0 || g.oh == 0 {
+        return;
+    }
+    let walk = Walk::new(g);
+    let mut phases = walk.phase_buffer::<T>();
+    let mut rows = cols.chunks_exact_mut(walk.plane_out.max(1));
+    for ci in 0..g.c_in_group() {
+        let plane = &image[(group * g.c_in_group() + ci) * walk.plane_in..][..walk.plane_in];
+        if let Some(dims) = walk.phased.filter(|_| walk.strided) {
+            split_phases(g, plane, &mut phases, dims);
+        }
+        for ki in 0..g.kh {
+            for span in &walk.spans {
+                let Some(row) = rows.next() else { return };
+                if let Some(dims) = walk.phased {
+                    let source = if walk.strided { &phases[..] } else { plane };
+                    let run = tap_run(g, dims, ki, span);
+                    let phase = &source[run.phase_start..][..dims[0] * dims[1]];
+                    row[..run.lo * g.ow].fill(T::zero());
+                    row[run.hi * g.ow..].fill(T::zero());
+                    let block = &mut row[run.lo * g.ow..run.hi * g.ow];
+                    // Output (oy, ox) reads phase element (oy + dy)·pw + ox + dx: one run. Its
+                    // ends may fall outside the phase plane only in columns outside the span,
+                    // which are zeroed after.
+                    let first = run.start.max(0);
+                    let last = (run.start + block.len() as isize).min(phase.len() as isize);
+                    if first < last {
+                        block[(first - run.start) as usize..(last - run.start) as usize]
+                            .copy_from_slice(&phase[first as usize..last as usize]);
+                    }
+                    zero_outside(block, g.ow, span);
+                    continue;
+                }
+                for (oy, dst) in row.chunks_exact_mut(g.ow).enumerate() {
+                    let Some(iy) = input_row(g, oy, ki) else {
+                        dst.fill(T::zero());
+                        continue;
+                    };
+                    let src = &plane[iy * g.w..][..g.w];
+                    dst[..span.lo].fill(T::zero());
+                    dst[span.hi..].fill(T::zero());
+                    if span.lo == span.hi {
+                        continue;
+                    }
+                    let first = (span.lo * walk.step) as isize + span.offset;
+                    let src = &src[first as usize..];
+                    let dst = &mut dst[span.lo..span.hi];
+                    if walk.step == 1 {
+                        dst.copy_from_slice(&src[..dst.len()]);
+                    } else {
+                        for (d, s) in dst.iter_mut().zip(src.iter().step_by(walk.step)) {
+                            *d = *s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the patch-shaped gradient `cols` of `group` back onto one image's gradient. `cols` is
+/// scratch: with [`phase_plane`] its entries that fall on the padding are zeroed first, so
+/// each tap's row is added as one run (adding +0.0 leaves every sum as it was). Strided, the
+/// sums build up in phase planes from zero and are then written into the image, whose planes
+/// of this group receive nothing else.
+pub(super) fn col2im<T: ConvElem>(g: &Geometry, cols: &mut [T], group: usize, image: &mut [T]) {
+    if g.ow == 0 || g.oh == 0 {
+        return;
+    }
+    let walk = Walk::new(g);
+    let mut phases = walk.phase_buffer::<T>();
+    let mut rows = cols.chunks_exact_mut(walk.plane_out.max(1));
+    for ci in 0..g.c_in_group() {
+        let plane = &mut image[(group * g.c_in_group() + ci) * walk.plane_in..][..walk.plane_in];
+        if let Some(dims) = walk.phased {
+            if walk.strided {
+                phases.fill(T::zero());
+            }
+            let target: &mut [T] = if walk.strided {
+                &mut phases
+            } else {
+                &mut *plane
+            };
+            for ki in 0..g.kh {
+                for span in &walk.spans {
+                    let Some(row) = rows.next() else { return };
+                    if span.lo == span.hi {
+                        continue;
+                    }
+                    let run = tap_run(g, dims, ki, span);
+                    let phase = &mut target[run.phase_start..][..dims[0] * dims[1]];
+                    let block = &mut row[run.lo * g.ow..run.hi * g.ow];
+                    zero_outside(block, g.ow, span);
+                    let first = run.start.max(0);
+                    let last = (run.start + block.len() as isize).min(phase.len() as isize);
+                    if first < last {
+                        let src = &block[(first - run.start) as usize..(last - run.start) as usize];
+                        let dst = &mut phase[first as usize..last as usize];
+                        for (d, s) in dst.iter_mut().zip(src) {
+                            *d += *s;
+                        }
+                    }
+                }
+            }
+            if walk.strided {
+                merge_phases(g, &phases, plane, dims);
+            }
+            continue;
+        }
+        for ki in 0..g.kh {
+            for span in &walk.spans {
+                let Some(row) = rows.next() else { return };
+                if span.lo == span.hi {
+                    continue;
+                }
+                for (oy, src) in row.chunks_exact(g.ow).enumerate() {
+                    let Some(iy) = input_row(g, oy, ki) else {
+                        continue;
+                    };
+                    let first = (span.lo * walk.step) as isize + span.offset;
+                    let dst = &mut plane[iy * g.w + first as usize..(iy + 1) * g.w];
+                    let src = &src[span.lo..span.hi];
+                    if walk.step == 1 {
+                        for (d, s) in dst.iter_mut().zip(src) {
+                            *d += *s;
+                        }
+                    } else {
+                        for (d, s) in dst.iter_mut().step_by(walk.step).zip(src) {
+                            *d += *s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
