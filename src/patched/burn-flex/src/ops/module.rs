@@ -363,6 +363,11 @@ impl ModuleOps<Flex> for Flex {
         }
     }
 
+    // Atelier's patch keeps burn-backend's default `conv_transpose2d_weight_backward` (a
+    // `conv2d` of the batch-swapped operands, through `conv2d_gemm`) on purpose: burn-fusion,
+    // which wraps the remote backend, decomposes that op the same way on the client, so a
+    // direct kernel here would make remote and local runs differ in their last bits (PATCH.md).
+
     fn conv_transpose3d(
         x: FloatTensor<Flex>,
         weight: FloatTensor<Flex>,
