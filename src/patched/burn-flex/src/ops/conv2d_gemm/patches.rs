@@ -3,6 +3,7 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
+use core::ops::Range;
 
 use super::{ConvElem, Geometry};
 
@@ -96,6 +97,20 @@ fn tap_run(g: &Geometry, [ph, pw]: [usize; 2], ki: usize, span: &ColumnSpan) -> 
     }
 }
 
+impl TapRun {
+    /// The part of a run of `len` output elements (rows `lo..hi`) that lies inside its phase
+    /// plane of `phase_len`: its range in the run and in the phase plane. The ends cut off
+    /// fall only in columns outside the tap's span.
+    fn overlap(&self, len: usize, phase_len: usize) -> Option<(Range<usize>, Range<usize>)> {
+        let first = self.start.max(0);
+        let last = (self.start + len as isize).min(phase_len as isize);
+        (first < last).then(|| {
+            let in_run = (first - self.start) as usize..(last - self.start) as usize;
+            (in_run, first as usize..last as usize)
+        })
+    }
+}
+
 /// Copies `plane` (`h × w`) into its phase planes, phase `(a, b)` at `(a·sx + b)·ph·pw`.
 fn split_phases<T: ConvElem>(g: &Geometry, plane: &[T], phases: &mut [T], [ph, pw]: [usize; 2]) {
     let [sy, sx] = g.stride;
@@ -150,15 +165,19 @@ struct Walk {
 }
 
 impl Walk {
-    fn new(g: &Geometry) -> Self {
-        Self {
+    /// `None` when the output is empty: there is nothing to walk.
+    fn new(g: &Geometry) -> Option<Self> {
+        if g.ow == 0 || g.oh == 0 {
+            return None;
+        }
+        Some(Self {
             plane_in: g.h * g.w,
             plane_out: g.plane_out(),
             spans: column_spans(g),
             step: g.stride[1],
             phased: phase_plane(g),
             strided: g.stride != [1, 1],
-        }
+        })
     }
 
     /// Room for one input plane's phase planes, when the walk goes through them.
@@ -174,10 +193,7 @@ impl Walk {
 
 /// Fills `cols` (`[patch_len, plane_out]`) with the patches of `group` in one image.
 pub(super) fn im2col<T: ConvElem>(g: &Geometry, image: &[T], group: usize, cols: &mut [T]) {
-    if g.ow == 0 || g.oh == 0 {
-        return;
-    }
-    let walk = Walk::new(g);
+    let Some(walk) = Walk::new(g) else { return };
     let mut phases = walk.phase_buffer::<T>();
     let mut rows = cols.chunks_exact_mut(walk.plane_out.max(1));
     for ci in 0..g.c_in_group() {
@@ -195,14 +211,10 @@ pub(super) fn im2col<T: ConvElem>(g: &Geometry, image: &[T], group: usize, cols:
                     row[..run.lo * g.ow].fill(T::zero());
                     row[run.hi * g.ow..].fill(T::zero());
                     let block = &mut row[run.lo * g.ow..run.hi * g.ow];
-                    // Output (oy, ox) reads phase element (oy + dy)·pw + ox + dx: one run. Its
-                    // ends may fall outside the phase plane only in columns outside the span,
-                    // which are zeroed after.
-                    let first = run.start.max(0);
-                    let last = (run.start + block.len() as isize).min(phase.len() as isize);
-                    if first < last {
-                        block[(first - run.start) as usize..(last - run.start) as usize]
-                            .copy_from_slice(&phase[first as usize..last as usize]);
+                    // Output (oy, ox) reads phase element (oy + dy)·pw + ox + dx: one run; the
+                    // columns outside the span are zeroed after.
+                    if let Some((in_run, in_phase)) = run.overlap(block.len(), phase.len()) {
+                        block[in_run].copy_from_slice(&phase[in_phase]);
                     }
                     zero_outside(block, g.ow, span);
                     continue;
@@ -240,10 +252,7 @@ pub(super) fn im2col<T: ConvElem>(g: &Geometry, image: &[T], group: usize, cols:
 /// sums build up in phase planes from zero and are then written into the image, whose planes
 /// of this group receive nothing else.
 pub(super) fn col2im<T: ConvElem>(g: &Geometry, cols: &mut [T], group: usize, image: &mut [T]) {
-    if g.ow == 0 || g.oh == 0 {
-        return;
-    }
-    let walk = Walk::new(g);
+    let Some(walk) = Walk::new(g) else { return };
     let mut phases = walk.phase_buffer::<T>();
     let mut rows = cols.chunks_exact_mut(walk.plane_out.max(1));
     for ci in 0..g.c_in_group() {
@@ -267,12 +276,8 @@ pub(super) fn col2im<T: ConvElem>(g: &Geometry, cols: &mut [T], group: usize, im
                     let phase = &mut target[run.phase_start..][..dims[0] * dims[1]];
                     let block = &mut row[run.lo * g.ow..run.hi * g.ow];
                     zero_outside(block, g.ow, span);
-                    let first = run.start.max(0);
-                    let last = (run.start + block.len() as isize).min(phase.len() as isize);
-                    if first < last {
-                        let src = &block[(first - run.start) as usize..(last - run.start) as usize];
-                        let dst = &mut phase[first as usize..last as usize];
-                        for (d, s) in dst.iter_mut().zip(src) {
+                    if let Some((in_run, in_phase)) = run.overlap(block.len(), phase.len()) {
+                        for (d, s) in phase[in_phase].iter_mut().zip(&block[in_run]) {
                             *d += *s;
                         }
                     }
