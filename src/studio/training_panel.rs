@@ -227,9 +227,6 @@ impl Studio {
             });
         let changed = *minutes != before;
         self.ask_estimate_when_settled();
-        if let Some(line) = self.estimate_line() {
-            ui.label(line);
-        }
         changed
     }
 
@@ -253,7 +250,9 @@ impl Studio {
                 self.import.window_open = true;
             }
         });
-        if self.import.running {
+        // The quiet read of an opened project's folder says so on the estimate's line
+        // instead: a bar that comes and goes would move Train under the pointer.
+        if self.import.running && (!self.import.quiet || self.import.queued.is_some()) {
             let fraction = self
                 .import
                 .progress
@@ -415,6 +414,11 @@ impl Studio {
                 ui.label("Saving a checkpoint…");
             }
         });
+        // Under Train, not above it: the line comes, goes and wraps as the folder is read
+        // and the machine measured, and Train must stay where the pointer found it.
+        if matches!(state, None | Some(TrainingState::Idle)) {
+            ui.label(self.estimate_slot_text());
+        }
     }
 
     /// Time spent of the time chosen, or steps done of the recipe's with an ETA.

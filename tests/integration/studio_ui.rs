@@ -72,6 +72,18 @@ fn notice_texts(s: &Studio) -> Vec<&str> {
     s.notices.iter().map(|n| n.text.as_str()).collect()
 }
 
+/// Clicks Train and checks the click started something: a miss fails here, by name, instead
+/// of as a long wait for steps that never come.
+pub(crate) fn click_train(h: &mut Harness<'_, Studio>) {
+    h.get_by_label("Train").click();
+    settle(h);
+    assert!(
+        h.state().training.state.is_some(),
+        "the click on Train started nothing; notices: {:?}",
+        notice_texts(h.state())
+    );
+}
+
 /// Steps frames until `done` holds (the worker answers asynchronously).
 pub(crate) fn wait_for(h: &mut Harness<'_, Studio>, what: &str, done: impl Fn(&Studio) -> bool) {
     let start = Instant::now();
@@ -138,7 +150,7 @@ fn import_train_select_slide_favourite_export() {
     assert!(!h.state().import.window_open);
 
     // Train: the first checkpoint becomes the generator and fills the gallery.
-    h.get_by_label("Train").click();
+    click_train(&mut h);
     wait_for(&mut h, "a generator from training", |s| {
         s.generator.is_some()
     });
@@ -487,7 +499,7 @@ pub(crate) fn train_until_generator(
     root: &Path,
     previous: Option<&str>,
 ) {
-    h.get_by_label("Train").click();
+    click_train(h);
     wait_for(h, "a generator from the new run", |s| {
         let run = s.project.settings.current_run.as_deref();
         run.is_some_and(|r| Some(r) != previous)
@@ -1237,7 +1249,7 @@ fn opening_another_project_stops_the_running_run_with_a_checkpoint() {
     long_run_without_scheduled_checkpoints(&first, &data);
     tiny_test_project(&second, "second", |_| {});
     let mut h = harness(studio(&first));
-    h.get_by_label("Train").click();
+    click_train(&mut h);
     wait_for(&mut h, "some training steps", |s| s.training.step >= 20);
     let seen = h.state().training.step;
     let run = h.state().project.settings.current_run.clone().unwrap();
@@ -1281,10 +1293,7 @@ fn closing_the_window_while_training_leaves_a_checkpoint() {
     two_class_folder(&data);
     long_run_without_scheduled_checkpoints(&root, &data);
     let mut h = harness(studio(&root));
-    // The panel settles first (the estimate line appears as the folder is read), so the
-    // click lands on Train and not where it was a frame before.
-    settle(&mut h);
-    h.get_by_label("Train").click();
+    click_train(&mut h);
     wait_for(&mut h, "some training steps", |s| s.training.step >= 20);
     let seen = h.state().training.step;
     let run = h.state().project.settings.current_run.clone().unwrap();
@@ -1344,7 +1353,7 @@ fn the_designer_panel_trains_by_time_with_raw_fields_under_advanced() {
         "About {} steps in that time",
         atelier::studio::grouped(in_ten)
     ));
-    h.get_by_label("Train").click();
+    click_train(&mut h);
     wait_for(&mut h, "the timed run", |s| {
         s.training.state == Some(atelier::protocol::TrainingState::Running) && s.training.step > 3
     });

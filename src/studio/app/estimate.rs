@@ -1,5 +1,5 @@
 //! The training panel's time estimate: a short warm-up on the worker, asked for once the
-//! recipe and the imported photos have stayed the same a moment, and shown before Train.
+//! recipe and the imported photos have stayed the same a moment, and shown under Train.
 
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
@@ -125,6 +125,21 @@ impl Studio {
         match &self.training.estimate.answer {
             Some((k, Ok(estimate))) if *k == key => Some(estimate),
             _ => None,
+        }
+    }
+
+    /// The text of the estimate's line on the panel, kept even with nothing to estimate.
+    #[must_use]
+    pub fn estimate_slot_text(&self) -> String {
+        if let Some(line) = self.estimate_line() {
+            return line;
+        }
+        if self.import.running && self.import.quiet {
+            "Reading the photo folder to measure this machine's speed…".into()
+        } else if self.project.settings.data_dir.is_none() {
+            "The time a run takes shows here once photos are imported.".into()
+        } else {
+            String::new()
         }
     }
 
