@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use atelier::model::layers::{glu, pool2x, upsample2x};
+use atelier::model::layers::{glu, leaky_relu, pool2x, upsample2x};
 use atelier::model::{
     CriticPass, FamilyConfig, FamilyVisitor, GanDiscriminator, GanFamily, GanGenerator,
     LikelihoodFamily, LikelihoodNet,
@@ -74,6 +74,17 @@ fn main() {
                 .sum()
                 .backward();
         });
+        time(&format!("leaky_relu burn {c}×{side}²"), || {
+            let _ = burn::tensor::activation::leaky_relu(x.clone(), 0.2)
+                .sum()
+                .backward();
+        });
+        time(
+            &format!("leaky_relu x·scale (layers) {c}×{side}²"),
+            || {
+                let _ = leaky_relu(x.clone(), 0.2).sum().backward();
+            },
+        );
         time(&format!("glu {c}×{side}²"), || {
             let _ = glu(x.clone()).sum().backward();
         });

@@ -7,12 +7,11 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::export::Picture;
 use crate::latent::latent_for_seed;
-use crate::model::layers::pool2x;
+use crate::model::layers::{leaky_relu, pool2x};
 use crate::model::{INIT_LOCK, Materialise, RecordError, module_bytes, module_from_bytes};
 use crate::rng::Rng;
 use crate::sample::{SampleError, Sampler};

@@ -6,11 +6,12 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::activation::{leaky_relu, log_softmax};
+use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::EvalError;
 use crate::data::Dataset;
+use crate::model::layers::leaky_relu;
 use crate::rng::Rng;
 use crate::sample::one_hot;
 

@@ -7,13 +7,13 @@
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, PaddingConfig2d};
-use burn::tensor::activation::{leaky_relu, relu, tanh};
+use burn::tensor::activation::{relu, tanh};
 use burn::tensor::{Device, Tensor};
 
 use super::DcganConfig;
 use crate::model::gan::{CriticOutput, CriticPass, GanDiscriminator, GanGenerator};
 use crate::model::growth::Growth;
-use crate::model::layers::{SpectralConv2d, pool2x, project_logits, upsample2x};
+use crate::model::layers::{SpectralConv2d, leaky_relu, pool2x, project_logits, upsample2x};
 
 const SLOPE: f64 = 0.2;
 /// Length of a conditional generator's class embedding, appended to z.

@@ -4,13 +4,13 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
-use burn::tensor::activation::{leaky_relu, tanh};
+use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Tensor};
 
 use super::FastganConfig;
 use crate::model::gan::{CriticOutput, CriticPass, GanDiscriminator};
 use crate::model::growth::Growth;
-use crate::model::layers::{SpectralConv2d, glu, pool2x, project_logits, upsample2x};
+use crate::model::layers::{SpectralConv2d, glu, leaky_relu, pool2x, project_logits, upsample2x};
 
 const SLOPE: f64 = 0.2;
 const INIT: Initializer = Initializer::Normal {

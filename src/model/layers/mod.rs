@@ -1,11 +1,11 @@
 //! Building blocks several families share: spectrally normalised convolutions, nearest
-//! up-sampling, 2× average pooling, the gated linear unit, skip-layer excitation and the
-//! projection discriminator's class term.
+//! up-sampling, 2× average pooling, the gated linear unit, a cheaper leaky ReLU, skip-layer
+//! excitation and the projection discriminator's class term.
 
 mod blocks;
 mod projection;
 mod spectral;
 
-pub use blocks::{SkipExcitation, glu, pool2x, swish, upsample2x};
+pub use blocks::{SkipExcitation, glu, leaky_relu, pool2x, swish, upsample2x};
 pub use projection::{Projection, project, project_logits};
 pub use spectral::SpectralConv2d;

@@ -6,11 +6,12 @@
 
 use burn::module::Module;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{leaky_relu, tanh};
+use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Tensor};
 
 use super::MlpConfig;
 use crate::model::gan::{CriticOutput, CriticPass, GanDiscriminator, GanGenerator};
+use crate::model::layers::leaky_relu;
 
 const SLOPE: f64 = 0.2;
 

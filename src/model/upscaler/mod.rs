@@ -13,13 +13,14 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{PaddingConfig2d, PixelShuffle, PixelShuffleConfig};
-use burn::tensor::activation::{leaky_relu, relu};
+use burn::tensor::activation::relu;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
+use crate::model::layers::leaky_relu;
 
 /// The `[upscaler]` table of an upscaler file: the network's shape.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
