@@ -39,10 +39,10 @@ where
             let m_offset = mask.layout().start_offset();
             let mask_bytes = &mask.bytes()[m_offset..m_offset + numel];
             let tensor_slice = &mut tensor.storage_mut::<T>()[t_offset..t_offset + numel];
+            // Atelier's patch: a select and an unconditional store vectorise; a branch
+            // around the store did not.
             for (t, &m) in tensor_slice.iter_mut().zip(mask_bytes) {
-                if m != 0 {
-                    *t = value;
-                }
+                *t = if m != 0 { value } else { *t };
             }
             return tensor;
         } else if let Some(nest) = crate::zip::collapse_for_zip(tensor.layout(), mask.layout()) {
@@ -267,10 +267,9 @@ where
             let mask_bytes = &mask.bytes()[m_offset..m_offset + numel];
             let value_slice = &value.storage::<T>()[v_offset..v_offset + numel];
             let tensor_slice = &mut tensor.storage_mut::<T>()[t_offset..t_offset + numel];
-            for (i, &m) in mask_bytes.iter().enumerate() {
-                if m != 0 {
-                    tensor_slice[i] = value_slice[i];
-                }
+            // Atelier's patch: branch-free, as in `mask_fill`.
+            for ((t, &m), &v) in tensor_slice.iter_mut().zip(mask_bytes).zip(value_slice) {
+                *t = if m != 0 { v } else { *t };
             }
             return tensor;
         } else if let Some(nest) =
@@ -318,10 +317,9 @@ where
             let mask_bytes = &mask.bytes()[m_offset..m_offset + numel];
             let tensor_slice = &tensor.storage::<T>()[t_offset..t_offset + numel];
             let value_slice = &mut value.storage_mut::<T>()[v_offset..v_offset + numel];
-            for (i, &m) in mask_bytes.iter().enumerate() {
-                if m == 0 {
-                    value_slice[i] = tensor_slice[i];
-                }
+            // Atelier's patch: branch-free, as in `mask_fill`.
+            for ((v, &m), &t) in value_slice.iter_mut().zip(mask_bytes).zip(tensor_slice) {
+                *v = if m == 0 { t } else { *v };
             }
             return value;
         } else if let Some(nest) =
