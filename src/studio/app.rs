@@ -136,6 +136,14 @@ pub struct ImportView {
     pub(super) quietly_read: Option<PathBuf>,
 }
 
+impl ImportView {
+    /// Whether an import the user asked for is under way or waiting on a quiet one.
+    #[must_use]
+    pub fn users_import_pending(&self) -> bool {
+        self.running && (!self.quiet || self.queued.is_some())
+    }
+}
+
 /// An import's event channel (progress is dropped when it is full).
 pub struct ImportEvents(pub(super) Sender<Event>, pub(super) Receiver<Event>);
 

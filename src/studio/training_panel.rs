@@ -252,7 +252,7 @@ impl Studio {
         });
         // The quiet read of an opened project's folder says so on the estimate's line
         // instead: a bar that comes and goes would move Train under the pointer.
-        if self.import.running && (!self.import.quiet || self.import.queued.is_some()) {
+        if self.import.users_import_pending() {
             let fraction = self
                 .import
                 .progress

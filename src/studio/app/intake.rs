@@ -263,7 +263,7 @@ impl Studio {
     /// Starts training as `studio --auto-train` asks: a new run once the import under way
     /// has ended (the recipe fitted to the folder by then), else the current run resumed.
     pub fn auto_train(&mut self) {
-        if self.import.running && (!self.import.quiet || self.import.queued.is_some()) {
+        if self.import.users_import_pending() {
             self.import.then = AfterImport::Train;
         } else {
             let resume = self.project.settings.current_run.is_some();
