@@ -1013,8 +1013,8 @@ fn fastgan_walk_through_train_slide_morph_export_fine_tune() {
     wait_for(&mut h, "variations", |s| {
         s.project.curation.shots.len() > count
     });
-    // The Shot panel's distance sets how far they stray: twice the distance, about twice
-    // the latent move (a little less: variations keep the latent's length).
+    // The Shot panel's distance sets how far they stray: twice the distance, nearly twice
+    // the latent move (less for a short latent: variations keep the latent's length).
     let parent = h
         .state()
         .project
@@ -1047,7 +1047,35 @@ fn fastgan_walk_through_train_slide_morph_export_fine_tune() {
     h.get_by_label("Variations").click();
     settle(&mut h);
     let far = mean_move(&h, wider);
-    assert!(far > 1.4 * near && far < 2.4 * near, "{near} → {far}");
+    // Eight shots of a 16-dimensional latent are a noisy sample: their mean move is checked
+    // against what `perturb` gives this parent on average (within ±30 %, which eight shots
+    // leave about once in 10⁵ runs), not against a fixed ratio of the two means, which the
+    // parent's length moves and the noise crossed about once in fifty runs.
+    let expected = |distance: f32| {
+        let seeds = 4000u64;
+        (0..seeds)
+            .map(|seed| {
+                atelier::latent::perturb(&parent, seed, distance)
+                    .iter()
+                    .zip(&parent)
+                    .map(|(a, b)| (a - b).powi(2))
+                    .sum::<f32>()
+                    .sqrt()
+            })
+            .sum::<f32>()
+            / seeds as f32
+    };
+    let (expected_near, expected_far) = (expected(0.35), expected(0.7));
+    assert!(
+        expected_far > 1.3 * expected_near,
+        "{expected_near} → {expected_far}"
+    );
+    for (seen, mean) in [(near, expected_near), (far, expected_far)] {
+        assert!(
+            seen > 0.7 * mean && seen < 1.35 * mean,
+            "mean move {seen} against {mean} expected ({near} → {far})"
+        );
+    }
     // Let the new shots render and the gallery stop scrolling before clicking in it.
     wait_for(&mut h, "the wider variations' renders", |s| {
         s.project.curation.shots[wider..]
