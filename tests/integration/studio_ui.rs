@@ -1023,20 +1023,17 @@ fn fastgan_walk_through_train_slide_morph_export_fine_tune() {
         .unwrap()
         .latent
         .clone();
+    let moved = |latent: &[f32]| {
+        latent
+            .iter()
+            .zip(&parent)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f32>()
+            .sqrt()
+    };
     let mean_move = |h: &Harness<'_, Studio>, from: usize| {
         let shots = &h.state().project.curation.shots[from..];
-        shots
-            .iter()
-            .map(|s| {
-                s.latent
-                    .iter()
-                    .zip(&parent)
-                    .map(|(a, b)| (a - b).powi(2))
-                    .sum::<f32>()
-                    .sqrt()
-            })
-            .sum::<f32>()
-            / shots.len() as f32
+        shots.iter().map(|s| moved(&s.latent)).sum::<f32>() / shots.len() as f32
     };
     let near = mean_move(&h, count);
     h.get(By::new().role(egui::accesskit::Role::Slider).label("apart"))
@@ -1054,14 +1051,7 @@ fn fastgan_walk_through_train_slide_morph_export_fine_tune() {
     let expected = |distance: f32| {
         let seeds = 4000u64;
         (0..seeds)
-            .map(|seed| {
-                atelier::latent::perturb(&parent, seed, distance)
-                    .iter()
-                    .zip(&parent)
-                    .map(|(a, b)| (a - b).powi(2))
-                    .sum::<f32>()
-                    .sqrt()
-            })
+            .map(|seed| moved(&atelier::latent::perturb(&parent, seed, distance)))
             .sum::<f32>()
             / seeds as f32
     };
