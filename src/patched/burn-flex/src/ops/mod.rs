@@ -90,6 +90,9 @@ pub(crate) fn float_storage_as_f32(tensor: &FlexTensor) -> Cow<'_, [f32]> {
 
 pub mod activation;
 pub mod attention;
+// Its row sums are the SIMD ones of flex's reductions, which it must match.
+#[cfg(all(feature = "simd", feature = "rayon"))]
+mod batch_norm;
 pub mod binary;
 mod bool;
 pub mod cat;
