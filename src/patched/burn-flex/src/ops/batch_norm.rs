@@ -364,6 +364,11 @@ mod tests {
             .collect()
     }
 
+    fn assert_same(fused: &FlexTensor, composed: &FlexTensor, what: &str, dims: &[usize]) {
+        assert_eq!(fused.shape(), composed.shape(), "{what} {dims:?}");
+        assert_eq!(bits(fused), bits(composed), "{what} {dims:?}");
+    }
+
     /// The fused backward pass gives the composition's gradients, bit for bit.
     #[test]
     fn fused_backward_gives_the_compositions_bits() {
@@ -389,18 +394,9 @@ mod tests {
                 grad.clone(),
             );
             let composed = composed_train_backward(x, gamma, mean, variance, 1e-5, grad);
-            assert_eq!(fused.x_grad.shape(), composed.x_grad.shape(), "{dims:?}");
-            assert_eq!(bits(&fused.x_grad), bits(&composed.x_grad), "x {dims:?}");
-            assert_eq!(
-                bits(&fused.gamma_grad),
-                bits(&composed.gamma_grad),
-                "γ {dims:?}"
-            );
-            assert_eq!(
-                bits(&fused.beta_grad),
-                bits(&composed.beta_grad),
-                "β {dims:?}"
-            );
+            assert_same(&fused.x_grad, &composed.x_grad, "x", dims);
+            assert_same(&fused.gamma_grad, &composed.gamma_grad, "γ", dims);
+            assert_same(&fused.beta_grad, &composed.beta_grad, "β", dims);
         }
     }
 
@@ -416,14 +412,9 @@ mod tests {
             let beta = f32_tensor(random(channels, seed + 500), Shape::new([channels]));
             let fused = train_forward(x.clone(), gamma.clone(), beta.clone(), 1e-5);
             let composed = composed_train_forward(x, gamma, beta, 1e-5);
-            assert_eq!(fused.output.shape(), composed.output.shape(), "{dims:?}");
-            assert_eq!(bits(&fused.output), bits(&composed.output), "y {dims:?}");
-            assert_eq!(bits(&fused.mean), bits(&composed.mean), "mean {dims:?}");
-            assert_eq!(
-                bits(&fused.variance),
-                bits(&composed.variance),
-                "var {dims:?}"
-            );
+            assert_same(&fused.output, &composed.output, "y", dims);
+            assert_same(&fused.mean, &composed.mean, "mean", dims);
+            assert_same(&fused.variance, &composed.variance, "variance", dims);
         }
     }
 
