@@ -206,7 +206,6 @@ impl ChannelWalk {
 
     /// `f` for every channel, in channel order; on the rayon pool when the tensor is large.
     fn map<R: Send>(&self, len: usize, f: impl Fn(usize, &mut Rows) -> R + Sync) -> Vec<R> {
-        #[cfg(feature = "rayon")]
         if len >= crate::ops::PARALLEL_THRESHOLD && self.channels > 1 {
             use rayon::prelude::*;
             return (0..self.channels)
@@ -214,7 +213,6 @@ impl ChannelWalk {
                 .map_init(Rows::default, |rows, c| f(c, rows))
                 .collect();
         }
-        let _ = len;
         let mut rows = Rows::default();
         (0..self.channels).map(|c| f(c, &mut rows)).collect()
     }
