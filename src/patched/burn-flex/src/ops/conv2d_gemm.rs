@@ -22,17 +22,27 @@ use crate::{FlexTensor, Layout};
 
 mod patches;
 
-use patches::{col2im, im2col};
+use patches::{col2im, im2col, transpose_into};
 
 /// Element types the kernels run on natively.
 pub(crate) trait ConvElem:
     Float + bytemuck::Pod + burn_backend::Element + Send + Sync + core::ops::AddAssign + 'static
 {
     const DTYPE: DType;
+
+    /// `dst` (`[cols, rows]`) = `src` (`[rows, cols]`)ᵀ, both row-major and long enough.
+    fn transpose(src: &[Self], rows: usize, cols: usize, dst: &mut [Self]) {
+        patches::transpose_tiled(src, rows, cols, dst);
+    }
 }
 
 impl ConvElem for f32 {
     const DTYPE: DType = DType::F32;
+
+    #[cfg(target_arch = "x86_64")]
+    fn transpose(src: &[Self], rows: usize, cols: usize, dst: &mut [Self]) {
+        patches::transpose_f32(src, rows, cols, dst);
+    }
 }
 
 impl ConvElem for f64 {
@@ -383,13 +393,15 @@ pub(crate) fn conv2d_weight_backward<T: ConvElem>(
     let (k, p, og) = (g.patch_len(), g.plane_out(), g.c_out_group());
     let dw_len = g.c_out * k;
 
-    // dW_group[og×k] += grad[og×p] · colsᵀ[p×k], summed over the images.
-    let accumulate = |b: usize, dw: &mut [T], cols: &mut [T], threads| {
+    // dW_group[og×k] += grad[og×p] · colsᵀ[p×k], summed over the images. `cols_t` holds
+    // colsᵀ row-major, so that `gemm` packs it from contiguous runs (see `transpose_into`).
+    let accumulate = |b: usize, dw: &mut [T], cols: &mut [T], cols_t: &mut [T], threads| {
         let image = &x_data[b * g.image_in()..][..g.image_in()];
         let grad_img = &grad_data[b * g.image_out()..][..g.image_out()];
         for group in 0..g.groups {
             im2col(&g, image, group, cols);
-            // SAFETY: dw holds c_out·k elements, the grad slice og·p, cols k·p.
+            let patches_t = weight_gradient_patches([og, k, p], cols, cols_t);
+            // SAFETY: dw holds c_out·k elements, the grad slice og·p, the patches k·p.
             unsafe {
                 matmul(
                     [og, k, p],
@@ -397,7 +409,7 @@ pub(crate) fn conv2d_weight_backward<T: ConvElem>(
                     k,
                     true,
                     Operand(grad_img[group * og * p..].as_ptr(), p as isize, 1),
-                    Operand(cols.as_ptr(), 1, p as isize),
+                    patches_t,
                     threads,
                 );
             }
@@ -409,10 +421,11 @@ pub(crate) fn conv2d_weight_backward<T: ConvElem>(
     let chunk_sum = |chunk: usize| {
         let mut dw = vec![T::zero(); dw_len];
         let mut cols = vec![T::zero(); k * p];
+        let mut cols_t = vec![T::zero(); if transposes_patches(og, k) { k * p } else { 0 }];
         let images =
             chunk * IMAGES_PER_PARTIAL_SUM..((chunk + 1) * IMAGES_PER_PARTIAL_SUM).min(g.batch);
         for b in images {
-            accumulate(b, &mut dw, &mut cols, threads);
+            accumulate(b, &mut dw, &mut cols, &mut cols_t, threads);
         }
         dw
     };
@@ -424,6 +437,30 @@ pub(crate) fn conv2d_weight_backward<T: ConvElem>(
         dw.iter_mut().zip(&partial).for_each(|(a, b)| *a += *b);
     }
     tensor(dw, w_shape)
+}
+
+/// Whether the weight gradient's GEMM (`dW[og×k] += grad[og×p] · colsᵀ[p×k]`) reads its patch
+/// matrix transposed (see `transpose_into`). `gemm` runs products of at most 256 outputs, and
+/// those with a single row or column, through dot-product kernels that read the inner dimension
+/// in place; there the strided operand is the fast one, and its bits are theirs.
+fn transposes_patches(og: usize, k: usize) -> bool {
+    og >= 2 && k >= 2 && og * k > 256
+}
+
+/// The weight gradient's right operand, colsᵀ `[p×k]`, read from `cols` (`[k×p]`) in place or,
+/// where [`transposes_patches`], from its copy in `cols_t`. Either way `gemm` computes the same
+/// sums in the same order, so the gradient's bits do not depend on the choice.
+fn weight_gradient_patches<T: ConvElem>(
+    [og, k, p]: [usize; 3],
+    cols: &[T],
+    cols_t: &mut [T],
+) -> Operand<T> {
+    if transposes_patches(og, k) {
+        transpose_into(cols, k, p, cols_t);
+        Operand(cols_t.as_ptr(), k as isize, 1)
+    } else {
+        Operand(cols.as_ptr(), 1, p as isize)
+    }
 }
 
 /// Images summed into one partial weight gradient. Partial sums are added in a fixed order, so

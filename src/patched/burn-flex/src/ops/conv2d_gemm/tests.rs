@@ -133,3 +133,85 @@ fn matches_direct_convolution_and_its_adjoints() {
         );
     }
 }
+
+#[test]
+fn transpose_into_swaps_rows_and_columns() {
+    fn check<T: ConvElem + core::fmt::Debug>(from: impl Fn(usize) -> T) {
+        for (rows, cols) in [
+            (1, 1),
+            (3, 17),
+            (4, 4),
+            (16, 16),
+            (33, 20),
+            (252, 67),
+            (7, 130),
+        ] {
+            let src: Vec<T> = (0..rows * cols).map(&from).collect();
+            let mut dst = vec![T::zero(); rows * cols];
+            patches::transpose_into(&src, rows, cols, &mut dst);
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(
+                        dst[c * rows + r],
+                        src[r * cols + c],
+                        "{rows}×{cols} at ({r}, {c})"
+                    );
+                }
+            }
+        }
+    }
+    check(|i| i as f32);
+    check(|i| i as f64);
+}
+
+/// The weight gradient's GEMM reads the transposed patch matrix where that is faster; `gemm`
+/// must give the bits it gives reading the patch matrix through strides, or exact resume of
+/// older runs would break.
+#[test]
+fn the_weight_gradient_gemm_gives_the_same_bits_from_the_transposed_patches() {
+    // [og, k, p]: fastgan-64-rgb's discriminator and generator layers, a plane past gemm's
+    // depth blocking, both sides of its 256-output dot-product path, and odd sizes.
+    let shapes = [
+        [20, 48, 1024],
+        [28, 252, 1024],
+        [56, 504, 256],
+        [7, 27, 4096],
+        [16, 17, 4096],
+        [16, 16, 4096],
+        [1, 300, 64],
+        [5, 13, 31],
+        [9, 40, 33],
+    ];
+    for (i, [og, k, p]) in shapes.into_iter().enumerate() {
+        let as_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
+        let grad = as_f32(values(og * p, 40 + i as u64));
+        let cols = as_f32(values(k * p, 50 + i as u64));
+        let start = as_f32(values(og * k, 60 + i as u64));
+        let mut cols_t = vec![0.0f32; k * p];
+        let (mut strided, mut chosen) = (start.clone(), start);
+        let lhs = Operand(grad.as_ptr(), p as isize, 1);
+        let none = gemm::Parallelism::None;
+        let in_place = Operand(cols.as_ptr(), 1, p as isize);
+        let patches = weight_gradient_patches([og, k, p], &cols, &mut cols_t);
+        // SAFETY: every buffer holds what its strides reach.
+        unsafe {
+            matmul(
+                [og, k, p],
+                strided.as_mut_ptr(),
+                k,
+                true,
+                lhs,
+                in_place,
+                none,
+            );
+            matmul([og, k, p], chosen.as_mut_ptr(), k, true, lhs, patches, none);
+        }
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&strided),
+            bits(&chosen),
+            "[og, k, p] = {:?}",
+            [og, k, p]
+        );
+    }
+}
