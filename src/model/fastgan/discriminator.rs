@@ -10,7 +10,9 @@ use burn::tensor::{Device, Tensor};
 use super::FastganConfig;
 use crate::model::gan::{CriticOutput, CriticPass, GanDiscriminator};
 use crate::model::growth::Growth;
-use crate::model::layers::{SpectralConv2d, glu, leaky_relu, pool2x, project_logits, upsample2x};
+use crate::model::layers::{
+    SpectralConv2d, glu, leaky_relu, pool2x, project_logits, upsample2x_conv3x3,
+};
 
 const SLOPE: f64 = 0.2;
 const INIT: Initializer = Initializer::Normal {
@@ -86,7 +88,7 @@ impl Decoder {
     fn forward(&self, features: Tensor<4>) -> Tensor<4> {
         let mut x = self.reduce.forward(features);
         for stage in &self.ups {
-            x = glu(stage.norm.forward(stage.conv.forward(upsample2x(x))));
+            x = glu(stage.norm.forward(upsample2x_conv3x3(x, &stage.conv)));
         }
         tanh(self.to_image.forward(x))
     }

@@ -10,7 +10,7 @@ use super::FastganConfig;
 use crate::model::dcgan::CLASS_EMBED;
 use crate::model::gan::GanGenerator;
 use crate::model::growth::Growth;
-use crate::model::layers::{SkipExcitation, glu, upsample2x};
+use crate::model::layers::{SkipExcitation, glu, upsample2x, upsample2x_conv3x3};
 
 const INIT: Initializer = Initializer::Normal {
     mean: 0.0,
@@ -46,6 +46,11 @@ impl GatedConv {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         glu(self.norm.forward(self.conv.forward(x)))
     }
+
+    /// [`Self::forward`] of `upsample2x(x)`, without the up-sampled map.
+    fn forward_upsampled(&self, x: Tensor<4>) -> Tensor<4> {
+        glu(self.norm.forward(upsample2x_conv3x3(x, &self.conv)))
+    }
 }
 
 /// Nearest ×2, then one or two gated convolutions.
@@ -57,7 +62,7 @@ pub struct UpStage {
 
 impl UpStage {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.first.forward(upsample2x(x));
+        let x = self.first.forward_upsampled(x);
         match &self.second {
             Some(second) => second.forward(x),
             None => x,
@@ -194,7 +199,7 @@ impl FastganGenerator {
 impl GanGenerator for FastganGenerator {
     fn forward(&self, z: Tensor<2>, classes: Option<Tensor<2>>) -> Tensor<4> {
         let (x, _) = self.maps_up_to(z, classes, self.resolution / 2);
-        tanh(self.to_image.forward(upsample2x(x)))
+        tanh(upsample2x_conv3x3(x, &self.to_image))
     }
 
     fn forward_grown(&self, z: Tensor<2>, classes: Option<Tensor<2>>, growth: Growth) -> Tensor<4> {
@@ -211,7 +216,7 @@ impl GanGenerator for FastganGenerator {
         };
         let (new, below) = if side >= self.resolution {
             let (x, _) = self.maps_up_to(z, classes, self.resolution / 2);
-            (tanh(self.to_image.forward(upsample2x(x.clone()))), Some(x))
+            (tanh(upsample2x_conv3x3(x.clone(), &self.to_image)), Some(x))
         } else {
             let (x, below) = self.maps_up_to(z, classes, side);
             (head(side, x), below)
