@@ -2,6 +2,7 @@
 //! backend runs them forward and backward without special kernels.
 
 use burn::module::{Module, Param};
+use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::module::{adaptive_avg_pool2d, conv2d, interpolate};
@@ -40,8 +41,13 @@ pub fn upsample2x_conv3x3(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
     let weight = conv.weight.val();
     let [c_out, c_in, kh, kw] = weight.dims();
     debug_assert!(
-        kh == 3 && kw == 3 && conv.stride == [1, 1] && conv.dilation == [1, 1] && conv.groups == 1,
-        "upsample2x_conv3x3 takes a plain 3×3 convolution"
+        kh == 3
+            && kw == 3
+            && conv.stride == [1, 1]
+            && conv.dilation == [1, 1]
+            && conv.groups == 1
+            && conv.padding == PaddingConfig2d::Explicit(1, 1, 1, 1),
+        "upsample2x_conv3x3 takes a 3×3 convolution of stride 1 and padding 1"
     );
     let bias = conv.bias.as_ref().map(Param::val);
     let kernels = phase_kernels(weight);
@@ -194,7 +200,6 @@ mod tests {
     /// weight and bias gradients), on odd and one-pixel sides where a wrong padding would show.
     #[test]
     fn upsample_conv_matches_the_upsampled_convolution_forward_and_backward() {
-        use burn::nn::PaddingConfig2d;
         use burn::nn::conv::Conv2dConfig;
         use burn::tensor::Distribution;
         let device = Device::flex().autodiff();
