@@ -391,6 +391,12 @@ impl FlexTensor {
             // the contiguous inner run for each outer index.
             unsafe { dst.set_len(n) };
             copy_inner_contiguous_run(&mut dst, src, offset, shape, strides);
+        } else if all_positive && self.layout.num_dims() <= COLLAPSE_MAX_RANK {
+            // ND, positive strides, strided innermost dim (Atelier patch):
+            // e.g. the backward pass of a pixel interleave. One strided
+            // row at a time instead of one odometer tick per element.
+            unsafe { dst.set_len(n) };
+            copy_inner_strided_rows(&mut dst, src, offset, shape, strides);
         } else {
             // General fallback: covers negative strides (flipped
             // tensors) and ND layouts that can't collapse to ≤2D.
@@ -781,6 +787,68 @@ fn copy_inner_contiguous_run<E: Copy>(
     }
 }
 
+/// Copies a positive-strided ND source into a contiguous destination one
+/// innermost row at a time (Atelier patch). Rows are spread over the rayon
+/// pool when there are many elements; each task finds its first row's
+/// source offset from the row index and then ticks an odometer.
+///
+/// Precondition: `dst.len()` is the product of `shape`, `shape.len() >= 1`,
+/// every stride is positive and the rank is at most `COLLAPSE_MAX_RANK`.
+fn copy_inner_strided_rows<E: Copy + Send + Sync>(
+    dst: &mut [E],
+    src: &[E],
+    offset: isize,
+    shape: &[usize],
+    strides: &[isize],
+) {
+    let rank = shape.len();
+    let row_len = shape[rank - 1];
+    let row_stride = strides[rank - 1];
+    let outer_shape = &shape[..rank - 1];
+    let outer_strides = &strides[..rank - 1];
+    if row_len == 0 {
+        return;
+    }
+
+    let copy_rows = |first_row: usize, rows: &mut [E]| {
+        let mut counter = [0usize; COLLAPSE_MAX_RANK];
+        let mut rest = first_row;
+        for d in (0..outer_shape.len()).rev() {
+            counter[d] = rest % outer_shape[d];
+            rest /= outer_shape[d];
+        }
+        for row in rows.chunks_exact_mut(row_len) {
+            let mut start = offset;
+            for d in 0..outer_shape.len() {
+                start += counter[d] as isize * outer_strides[d];
+            }
+            for (i, slot) in row.iter_mut().enumerate() {
+                *slot = src[(start + i as isize * row_stride) as usize];
+            }
+            let mut d = outer_shape.len();
+            while d > 0 {
+                d -= 1;
+                counter[d] += 1;
+                if counter[d] < outer_shape[d] {
+                    break;
+                }
+                counter[d] = 0;
+            }
+        }
+    };
+
+    #[cfg(feature = "rayon")]
+    if dst.len() >= 1 << 16 && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        let rows_per_task = (1usize << 14).div_ceil(row_len);
+        dst.par_chunks_mut(rows_per_task * row_len)
+            .enumerate()
+            .for_each(|(task, rows)| copy_rows(task * rows_per_task, rows));
+        return;
+    }
+    copy_rows(0, dst);
+}
+
 /// Minimum number of elements required to trigger parallel 2D tiled copy.
 /// Avoids thread fork/steal overhead on ~1MB cache-resident tensors.
 #[cfg(any(feature = "rayon", test))]
@@ -970,6 +1038,31 @@ mod tests {
         let (s, st) = collapsed.as_slices();
         assert_eq!(s, &[54656, 48]);
         assert_eq!(st, &[1, 54656]);
+    }
+
+    /// Atelier patch: the strided-row copy gives the element order of the
+    /// per-element walk, serially and (above 64 Ki elements) in parallel.
+    #[test]
+    fn strided_row_copy_matches_the_strided_walk() {
+        for (shape, axes) in [
+            // The backward pass of a 2×2 pixel interleave, small and large.
+            (vec![2, 3, 4, 2, 5, 2], vec![0, 3, 5, 1, 2, 4]),
+            (vec![2, 16, 32, 2, 32, 2], vec![0, 3, 5, 1, 2, 4]),
+            (vec![4, 8, 7], vec![2, 0, 1]),
+        ] {
+            let n: usize = shape.iter().product();
+            let t = FlexTensor::from_data(TensorData::new(
+                (0..n).map(|i| i as f32).collect::<Vec<_>>(),
+                shape,
+            ));
+            let permuted = t.permute(&axes);
+            let src: &[f32] = permuted.storage();
+            let expected: Vec<f32> = crate::strided_index::StridedIter::new(permuted.layout())
+                .map(|i| src[i])
+                .collect();
+            let copied = permuted.to_contiguous();
+            assert_eq!(copied.storage::<f32>()[..n], expected[..]);
+        }
     }
 
     #[test]

@@ -488,13 +488,19 @@ pub(crate) fn conv2d_bias_backward<T: ConvElem>(output_grad: FlexTensor) -> Flex
     let (grad, shape) = contiguous_data::<T>(&output_grad);
     let data: &[T] = grad.storage();
     let channels = shape[1];
-    let plane: usize = shape[2..].iter().product();
-    let mut sums = vec![T::zero(); channels];
-    for image in data.chunks(channels * plane.max(1)) {
-        for (sum, values) in sums.iter_mut().zip(image.chunks(plane.max(1))) {
-            *sum += values.iter().fold(T::zero(), |a, &v| a + v);
+    let plane: usize = shape[2..].iter().product::<usize>().max(1);
+    // Each channel sums its plane in each image, images in order: the same additions in the
+    // same order whether channels run on one thread or many.
+    let channel_sum = |c: usize| {
+        let mut sum = T::zero();
+        for image in data.chunks(channels * plane) {
+            sum += image[c * plane..(c + 1) * plane]
+                .iter()
+                .fold(T::zero(), |a, &v| a + v);
         }
-    }
+        sum
+    };
+    let sums = map_chunks(channels, data.len() >= 1 << 16, channel_sum);
     tensor(sums, vec![channels])
 }
 
