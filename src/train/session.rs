@@ -258,16 +258,18 @@ impl TrainSession {
             .collect();
         let count = words.len();
         let options = TensorCreationOptions::new(self.device.clone()).with_dtype(DType::I32);
-        let packed = Tensor::<1, Int>::from_data(TensorData::new(words, [count]), options);
-        let bytes: Vec<Tensor<1, Int>> = (0..4)
-            .map(|k| {
-                packed
-                    .clone()
-                    .bitwise_right_shift_scalar(8 * k)
-                    .bitwise_and_scalar(0xff)
-            })
-            .collect();
-        let pixels = Tensor::<1, Int>::stack::<2>(bytes, 1)
+        let packed = Tensor::<2, Int>::from_data(TensorData::new(words, [count, 1]), options);
+        // Byte k of each word is `(word >> 8k) & 0xff`: one broadcast shift against the four
+        // shifts, rather than four shifted copies stacked along a new last axis (which a CPU
+        // backend interleaves one value at a time).
+        let shifts = Tensor::<2, Int>::from_data(
+            TensorData::new(vec![0i32, 8, 16, 24], [1, 4]),
+            TensorCreationOptions::new(self.device.clone()).with_dtype(DType::I32),
+        );
+        let pixels = packed
+            .expand([count, 4])
+            .bitwise_right_shift(shifts.expand([count, 4]))
+            .bitwise_and_scalar(0xff)
             .reshape([count * 4])
             .slice(0..len)
             .reshape([n, c, r, r]);
