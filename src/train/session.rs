@@ -258,14 +258,13 @@ impl TrainSession {
             .collect();
         let count = words.len();
         let options = TensorCreationOptions::new(self.device.clone()).with_dtype(DType::I32);
-        let packed = Tensor::<2, Int>::from_data(TensorData::new(words, [count, 1]), options);
+        let packed =
+            Tensor::<2, Int>::from_data(TensorData::new(words, [count, 1]), options.clone());
         // Byte k of each word is `(word >> 8k) & 0xff`: one broadcast shift against the four
         // shifts, rather than four shifted copies stacked along a new last axis (which a CPU
         // backend interleaves one value at a time).
-        let shifts = Tensor::<2, Int>::from_data(
-            TensorData::new(vec![0i32, 8, 16, 24], [1, 4]),
-            TensorCreationOptions::new(self.device.clone()).with_dtype(DType::I32),
-        );
+        let shifts =
+            Tensor::<2, Int>::from_data(TensorData::new(vec![0i32, 8, 16, 24], [1, 4]), options);
         let pixels = packed
             .expand([count, 4])
             .bitwise_right_shift(shifts.expand([count, 4]))
