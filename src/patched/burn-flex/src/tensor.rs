@@ -850,9 +850,11 @@ fn copy_inner_strided_rows<E: Copy + Send + Sync>(
 }
 
 /// Minimum number of elements required to trigger parallel 2D tiled copy.
-/// Avoids thread fork/steal overhead on ~1MB cache-resident tensors.
+/// Atelier patch: 64 Ki elements instead of 1 Mi. The transposing copies of a training step
+/// (reshapes of permuted maps, the convolution gradients' operands) are mostly between the
+/// two, and below 1 Mi they ran on the calling thread while the pool sat idle.
 #[cfg(any(feature = "rayon", test))]
-pub(crate) const COPY_2D_PARALLEL_THRESHOLD: usize = 1_048_576;
+pub(crate) const COPY_2D_PARALLEL_THRESHOLD: usize = 1 << 16;
 
 /// Tiled 2D copy from a strided source into a contiguous destination.
 /// The loop nesting is chosen so the innermost read walks whichever

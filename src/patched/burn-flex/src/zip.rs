@@ -78,6 +78,36 @@ impl ZipNest {
         self.lhs_offset == 0 && self.lhs_is_dense()
     }
 
+    /// Rows of the outermost dim per rayon task, when a pass over a nest whose lhs is dense
+    /// from zero is large enough to spread (Atelier patch): at least 16 Ki elements a task,
+    /// about two tasks per thread. `None` keeps the pass on the calling thread.
+    #[cfg(feature = "rayon")]
+    fn parallel_rows(&self) -> Option<usize> {
+        if self.ndim == 0 || !self.lhs_is_dense_from_zero() {
+            return None;
+        }
+        let rows = self.shape[0];
+        let row_len = self.lhs_strides[0] as usize;
+        let threads = rayon::current_num_threads();
+        if threads < 2 || rows < 2 || rows * row_len < 1 << 16 {
+            return None;
+        }
+        let per_task = rows
+            .div_ceil(threads * 2)
+            .max((1usize << 14).div_ceil(row_len.max(1)));
+        (per_task < rows).then_some(per_task)
+    }
+
+    /// The same nest restricted to rows `start..end` of its outermost dim.
+    #[cfg(feature = "rayon")]
+    fn outer_rows(&self, start: usize, end: usize) -> ZipNest {
+        let mut block = *self;
+        block.shape[0] = end - start;
+        block.lhs_offset = (self.lhs_offset as isize + start as isize * self.lhs_strides[0]) as usize;
+        block.rhs_offset = (self.rhs_offset as isize + start as isize * self.rhs_strides[0]) as usize;
+        block
+    }
+
     /// Call `f(lhs_base, rhs_base)` once per innermost run, in
     /// row-major output order. The bases are storage indices of the
     /// first element of the run; offsets advance by stride addition,
@@ -260,7 +290,37 @@ where
 /// Like [`zip_map`], the inner loop is specialized on the collapsed
 /// innermost src stride — contiguous, broadcast-scalar, or general
 /// strided — and monomorphized per call site so LLVM autovectorizes it.
+///
+/// Atelier patch: a large pass is spread over the rayon pool, in blocks of the outermost
+/// collapsed dim, each block a contiguous stretch of `dst` (which is dense). Every element
+/// is computed by the same `op` from the same operands, so the values are the same bits.
 pub(crate) fn zip_apply_inplace<D, S, F>(nest: &ZipNest, dst: &mut [D], src: &[S], op: F)
+where
+    D: Copy + Send,
+    S: Copy + Sync,
+    F: Fn(D, S) -> D + Sync,
+{
+    #[cfg(feature = "rayon")]
+    if let Some(rows_per_task) = nest.parallel_rows() {
+        // Dense from zero: row `r` of the outermost dim is `dst[r·row_len..(r+1)·row_len]`.
+        let row_len = nest.lhs_strides[0] as usize;
+        let numel = nest.shape[0] * row_len;
+        crate::ops::elementwise_par::par_chunks_indexed(
+            &mut dst[..numel],
+            rows_per_task * row_len,
+            &|index, chunk| {
+                let start = index * rows_per_task;
+                let mut block = nest.outer_rows(start, start + chunk.len() / row_len);
+                block.lhs_offset = 0;
+                zip_apply_inplace_serial(&block, chunk, src, &op);
+            },
+        );
+        return;
+    }
+    zip_apply_inplace_serial(nest, dst, src, op)
+}
+
+fn zip_apply_inplace_serial<D, S, F>(nest: &ZipNest, dst: &mut [D], src: &[S], op: F)
 where
     D: Copy,
     S: Copy,
@@ -684,12 +744,12 @@ mod tests {
 
     /// Run `zip_apply_inplace` over `dst`, given that `dst_layout` is
     /// the dense side. Returns `None` if the nest declines the pair.
-    fn apply_inplace<E: Copy>(
+    fn apply_inplace<E: Copy + Send + Sync>(
         dst: &mut [E],
         dst_layout: &Layout,
         src: &[E],
         src_layout: &Layout,
-        op: impl Fn(E, E) -> E,
+        op: impl Fn(E, E) -> E + Sync,
     ) -> Option<()> {
         let nest = collapse_for_zip(dst_layout, src_layout)?;
         if !nest.lhs_is_dense_from_zero() {
@@ -771,6 +831,49 @@ mod tests {
             apply_inplace(&mut got, &dense_layout, &bdata, &blayout, |d, s| s - d)
                 .expect("dense rhs must be reusable");
             assert_eq!(got, want, "dense-rhs {bshape:?}");
+        }
+    }
+
+    /// Atelier patch: a large in-place pass split over the pool in blocks of the outermost
+    /// dim gives the per-element walk's values, for broadcast, dense and transposed sources,
+    /// with a pool of one thread (serial) and of four.
+    #[cfg(feature = "rayon")]
+    #[test]
+    fn test_zip_apply_inplace_in_parallel_blocks_matches_the_strided_walk() {
+        let full = [16usize, 48, 11, 13];
+        let numel: usize = full.iter().product();
+        assert!(numel >= 1 << 16);
+        let dense: Vec<f32> = (0..numel).map(|i| (i as f32 * 0.37).sin()).collect();
+        let dense_layout = Layout::contiguous(Shape::from(full.to_vec()));
+        let mut sources: Vec<(Vec<f32>, Layout)> = [vec![1, 48, 1, 1], vec![16, 1, 11, 13]]
+            .into_iter()
+            .map(|bshape| {
+                let len: usize = bshape.iter().product();
+                let data = (0..len).map(|i| i as f32 * 0.25 - 3.0).collect();
+                (data, broadcast_layout(&bshape, &full))
+            })
+            .collect();
+        sources.push((
+            dense.iter().map(|x| x * 2.0).collect(),
+            dense_layout.clone(),
+        ));
+        // A source walked out of order: the transposed [16, 48, 13, 11] map.
+        let transposed = Layout::contiguous(Shape::from(vec![16, 48, 13, 11])).transpose(2, 3);
+        sources.push(((0..numel).map(|i| i as f32).collect(), transposed));
+        for threads in [1, 4] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            for (data, layout) in &sources {
+                let want = reference(&dense, &dense_layout, data, layout, |a, b| a * b - a);
+                let mut got = dense.clone();
+                pool.install(|| {
+                    apply_inplace(&mut got, &dense_layout, data, layout, |a, b| a * b - a)
+                })
+                .expect("the dense operand is reusable");
+                assert_eq!(got, want, "{threads} threads, source strides {:?}", layout.strides());
+            }
         }
     }
 

@@ -66,7 +66,9 @@ pub(crate) fn train_forward(
     let (means, stds) = (contiguous_values(&mean), contiguous_values(&std));
     let (gammas, betas) = (contiguous_values(&gamma), contiguous_values(&beta));
 
-    let mut output = vec![0.0f32; xs.len()];
+    // Left uninitialised: the walk below writes every value (each channel its `N` planes),
+    // where zeroing it first was a serial pass over the whole map.
+    let mut output: Vec<f32> = Vec::with_capacity(xs.len());
     let out = SendMutPtr::new(output.as_mut_ptr());
     walk.map(xs.len(), |c, _| {
         let (mean, std, gamma, beta) = (means[c], stds[c], gammas[c], betas[c]);
@@ -77,6 +79,8 @@ pub(crate) fn train_forward(
             }
         });
     });
+    // SAFETY: the `N·C` planes of `plane` values cover `0..xs.len()`, each written once.
+    unsafe { output.set_len(xs.len()) };
     BatchNormTrain::new(f32_tensor(output, shape), mean, variance)
 }
 
@@ -113,7 +117,8 @@ pub(crate) fn train_backward(
     let (xs, grads) = (contiguous_values(&x), contiguous_values(&output_grad));
     let row_len = walk.row_len() as f32;
 
-    let mut x_grad = vec![0.0f32; xs.len()];
+    // Left uninitialised, as the forward pass's output: every value is written below.
+    let mut x_grad: Vec<f32> = Vec::with_capacity(xs.len());
     let out = SendMutPtr::new(x_grad.as_mut_ptr());
     let sums = walk.map(xs.len(), |c, rows| {
         let (mean, inv_std, scale) = (means[c], inv_stds[c], scales[c]);
@@ -137,6 +142,8 @@ pub(crate) fn train_backward(
         });
         (gamma, beta)
     });
+    // SAFETY: the `N·C` planes of `plane` values cover `0..xs.len()`, each written once.
+    unsafe { x_grad.set_len(xs.len()) };
     let (gamma_grad, beta_grad): (Vec<f32>, Vec<f32>) = sums.into_iter().unzip();
     let channels = Shape::new([walk.channels]);
     BatchNormTrainBackward::new(
@@ -204,9 +211,11 @@ impl ChannelWalk {
         }
     }
 
-    /// `f` for every channel, in channel order; on the rayon pool when the tensor is large.
+    /// `f` for every channel, in channel order; on the rayon pool from 64 Ki values (the
+    /// 4×4 to 16×16 maps of a small batch are under flex's 256 Ki threshold, and left the
+    /// pool idle while the calling thread walked their channels).
     fn map<R: Send>(&self, len: usize, f: impl Fn(usize, &mut Rows) -> R + Sync) -> Vec<R> {
-        if len >= crate::ops::PARALLEL_THRESHOLD && self.channels > 1 {
+        if len >= 1 << 16 && self.channels > 1 && rayon::current_num_threads() > 1 {
             use rayon::prelude::*;
             return (0..self.channels)
                 .into_par_iter()

@@ -185,29 +185,51 @@ fn gemm_threads(batch_split: bool, [m, n, k]: [usize; 3]) -> gemm::Parallelism {
 /// millisecond of one core's work.
 const THREADED_GEMM_MIN_MACS: usize = 1 << 24;
 
-/// Runs `work(image index, output chunk, scratch)` for every image, each writing only its own
-/// chunk of `out`; in parallel when `batch_split`.
+/// A zeroed output of `len` values on which `work(image index, output chunk, scratch)` has run
+/// for every image, each writing only its own chunk; in parallel when `batch_split`.
+///
+/// Each task zeroes its own chunk just before its work: a `vec![0; len]` up front was one
+/// serial `memset` of the whole batch on the calling thread while the pool waited, and left
+/// the chunk cold in cache by the time its image came round.
 fn per_image<T: ConvElem>(
-    out: &mut [T],
+    len: usize,
     chunk: usize,
     scratch_len: usize,
     batch_split: bool,
     work: impl Fn(usize, &mut [T], &mut Vec<T>) + Send + Sync,
-) {
+) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(len);
+    let zeroed_work = |b: usize, o: &mut [core::mem::MaybeUninit<T>], scratch: &mut Vec<T>| {
+        o.iter_mut().for_each(|v| {
+            v.write(T::zero());
+        });
+        // SAFETY: every element of `o` was initialised just above, and `MaybeUninit<T>` has
+        // the layout of `T`.
+        let o = unsafe { &mut *(o as *mut [core::mem::MaybeUninit<T>] as *mut [T]) };
+        work(b, o, scratch);
+    };
     #[cfg(feature = "rayon")]
     if batch_split {
         use rayon::prelude::*;
-        out.par_chunks_mut(chunk).enumerate().for_each_init(
-            || vec![T::zero(); scratch_len],
-            |scratch, (b, o)| work(b, o, scratch),
-        );
-        return;
+        out.spare_capacity_mut()[..len]
+            .par_chunks_mut(chunk)
+            .enumerate()
+            .for_each_init(
+                || vec![T::zero(); scratch_len],
+                |scratch, (b, o)| zeroed_work(b, o, scratch),
+            );
+        // SAFETY: the chunks cover `0..len`, and each task initialised its whole chunk.
+        unsafe { out.set_len(len) };
+        return out;
     }
     let _ = batch_split;
     let mut scratch = vec![T::zero(); scratch_len];
-    for (b, o) in out.chunks_mut(chunk).enumerate() {
-        work(b, o, &mut scratch);
+    for (b, o) in out.spare_capacity_mut()[..len].chunks_mut(chunk).enumerate() {
+        zeroed_work(b, o, &mut scratch);
     }
+    // SAFETY: the chunks cover `0..len`, each initialised above.
+    unsafe { out.set_len(len) };
+    out
 }
 
 fn contiguous_data<T: ConvElem>(tensor: &FlexTensor) -> (FlexTensor, Vec<usize>) {
@@ -241,11 +263,10 @@ pub(crate) fn conv2d<T: ConvElem>(
     let bias_data: Option<&[T]> = bias.as_ref().map(|b| b.storage());
     let (k, p, og) = (g.patch_len(), g.plane_out(), g.c_out_group());
 
-    let mut out = vec![T::zero(); g.batch * g.image_out()];
     let batch_split = split_batch(g.batch);
     let threads = gemm_threads(batch_split, [og, p, k]);
-    per_image(
-        &mut out,
+    let out = per_image(
+        g.batch * g.image_out(),
         g.image_out().max(1),
         k * p,
         batch_split,
@@ -302,11 +323,10 @@ fn input_gradient<T: ConvElem>(
     let grad_data: &[T] = grad.storage();
     let (k, p, og) = (g.patch_len(), g.plane_out(), g.c_out_group());
 
-    let mut dx = vec![T::zero(); g.batch * g.image_in()];
     let batch_split = split_batch(g.batch);
     let threads = gemm_threads(batch_split, [og, p, k]);
-    per_image(
-        &mut dx,
+    let dx = per_image(
+        g.batch * g.image_in(),
         g.image_in().max(1),
         k * p,
         batch_split,

@@ -25,6 +25,21 @@ fn chunk_len(n: usize) -> Option<usize> {
     Some(per_chunk.div_ceil(64) * 64)
 }
 
+/// Runs `f(index, chunk)` on the `len`-long chunks of `dst`, on the rayon pool.
+///
+/// The one place rayon's splitting code is instantiated, once per element type: callers hand
+/// it their per-chunk loop as a trait object. Generic over the closure, rayon's bridge and
+/// join code was compiled again for every op of every dtype, and the build grew by minutes;
+/// one indirect call per chunk of at least 16 Ki elements costs nothing measurable.
+#[cfg(feature = "rayon")]
+#[inline(never)]
+pub(crate) fn par_chunks_indexed<D: Send>(dst: &mut [D], len: usize, f: &(dyn Fn(usize, &mut [D]) + Sync)) {
+    use rayon::prelude::*;
+    dst.par_chunks_mut(len)
+        .enumerate()
+        .for_each(|(index, chunk)| f(index, chunk));
+}
+
 /// Runs `f` on contiguous chunks of `dst`, in parallel when `dst` is large.
 pub(crate) fn for_each_chunk_mut<E, F>(dst: &mut [E], f: F)
 where
@@ -33,8 +48,7 @@ where
 {
     #[cfg(feature = "rayon")]
     if let Some(len) = chunk_len(dst.len()) {
-        use rayon::prelude::*;
-        dst.par_chunks_mut(len).for_each(|chunk| f(chunk));
+        par_chunks_indexed(dst, len, &|_, chunk| f(chunk));
         return;
     }
     f(dst)
@@ -51,10 +65,10 @@ where
     debug_assert_eq!(dst.len(), src.len());
     #[cfg(feature = "rayon")]
     if let Some(len) = chunk_len(dst.len()) {
-        use rayon::prelude::*;
-        dst.par_chunks_mut(len)
-            .zip(src.par_chunks(len))
-            .for_each(|(d, s)| f(d, s));
+        par_chunks_indexed(dst, len, &|index, d| {
+            let start = index * len;
+            f(d, &src[start..start + d.len()]);
+        });
         return;
     }
     f(dst, src)
@@ -69,17 +83,15 @@ where
 {
     #[cfg(feature = "rayon")]
     if let Some(len) = chunk_len(src.len()) {
-        use rayon::prelude::*;
         let n = src.len();
         let mut out: Vec<R> = Vec::with_capacity(n);
-        out.spare_capacity_mut()[..n]
-            .par_chunks_mut(len)
-            .zip(src.par_chunks(len))
-            .for_each(|(o, s)| {
-                for (slot, &x) in o.iter_mut().zip(s) {
-                    slot.write(op(x));
-                }
-            });
+        par_chunks_indexed(&mut out.spare_capacity_mut()[..n], len, &|index, o| {
+            let start = index * len;
+            let end = start + o.len();
+            for (slot, &x) in o.iter_mut().zip(&src[start..end]) {
+                slot.write(op(x));
+            }
+        });
         // SAFETY: the chunks above cover `0..n` and wrote every slot.
         unsafe { out.set_len(n) };
         return out;
@@ -98,17 +110,15 @@ where
     debug_assert_eq!(lhs.len(), rhs.len());
     #[cfg(feature = "rayon")]
     if let Some(len) = chunk_len(lhs.len()) {
-        use rayon::prelude::*;
         let n = lhs.len();
         let mut out: Vec<O> = Vec::with_capacity(n);
-        out.spare_capacity_mut()[..n]
-            .par_chunks_mut(len)
-            .zip(lhs.par_chunks(len).zip(rhs.par_chunks(len)))
-            .for_each(|(o, (l, r))| {
-                for ((slot, &a), &b) in o.iter_mut().zip(l).zip(r) {
-                    slot.write(op(a, b));
-                }
-            });
+        par_chunks_indexed(&mut out.spare_capacity_mut()[..n], len, &|index, o| {
+            let start = index * len;
+            let end = start + o.len();
+            for ((slot, &a), &b) in o.iter_mut().zip(&lhs[start..end]).zip(&rhs[start..end]) {
+                slot.write(op(a, b));
+            }
+        });
         // SAFETY: the chunks above cover `0..n` and wrote every slot.
         unsafe { out.set_len(n) };
         return out;
@@ -132,19 +142,20 @@ where
     let n = starts.len() * block_len;
     #[cfg(feature = "rayon")]
     if let Some(len) = chunk_len(n) {
-        use rayon::prelude::*;
         let blocks_per_task = (len / block_len).max(1);
         let mut out: Vec<R> = Vec::with_capacity(n);
-        out.spare_capacity_mut()[..n]
-            .par_chunks_mut(blocks_per_task * block_len)
-            .zip(starts.par_chunks(blocks_per_task))
-            .for_each(|(o, task_starts)| {
+        par_chunks_indexed(
+            &mut out.spare_capacity_mut()[..n],
+            blocks_per_task * block_len,
+            &|index, o| {
+                let task_starts = &starts[index * blocks_per_task..];
                 for (block, &start) in o.chunks_mut(block_len).zip(task_starts) {
                     for (slot, &x) in block.iter_mut().zip(&src[start..start + block_len]) {
                         slot.write(op(x));
                     }
                 }
-            });
+            },
+        );
         // SAFETY: `starts.len()` blocks of `block_len` slots cover `0..n`, all written.
         unsafe { out.set_len(n) };
         return out;

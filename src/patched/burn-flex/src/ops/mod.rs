@@ -103,7 +103,7 @@ pub mod conv;
 pub mod conv2d_gemm;
 pub mod conv_transpose;
 pub mod cumulative;
-mod elementwise_par;
+pub(crate) mod elementwise_par;
 pub mod deform_conv;
 pub mod expand;
 #[cfg(feature = "fft")]

@@ -182,13 +182,27 @@ fn slice_write_impl<E: Element + bytemuck::Pod>(
             val_offset += col_len;
         }
     } else if inner_contiguous {
-        let inner_len = slice_info[ndims - 1].1;
-        let outer_dims = ndims - 1;
+        // Atelier patch: the innermost run takes in every trailing dim the slice covers whole,
+        // plus the first partial one (when it steps by 1), so that writing channels `0..C` of
+        // an `[N, 2C, H, W]` gradient (a GLU's backward pass) is `N` runs of `C·H·W` instead
+        // of `N·C·H` runs of `W`.
+        let dst_shape = dst_layout.shape();
+        let mut run_dim = ndims - 1;
+        while run_dim > 0
+            && slice_info[run_dim] == (0, dst_shape[run_dim], 1)
+            && slice_info[run_dim - 1].2 == 1
+        {
+            run_dim -= 1;
+        }
+        let inner_len = slice_info[run_dim].1
+            * dst_shape[run_dim + 1..].iter().product::<usize>();
+        let outer_dims = run_dim;
         let dst_strides = dst_layout.strides();
 
         let outer_count: usize = slice_info.iter().take(outer_dims).map(|i| i.1).product();
 
         let mut outer_indices = vec![0usize; outer_dims];
+        let mut runs = Vec::with_capacity(outer_count);
         let mut val_offset = 0;
 
         for _ in 0..outer_count {
@@ -202,10 +216,8 @@ fn slice_write_impl<E: Element + bytemuck::Pod>(
                 };
                 dst_offset += src_i as isize * dst_strides[dim];
             }
-            dst_offset += slice_info[ndims - 1].0 as isize * dst_strides[ndims - 1];
-            let dst_offset = dst_offset as usize;
-
-            source.write_span(dst, dst_offset, inner_len, val_offset);
+            dst_offset += slice_info[run_dim].0 as isize * dst_strides[run_dim];
+            runs.push((dst_offset as usize, val_offset));
             val_offset += inner_len;
 
             // Odometer increment over outer dims.
@@ -217,6 +229,7 @@ fn slice_write_impl<E: Element + bytemuck::Pod>(
                 outer_indices[dim] = 0;
             }
         }
+        write_runs(dst, &runs, inner_len, source);
     } else {
         let total_elements: usize = slice_info.iter().map(|(_, len, _)| len).product();
         let dst_strides = dst_layout.strides();
@@ -247,6 +260,34 @@ fn slice_write_impl<E: Element + bytemuck::Pod>(
     }
 
     tensor
+}
+
+/// Writes each run `(dst_offset, src_offset)` of `len` values (Atelier patch: spread over the
+/// rayon pool when there are several runs and many values; the runs are disjoint, so the
+/// order of the writes does not matter).
+fn write_runs<E: Element + bytemuck::Pod>(
+    dst: &mut [E],
+    runs: &[(usize, usize)],
+    len: usize,
+    source: WriteSource<'_, E>,
+) {
+    #[cfg(feature = "rayon")]
+    if runs.len() > 1 && runs.len() * len >= 1 << 16 && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        // Every run must lie inside `dst`: checked here, once, before any unchecked write.
+        assert!(runs.iter().all(|&(start, _)| start + len <= dst.len()));
+        let out = crate::ops::SendMutPtr::new(dst.as_mut_ptr());
+        runs.par_iter().for_each(|&(dst_offset, src_offset)| {
+            // SAFETY: the run is inside `dst` (asserted above) and no two runs overlap: they
+            // are distinct index tuples of the sliced region, each covering its own span.
+            let run = unsafe { core::slice::from_raw_parts_mut(out.ptr_add(dst_offset), len) };
+            source.write_span(run, 0, len, src_offset);
+        });
+        return;
+    }
+    for &(dst_offset, src_offset) in runs {
+        source.write_span(dst, dst_offset, len, src_offset);
+    }
 }
 
 /// Compute slice info (start, len, step) for a dimension.
@@ -407,6 +448,83 @@ mod tests {
         let result_data = result.into_data();
         let values: Vec<f32> = bytemuck::cast_slice(result_data.as_bytes()).to_vec();
         assert_eq!(values, vec![0.0, 10.0, 11.0, 12.0, 4.0]);
+    }
+
+    /// Atelier patch: writes whose trailing dims are whole merge into long runs (a GLU's
+    /// backward pass writes channels `0..C` or `C..2C` of `[N, 2C, H, W]`), spread over the
+    /// pool when large. Each case is checked against an element-by-element reference, with
+    /// a pool of one thread and of four, with stepped and reversed outer dims too.
+    #[cfg(feature = "rayon")]
+    #[test]
+    fn test_slice_assign_merged_runs_match_an_element_walk() {
+        let shape = [6usize, 32, 27, 29];
+        let numel: usize = shape.iter().product();
+        let base: Vec<f32> = (0..numel).map(|i| -(i as f32)).collect();
+        let cases: Vec<[Slice; 4]> = vec![
+            [
+                Slice::new(0, None, 1),
+                Slice::new(0, Some(16), 1),
+                Slice::new(0, None, 1),
+                Slice::new(0, None, 1),
+            ],
+            [
+                Slice::new(0, None, 1),
+                Slice::new(16, None, 1),
+                Slice::new(0, None, 1),
+                Slice::new(0, None, 1),
+            ],
+            [
+                Slice::new(0, None, -2),
+                Slice::new(3, Some(14), 2),
+                Slice::new(2, Some(25), 1),
+                Slice::new(0, None, 1),
+            ],
+            [
+                Slice::new(1, Some(5), 1),
+                Slice::new(0, None, 1),
+                Slice::new(4, Some(9), 1),
+                Slice::new(3, Some(20), 1),
+            ],
+            [
+                Slice::new(0, None, 2),
+                Slice::new(0, None, 1),
+                Slice::new(0, None, 1),
+                Slice::new(0, None, 1),
+            ],
+        ];
+        for threads in [1, 4] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            for slices in &cases {
+                let info: Vec<(usize, usize, isize)> = slices
+                    .iter()
+                    .zip(shape)
+                    .map(|(s, size)| compute_slice_info(s, size as isize))
+                    .collect();
+                let value_shape: Vec<usize> = info.iter().map(|i| i.1).collect();
+                let value_len: usize = value_shape.iter().product();
+                let values: Vec<f32> = (0..value_len).map(|i| i as f32 + 0.5).collect();
+                let mut expected = base.clone();
+                for (v, &value) in values.iter().enumerate() {
+                    let (mut rest, mut flat) = (v, 0usize);
+                    for d in (0..4).rev() {
+                        let (start, len, step) = info[d];
+                        let idx = (start as isize + (rest % len) as isize * step) as usize;
+                        rest /= len;
+                        flat += idx * shape[d + 1..].iter().product::<usize>();
+                    }
+                    expected[flat] = value;
+                }
+                let tensor = FlexTensor::from_data(TensorData::new(base.clone(), shape));
+                let value = FlexTensor::from_data(TensorData::new(values, value_shape));
+                let result = pool.install(|| slice_assign(tensor, slices, value));
+                let data = result.into_data();
+                let got: &[f32] = bytemuck::cast_slice(data.as_bytes());
+                assert_eq!(got, expected.as_slice(), "{threads} threads, {slices:?}");
+            }
+        }
     }
 
     #[test]
