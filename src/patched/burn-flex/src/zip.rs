@@ -86,8 +86,25 @@ impl ZipNest {
         if self.ndim == 0 || !self.lhs_is_dense_from_zero() {
             return None;
         }
+        self.rows_per_task()
+    }
+
+    /// Values per row of the outermost dim: the product of the inner dims' sizes.
+    #[cfg(feature = "rayon")]
+    fn row_len(&self) -> usize {
+        self.shape[1..self.ndim].iter().product()
+    }
+
+    /// Rows of the outermost dim per rayon task for a pass over the whole nest, or `None` to
+    /// stay on the calling thread (Atelier patch): at least 16 Ki values a task, about two
+    /// tasks per thread, from 64 Ki values.
+    #[cfg(feature = "rayon")]
+    fn rows_per_task(&self) -> Option<usize> {
+        if self.ndim == 0 {
+            return None;
+        }
         let rows = self.shape[0];
-        let row_len = self.lhs_strides[0] as usize;
+        let row_len = self.row_len();
         let threads = rayon::current_num_threads();
         if threads < 2 || rows < 2 || rows * row_len < 1 << 16 {
             return None;
@@ -275,6 +292,93 @@ where
     Some(out)
 }
 
+/// [`zip_map`] spread over the rayon pool for large outputs (Atelier patch): the output is
+/// row-major over the nest, so each block of the outermost collapsed dim fills its own
+/// contiguous stretch, with the same inner loops. Every value is `op` of the same operands,
+/// so the result has the same bits. Small outputs, and layouts the nest declines, take
+/// [`zip_map`] itself.
+pub(crate) fn zip_map_par<L, R, Out, F>(
+    lhs: &[L],
+    lhs_layout: &Layout,
+    rhs: &[R],
+    rhs_layout: &Layout,
+    op: F,
+) -> Option<Vec<Out>>
+where
+    L: Copy + Sync,
+    R: Copy + Sync,
+    Out: Send,
+    F: Fn(L, R) -> Out + Sync,
+{
+    #[cfg(feature = "rayon")]
+    if let Some(nest) = collapse_for_zip(lhs_layout, rhs_layout)
+        && !nest.shape[..nest.ndim].contains(&0)
+        && let Some(rows_per_task) = nest.rows_per_task()
+    {
+        let row_len = nest.row_len();
+        let numel = nest.shape[0] * row_len;
+        let mut out: Vec<Out> = Vec::with_capacity(numel);
+        crate::ops::elementwise_par::par_chunks_indexed(
+            &mut out.spare_capacity_mut()[..numel],
+            rows_per_task * row_len,
+            &|index, chunk| {
+                let start = index * rows_per_task;
+                let block = nest.outer_rows(start, start + chunk.len() / row_len);
+                zip_map_into(&block, lhs, rhs, &op, chunk);
+            },
+        );
+        // SAFETY: the blocks cover rows `0..shape[0]`, so `0..numel`, and `zip_map_into`
+        // writes every slot of its chunk (one value per element of its block).
+        unsafe { out.set_len(numel) };
+        return Some(out);
+    }
+    zip_map(lhs, lhs_layout, rhs, rhs_layout, op)
+}
+
+/// Writes `op` over a non-empty nest of rank at least 1 into `out`, in row-major order, with
+/// the inner loops of [`zip_map`].
+#[cfg(feature = "rayon")]
+fn zip_map_into<L, R, Out, F>(
+    nest: &ZipNest,
+    lhs: &[L],
+    rhs: &[R],
+    op: F,
+    out: &mut [core::mem::MaybeUninit<Out>],
+) where
+    L: Copy,
+    R: Copy,
+    F: Fn(L, R) -> Out,
+{
+    let (len, l_st, r_st) = nest.inner();
+    let mut runs = out.chunks_exact_mut(len);
+    let mut next_run = || runs.next().expect("one output run per inner run");
+    match (l_st, r_st) {
+        (1, 1) => nest.for_each_run(|lb, rb| {
+            let run = next_run();
+            for ((slot, &a), &b) in run.iter_mut().zip(&lhs[lb..lb + len]).zip(&rhs[rb..rb + len]) {
+                slot.write(op(a, b));
+            }
+        }),
+        (1, 0) => nest.for_each_run(|lb, rb| {
+            let b = rhs[rb];
+            for (slot, &a) in next_run().iter_mut().zip(&lhs[lb..lb + len]) {
+                slot.write(op(a, b));
+            }
+        }),
+        (0, 1) => nest.for_each_run(|lb, rb| {
+            let a = lhs[lb];
+            for (slot, &b) in next_run().iter_mut().zip(&rhs[rb..rb + len]) {
+                slot.write(op(a, b));
+            }
+        }),
+        _ => nest.for_each_run(|lb, rb| {
+            for (i, slot) in next_run().iter_mut().enumerate() {
+                slot.write(op(lhs[lb + i * l_st as usize], rhs[rb + i * r_st as usize]));
+            }
+        }),
+    }
+}
+
 /// Apply `op` over a collapsed nest *in place*, writing the result back
 /// into the lhs buffer instead of allocating an output.
 ///
@@ -303,7 +407,7 @@ where
     #[cfg(feature = "rayon")]
     if let Some(rows_per_task) = nest.parallel_rows() {
         // Dense from zero: row `r` of the outermost dim is `dst[r·row_len..(r+1)·row_len]`.
-        let row_len = nest.lhs_strides[0] as usize;
+        let row_len = nest.row_len();
         let numel = nest.shape[0] * row_len;
         crate::ops::elementwise_par::par_chunks_indexed(
             &mut dst[..numel],
@@ -873,6 +977,47 @@ mod tests {
                 })
                 .expect("the dense operand is reusable");
                 assert_eq!(got, want, "{threads} threads, source strides {:?}", layout.strides());
+            }
+        }
+    }
+
+    /// Atelier patch: the allocating pass split over the pool gives the per-element walk's
+    /// values for every inner-loop kind (both contiguous, either side broadcast, strided), a
+    /// nest of rank 1 (an offset view) and a large one, with pools of 1 and 4 threads.
+    #[cfg(feature = "rayon")]
+    #[test]
+    fn test_zip_map_par_matches_the_strided_walk() {
+        let full = [16usize, 48, 11, 13];
+        let numel: usize = full.iter().product();
+        let dense: Vec<f32> = (0..numel).map(|i| (i as f32 * 0.37).sin()).collect();
+        let dense_layout = Layout::contiguous(Shape::from(full.to_vec()));
+        let row: Vec<f32> = (0..11 * 13).map(|i| i as f32 * 0.5).collect();
+        let row_layout = broadcast_layout(&[1, 1, 11, 13], &full);
+        let channel: Vec<f32> = (0..48).map(|i| i as f32 - 7.0).collect();
+        let channel_layout = broadcast_layout(&[1, 48, 1, 1], &full);
+        let transposed = Layout::contiguous(Shape::from(vec![16, 48, 13, 11])).transpose(2, 3);
+        let long: Vec<f32> = (0..numel + 5).map(|i| i as f32).collect();
+        let flat = Layout::contiguous(Shape::from(vec![numel]));
+        let offset_view = Layout::new(Shape::from(vec![numel]), vec![1], 5);
+        let pairs: Vec<(&[f32], &Layout, &[f32], &Layout)> = vec![
+            (&dense, &dense_layout, &dense, &transposed),
+            (&dense, &dense_layout, &row, &row_layout),
+            (&channel, &channel_layout, &dense, &dense_layout),
+            (&row, &row_layout, &channel, &channel_layout),
+            (&dense, &transposed, &channel, &channel_layout),
+            (&long, &offset_view, &dense, &flat),
+        ];
+        for threads in [1, 4] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            for (i, &(l, ll, r, rl)) in pairs.iter().enumerate() {
+                let want = reference(l, ll, r, rl, |a, b| a * 3.0 - b);
+                let got = pool
+                    .install(|| zip_map_par(l, ll, r, rl, |a, b| a * 3.0 - b))
+                    .expect("positive strides collapse");
+                assert_eq!(got, want, "{threads} threads, pair {i}");
             }
         }
     }

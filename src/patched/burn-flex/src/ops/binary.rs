@@ -221,7 +221,7 @@ where
         // fall through to the per-element StridedIter odometer.
         _ => {
             if let Some(result) =
-                crate::zip::zip_map(lhs_storage, lhs.layout(), rhs_storage, rhs.layout(), &op)
+                crate::zip::zip_map_par(lhs_storage, lhs.layout(), rhs_storage, rhs.layout(), &op)
             {
                 result
             } else if lhs.layout().num_dims() == 2 {
