@@ -264,30 +264,9 @@ where
         return Some(out);
     }
 
-    let (len, l_st, r_st) = nest.inner();
-    match (l_st, r_st) {
-        (1, 1) => nest.for_each_run(|lb, rb| {
-            out.extend(
-                lhs[lb..lb + len]
-                    .iter()
-                    .zip(&rhs[rb..rb + len])
-                    .map(|(&a, &b)| op(a, b)),
-            );
-        }),
-        (1, 0) => nest.for_each_run(|lb, rb| {
-            let b = rhs[rb];
-            out.extend(lhs[lb..lb + len].iter().map(|&a| op(a, b)));
-        }),
-        (0, 1) => nest.for_each_run(|lb, rb| {
-            let a = lhs[lb];
-            out.extend(rhs[rb..rb + len].iter().map(|&b| op(a, b)));
-        }),
-        _ => nest.for_each_run(|lb, rb| {
-            out.extend(
-                (0..len).map(|i| op(lhs[lb + i * l_st as usize], rhs[rb + i * r_st as usize])),
-            );
-        }),
-    }
+    zip_map_into(&nest, lhs, rhs, op, &mut out.spare_capacity_mut()[..numel]);
+    // SAFETY: `zip_map_into` wrote one value per element of the nest, `numel` in all.
+    unsafe { out.set_len(numel) };
     debug_assert_eq!(out.len(), numel);
     Some(out)
 }
@@ -335,9 +314,9 @@ where
     zip_map(lhs, lhs_layout, rhs, rhs_layout, op)
 }
 
-/// Writes `op` over a non-empty nest of rank at least 1 into `out`, in row-major order, with
-/// the inner loops of [`zip_map`].
-#[cfg(feature = "rayon")]
+/// Writes `op` over a non-empty nest of rank at least 1 into `out`, in row-major order: the
+/// inner loop specialised on the innermost stride pair, for [`zip_map`] and each block of
+/// [`zip_map_par`].
 fn zip_map_into<L, R, Out, F>(
     nest: &ZipNest,
     lhs: &[L],
