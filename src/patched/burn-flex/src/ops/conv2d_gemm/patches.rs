@@ -191,11 +191,30 @@ impl Walk {
     }
 }
 
-/// Fills `cols` (`[patch_len, plane_out]`) with the patches of `group` in one image.
-pub(super) fn im2col<T: ConvElem>(g: &Geometry, image: &[T], group: usize, cols: &mut [T]) {
+/// The first `plane_out` values of each row of `row_stride` in `cols`: one image's rows of a
+/// patch matrix that holds several images side by side.
+fn patch_rows<T>(
+    cols: &mut [T],
+    row_stride: usize,
+    plane_out: usize,
+) -> impl Iterator<Item = &mut [T]> {
+    debug_assert!(row_stride >= plane_out);
+    cols.chunks_mut(row_stride.max(1))
+        .map_while(move |row| row.get_mut(..plane_out))
+}
+
+/// Fills `cols` (`[patch_len, plane_out]`, rows `row_stride` apart) with the patches of
+/// `group` in one image.
+pub(super) fn im2col<T: ConvElem>(
+    g: &Geometry,
+    image: &[T],
+    group: usize,
+    cols: &mut [T],
+    row_stride: usize,
+) {
     let Some(walk) = Walk::new(g) else { return };
     let mut phases = walk.phase_buffer::<T>();
-    let mut rows = cols.chunks_exact_mut(walk.plane_out.max(1));
+    let mut rows = patch_rows(cols, row_stride, walk.plane_out);
     for ci in 0..g.c_in_group() {
         let plane = &image[(group * g.c_in_group() + ci) * walk.plane_in..][..walk.plane_in];
         if let Some(dims) = walk.phased.filter(|_| walk.strided) {
@@ -250,11 +269,17 @@ pub(super) fn im2col<T: ConvElem>(g: &Geometry, image: &[T], group: usize, cols:
 /// scratch: with [`phase_plane`] its entries that fall on the padding are zeroed first, so
 /// each tap's row is added as one run (adding +0.0 leaves every sum as it was). Strided, the
 /// sums build up in phase planes from zero and are then written into the image, whose planes
-/// of this group receive nothing else.
-pub(super) fn col2im<T: ConvElem>(g: &Geometry, cols: &mut [T], group: usize, image: &mut [T]) {
+/// of this group receive nothing else. Rows of `cols` lie `row_stride` apart.
+pub(super) fn col2im<T: ConvElem>(
+    g: &Geometry,
+    cols: &mut [T],
+    row_stride: usize,
+    group: usize,
+    image: &mut [T],
+) {
     let Some(walk) = Walk::new(g) else { return };
     let mut phases = walk.phase_buffer::<T>();
-    let mut rows = cols.chunks_exact_mut(walk.plane_out.max(1));
+    let mut rows = patch_rows(cols, row_stride, walk.plane_out);
     for ci in 0..g.c_in_group() {
         let plane = &mut image[(group * g.c_in_group() + ci) * walk.plane_in..][..walk.plane_in];
         if let Some(dims) = walk.phased {

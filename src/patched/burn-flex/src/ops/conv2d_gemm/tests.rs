@@ -84,7 +84,18 @@ fn matches_direct_convolution_and_its_adjoints() {
         ([2, 3, 8, 6], [4, 3, 4, 4], [2, 2], [1, 1], [1, 1], 1),
         ([1, 4, 6, 9], [4, 2, 3, 3], [2, 3], [1, 1], [1, 1], 2),
         ([1, 2, 8, 8], [2, 2, 3, 3], [2, 2], [2, 2], [2, 2], 1),
+        // batches whose small planes run several images per GEMM (`images_per_gemm`, a
+        // weight of 80·1024 values), with a short last gang and partial sum; weight gradients
+        // of 4 images per GEMM (planes under 64 positions): a 3×3 "same" layer, a strided 4×4
+        // one with groups, and a 1×1 output whose transposed convolution starts from 1×1
+        ([11, 64, 6, 6], [80, 64, 4, 4], [2, 2], [1, 1], [1, 1], 1),
+        ([17, 3, 6, 6], [5, 3, 3, 3], [1, 1], [1, 1], [1, 1], 1),
+        ([13, 4, 8, 8], [6, 2, 4, 4], [2, 2], [1, 1], [1, 1], 2),
+        ([18, 5, 3, 3], [4, 5, 3, 3], [1, 1], [0, 0], [1, 1], 1),
     ];
+    // The first ganged case shares GEMMs forward ([og, plane, k]) and in the adjoint.
+    assert_eq!(images_per_gemm(11, [80, 9, 1024]), 2);
+    assert_eq!(images_per_gemm(11, [1024, 9, 80]), 2);
     for (i, (xs, ws, stride, pad, dil, groups)) in cases.into_iter().enumerate() {
         let o = ConvOptions::new(stride, pad, dil, groups);
         let x = values(xs.iter().product(), 1 + i as u64);
@@ -213,5 +224,136 @@ fn the_weight_gradient_gemm_gives_the_same_bits_from_the_transposed_patches() {
             "[og, k, p] = {:?}",
             [og, k, p]
         );
+    }
+}
+
+/// The sums of every pass keep their order whatever the pool's size, ganged or not: exact
+/// resume and the determinism tests rely on it.
+#[cfg(feature = "rayon")]
+#[test]
+fn every_pass_gives_the_same_bits_on_any_number_of_threads() {
+    let cases = [
+        // (x shape, w shape, stride, pad): ganged 7×7 and 1×1 planes, and one image per GEMM
+        ([24, 64, 14, 14], [80, 64, 4, 4], [2, 2], [1, 1]),
+        ([20, 8, 3, 3], [12, 8, 3, 3], [1, 1], [0, 0]),
+        ([6, 4, 20, 20], [8, 4, 3, 3], [1, 1], [1, 1]),
+    ];
+    for (i, (xs, ws, stride, pad)) in cases.into_iter().enumerate() {
+        let o = ConvOptions::new(stride, pad, [1, 1], 1);
+        let as_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
+        let tf = |data: Vec<f32>, shape: [usize; 4]| tensor(data, shape.to_vec());
+        let x = as_f32(values(xs.iter().product(), 70 + i as u64));
+        let w = as_f32(values(ws.iter().product(), 80 + i as u64));
+        let out_hw = [0, 1].map(|d| (xs[2 + d] + 2 * pad[d] - ws[2 + d]) / stride[d] + 1);
+        let gs = [xs[0], ws[0], out_hw[0], out_hw[1]];
+        let grad = as_f32(values(gs.iter().product(), 90 + i as u64));
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let bits = |t: FlexTensor| {
+                    let v: &[f32] = t.storage();
+                    v.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+                };
+                let (x, w, grad) = (tf(x.clone(), xs), tf(w.clone(), ws), tf(grad.clone(), gs));
+                [
+                    bits(conv2d::<f32>(x.clone(), w.clone(), None, &o, out_hw)),
+                    bits(conv2d_x_backward::<f32>(x.clone(), w.clone(), grad.clone(), &o)),
+                    bits(conv2d_weight_backward::<f32>(x, w, grad, &o)),
+                ]
+            })
+        };
+        let one = run(1);
+        for threads in [2, 3] {
+            assert!(one == run(threads), "case {i}: {threads} threads");
+        }
+    }
+}
+
+/// The adjoint reads the weight transposed where that is faster; `gemm` must give the bits it
+/// gives reading the weight in place, or values would change with the layout.
+#[test]
+fn the_adjoint_gemm_gives_the_same_bits_from_the_transposed_weight() {
+    // [og, k, n]: dcgan-28's transposed convolutions and discriminator, fastgan's 3×3 layers,
+    // gangs of a 1×1 plane, odd sizes
+    let shapes = [
+        [256, 2048, 49],
+        [256, 2048, 196],
+        [128, 1024, 196],
+        [64, 576, 1024],
+        [100, 12544, 8],
+        [3, 27, 4096],
+        [9, 40, 33],
+        [5, 13, 2],
+    ];
+    for (i, [og, k, n]) in shapes.into_iter().enumerate() {
+        let as_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
+        let w = as_f32(values(og * k, 20 + i as u64));
+        let grad = as_f32(values(og * n, 30 + i as u64));
+        let w_t = weight_read_transposed::<f32>(&w, 1, [og, k, n]).unwrap();
+        let (mut in_place, mut transposed) = (vec![0.0f32; k * n], vec![0.0f32; k * n]);
+        let rhs = Operand(grad.as_ptr(), n as isize, 1);
+        let none = gemm::Parallelism::None;
+        // SAFETY: every buffer holds what its strides reach.
+        unsafe {
+            let w_in_place = Operand(w.as_ptr(), 1, k as isize);
+            matmul([k, n, og], in_place.as_mut_ptr(), n, false, w_in_place, rhs, none);
+            let w_t = Operand(w_t.as_ptr(), og as isize, 1);
+            matmul([k, n, og], transposed.as_mut_ptr(), n, false, w_t, rhs, none);
+        }
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&in_place), bits(&transposed), "[og, k, n] = {:?}", [og, k, n]);
+    }
+}
+
+/// A shot renders the same alone or in a batch: each image of a batch gets the bits it gets
+/// on its own, forward and through the adjoint (a transposed convolution's forward pass), on
+/// planes small enough for several images to share a GEMM and on shapes where they must not.
+#[test]
+fn each_image_gets_the_same_bits_alone_or_in_a_batch() {
+    let cases = [
+        // (x shape, w shape, stride, pad): dcgan-28's discriminator and, as adjoints, its
+        // transposed convolutions (k = 2048 and 16 over 7×7 and 14×14 planes); a narrow layer
+        // deep past one block (og ≤ 64, k = 576, 4×4: not ganged), a narrow shallow one
+        // (ganged), and 1×1 planes
+        ([24, 64, 14, 14], [128, 64, 4, 4], [2, 2], [1, 1]),
+        ([20, 128, 14, 14], [256, 128, 4, 4], [2, 2], [1, 1]),
+        ([20, 1, 28, 28], [128, 1, 4, 4], [2, 2], [1, 1]),
+        ([18, 64, 4, 4], [8, 64, 3, 3], [1, 1], [1, 1]),
+        ([18, 8, 4, 4], [8, 8, 3, 3], [1, 1], [1, 1]),
+        ([17, 6, 3, 3], [40, 6, 3, 3], [1, 1], [0, 0]),
+    ];
+    for (i, (xs, ws, stride, pad)) in cases.into_iter().enumerate() {
+        let o = ConvOptions::new(stride, pad, [1, 1], 1);
+        let as_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
+        let tf = |data: &[f32], shape: [usize; 4]| tensor(data.to_vec(), shape.to_vec());
+        let bits = |t: &FlexTensor| {
+            let v: &[f32] = t.storage();
+            v.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        };
+        let x = as_f32(values(xs.iter().product(), 110 + i as u64));
+        let w = as_f32(values(ws.iter().product(), 120 + i as u64));
+        let out_hw = [0, 1].map(|d| (xs[2 + d] + 2 * pad[d] - ws[2 + d]) / stride[d] + 1);
+        let gs = [xs[0], ws[0], out_hw[0], out_hw[1]];
+        let grad = as_f32(values(gs.iter().product(), 130 + i as u64));
+        let forward = |x: &[f32], batch| {
+            let x = tf(x, [batch, xs[1], xs[2], xs[3]]);
+            bits(&conv2d::<f32>(x, tf(&w, ws), None, &o, out_hw))
+        };
+        let adjoint = |grad: &[f32], batch| {
+            let grad = tf(grad, [batch, gs[1], gs[2], gs[3]]);
+            let x_shape = [batch, xs[1], xs[2], xs[3]];
+            bits(&conv2d_x_backward::<f32>(tf(&vec![0.0; x_shape.iter().product()], x_shape), tf(&w, ws), grad, &o))
+        };
+        let (image_in, image_out) = (xs[1] * xs[2] * xs[3], gs[1] * gs[2] * gs[3]);
+        let (whole_fwd, whole_adj) = (forward(&x, xs[0]), adjoint(&grad, xs[0]));
+        for b in 0..xs[0] {
+            let alone = forward(&x[b * image_in..][..image_in], 1);
+            assert!(alone == whole_fwd[b * image_out..][..image_out], "case {i} forward, image {b}");
+            let alone = adjoint(&grad[b * image_out..][..image_out], 1);
+            assert!(alone == whole_adj[b * image_in..][..image_in], "case {i} adjoint, image {b}");
+        }
     }
 }
