@@ -60,6 +60,15 @@ fn values(len: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
+/// [`values`] as f32, for the bit-for-bit checks of the f32 kernels.
+fn values_f32(len: usize, seed: u64) -> Vec<f32> {
+    values(len, seed).into_iter().map(|x| x as f32).collect()
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
 fn t(data: Vec<f64>, shape: [usize; 4]) -> FlexTensor {
     tensor(data, shape.to_vec())
 }
@@ -194,10 +203,9 @@ fn the_weight_gradient_gemm_gives_the_same_bits_from_the_transposed_patches() {
         [9, 40, 33],
     ];
     for (i, [og, k, p]) in shapes.into_iter().enumerate() {
-        let as_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
-        let grad = as_f32(values(og * p, 40 + i as u64));
-        let cols = as_f32(values(k * p, 50 + i as u64));
-        let start = as_f32(values(og * k, 60 + i as u64));
+        let grad = values_f32(og * p, 40 + i as u64);
+        let cols = values_f32(k * p, 50 + i as u64);
+        let start = values_f32(og * k, 60 + i as u64);
         let mut cols_t = vec![0.0f32; k * p];
         let (mut strided, mut chosen) = (start.clone(), start);
         let lhs = Operand(grad.as_ptr(), p as isize, 1);
@@ -217,7 +225,6 @@ fn the_weight_gradient_gemm_gives_the_same_bits_from_the_transposed_patches() {
             );
             matmul([og, k, p], chosen.as_mut_ptr(), k, true, lhs, patches, none);
         }
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(
             bits(&strided),
             bits(&chosen),
@@ -240,28 +247,24 @@ fn every_pass_gives_the_same_bits_on_any_number_of_threads() {
     ];
     for (i, (xs, ws, stride, pad)) in cases.into_iter().enumerate() {
         let o = ConvOptions::new(stride, pad, [1, 1], 1);
-        let as_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
         let tf = |data: Vec<f32>, shape: [usize; 4]| tensor(data, shape.to_vec());
-        let x = as_f32(values(xs.iter().product(), 70 + i as u64));
-        let w = as_f32(values(ws.iter().product(), 80 + i as u64));
+        let x = values_f32(xs.iter().product(), 70 + i as u64);
+        let w = values_f32(ws.iter().product(), 80 + i as u64);
         let out_hw = [0, 1].map(|d| (xs[2 + d] + 2 * pad[d] - ws[2 + d]) / stride[d] + 1);
         let gs = [xs[0], ws[0], out_hw[0], out_hw[1]];
-        let grad = as_f32(values(gs.iter().product(), 90 + i as u64));
+        let grad = values_f32(gs.iter().product(), 90 + i as u64);
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap();
             pool.install(|| {
-                let bits = |t: FlexTensor| {
-                    let v: &[f32] = t.storage();
-                    v.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
-                };
+                let tensor_bits = |t: FlexTensor| bits(t.storage());
                 let (x, w, grad) = (tf(x.clone(), xs), tf(w.clone(), ws), tf(grad.clone(), gs));
                 [
-                    bits(conv2d::<f32>(x.clone(), w.clone(), None, &o, out_hw)),
-                    bits(conv2d_x_backward::<f32>(x.clone(), w.clone(), grad.clone(), &o)),
-                    bits(conv2d_weight_backward::<f32>(x, w, grad, &o)),
+                    tensor_bits(conv2d::<f32>(x.clone(), w.clone(), None, &o, out_hw)),
+                    tensor_bits(conv2d_x_backward::<f32>(x.clone(), w.clone(), grad.clone(), &o)),
+                    tensor_bits(conv2d_weight_backward::<f32>(x, w, grad, &o)),
                 ]
             })
         };
@@ -289,9 +292,8 @@ fn the_adjoint_gemm_gives_the_same_bits_from_the_transposed_weight() {
         [5, 13, 2],
     ];
     for (i, [og, k, n]) in shapes.into_iter().enumerate() {
-        let as_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
-        let w = as_f32(values(og * k, 20 + i as u64));
-        let grad = as_f32(values(og * n, 30 + i as u64));
+        let w = values_f32(og * k, 20 + i as u64);
+        let grad = values_f32(og * n, 30 + i as u64);
         let w_t = weight_read_transposed::<f32>(&w, 1, [og, k, n]).unwrap();
         let (mut in_place, mut transposed) = (vec![0.0f32; k * n], vec![0.0f32; k * n]);
         let rhs = Operand(grad.as_ptr(), n as isize, 1);
@@ -303,7 +305,6 @@ fn the_adjoint_gemm_gives_the_same_bits_from_the_transposed_weight() {
             let w_t = Operand(w_t.as_ptr(), og as isize, 1);
             matmul([k, n, og], transposed.as_mut_ptr(), n, false, w_t, rhs, none);
         }
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&in_place), bits(&transposed), "[og, k, n] = {:?}", [og, k, n]);
     }
 }
@@ -327,33 +328,32 @@ fn each_image_gets_the_same_bits_alone_or_in_a_batch() {
     ];
     for (i, (xs, ws, stride, pad)) in cases.into_iter().enumerate() {
         let o = ConvOptions::new(stride, pad, [1, 1], 1);
-        let as_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
         let tf = |data: &[f32], shape: [usize; 4]| tensor(data.to_vec(), shape.to_vec());
-        let bits = |t: &FlexTensor| {
-            let v: &[f32] = t.storage();
-            v.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
-        };
-        let x = as_f32(values(xs.iter().product(), 110 + i as u64));
-        let w = as_f32(values(ws.iter().product(), 120 + i as u64));
+        let tensor_bits = |t: &FlexTensor| bits(t.storage());
+        let x = values_f32(xs.iter().product(), 110 + i as u64);
+        let w = values_f32(ws.iter().product(), 120 + i as u64);
         let out_hw = [0, 1].map(|d| (xs[2 + d] + 2 * pad[d] - ws[2 + d]) / stride[d] + 1);
         let gs = [xs[0], ws[0], out_hw[0], out_hw[1]];
-        let grad = as_f32(values(gs.iter().product(), 130 + i as u64));
+        let grad = values_f32(gs.iter().product(), 130 + i as u64);
         let forward = |x: &[f32], batch| {
             let x = tf(x, [batch, xs[1], xs[2], xs[3]]);
-            bits(&conv2d::<f32>(x, tf(&w, ws), None, &o, out_hw))
+            tensor_bits(&conv2d::<f32>(x, tf(&w, ws), None, &o, out_hw))
         };
         let adjoint = |grad: &[f32], batch| {
             let grad = tf(grad, [batch, gs[1], gs[2], gs[3]]);
+            // The input only gives its shape.
             let x_shape = [batch, xs[1], xs[2], xs[3]];
-            bits(&conv2d_x_backward::<f32>(tf(&vec![0.0; x_shape.iter().product()], x_shape), tf(&w, ws), grad, &o))
+            let x = tf(&vec![0.0; x_shape.iter().product()], x_shape);
+            tensor_bits(&conv2d_x_backward::<f32>(x, tf(&w, ws), grad, &o))
         };
         let (image_in, image_out) = (xs[1] * xs[2] * xs[3], gs[1] * gs[2] * gs[3]);
         let (whole_fwd, whole_adj) = (forward(&x, xs[0]), adjoint(&grad, xs[0]));
         for b in 0..xs[0] {
-            let alone = forward(&x[b * image_in..][..image_in], 1);
-            assert!(alone == whole_fwd[b * image_out..][..image_out], "case {i} forward, image {b}");
-            let alone = adjoint(&grad[b * image_out..][..image_out], 1);
-            assert!(alone == whole_adj[b * image_in..][..image_in], "case {i} adjoint, image {b}");
+            let (outs, ins) = (b * image_out..(b + 1) * image_out, b * image_in..(b + 1) * image_in);
+            let alone = forward(&x[ins.clone()], 1);
+            assert!(alone == whole_fwd[outs.clone()], "case {i} forward, image {b}");
+            let alone = adjoint(&grad[outs], 1);
+            assert!(alone == whole_adj[ins], "case {i} adjoint, image {b}");
         }
     }
 }
