@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use burn::tensor::{Tensor, TensorData};
 
 use super::{SampleError, Sampler, one_hot};
-use crate::device::on_compute_pool;
 use crate::export::Picture;
 
 /// Shots drawn per device call.
@@ -37,7 +36,7 @@ pub struct Drawing<S: Deref<Target = Sampler>> {
     pace: usize,
 }
 
-impl<S: Deref<Target = Sampler> + Send> Drawing<S> {
+impl<S: Deref<Target = Sampler>> Drawing<S> {
     /// Shots of `latents`, each with its class (`classes` is empty, or one class index per
     /// latent; `None` is the mix of every class). Unconditional models ignore the classes.
     pub fn render(
@@ -130,12 +129,6 @@ impl<S: Deref<Target = Sampler> + Send> Drawing<S> {
     /// whether every picture is drawn. When it returns `Ok(false)` the device has finished
     /// the work asked of it, so the time it took is the work's own.
     pub fn advance(&mut self, passes: usize) -> Result<bool, SampleError> {
-        let device = self.sampler.device().clone();
-        on_compute_pool(&device, || self.advance_here(passes))
-    }
-
-    /// [`Self::advance`] on the calling thread.
-    fn advance_here(&mut self, passes: usize) -> Result<bool, SampleError> {
         let mut left = passes.max(1);
         while left > 0 {
             let Some(current) = self.current.as_mut() else {

@@ -12,7 +12,6 @@ use super::metrics::MetricsRecord;
 use super::trainer::{DeviceBatch, Restore, Trainer, trainer_for};
 use crate::checkpoint::{Checkpoint, TrainState, hex};
 use crate::data::Dataset;
-use crate::device::on_compute_pool;
 use crate::preset::Preset;
 use crate::rng::{Rng, splitmix64};
 use crate::sample::Sampler;
@@ -318,8 +317,7 @@ impl TrainSession {
         let started = std::time::Instant::now();
         let batch = self.upload_batch();
         let images = batch.labels.len() as u64;
-        let trainer = &mut self.trainer;
-        let stats = on_compute_pool(&self.device, || trainer.step(batch))?;
+        let stats = self.trainer.step(batch)?;
         let window = self.window.get_or_insert_with(|| Window {
             sums: stats.zeros_like(),
             steps: 0,
