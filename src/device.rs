@@ -8,6 +8,34 @@ use burn::tensor::wgpu::wgpu;
 use burn::tensor::{Device, DeviceKind};
 use thiserror::Error;
 
+/// Runs `work` on one of rayon's worker threads (in place when already on one) when `device`
+/// is the CPU backend; other devices keep the caller's thread.
+///
+/// burn-flex spreads its kernels over rayon's pool. Called from a thread outside the pool,
+/// each parallel pass hands its job to the workers and puts the caller to sleep until they
+/// finish: a wake-up and a sleep per pass, hundreds per training step, and one thread more
+/// than there are cores. On a worker, a pass runs on that thread and lends its other halves
+/// to idle workers. The results are the same: the work is split by the pool's size alone.
+///
+/// Wrap a whole run (every step, render and checkpoint of it), never one step at a time:
+/// burn's `RunningState` (BatchNorm's statistics, spectral norm's power-iteration vector)
+/// files each update under the updating thread and reads back only its own thread's entry,
+/// so steps that landed on different workers read stale values and broke exact resume.
+/// A GPU device stays on the caller's thread, where its queues were made.
+pub fn on_compute_pool<R: Send>(device: &Device, work: impl FnOnce() -> R + Send) -> R {
+    if is_cpu(device) {
+        rayon::scope(|_| work())
+    } else {
+        work()
+    }
+}
+
+/// Whether `device` (with or without autodiff) is burn-flex, the CPU backend.
+#[must_use]
+pub fn is_cpu(device: &Device) -> bool {
+    device.clone().without_autodiff() == Device::flex()
+}
+
 /// What the user asked for with `--device`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DeviceChoice {
@@ -228,5 +256,30 @@ impl GpuErrorLog {
         device.on_uncaptured_error(std::sync::Arc::new(move |error| {
             log.record(&error.to_string());
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_work_runs_on_a_pool_thread_and_returns_its_value() {
+        assert_eq!(
+            rayon::current_thread_index(),
+            None,
+            "the test thread is not a worker"
+        );
+        let cpu = Device::flex().autodiff();
+        assert!(is_cpu(&cpu) && is_cpu(&Device::flex()));
+        let (on_worker, value) = on_compute_pool(&cpu, || (rayon::current_thread_index(), 7));
+        assert!(on_worker.is_some(), "CPU work ran on the calling thread");
+        assert_eq!(value, 7);
+        // Already on a worker: in place, on the same thread.
+        let nested = on_compute_pool(&cpu, || {
+            let outer = rayon::current_thread_index();
+            on_compute_pool(&cpu, || rayon::current_thread_index() == outer)
+        });
+        assert!(nested);
     }
 }

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 
 use super::args::{BenchArgs, EvalArgs, TrainArgs};
 use super::{eval, resolve_training_device, train};
+use crate::device::{ChosenDevice, on_compute_pool};
 use crate::latent::latent_for_seed;
 use crate::preset::Preset;
 use crate::train::{Checkpoint, LATEST, TrainSession};
@@ -98,6 +99,18 @@ pub(super) fn bench(args: &BenchArgs) -> Result<()> {
         sources: vec![PathBuf::new(); n],
         content_hashes: (0..n).map(|i| [i as u8; 32]).collect(),
     };
+    // As `atelier train` runs: on one compute thread throughout (see `on_compute_pool`).
+    on_compute_pool(&chosen.device, || measure(args, &preset, &chosen, dataset))
+}
+
+/// Times `args.steps` training steps after a warm-up, then sampling, and prints the figures.
+fn measure(
+    args: &BenchArgs,
+    preset: &Preset,
+    chosen: &ChosenDevice,
+    dataset: crate::data::Dataset,
+) -> Result<()> {
+    let (r, n) = (dataset.resolution, dataset.labels.len());
     let mut session = TrainSession::new(
         preset.clone(),
         Arc::new(dataset),

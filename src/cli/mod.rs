@@ -164,7 +164,20 @@ fn sample(args: &SampleArgs, keep: usize) -> Result<Vec<crate::export::Picture>>
         .unwrap_or_else(|| args.run.join(LATEST));
     let checkpoint = Checkpoint::load(&ckpt_path).context("loading the run's checkpoint")?;
     let chosen = resolve_device(args.device)?;
-    let sampler = Sampler::from_checkpoint_weights(&checkpoint, args.raw, &chosen.device)
+    // On one compute thread throughout, as training runs (see `on_compute_pool`).
+    crate::device::on_compute_pool(&chosen.device, || {
+        render_shots(args, keep, &checkpoint, &chosen)
+    })
+}
+
+/// `sample`'s work once the checkpoint is read and the device chosen.
+fn render_shots(
+    args: &SampleArgs,
+    keep: usize,
+    checkpoint: &Checkpoint,
+    chosen: &ChosenDevice,
+) -> Result<Vec<crate::export::Picture>> {
+    let sampler = Sampler::from_checkpoint_weights(checkpoint, args.raw, &chosen.device)
         .context("building the generator")?;
     let class = match &args.class {
         Some(name) => Some(sampler.class_index(name).context("--class")?),

@@ -117,6 +117,15 @@ pub fn estimate_run(
     device: &Device,
     timed: Duration,
 ) -> Result<RunEstimate, TrainError> {
+    // As a run trains: on one compute thread throughout (see `on_compute_pool`).
+    crate::device::on_compute_pool(device, || estimate_on_this_thread(options, device, timed))
+}
+
+fn estimate_on_this_thread(
+    options: &RunOptions,
+    device: &Device,
+    timed: Duration,
+) -> Result<RunEstimate, TrainError> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());

@@ -19,6 +19,7 @@ pub use super::run_options::{Imported, RunOptions};
 use super::session::TrainSession;
 use crate::checkpoint::{BEST, Checkpoint, LATEST};
 use crate::data::{ImportOptions, ImportProgress, ImportReport, Split, import_folder};
+use crate::device::on_compute_pool;
 use crate::fsutil::write_atomic;
 use crate::latent::latent_for_seed;
 use crate::preset::{Preset, TrainPreset};
@@ -420,18 +421,21 @@ pub fn train_run(
     device: &Device,
     cancel: &AtomicBool,
     import_progress: &(dyn Fn(ImportProgress) + Sync),
-    on_event: &mut dyn FnMut(TrainEvent),
+    on_event: &mut (dyn FnMut(TrainEvent) + Send),
 ) -> Result<RunSummary, TrainError> {
-    let mut run = TrainRun::start(options, device, import_progress, on_event)?;
-    loop {
-        if cancel.load(Ordering::Relaxed) {
-            run.stop(on_event)?;
-            return Ok(run.summary(true));
+    // The whole run on one compute thread, so every step and render stays on it.
+    on_compute_pool(device, || {
+        let mut run = TrainRun::start(options, device, import_progress, on_event)?;
+        loop {
+            if cancel.load(Ordering::Relaxed) {
+                run.stop(on_event)?;
+                return Ok(run.summary(true));
+            }
+            if run.step(on_event)? != StepOutcome::Continue {
+                return Ok(run.summary(false));
+            }
         }
-        if run.step(on_event)? != StepOutcome::Continue {
-            return Ok(run.summary(false));
-        }
-    }
+    })
 }
 
 /// Reads the metrics window (a device sync), refuses a non-finite loss, and logs it.
