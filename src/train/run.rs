@@ -415,7 +415,8 @@ fn preview_latents(preset: &Preset) -> Vec<Vec<f32>> {
 
 /// Trains per `options` on `device` until the budget (steps, epochs or minutes) is met,
 /// `cancel` is set, or early stopping ends it. Cancelling saves a checkpoint first, so Ctrl-C loses nothing; a kill loses
-/// at most the steps since the last checkpoint.
+/// at most the steps since the last checkpoint. On the CPU device the whole run happens on one
+/// of rayon's workers (hence `on_event: Send`), not on the caller's thread.
 pub fn train_run(
     options: &RunOptions,
     device: &Device,
