@@ -32,7 +32,7 @@ pub fn on_compute_pool<R: Send>(device: &Device, work: impl FnOnce() -> R + Send
 
 /// Whether `device` (with or without autodiff) is burn-flex, the CPU backend.
 #[must_use]
-pub fn is_cpu(device: &Device) -> bool {
+fn is_cpu(device: &Device) -> bool {
     device.clone().without_autodiff() == Device::flex()
 }
 
