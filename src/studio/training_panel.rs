@@ -142,6 +142,10 @@ fn fine_tuning_ui(ui: &mut egui::Ui, p: &mut Preset, path_text: &mut String) -> 
     changed
 }
 
+/// The mode-seeking weight conditional models were measured with (`cdcgan-28`,
+/// `cfastgan-64-rgb`). `fastgan-64-rgb`'s lower 0.5 was measured unconditional only.
+const CONDITIONAL_MODE_SEEKING: f64 = 1.0;
+
 /// The training terms that come and go with the Conditional box. Without the mode-seeking
 /// term a conditional G ignored z and drew one image per class (cdcgan-28); without the class
 /// loss, `cfastgan-64-rgb`'s weakest class reached 0.80 of real photos' rate, with it 1.00
@@ -151,9 +155,7 @@ fn bring_conditional_terms(train: &mut TrainPreset, conditional: bool) {
         train.class_loss = 0.0;
         return;
     }
-    if train.mode_seeking == 0.0 {
-        train.mode_seeking = 1.0;
-    }
+    train.mode_seeking = train.mode_seeking.max(CONDITIONAL_MODE_SEEKING);
     if train.class_loss == 0.0 {
         train.class_loss = 1.0;
     }
@@ -549,5 +551,39 @@ fn growth_text(side: f64, alpha: f32, full: usize) -> String {
         format!("growing: {side} px, fading in (α {alpha:.2}) · full {full} px")
     } else {
         format!("growing: training at {side} px · full {full} px")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditional_runs_get_at_least_the_measured_mode_seeking_weight_and_a_class_loss() {
+        let mut train = TrainPreset {
+            mode_seeking: 0.5,
+            ..TrainPreset::default()
+        };
+        bring_conditional_terms(&mut train, true);
+        assert!(
+            (train.mode_seeking - 1.0).abs() < 1e-12,
+            "{}",
+            train.mode_seeking
+        );
+        assert!(
+            (train.class_loss - 1.0).abs() < 1e-12,
+            "{}",
+            train.class_loss
+        );
+        // A stronger term is the designer's to keep.
+        train.mode_seeking = 2.0;
+        bring_conditional_terms(&mut train, true);
+        assert!(
+            (train.mode_seeking - 2.0).abs() < 1e-12,
+            "{}",
+            train.mode_seeking
+        );
+        bring_conditional_terms(&mut train, false);
+        assert!(train.class_loss.abs() < 1e-12, "{}", train.class_loss);
     }
 }
