@@ -882,6 +882,18 @@ fn colour_photos_switch_a_fresh_project_to_the_colour_recipe() {
     h.state_mut().import.window_open = false;
     settle(&mut h);
 
+    // Ticking Conditional on this recipe brings the mode-seeking weight the conditional
+    // models were measured with: the preset's own 0.5 was measured unconditional only.
+    assert_eq!(h.state().project.settings.preset.train.mode_seeking, 0.5);
+    h.get_by_label("Conditional: one class per sub-folder")
+        .click();
+    settle(&mut h);
+    h.get_by_label_contains("Mode-seeking term (MSGAN) 1: keeps each class's shots varied.");
+    h.get_by_label("Conditional: one class per sub-folder")
+        .click();
+    settle(&mut h);
+    assert!(!h.state().project.settings.preset.model.conditional());
+
     // Eleven colour photos among 211, all where the probe does not look: the full count
     // still makes it a colour folder (11 · 20 ≥ 211), and the photos are read again.
     let total = 211;
