@@ -296,6 +296,17 @@ impl Preset {
         Err(PresetError::Unknown(name_or_path.to_string()))
     }
 
+    /// The shipped class-conditional preset of the model family `kind` (`cdcgan-28` for
+    /// `dcgan`, `cfastgan-64-rgb` for `fastgan`), if one ships: its training terms are the
+    /// ones a conditional run of that family was measured with.
+    #[must_use]
+    pub fn shipped_conditional(kind: &str) -> Option<Self> {
+        BUILTIN_PRESETS
+            .iter()
+            .filter_map(|(name, text)| Self::from_toml(name, text).ok())
+            .find(|p| p.model.conditional() && p.model.kind() == kind)
+    }
+
     pub fn from_toml(name: &str, text: &str) -> Result<Self, PresetError> {
         let preset: Self = toml::from_str(text).map_err(|e| PresetError::Parse {
             name: name.to_string(),

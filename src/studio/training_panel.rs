@@ -123,7 +123,7 @@ fn fine_tuning_ui(ui: &mut egui::Ui, p: &mut Preset, path_text: &mut String) -> 
                 // Filled in from the data when the run starts.
                 let _ = p.model.family_mut().set_conditional(wanted);
                 p.model.set_classes(Vec::new());
-                bring_conditional_terms(&mut p.train, p.model.conditional());
+                bring_conditional_terms(&mut p.train, p.model.kind(), p.model.conditional());
                 changed = true;
             }
             if p.model.conditional() && p.train.mode_seeking > 0.0 {
@@ -142,22 +142,29 @@ fn fine_tuning_ui(ui: &mut egui::Ui, p: &mut Preset, path_text: &mut String) -> 
     changed
 }
 
-/// The mode-seeking weight conditional models were measured with (`cdcgan-28`,
-/// `cfastgan-64-rgb`). `fastgan-64-rgb`'s lower 0.5 was measured unconditional only.
-const CONDITIONAL_MODE_SEEKING: f64 = 1.0;
+/// The training terms conditional runs were measured with where a family ships no conditional
+/// preset of its own (`cdcgan-28`'s).
+const CONDITIONAL_TERMS: (f64, f64) = (1.0, 1.0);
 
-/// The training terms that come and go with the Conditional box. Without the mode-seeking
-/// term a conditional G ignored z and drew one image per class (cdcgan-28); without the class
-/// loss, `cfastgan-64-rgb`'s weakest class reached 0.80 of real photos' rate, with it 1.00
-/// (measured). An unconditional model has no class to name, so the class loss goes.
-fn bring_conditional_terms(train: &mut TrainPreset, conditional: bool) {
+/// The training terms that come and go with the Conditional box, as the family's shipped
+/// conditional preset has them (`cdcgan-28`: mode seeking 1.0, class loss 1.0;
+/// `cfastgan-64-rgb`: 1.0 and 0.25). Without the mode-seeking term a conditional G ignored z
+/// and drew one image per class (cdcgan-28), so a lower weight (`fastgan-64-rgb`'s 0.5, measured
+/// unconditional only) is raised to it; without the class loss the weakest class was drawn
+/// below real photos' rate. An unconditional model has no class to name, so the class loss
+/// goes.
+fn bring_conditional_terms(train: &mut TrainPreset, family: &str, conditional: bool) {
     if !conditional {
         train.class_loss = 0.0;
         return;
     }
-    train.mode_seeking = train.mode_seeking.max(CONDITIONAL_MODE_SEEKING);
+    let (mode_seeking, class_loss) = Preset::shipped_conditional(family)
+        .map_or(CONDITIONAL_TERMS, |p| {
+            (p.train.mode_seeking, p.train.class_loss)
+        });
+    train.mode_seeking = train.mode_seeking.max(mode_seeking);
     if train.class_loss == 0.0 {
-        train.class_loss = 1.0;
+        train.class_loss = class_loss;
     }
 }
 
@@ -559,31 +566,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn conditional_runs_get_at_least_the_measured_mode_seeking_weight_and_a_class_loss() {
+    fn conditional_runs_get_their_familys_measured_mode_seeking_weight_and_class_loss() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        // fastgan-64-rgb's 0.5 is raised to cfastgan-64-rgb's 1.0, with its class loss 0.25.
         let mut train = TrainPreset {
             mode_seeking: 0.5,
             ..TrainPreset::default()
         };
-        bring_conditional_terms(&mut train, true);
-        assert!(
-            (train.mode_seeking - 1.0).abs() < 1e-12,
-            "{}",
-            train.mode_seeking
-        );
-        assert!(
-            (train.class_loss - 1.0).abs() < 1e-12,
-            "{}",
-            train.class_loss
-        );
+        bring_conditional_terms(&mut train, "fastgan", true);
+        assert!(close(train.mode_seeking, 1.0), "{}", train.mode_seeking);
+        assert!(close(train.class_loss, 0.25), "{}", train.class_loss);
         // A stronger term is the designer's to keep.
         train.mode_seeking = 2.0;
-        bring_conditional_terms(&mut train, true);
-        assert!(
-            (train.mode_seeking - 2.0).abs() < 1e-12,
-            "{}",
-            train.mode_seeking
-        );
-        bring_conditional_terms(&mut train, false);
+        bring_conditional_terms(&mut train, "fastgan", true);
+        assert!(close(train.mode_seeking, 2.0), "{}", train.mode_seeking);
+        bring_conditional_terms(&mut train, "fastgan", false);
         assert!(train.class_loss.abs() < 1e-12, "{}", train.class_loss);
+        // DCGAN's come from cdcgan-28.
+        let mut train = TrainPreset::default();
+        bring_conditional_terms(&mut train, "dcgan", true);
+        assert!(close(train.mode_seeking, 1.0) && close(train.class_loss, 1.0));
+        // A family with no shipped conditional preset gets cdcgan-28's measured terms.
+        let mut train = TrainPreset::default();
+        bring_conditional_terms(&mut train, "pixelcnn", true);
+        assert!(close(train.mode_seeking, 1.0) && close(train.class_loss, 1.0));
     }
 }

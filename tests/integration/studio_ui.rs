@@ -882,13 +882,15 @@ fn colour_photos_switch_a_fresh_project_to_the_colour_recipe() {
     h.state_mut().import.window_open = false;
     settle(&mut h);
 
-    // Ticking Conditional on this recipe brings the mode-seeking weight the conditional
-    // models were measured with: the preset's own 0.5 was measured unconditional only.
+    // Ticking Conditional on this recipe brings the terms cfastgan-64-rgb was measured with:
+    // the preset's own mode-seeking 0.5 was measured unconditional only, and its class
+    // loss is 0.25 (1.0 drew each class as a few prototypes).
     assert_eq!(h.state().project.settings.preset.train.mode_seeking, 0.5);
     h.get_by_label("Conditional: one class per sub-folder")
         .click();
     settle(&mut h);
     h.get_by_label_contains("Mode-seeking term (MSGAN) 1: keeps each class's shots varied.");
+    h.get_by_label_contains("Class loss 0.25: shots are drawn as the class asked for.");
     h.get_by_label("Conditional: one class per sub-folder")
         .click();
     settle(&mut h);

@@ -25,9 +25,10 @@ impl Studio {
     }
 
     /// A folder of class sub-folders suits a conditional model when the designer wants to ask
-    /// for a class: `cdcgan-28` draws each class recognisably; at 64 px on clothing-small its
-    /// class control was partial after 4,400 steps (docs/quality-experiments.md), so this is
-    /// a tip, not a default.
+    /// for a class: `cdcgan-28` and `cfastgan-64-rgb` draw each class recognisably. It is a
+    /// tip, not a default: on clothing-small's colour class folders the conditional runs
+    /// scored a far worse held-out feature FD than the unconditional `fastgan-64-rgb` in
+    /// equal time (docs/quality-experiments.md).
     pub(super) fn suggest_conditional(&mut self, per_class: &[(String, usize)]) {
         let classes = per_class.iter().filter(|(_, n)| *n > 0).count();
         if classes >= 2 && !self.project.settings.preset.model.conditional() {
