@@ -7,22 +7,12 @@
 
 use std::sync::atomic::AtomicBool;
 
-use atelier::demo::write_demo_set;
-use atelier::preset::Preset;
 use atelier::train::{RunOptions, train_run};
 use burn::tensor::Device;
 
-fn demo_folder(n: usize) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    write_demo_set(dir.path(), n).unwrap();
-    dir
-}
-
-fn tiny(steps: u64) -> Preset {
-    let mut p = Preset::load("tiny-test").unwrap();
-    p.train.steps = Some(steps);
-    p
-}
+#[path = "support/tiny_runs.rs"]
+mod tiny_runs;
+use tiny_runs::{demo_folder, tiny};
 
 /// The studio's time estimate (a short warm-up of the recipe) is within ±25 % of the time a
 /// real run of the recipe takes, evaluations, previews and checkpoints included. Timing on a

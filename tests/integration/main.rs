@@ -16,6 +16,8 @@ mod remote;
 mod sliders;
 mod studio_pixelcnn;
 mod studio_ui;
+#[path = "../support/tiny_runs.rs"]
+mod tiny_runs;
 mod train;
 mod upscale;
 mod wgpu_path;

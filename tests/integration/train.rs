@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use atelier::data::{ImportOptions, Split, import_folder};
-use atelier::demo::write_demo_set;
 use atelier::preset::Preset;
 use atelier::sample::{Sampler, load_generator};
 use atelier::train::{
@@ -24,17 +23,7 @@ use atelier::train::{
 };
 use burn::tensor::Device;
 
-pub(crate) fn demo_folder(n: usize) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    write_demo_set(dir.path(), n).unwrap();
-    dir
-}
-
-fn tiny(steps: u64) -> Preset {
-    let mut p = Preset::load("tiny-test").unwrap();
-    p.train.steps = Some(steps);
-    p
-}
+pub(crate) use crate::tiny_runs::{demo_folder, tiny};
 
 fn try_run(
     data: &Path,
