@@ -79,6 +79,9 @@ pub struct FastganGenerator {
     stages: Vec<UpStage>,
     /// `excitations[j]` gates stage `j + 2`'s output (side `32·2^j`) from the map 8× smaller.
     excitations: Vec<SkipExcitation>,
+    /// The optional feature stage at the full side (`full_side_width`); without it
+    /// `to_image` up-samples the half-side map itself.
+    full_side: Option<GatedConv>,
     to_image: Conv2d,
     latent_dim: usize,
     init_width: usize,
@@ -137,7 +140,18 @@ impl FastganGenerator {
             init_norm: BatchNormConfig::new(2 * init_width).init(device),
             stages,
             excitations,
-            to_image: conv3x3(c.g_channels(c.resolution / 2), c.channels, true, device),
+            full_side: (c.full_side_width > 0)
+                .then(|| GatedConv::new(c.g_channels(c.resolution / 2), c.full_side_width, device)),
+            to_image: conv3x3(
+                if c.full_side_width > 0 {
+                    c.full_side_width
+                } else {
+                    c.g_channels(c.resolution / 2)
+                },
+                c.channels,
+                true,
+                device,
+            ),
             latent_dim: c.latent_dim,
             init_width,
             class_embed: (classes > 0).then(|| {
@@ -194,12 +208,21 @@ impl FastganGenerator {
         }
         (x, maps.pop())
     }
+
+    /// The picture from the half-side map: through the full-side stage when there is one,
+    /// else an up-sampled 3×3 convolution straight to the image.
+    fn image_from_half_side(&self, x: Tensor<4>) -> Tensor<4> {
+        tanh(match &self.full_side {
+            Some(stage) => self.to_image.forward(stage.forward_upsampled(x)),
+            None => upsample2x_conv3x3(x, &self.to_image),
+        })
+    }
 }
 
 impl GanGenerator for FastganGenerator {
     fn forward(&self, z: Tensor<2>, classes: Option<Tensor<2>>) -> Tensor<4> {
         let (x, _) = self.maps_up_to(z, classes, self.resolution / 2);
-        tanh(upsample2x_conv3x3(x, &self.to_image))
+        self.image_from_half_side(x)
     }
 
     fn forward_grown(&self, z: Tensor<2>, classes: Option<Tensor<2>>, growth: Growth) -> Tensor<4> {
@@ -216,7 +239,7 @@ impl GanGenerator for FastganGenerator {
         };
         let (new, below) = if side >= self.resolution {
             let (x, _) = self.maps_up_to(z, classes, self.resolution / 2);
-            (tanh(upsample2x_conv3x3(x.clone(), &self.to_image)), Some(x))
+            (self.image_from_half_side(x.clone()), Some(x))
         } else {
             let (x, below) = self.maps_up_to(z, classes, side);
             (head(side, x), below)

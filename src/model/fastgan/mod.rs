@@ -66,6 +66,10 @@ pub struct FastganConfig {
     /// Progressive growing: training images per side; each new side fades in over the first
     /// half of them.
     pub grow_images: u64,
+    /// Channels of an optional feature stage at the full side (up-sampling, 3×3 convolution,
+    /// BatchNorm, GLU) before the RGB convolution; 0 (the default) goes from half the side
+    /// straight to RGB, which is cheaper on a CPU.
+    pub full_side_width: usize,
 }
 
 impl Default for FastganConfig {
@@ -82,6 +86,7 @@ impl Default for FastganConfig {
             classes: Vec::new(),
             grow_from: 0,
             grow_images: 60_000,
+            full_side_width: 0,
         }
     }
 }
@@ -147,6 +152,15 @@ impl FamilyConfig for FastganConfig {
                 format!(
                     "{} (a weight in [0, 100]; 0 leaves D's decoders out)",
                     self.reconstruction
+                ),
+            ));
+        }
+        if self.full_side_width > MAX_WIDTH {
+            return Err(ConfigError::new(
+                "model.full_side_width",
+                format!(
+                    "{} (0 for none, or up to {MAX_WIDTH} channels)",
+                    self.full_side_width
                 ),
             ));
         }
@@ -252,5 +266,47 @@ mod tests {
                 [8, 16 * 2 * config.g_channels(4)]
             );
         }
+    }
+
+    #[test]
+    fn a_full_side_stage_renders_at_full_size_and_is_optional_in_records() {
+        let device = Device::flex();
+        let plain = FastganConfig {
+            g_width: 4,
+            d_width: 4,
+            latent_dim: 8,
+            ..FastganConfig::default()
+        };
+        let staged = FastganConfig {
+            full_side_width: 5,
+            ..plain.clone()
+        };
+        staged.validate().unwrap();
+        let g = FastganGenerator::new(&staged, &device);
+        let z = Tensor::<2>::random([2, 8], Distribution::Normal(0.0, 1.0), &device);
+        assert_eq!(g.forward(z, None).dims(), [2, 3, 64, 64]);
+        // The stage adds parameters; a record without it (every older file) loads into a
+        // plain generator and not into a staged one.
+        let count = |g: &FastganGenerator| burn::module::Module::num_params(g);
+        let plain_g = FastganGenerator::new(&plain, &device);
+        assert!(count(&g) > count(&plain_g));
+        let bytes = crate::model::records::module_bytes(plain_g).unwrap();
+        assert!(
+            crate::model::records::module_from_bytes(
+                FastganGenerator::new(&plain, &device),
+                &bytes,
+                None
+            )
+            .is_ok()
+        );
+        assert!(crate::model::records::module_from_bytes(g, &bytes, None).is_err());
+        let too_wide = FastganConfig {
+            full_side_width: MAX_WIDTH + 1,
+            ..plain
+        };
+        assert_eq!(
+            too_wide.validate().unwrap_err().field,
+            "model.full_side_width"
+        );
     }
 }
