@@ -190,6 +190,10 @@ pub struct TrainPreset {
     /// without it G learnt one image per class and ignored z (measured on three Fashion-MNIST
     /// classes). 0 turns it off.
     pub mode_seeking: f64,
+    /// The side, in px, at which the mode-seeking term compares its pairs of pictures: each
+    /// averaged down to `side` first, so G earns the term with different layouts, shapes and
+    /// colours rather than with per-pixel grain. 0 compares them at full size (MSGAN's own).
+    pub mode_seeking_side: usize,
     /// Weight of the auxiliary class loss of conditional models: D learns to read each real
     /// photo's class from its projection scores (cross-entropy), and G is asked for fakes
     /// that D reads as the class they were drawn for (as AC-GAN, Odena et al. 2017, on the
@@ -239,6 +243,7 @@ impl Default for TrainPreset {
             weight_decay: 0.0,
             momentum: 0.9,
             mode_seeking: 0.0,
+            mode_seeking_side: 0,
             class_loss: 0.0,
             lecam: 0.0,
             consistency: 0.0,
@@ -427,6 +432,18 @@ impl Preset {
                 );
             }
         }
+        let side = m.resolution();
+        if t.mode_seeking_side > 0
+            && (t.mode_seeking_side >= side || side % t.mode_seeking_side != 0)
+        {
+            return bad(
+                "train.mode_seeking_side",
+                format!(
+                    "{} (0 for full size, or a side below {side} px that divides it)",
+                    t.mode_seeking_side
+                ),
+            );
+        }
         if t.class_loss > 0.0 && !m.conditional() {
             return bad(
                 "train.class_loss",
@@ -522,6 +539,14 @@ mod tests {
             ),
             ("[train]\nlecam = -1.0\n", "train.lecam"),
             ("[train]\nconsistency = 101.0\n", "train.consistency"),
+            (
+                "[train]\nmode_seeking_side = 28\n",
+                "train.mode_seeking_side",
+            ),
+            (
+                "[train]\nmode_seeking_side = 5\n",
+                "train.mode_seeking_side",
+            ),
             ("[train]\ninit = \" \"\n", "train.init"),
             ("[model]\nd_dropout = 0.95\n", "model.d_dropout"),
             (
@@ -535,7 +560,7 @@ mod tests {
             let err = Preset::from_toml("x", toml).unwrap_err().to_string();
             assert!(err.contains(field), "{toml}: {err}");
         }
-        let ok = "[train]\noptimizer = \"sgd\"\nmomentum = 0.8\nfreeze_d_blocks = 2\n";
+        let ok = "[train]\noptimizer = \"sgd\"\nmomentum = 0.8\nfreeze_d_blocks = 2\nmode_seeking_side = 7\n";
         let p = Preset::from_toml("x", ok).unwrap();
         assert_eq!(p.train.optimizer, OptimizerKind::Sgd);
         assert_eq!("AdamW".parse::<OptimizerKind>(), Ok(OptimizerKind::Adamw));

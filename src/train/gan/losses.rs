@@ -53,7 +53,12 @@ pub fn generator_loss(kind: LossKind, fake_logits: Tensor<1>) -> Tensor<1> {
 
 /// MSGAN's term: `1 / (mean|G(z₁) − G(z₂)| / mean|z₁ − z₂| + ε)` over the pairs (i, i + half).
 /// Small when paired latents give clearly different images.
-pub fn mode_seeking_loss(fake: Tensor<4>, z: Tensor<2>, half: usize) -> Tensor<1> {
+///
+/// With `side` above 0 (and below the images' side) the images are first averaged down to
+/// `side` px, so the gap counts differences of layout, shape and colour; per-pixel grain,
+/// which G can add to any picture, averages out and earns nothing.
+pub fn mode_seeking_loss(fake: Tensor<4>, z: Tensor<2>, half: usize, side: usize) -> Tensor<1> {
+    let fake = averaged_to_side(fake, side);
     let image_gap = (fake.clone().narrow(0, 0, half) - fake.narrow(0, half, half))
         .abs()
         .mean();
@@ -64,7 +69,78 @@ pub fn mode_seeking_loss(fake: Tensor<4>, z: Tensor<2>, half: usize) -> Tensor<1
     (image_gap / latent_gap).add_scalar(1e-5).recip()
 }
 
+/// `images` averaged over square blocks down to `side` px a side; unchanged where `side` is 0,
+/// not below their side, or does not divide it (the preset's validation rules those out).
+fn averaged_to_side(images: Tensor<4>, side: usize) -> Tensor<4> {
+    let [b, c, h, w] = images.dims();
+    if side == 0 || side >= h || h % side != 0 || w % side != 0 {
+        return images;
+    }
+    let (ky, kx) = (h / side, w / side);
+    images
+        .reshape([b, c, side, ky, w / kx, kx])
+        .mean_dim(5)
+        .mean_dim(3)
+        .reshape([b, c, side, w / kx])
+}
+
 /// Cross-entropy of class scores `[B, classes]` against one-hot (or mixed) targets.
 pub fn class_cross_entropy(scores: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
     (log_softmax(scores, 1) * targets).sum_dim(1).mean().neg()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, TensorData};
+
+    fn scalar(t: Tensor<1>) -> f32 {
+        t.into_data().try_to_vec::<f32>().expect("f32 data")[0]
+    }
+
+    /// Two 8×8 pictures that differ only by a one-pixel checkerboard: far apart pixel by
+    /// pixel, the same picture at 4 px.
+    #[test]
+    fn averaging_to_a_coarser_side_stops_paying_for_grain() {
+        let device = Device::default();
+        let mut values = vec![0.0f32; 2 * 8 * 8];
+        for y in 0..8 {
+            for x in 0..8 {
+                values[64 + y * 8 + x] = if (x + y) % 2 == 0 { 0.5 } else { -0.5 };
+            }
+        }
+        let fake = Tensor::<4>::from_data(TensorData::new(values, [2, 1, 8, 8]), &device);
+        let z = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -1.0], [2, 1]), &device);
+        let pixel = scalar(mode_seeking_loss(fake.clone(), z.clone(), 1, 0));
+        let coarse = scalar(mode_seeking_loss(fake.clone(), z.clone(), 1, 4));
+        // Gap 0.5 over a latent gap of 2: 1 / 0.25 pixel by pixel; nothing left at 4 px.
+        assert!((pixel - 4.0).abs() < 1e-3, "{pixel}");
+        assert!(coarse > 1e4, "{coarse}");
+        // A side that is the picture's own, or 0, is the pixel-by-pixel term.
+        let full_side = scalar(mode_seeking_loss(fake, z, 1, 8));
+        assert!((full_side - pixel).abs() < 1e-6, "{full_side} against {pixel}");
+    }
+
+    #[test]
+    fn averaging_keeps_differences_of_layout() {
+        let device = Device::default();
+        // Left half bright in one picture, right half in the other.
+        let mut values = vec![-1.0f32; 2 * 4 * 4];
+        for y in 0..4 {
+            for x in 0..4 {
+                let k = if x < 2 { 0 } else { 16 };
+                values[k + y * 4 + x] = 1.0;
+            }
+        }
+        let fake = Tensor::<4>::from_data(TensorData::new(values, [2, 1, 4, 4]), &device);
+        let pooled = averaged_to_side(fake.clone(), 2)
+            .into_data()
+            .try_to_vec::<f32>();
+        let pooled = pooled.expect("f32 data");
+        assert_eq!(pooled, vec![1.0, -1.0, 1.0, -1.0, -1.0, 1.0, -1.0, 1.0]);
+        let z = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -1.0], [2, 1]), &device);
+        let coarse = scalar(mode_seeking_loss(fake.clone(), z.clone(), 1, 2));
+        let pixel = scalar(mode_seeking_loss(fake, z, 1, 0));
+        assert!((coarse - pixel).abs() < 1e-4, "{coarse} against {pixel}");
+    }
 }

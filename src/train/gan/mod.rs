@@ -352,7 +352,8 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
             _ => g_loss,
         };
         let g_loss = if t.mode_seeking > 0.0 && half > 0 {
-            g_loss + mode_seeking_loss(fake, z, half).mul_scalar(t.mode_seeking)
+            g_loss
+                + mode_seeking_loss(fake, z, half, t.mode_seeking_side).mul_scalar(t.mode_seeking)
         } else {
             g_loss
         };
