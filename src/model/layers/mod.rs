@@ -6,6 +6,8 @@ mod blocks;
 mod projection;
 mod spectral;
 
-pub use blocks::{SkipExcitation, glu, leaky_relu, pool2x, swish, upsample2x, upsample2x_conv3x3};
+pub use blocks::{
+    SkipExcitation, glu, leaky_relu, pool_by, pool2x, swish, upsample2x, upsample2x_conv3x3,
+};
 pub use projection::{Projection, project, project_logits};
 pub use spectral::SpectralConv2d;

@@ -5,6 +5,7 @@ use burn::tensor::activation::{log_softmax, relu, softplus};
 
 use super::consistency::consistency_penalty;
 use super::lecam::LecamAnchors;
+use crate::model::layers::pool_by;
 use crate::preset::{LossKind, TrainPreset};
 
 /// D's loss on a batch's logits: the run's GAN loss, plus the LeCam penalty (given its
@@ -72,16 +73,11 @@ pub fn mode_seeking_loss(fake: Tensor<4>, z: Tensor<2>, half: usize, side: usize
 /// `images` averaged over square blocks down to `side` px a side; unchanged where `side` is 0,
 /// not below their side, or does not divide it (the preset's validation rules those out).
 fn averaged_to_side(images: Tensor<4>, side: usize) -> Tensor<4> {
-    let [b, c, h, w] = images.dims();
-    if side == 0 || side >= h || h % side != 0 || w % side != 0 {
+    let [_, _, h, w] = images.dims();
+    if side == 0 || side >= h || h % side != 0 || w != h {
         return images;
     }
-    let (ky, kx) = (h / side, w / side);
-    images
-        .reshape([b, c, side, ky, w / kx, kx])
-        .mean_dim(5)
-        .mean_dim(3)
-        .reshape([b, c, side, w / kx])
+    pool_by(images, h / side)
 }
 
 /// Cross-entropy of class scores `[B, classes]` against one-hot (or mixed) targets.
@@ -118,7 +114,10 @@ mod tests {
         assert!(coarse > 1e4, "{coarse}");
         // A side that is the picture's own, or 0, is the pixel-by-pixel term.
         let full_side = scalar(mode_seeking_loss(fake, z, 1, 8));
-        assert!((full_side - pixel).abs() < 1e-6, "{full_side} against {pixel}");
+        assert!(
+            (full_side - pixel).abs() < 1e-6,
+            "{full_side} against {pixel}"
+        );
     }
 
     #[test]
