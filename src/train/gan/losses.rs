@@ -71,7 +71,8 @@ pub fn mode_seeking_loss(fake: Tensor<4>, z: Tensor<2>, half: usize, side: usize
 }
 
 /// `images` averaged over square blocks down to `side` px a side; unchanged where `side` is 0,
-/// not below their side, or does not divide it (the preset's validation rules those out).
+/// not below their side or does not divide it (the preset's validation rules those out), and
+/// for non-square images (no model draws them).
 fn averaged_to_side(images: Tensor<4>, side: usize) -> Tensor<4> {
     let [_, _, h, w] = images.dims();
     if side == 0 || side >= h || h % side != 0 || w != h {
@@ -134,8 +135,8 @@ mod tests {
         let fake = Tensor::<4>::from_data(TensorData::new(values, [2, 1, 4, 4]), &device);
         let pooled = averaged_to_side(fake.clone(), 2)
             .into_data()
-            .try_to_vec::<f32>();
-        let pooled = pooled.expect("f32 data");
+            .try_to_vec::<f32>()
+            .expect("f32 data");
         assert_eq!(pooled, vec![1.0, -1.0, 1.0, -1.0, -1.0, 1.0, -1.0, 1.0]);
         let z = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -1.0], [2, 1]), &device);
         let coarse = scalar(mode_seeking_loss(fake.clone(), z.clone(), 1, 2));
