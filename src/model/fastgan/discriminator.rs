@@ -43,6 +43,44 @@ impl DownStage {
     }
 }
 
+/// FastGAN's second look at the picture (`down_from_small`): a small D on the image
+/// average-pooled to `side`, where only the layout and the colour masses are left. Its
+/// logit adds to the main D's, so G is also judged on its silhouettes alone.
+#[derive(Module, Debug)]
+pub struct SmallCritic {
+    from_image: SpectralConv2d,
+    stages: Vec<DownStage>,
+    to_logit: SpectralConv2d,
+    side: usize,
+}
+
+impl SmallCritic {
+    /// Channels per side as the main D's, from `side / 2` down to 4×4.
+    fn new(c: &FastganConfig, side: usize, device: &Device) -> Self {
+        let sides: Vec<usize> =
+            std::iter::successors(Some(side / 2), |s| (*s > 4).then(|| s / 2)).collect();
+        Self {
+            from_image: SpectralConv2d::new([c.channels, c.d_channels(side / 2)], 4, 2, 1, device),
+            stages: sides
+                .windows(2)
+                .map(|w| DownStage::new(c.d_channels(w[0]), c.d_channels(w[1]), device))
+                .collect(),
+            to_logit: SpectralConv2d::new([c.d_channels(4), 1], 4, 1, 0, device),
+            side,
+        }
+    }
+
+    /// One logit per image of `images` (any side from `self.side` up).
+    fn logit(&self, images: Tensor<4>) -> Tensor<1> {
+        let [batch, ..] = images.dims();
+        let mut x = leaky_relu(self.from_image.forward(shrink_to(images, self.side)), SLOPE);
+        for stage in &self.stages {
+            x = stage.forward(x);
+        }
+        self.to_logit.forward(x).reshape([batch])
+    }
+}
+
 /// 8×8 features → a small picture: a 1×1 reduction, up-sampling GLU stages, a tanh 3×3
 /// convolution.
 #[derive(Module, Debug)]
@@ -105,6 +143,8 @@ pub struct FastganDiscriminator {
     whole: Option<Decoder>,
     /// Rebuilds one quarter of the image from the matching quarter of the 16×16 map.
     part: Option<Decoder>,
+    /// The optional second look at the picture pooled small (`small_critic_side`).
+    small: Option<SmallCritic>,
     /// Projection discriminator (Miyato & Koyama 2018): `[classes, features]`.
     class_embed: Option<Param<Tensor<2>>>,
     resolution: usize,
@@ -138,6 +178,8 @@ impl FastganDiscriminator {
                 .then(|| Decoder::new(c.d_channels(8), c.channels, c.reconstruction_side, device)),
             part: decoders
                 .then(|| Decoder::new(c.d_channels(16), c.channels, c.reconstruction_side, device)),
+            small: (c.small_critic_side > 0)
+                .then(|| SmallCritic::new(c, c.small_critic_side, device)),
             class_embed: (classes > 0).then(|| INIT.init([classes, c.d_channels(4)], device)),
             grow: (c.grow_from > 0).then(|| {
                 std::iter::successors(Some(c.grow_from), |s| {
@@ -217,6 +259,11 @@ impl FastganDiscriminator {
         let logit = self.to_logit.forward(x.clone()).reshape([batch]);
         let embed = self.class_embed.as_ref().map(Param::val);
         let (logits, class_scores) = project_logits(logit, x, embed, classes);
+        // A growing run's early images may be smaller than the small critic's side.
+        let logits = match &self.small {
+            Some(small) if images.dims()[2] >= small.side => logits + small.logit(images.clone()),
+            _ => logits,
+        };
         let reconstruction = match pass {
             CriticPass::Score => None,
             CriticPass::Reconstruct { crop } => self.reconstruction_loss(&images, &features, crop),
@@ -292,5 +339,91 @@ impl GanDiscriminator for FastganDiscriminator {
         for stage in self.stages.iter().take(k - 1) {
             stage.visit(visitor);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::config::FamilyConfig;
+    use burn::tensor::Distribution;
+
+    fn config(small_critic_side: usize) -> FastganConfig {
+        FastganConfig {
+            g_width: 4,
+            d_width: 4,
+            latent_dim: 8,
+            small_critic_side,
+            ..FastganConfig::default()
+        }
+    }
+
+    #[test]
+    fn the_small_critic_sees_only_the_pooled_picture() {
+        let device = Device::flex();
+        let critic = SmallCritic::new(&config(16), 16, &device);
+        let images = Tensor::<4>::random([2, 3, 64, 64], Distribution::Uniform(-1.0, 1.0), &device);
+        // A pattern that averages to zero over every 4×4 block: invisible at 16 px.
+        let grain = Tensor::<4>::from_floats([[[[0.5, -0.5], [-0.5, 0.5]]]], &device)
+            .repeat_dim(0, 2)
+            .repeat_dim(1, 3)
+            .repeat_dim(2, 32)
+            .repeat_dim(3, 32);
+        let plain = critic
+            .logit(images.clone())
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let grainy = critic
+            .logit(images.clone() + grain)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        for (a, b) in plain.iter().zip(&grainy) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+        // A change of layout at 16 px does reach it.
+        let shifted = critic
+            .logit(images.flip([3]))
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert!(
+            plain
+                .iter()
+                .zip(&shifted)
+                .any(|(a, b)| (a - b).abs() > 1e-4)
+        );
+    }
+
+    #[test]
+    fn every_small_side_gives_one_logit_per_image_and_older_records_stay_plain() {
+        let device = Device::flex();
+        let images = Tensor::<4>::random([2, 3, 64, 64], Distribution::Uniform(-1.0, 1.0), &device);
+        for side in [8, 16, 32] {
+            config(side).validate().unwrap();
+            let d = FastganDiscriminator::new(&config(side), &device);
+            let out = d.critic(images.clone(), None, CriticPass::Reconstruct { crop: 1 });
+            assert_eq!(out.logits.dims(), [2]);
+        }
+        for side in [4, 12, 64] {
+            assert_eq!(
+                config(side).validate().unwrap_err().field,
+                "model.small_critic_side"
+            );
+        }
+        // A record without the small critic (every older file) does not load into one with it.
+        let bytes =
+            crate::model::records::module_bytes(FastganDiscriminator::new(&config(0), &device))
+                .unwrap();
+        let load = |side| {
+            crate::model::records::module_from_bytes(
+                FastganDiscriminator::new(&config(side), &device),
+                &bytes,
+                None,
+            )
+        };
+        assert!(load(0).is_ok());
+        assert!(load(16).is_err());
     }
 }

@@ -10,7 +10,7 @@ use super::FastganConfig;
 use crate::model::dcgan::CLASS_EMBED;
 use crate::model::gan::GanGenerator;
 use crate::model::growth::Growth;
-use crate::model::layers::{SkipExcitation, glu, upsample2x, upsample2x_conv3x3};
+use crate::model::layers::{SelfAttention, SkipExcitation, glu, upsample2x, upsample2x_conv3x3};
 
 const INIT: Initializer = Initializer::Normal {
     mean: 0.0,
@@ -79,6 +79,9 @@ pub struct FastganGenerator {
     stages: Vec<UpStage>,
     /// `excitations[j]` gates stage `j + 2`'s output (side `32·2^j`) from the map 8× smaller.
     excitations: Vec<SkipExcitation>,
+    /// The optional self-attention block on the map of side `attention_side`.
+    attention: Option<SelfAttention>,
+    attention_side: usize,
     /// The optional feature stage at the full side (`full_side_width`); without it
     /// `to_image` up-samples the half-side map itself.
     full_side: Option<GatedConv>,
@@ -140,6 +143,9 @@ impl FastganGenerator {
             init_norm: BatchNormConfig::new(2 * init_width).init(device),
             stages,
             excitations,
+            attention: (c.attention_side > 0)
+                .then(|| SelfAttention::new(c.g_channels(c.attention_side), device)),
+            attention_side: c.attention_side,
             full_side: (c.full_side_width > 0)
                 .then(|| GatedConv::new(c.g_channels(c.resolution / 2), c.full_side_width, device)),
             to_image: conv3x3(
@@ -205,6 +211,11 @@ impl FastganGenerator {
             {
                 x = excite.forward(maps[k - 2].clone(), x);
             }
+            if let Some(attention) = &self.attention
+                && 4 << (k + 1) == self.attention_side
+            {
+                x = attention.forward(x);
+            }
         }
         (x, maps.pop())
     }
@@ -252,15 +263,21 @@ impl GanGenerator for FastganGenerator {
         }
     }
 
-    /// The input projection and then the first `k − 1` up-sampling stages.
+    /// The input projection and then the first `k − 1` up-sampling stages, with the attention
+    /// block on one of their maps.
     fn visit_first_stages<V: ModuleVisitor>(&self, k: usize, visitor: &mut V) {
         if k == 0 {
             return;
         }
         self.init.visit(visitor);
         self.init_norm.visit(visitor);
-        for stage in self.stages.iter().take(k - 1) {
+        for (j, stage) in self.stages.iter().take(k - 1).enumerate() {
             stage.visit(visitor);
+            if let Some(attention) = &self.attention
+                && 4 << (j + 1) == self.attention_side
+            {
+                attention.visit(visitor);
+            }
         }
     }
 

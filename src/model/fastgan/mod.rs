@@ -72,6 +72,13 @@ pub struct FastganConfig {
     /// BatchNorm, GLU) before the RGB convolution; 0 (the default) goes from half the side
     /// straight to RGB, which is cheaper on a CPU.
     pub full_side_width: usize,
+    /// Side in pixels of a second, small discriminator's view of the picture (FastGAN's
+    /// `down_from_small`): the image average-pooled to this side, judged by a few strided
+    /// convolutions whose logit adds to the main one. 0 (the default) leaves it out.
+    pub small_critic_side: usize,
+    /// Side of the generator map that gets a self-attention block (SAGAN) after its stage,
+    /// so distant parts of a picture can agree; 0 (the default) leaves it out.
+    pub attention_side: usize,
 }
 
 impl Default for FastganConfig {
@@ -89,6 +96,8 @@ impl Default for FastganConfig {
             grow_from: 0,
             grow_images: 60_000,
             full_side_width: 0,
+            small_critic_side: 0,
+            attention_side: 0,
         }
     }
 }
@@ -165,6 +174,20 @@ impl FamilyConfig for FastganConfig {
                     self.full_side_width
                 ),
             ));
+        }
+        for (field, side) in [
+            ("model.small_critic_side", self.small_critic_side),
+            ("model.attention_side", self.attention_side),
+        ] {
+            if side != 0 && !(side.is_power_of_two() && (8..=self.resolution / 2).contains(&side)) {
+                return Err(ConfigError::new(
+                    field,
+                    format!(
+                        "{side} (0 for none, or a power of two from 8 to half of model.resolution = {})",
+                        self.resolution
+                    ),
+                ));
+            }
         }
         GrowthSchedule::checked(self.grow_from, self.grow_images, self.resolution, 8)?;
         let side = self.reconstruction_side;
@@ -309,6 +332,50 @@ mod tests {
         assert_eq!(
             too_wide.validate().unwrap_err().field,
             "model.full_side_width"
+        );
+    }
+
+    #[test]
+    fn an_attention_block_renders_at_every_allowed_side_and_is_optional_in_records() {
+        let device = Device::flex();
+        let plain = FastganConfig {
+            g_width: 4,
+            d_width: 4,
+            latent_dim: 8,
+            ..FastganConfig::default()
+        };
+        let z = Tensor::<2>::random([2, 8], Distribution::Normal(0.0, 1.0), &device);
+        let count = |g: &FastganGenerator| burn::module::Module::num_params(g);
+        let plain_g = FastganGenerator::new(&plain, &device);
+        for side in [8, 16, 32] {
+            let c = FastganConfig {
+                attention_side: side,
+                ..plain.clone()
+            };
+            c.validate().unwrap();
+            let g = FastganGenerator::new(&c, &device);
+            assert_eq!(g.forward(z.clone(), None).dims(), [2, 3, 64, 64]);
+            assert!(count(&g) > count(&plain_g));
+        }
+        for side in [4, 12, 64] {
+            let c = FastganConfig {
+                attention_side: side,
+                ..plain.clone()
+            };
+            assert_eq!(c.validate().unwrap_err().field, "model.attention_side");
+        }
+        let bytes = crate::model::records::module_bytes(plain_g).unwrap();
+        let with = FastganConfig {
+            attention_side: 16,
+            ..plain
+        };
+        assert!(
+            crate::model::records::module_from_bytes(
+                FastganGenerator::new(&with, &device),
+                &bytes,
+                None
+            )
+            .is_err()
         );
     }
 }
