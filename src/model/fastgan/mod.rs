@@ -17,6 +17,10 @@
 //!   pixels; no pretrained perceptual network can be downloaded) keeps D learning what a
 //!   product looks like instead of memorising a few photos.
 //! - Optionally class-conditional: a class embedding appended to z, a projection term in D.
+//! - Two options, off in every preset (at 64 px on a CPU neither beat the preset on the
+//!   held-out figures; docs/quality-experiments.md): a second, small D on the picture
+//!   average-pooled to `small_critic_side` (FastGAN's `down_from_small`), and a SAGAN
+//!   self-attention block on G's map of side `attention_side`.
 
 mod discriminator;
 mod generator;
