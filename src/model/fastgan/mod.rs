@@ -297,15 +297,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_full_side_stage_renders_at_full_size_and_is_optional_in_records() {
-        let device = Device::flex();
-        let plain = FastganConfig {
+    /// A 64 px config of the smallest widths, for shape and record tests.
+    fn tiny() -> FastganConfig {
+        FastganConfig {
             g_width: 4,
             d_width: 4,
             latent_dim: 8,
             ..FastganConfig::default()
-        };
+        }
+    }
+
+    #[test]
+    fn a_full_side_stage_renders_at_full_size_and_is_optional_in_records() {
+        let device = Device::flex();
+        let plain = tiny();
         let staged = FastganConfig {
             full_side_width: 5,
             ..plain.clone()
@@ -342,12 +347,7 @@ mod tests {
     #[test]
     fn an_attention_block_renders_at_every_allowed_side_and_is_optional_in_records() {
         let device = Device::flex();
-        let plain = FastganConfig {
-            g_width: 4,
-            d_width: 4,
-            latent_dim: 8,
-            ..FastganConfig::default()
-        };
+        let plain = tiny();
         let z = Tensor::<2>::random([2, 8], Distribution::Normal(0.0, 1.0), &device);
         let count = |g: &FastganGenerator| burn::module::Module::num_params(g);
         let plain_g = FastganGenerator::new(&plain, &device);
