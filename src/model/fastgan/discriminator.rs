@@ -43,6 +43,15 @@ impl DownStage {
     }
 }
 
+/// Down-stages from a map of side `from` to 4×4, with the config's D widths per side.
+fn down_stages(c: &FastganConfig, from: usize, device: &Device) -> Vec<DownStage> {
+    std::iter::successors(Some(from), |s| (*s > 4).then(|| s / 2))
+        .collect::<Vec<_>>()
+        .windows(2)
+        .map(|w| DownStage::new(c.d_channels(w[0]), c.d_channels(w[1]), device))
+        .collect()
+}
+
 /// FastGAN's second look at the picture (`down_from_small`): a small D on the image
 /// average-pooled to `side`, where only the layout and the colour masses are left. Its
 /// logit adds to the main D's, so G is also judged on its silhouettes alone.
@@ -57,14 +66,9 @@ pub struct SmallCritic {
 impl SmallCritic {
     /// Channels per side as the main D's, from `side / 2` down to 4×4.
     fn new(c: &FastganConfig, side: usize, device: &Device) -> Self {
-        let sides: Vec<usize> =
-            std::iter::successors(Some(side / 2), |s| (*s > 4).then(|| s / 2)).collect();
         Self {
             from_image: SpectralConv2d::new([c.channels, c.d_channels(side / 2)], 4, 2, 1, device),
-            stages: sides
-                .windows(2)
-                .map(|w| DownStage::new(c.d_channels(w[0]), c.d_channels(w[1]), device))
-                .collect(),
+            stages: down_stages(c, side / 2, device),
             to_logit: SpectralConv2d::new([c.d_channels(4), 1], 4, 1, 0, device),
             side,
         }
@@ -162,12 +166,7 @@ impl FastganDiscriminator {
     #[must_use]
     pub fn new(c: &FastganConfig, device: &Device) -> Self {
         let first = c.resolution / 2;
-        let stages: Vec<DownStage> =
-            std::iter::successors(Some(first), |s| (*s > 4).then(|| s / 2))
-                .collect::<Vec<_>>()
-                .windows(2)
-                .map(|w| DownStage::new(c.d_channels(w[0]), c.d_channels(w[1]), device))
-                .collect();
+        let stages = down_stages(c, first, device);
         let decoders = c.reconstruction > 0.0;
         let classes = c.class_count();
         Self {
