@@ -177,6 +177,9 @@ def main():
     ap.add_argument('--threads', type=int, default=0, help='0 = all cores')
     ap.add_argument('--sample-rounds', type=int, default=4)
     ap.add_argument('--device', default='cpu', help='cpu or cuda (timings wait for the GPU)')
+    ap.add_argument('--frozen-d', action='store_true',
+                    help="take D's parameters off the tape for G's step, as Atelier does "
+                         "(the usual loop, without it, computes D's weight gradients and drops them)")
     a = ap.parse_args()
     dev = torch.device(a.device)
     # CUDA runs asynchronously: every timer reads the clock only once the GPU is done.
@@ -213,6 +216,8 @@ def main():
         oD.zero_grad(set_to_none=True)
         loss_d.backward()
         oD.step()
+        if a.frozen_d:
+            D.requires_grad_(False)
         loss_g = -D(fake)[0].mean()
         if ms > 0:
             # MSGAN's term, as Atelier's `mode_seeking_loss`: pairs (i, i + half).
@@ -221,6 +226,8 @@ def main():
             loss_g = loss_g + ms / (gap + 1e-5)
         oG.zero_grad(set_to_none=True)
         loss_g.backward()
+        if a.frozen_d:
+            D.requires_grad_(True)
         oG.step()
         with torch.no_grad():
             d = min(decay, (1 + step) / (10 + step))

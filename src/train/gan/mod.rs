@@ -138,6 +138,15 @@ impl<F: GanFamily> GanTrainer<F> {
         })
     }
 
+    /// Moves the EMA generator towards `g` after step `step`'s update.
+    fn update_ema(&mut self, g: &F::G, step: u64) {
+        if let Some(ema) = self.ema.take() {
+            let decay = warmed_up_decay(self.train.ema_decay, step);
+            // `valid()` folds BatchNorm's pending running-statistic update in (see `records`).
+            self.ema = Some(ema_update(ema, &g.valid(), decay));
+        }
+    }
+
     fn latents(&mut self, n: usize) -> Tensor<2> {
         use crate::model::FamilyConfig;
         let dim = self.config.latent_dim();
@@ -336,9 +345,14 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
         d.visit_first_blocks(t.freeze_d_blocks, &mut DropGradients(&mut d_grads));
         let d = self.opt_d.step(t.lr_d, d, d_grads);
 
-        // Generator: make the updated D call the same fakes real.
+        // Generator: make the updated D call the same fakes real. G's loss needs D's gradient
+        // with respect to its input only; a copy of D with its parameters off the tape skips the
+        // weight gradients the backward pass would otherwise compute and drop. The copy shares
+        // D's values and running state (spectral norm's `u`, BatchNorm's statistics), so the
+        // step's figures and updates are the same.
+        let d_fixed = d.clone().no_grad();
         let g_out = critic(
-            &d,
+            &d_fixed,
             aug(fake.clone(), p),
             fake_classes.clone(),
             CriticPass::Score,
@@ -361,11 +375,7 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
         g.visit_first_stages(t.freeze_g_blocks, &mut DropGradients(&mut g_grads));
         let g = self.opt_g.step(t.lr_g, g, g_grads);
 
-        if let Some(ema) = self.ema.take() {
-            let decay = warmed_up_decay(t.ema_decay, step);
-            // `valid()` folds BatchNorm's pending running-statistic update in (see `records`).
-            self.ema = Some(ema_update(ema, &g.valid(), decay));
-        }
+        self.update_ema(&g, step);
         self.nets = Some((g, d));
 
         let reconstruction = reconstructs.then(|| {
