@@ -15,7 +15,7 @@ pub use augment::{ADA_SPEED_IMAGES, ada_adjust, augment};
 pub use ema::{ema_update, warmed_up_decay};
 pub use lecam::LecamAnchors;
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -345,12 +345,9 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
         d.visit_first_blocks(t.freeze_d_blocks, &mut DropGradients(&mut d_grads));
         let d = self.opt_d.step(t.lr_d, d, d_grads);
 
-        // Generator: make the updated D call the same fakes real. G's loss needs D's gradient
-        // with respect to its input only; a copy of D with its parameters off the tape skips the
-        // weight gradients the backward pass would otherwise compute and drop. The copy shares
-        // D's values and running state (spectral norm's `u`, BatchNorm's statistics), so the
-        // step's figures and updates are the same.
-        let d_fixed = d.clone().no_grad();
+        // Generator: make the updated D call the same fakes real, read through D's copy off
+        // the tape (see `off_the_tape`).
+        let d_fixed = off_the_tape(&d);
         let g_out = critic(
             &d_fixed,
             aug(fake.clone(), p),
@@ -523,5 +520,56 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
             Some(growth) => renderer.with_growth(growth, self.config.resolution()),
             None => renderer,
         })
+    }
+}
+
+/// `d` as G's loss reads it. G needs D's gradient with respect to its input only; a copy with
+/// its parameters off the autodiff tape spares the backward pass D's weight gradients, which
+/// it would compute and drop. The copy shares D's values and running state (spectral norm's
+/// `u`, BatchNorm's statistics), so a step's figures and updates are unchanged.
+fn off_the_tape<M: Module>(d: &M) -> M {
+    // Clones share a parameter's pending lazy initialisation, and `no_grad` on a clone of a
+    // parameter not yet initialised would take the original off the tape too.
+    d.visit(&mut InitialiseParams);
+    d.clone().no_grad()
+}
+
+/// Initialises every lazily initialised parameter it visits.
+struct InitialiseParams;
+
+impl ModuleVisitor for InitialiseParams {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Distribution;
+
+    use super::*;
+    use crate::model::layers::SpectralConv2d;
+
+    #[test]
+    fn ds_copy_for_gs_loss_passes_gradient_to_its_input_only_and_d_still_trains() {
+        let device = Device::flex().autodiff();
+        let d = SpectralConv2d::new([3, 4], 3, 2, 1, &device);
+        let image = Tensor::<4>::random([2, 3, 8, 8], Distribution::Normal(0.0, 1.0), &device)
+            .require_grad();
+
+        let copy = off_the_tape(&d);
+        let grads = copy.forward(image.clone()).sum().backward();
+        assert!(
+            image.grad(&grads).is_some(),
+            "no gradient reached the image"
+        );
+        assert!(GradientsParams::from_grads(grads, &copy).is_empty());
+
+        let grads = d.forward(image).sum().backward();
+        assert_eq!(
+            GradientsParams::from_grads(grads, &d).len(),
+            2,
+            "weight and bias"
+        );
     }
 }
