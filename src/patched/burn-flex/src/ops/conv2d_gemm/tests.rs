@@ -101,6 +101,10 @@ fn matches_direct_convolution_and_its_adjoints() {
         ([17, 3, 6, 6], [5, 3, 3, 3], [1, 1], [1, 1], [1, 1], 1),
         ([13, 4, 8, 8], [6, 2, 4, 4], [2, 2], [1, 1], [1, 1], 2),
         ([18, 5, 3, 3], [4, 5, 3, 3], [1, 1], [0, 0], [1, 1], 1),
+        // kernels that cover the whole input for one output (`whole_plane`): grouped, and
+        // strided (the stride then moves nothing)
+        ([3, 4, 5, 5], [6, 2, 5, 5], [1, 1], [0, 0], [1, 1], 2),
+        ([2, 3, 4, 4], [5, 3, 4, 4], [2, 2], [0, 0], [1, 1], 1),
     ];
     // The first ganged case shares GEMMs forward ([og, plane, k]) and in the adjoint.
     assert_eq!(images_per_gemm(11, [80, 9, 1024]), 2);
