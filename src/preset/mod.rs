@@ -209,6 +209,10 @@ pub struct TrainPreset {
     /// full strength. D must then judge what augmentation keeps, not memorise the pixels of a
     /// few photos; G never sees augmented images. Costs two more D passes a step. 0 = off.
     pub consistency: f64,
+    /// Hinge loss only: D's margins are drawn per logit from `[1 − jitter, 1]` each step
+    /// instead of being exactly 1 (FastGAN's `rand · 0.2 + 0.8`), so D is never asked for
+    /// one exact confidence. 0 keeps the plain hinge.
+    pub hinge_margin_jitter: f64,
     /// Decay of the generator's exponential moving average; 0 disables the EMA copy.
     pub ema_decay: f64,
     pub seed: u64,
@@ -247,6 +251,7 @@ impl Default for TrainPreset {
             class_loss: 0.0,
             lecam: 0.0,
             consistency: 0.0,
+            hinge_margin_jitter: 0.0,
             init: None,
             freeze_d_blocks: 0,
             freeze_g_blocks: 0,
@@ -432,6 +437,19 @@ impl Preset {
                 );
             }
         }
+        let jitter = t.hinge_margin_jitter;
+        if !(0.0..1.0).contains(&jitter) {
+            return bad(
+                "train.hinge_margin_jitter",
+                format!("{jitter} (in [0, 1); 0 keeps the plain hinge)"),
+            );
+        }
+        if jitter > 0.0 && t.loss != LossKind::Hinge {
+            return bad(
+                "train.hinge_margin_jitter",
+                format!("{jitter} needs loss = \"hinge\""),
+            );
+        }
         let side = m.resolution();
         if t.mode_seeking_side > 0
             && (t.mode_seeking_side >= side || side % t.mode_seeking_side != 0)
@@ -539,6 +557,14 @@ mod tests {
             ),
             ("[train]\nlecam = -1.0\n", "train.lecam"),
             ("[train]\nconsistency = 101.0\n", "train.consistency"),
+            (
+                "[train]\nloss = \"hinge\"\nhinge_margin_jitter = 1.0\n",
+                "train.hinge_margin_jitter",
+            ),
+            (
+                "[train]\nhinge_margin_jitter = 0.2\n",
+                "train.hinge_margin_jitter",
+            ),
             (
                 "[train]\nmode_seeking_side = 28\n",
                 "train.mode_seeking_side",

@@ -10,20 +10,26 @@ use crate::preset::{LossKind, TrainPreset};
 
 /// D's loss on a batch's logits: the run's GAN loss, plus the LeCam penalty (given its
 /// anchors) and the bCR penalty (given D's logits on the fully augmented copies) when on.
+/// `hinge_margins` (real, fake; one per logit) replace the hinge's margins of 1.
 pub fn discriminator_loss(
     t: &TrainPreset,
     real_logits: &Tensor<1>,
     fake_logits: &Tensor<1>,
     augmented_logits: Option<(Tensor<1>, Tensor<1>)>,
     lecam: Option<&mut LecamAnchors>,
+    hinge_margins: Option<[Tensor<1>; 2]>,
 ) -> Tensor<1> {
-    let loss = match t.loss {
-        LossKind::NonSaturating => {
+    let loss = match (t.loss, hinge_margins) {
+        (LossKind::NonSaturating, _) => {
             softplus(real_logits.clone().neg(), 1.0).mean()
                 + softplus(fake_logits.clone(), 1.0).mean()
         }
-        LossKind::Hinge => {
+        (LossKind::Hinge, None) => {
             relu(real_logits.clone().neg() + 1.0).mean() + relu(fake_logits.clone() + 1.0).mean()
+        }
+        (LossKind::Hinge, Some([real_margin, fake_margin])) => {
+            relu(real_margin - real_logits.clone()).mean()
+                + relu(fake_logits.clone() + fake_margin).mean()
         }
     };
     let loss = match lecam {
@@ -142,5 +148,38 @@ mod tests {
         let coarse = scalar(mode_seeking_loss(fake.clone(), z.clone(), 1, 2));
         let pixel = scalar(mode_seeking_loss(fake, z, 1, 0));
         assert!((coarse - pixel).abs() < 1e-4, "{coarse} against {pixel}");
+    }
+
+    /// Margins of 1 are the plain hinge; lower margins stop charging D for logits past them.
+    #[test]
+    fn hinge_margins_move_where_the_hinge_bends() {
+        let device = Device::default();
+        let t = TrainPreset {
+            loss: LossKind::Hinge,
+            ..TrainPreset::default()
+        };
+        let logits =
+            |v: [f32; 2]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [2]), &device);
+        let (real, fake) = (logits([0.9, 2.0]), logits([-0.85, 0.5]));
+        let plain = scalar(discriminator_loss(&t, &real, &fake, None, None, None));
+        let ones = [logits([1.0, 1.0]), logits([1.0, 1.0])];
+        let with_ones = scalar(discriminator_loss(&t, &real, &fake, None, None, Some(ones)));
+        // Reals: (0.1 + 0) / 2; fakes: (0.15 + 1.5) / 2.
+        assert!((plain - 0.875).abs() < 1e-6, "{plain}");
+        assert!(
+            (with_ones - plain).abs() < 1e-6,
+            "{with_ones} against {plain}"
+        );
+        let lower = [logits([0.8, 0.8]), logits([0.8, 0.8])];
+        let with_lower = scalar(discriminator_loss(
+            &t,
+            &real,
+            &fake,
+            None,
+            None,
+            Some(lower),
+        ));
+        // Reals: nothing past 0.8; fakes: (0 + 1.3) / 2.
+        assert!((with_lower - 0.65).abs() < 1e-6, "{with_lower}");
     }
 }

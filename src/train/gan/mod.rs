@@ -32,7 +32,7 @@ use crate::model::{
     GanGenerator, Growth, GrowthSchedule, INIT_LOCK, Materialise, Render, grown_images,
     module_bytes, module_from_bytes,
 };
-use crate::preset::{AugmentMode, Preset, TrainPreset};
+use crate::preset::{AugmentMode, LossKind, Preset, TrainPreset};
 use crate::rng::{Rng, splitmix64};
 use crate::sample::one_hot;
 use losses::{class_cross_entropy, discriminator_loss, generator_loss, mode_seeking_loss};
@@ -183,6 +183,26 @@ impl<F: GanFamily> GanTrainer<F> {
 
     /// Which quarter of the real batch D's partial decoder rebuilds: drawn from the seed and
     /// the step alone, so a resumed run picks what the straight run did.
+    /// The hinge's margins on reals and fakes at step `step` for `n` logits each, drawn from
+    /// `[1 − jitter, 1]` (`None` when the margins are 1). A function of the seed and the step,
+    /// so a resumed run draws the same ones with nothing more in its checkpoint.
+    fn hinge_margins(&self, step: u64, n: usize) -> Option<[Tensor<1>; 2]> {
+        let jitter = self.train.hinge_margin_jitter;
+        if jitter <= 0.0 || self.train.loss != LossKind::Hinge {
+            return None;
+        }
+        let mut state = Rng::derived(self.train.seed, "hinge-margins").next_u64()
+            ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut rng = Rng::new(splitmix64(&mut state));
+        let mut draw = || {
+            let m: Vec<f32> = (0..n)
+                .map(|_| (1.0 - jitter * rng.next_f64()) as f32)
+                .collect();
+            Tensor::<1>::from_data(TensorData::new(m, [n]), &self.device)
+        };
+        Some([draw(), draw()])
+    }
+
     fn crop_for(&self, step: u64) -> usize {
         let mut state = Rng::derived(self.train.seed, "reconstruction-crop").next_u64()
             ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -268,6 +288,14 @@ fn step_stats(
     Tensor::cat(stats, 0).without_autodiff()
 }
 
+/// `loss` plus each term that is on, added in order.
+fn plus_terms(loss: Tensor<1>, terms: [Option<Tensor<1>>; 2]) -> Tensor<1> {
+    terms
+        .into_iter()
+        .flatten()
+        .fold(loss, |sum, term| sum + term)
+}
+
 impl<F: GanFamily> Trainer for GanTrainer<F> {
     fn metric_names(&self) -> &[&'static str] {
         &self.metric_names
@@ -286,6 +314,7 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
         } = batch;
         let b = labels.len();
         let z = self.latents(b);
+        let margins = self.hinge_margins(step, b);
         let t = self.train.clone();
         let half = b / 2;
         let (real_classes, fake_classes) = self.batch_classes(&labels, t.mode_seeking > 0.0);
@@ -332,15 +361,16 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
             )
         });
         let lecam = (t.lecam > 0.0).then_some(&mut self.lecam);
-        let d_loss = discriminator_loss(&t, &real_logits, &fake_logits, augmented_logits, lecam);
-        let d_loss = match &reconstruction {
-            Some(r) => d_loss + r.clone(),
-            None => d_loss,
-        };
-        let d_loss = match &real_class_loss {
-            Some(c) => d_loss + c.clone().mul_scalar(class_weight),
-            None => d_loss,
-        };
+        let d_loss = discriminator_loss(
+            &t,
+            &real_logits,
+            &fake_logits,
+            augmented_logits,
+            lecam,
+            margins,
+        );
+        let class_term = real_class_loss.clone().map(|c| c.mul_scalar(class_weight));
+        let d_loss = plus_terms(d_loss, [reconstruction.clone(), class_term]);
         let mut d_grads = GradientsParams::from_grads(d_loss.backward(), &d);
         d.visit_first_blocks(t.freeze_d_blocks, &mut DropGradients(&mut d_grads));
         let d = self.opt_d.step(t.lr_d, d, d_grads);
