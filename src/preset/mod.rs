@@ -209,7 +209,7 @@ pub struct TrainPreset {
     /// full strength. D must then judge what augmentation keeps, not memorise the pixels of a
     /// few photos; G never sees augmented images. Costs two more D passes a step. 0 = off.
     pub consistency: f64,
-    /// Hinge loss only: D's margins are drawn per logit from `[1 − jitter, 1]` each step
+    /// Hinge loss only: D's margins are drawn per logit from `(1 − jitter, 1]` each step
     /// instead of being exactly 1 (FastGAN's `rand · 0.2 + 0.8`), so D is never asked for
     /// one exact confidence. 0 keeps the plain hinge.
     pub hinge_margin_jitter: f64,

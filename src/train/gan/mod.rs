@@ -181,10 +181,8 @@ impl<F: GanFamily> GanTrainer<F> {
         )
     }
 
-    /// Which quarter of the real batch D's partial decoder rebuilds: drawn from the seed and
-    /// the step alone, so a resumed run picks what the straight run did.
     /// The hinge's margins on reals and fakes at step `step` for `n` logits each, drawn from
-    /// `[1 − jitter, 1]` (`None` when the margins are 1). A function of the seed and the step,
+    /// `(1 − jitter, 1]` (`None` when the margins are 1). A function of the seed and the step,
     /// so a resumed run draws the same ones with nothing more in its checkpoint.
     fn hinge_margins(&self, step: u64, n: usize) -> Option<[Tensor<1>; 2]> {
         let jitter = self.train.hinge_margin_jitter;
@@ -203,6 +201,8 @@ impl<F: GanFamily> GanTrainer<F> {
         Some([draw(), draw()])
     }
 
+    /// Which quarter of the real batch D's partial decoder rebuilds: drawn from the seed and
+    /// the step alone, so a resumed run picks what the straight run did.
     fn crop_for(&self, step: u64) -> usize {
         let mut state = Rng::derived(self.train.seed, "reconstruction-crop").next_u64()
             ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
