@@ -1,12 +1,13 @@
 //! The adversarial losses and the terms added to them.
 
-use burn::tensor::Tensor;
 use burn::tensor::activation::{log_softmax, relu, softplus};
+use burn::tensor::{Device, Tensor, TensorData};
 
 use super::consistency::consistency_penalty;
 use super::lecam::LecamAnchors;
 use crate::model::layers::pool_by;
 use crate::preset::{LossKind, TrainPreset};
+use crate::rng::{Rng, splitmix64};
 
 /// D's loss on a batch's logits: the run's GAN loss, plus the LeCam penalty (given its
 /// anchors) and the bCR penalty (given D's logits on the fully augmented copies) when on.
@@ -48,6 +49,31 @@ pub fn discriminator_loss(
         }
         None => loss,
     }
+}
+
+/// The hinge's margins on reals and fakes at step `step` for `n` logits each, drawn from
+/// `(1 − jitter, 1]` (`None` when the margins are 1). A function of the seed and the step,
+/// so a resumed run draws the same ones with nothing more in its checkpoint.
+pub fn hinge_margins(
+    t: &TrainPreset,
+    step: u64,
+    n: usize,
+    device: &Device,
+) -> Option<[Tensor<1>; 2]> {
+    let jitter = t.hinge_margin_jitter;
+    if jitter <= 0.0 || t.loss != LossKind::Hinge {
+        return None;
+    }
+    let mut state =
+        Rng::derived(t.seed, "hinge-margins").next_u64() ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(splitmix64(&mut state));
+    let mut draw = || {
+        let m: Vec<f32> = (0..n)
+            .map(|_| (1.0 - jitter * rng.next_f64()) as f32)
+            .collect();
+        Tensor::<1>::from_data(TensorData::new(m, [n]), device)
+    };
+    Some([draw(), draw()])
 }
 
 /// G's loss on D's logits for its fakes.
@@ -95,7 +121,6 @@ pub fn class_cross_entropy(scores: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::{Device, TensorData};
 
     fn scalar(t: Tensor<1>) -> f32 {
         t.into_data().try_to_vec::<f32>().expect("f32 data")[0]

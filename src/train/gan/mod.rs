@@ -32,10 +32,12 @@ use crate::model::{
     GanGenerator, Growth, GrowthSchedule, INIT_LOCK, Materialise, Render, grown_images,
     module_bytes, module_from_bytes,
 };
-use crate::preset::{AugmentMode, LossKind, Preset, TrainPreset};
+use crate::preset::{AugmentMode, Preset, TrainPreset};
 use crate::rng::{Rng, splitmix64};
 use crate::sample::one_hot;
-use losses::{class_cross_entropy, discriminator_loss, generator_loss, mode_seeking_loss};
+use losses::{
+    class_cross_entropy, discriminator_loss, generator_loss, hinge_margins, mode_seeking_loss,
+};
 pub(super) use optimizer::optimizer;
 
 /// D's record in a checkpoint.
@@ -181,26 +183,6 @@ impl<F: GanFamily> GanTrainer<F> {
         )
     }
 
-    /// The hinge's margins on reals and fakes at step `step` for `n` logits each, drawn from
-    /// `(1 − jitter, 1]` (`None` when the margins are 1). A function of the seed and the step,
-    /// so a resumed run draws the same ones with nothing more in its checkpoint.
-    fn hinge_margins(&self, step: u64, n: usize) -> Option<[Tensor<1>; 2]> {
-        let jitter = self.train.hinge_margin_jitter;
-        if jitter <= 0.0 || self.train.loss != LossKind::Hinge {
-            return None;
-        }
-        let mut state = Rng::derived(self.train.seed, "hinge-margins").next_u64()
-            ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let mut rng = Rng::new(splitmix64(&mut state));
-        let mut draw = || {
-            let m: Vec<f32> = (0..n)
-                .map(|_| (1.0 - jitter * rng.next_f64()) as f32)
-                .collect();
-            Tensor::<1>::from_data(TensorData::new(m, [n]), &self.device)
-        };
-        Some([draw(), draw()])
-    }
-
     /// Which quarter of the real batch D's partial decoder rebuilds: drawn from the seed and
     /// the step alone, so a resumed run picks what the straight run did.
     fn crop_for(&self, step: u64) -> usize {
@@ -314,7 +296,7 @@ impl<F: GanFamily> Trainer for GanTrainer<F> {
         } = batch;
         let b = labels.len();
         let z = self.latents(b);
-        let margins = self.hinge_margins(step, b);
+        let margins = hinge_margins(&self.train, step, b, &self.device);
         let t = self.train.clone();
         let half = b / 2;
         let (real_classes, fake_classes) = self.batch_classes(&labels, t.mode_seeking > 0.0);
