@@ -35,6 +35,14 @@ impl Rng {
         Self { s }
     }
 
+    /// A `splitmix64` state for one named purpose at one training step: draws made from it
+    /// depend on the seed and the step alone, so a resumed run repeats the straight run's
+    /// without any saved state.
+    #[must_use]
+    pub fn step_state(seed: u64, purpose: &str, step: u64) -> u64 {
+        Self::derived(seed, purpose).next_u64() ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
     /// A generator for one named purpose, independent of other purposes under the same seed.
     #[must_use]
     pub fn derived(seed: u64, purpose: &str) -> Self {

@@ -236,8 +236,7 @@ impl TrainSession {
         if !self.preset.data.mirror {
             return Vec::new();
         }
-        let mut state = Rng::derived(self.preset.train.seed, "mirror").next_u64()
-            ^ self.state.step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut state = Rng::step_state(self.preset.train.seed, "mirror", self.state.step);
         (0..n).map(|_| splitmix64(&mut state) & 1 == 1).collect()
     }
 

@@ -64,8 +64,7 @@ pub fn hinge_margins(
     if jitter <= 0.0 || t.loss != LossKind::Hinge {
         return None;
     }
-    let mut state =
-        Rng::derived(t.seed, "hinge-margins").next_u64() ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut state = Rng::step_state(t.seed, "hinge-margins", step);
     let mut rng = Rng::new(splitmix64(&mut state));
     let mut draw = || {
         let m: Vec<f32> = (0..n)

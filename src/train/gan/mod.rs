@@ -186,8 +186,7 @@ impl<F: GanFamily> GanTrainer<F> {
     /// Which quarter of the real batch D's partial decoder rebuilds: drawn from the seed and
     /// the step alone, so a resumed run picks what the straight run did.
     fn crop_for(&self, step: u64) -> usize {
-        let mut state = Rng::derived(self.train.seed, "reconstruction-crop").next_u64()
-            ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut state = Rng::step_state(self.train.seed, "reconstruction-crop", step);
         (splitmix64(&mut state) % 4) as usize
     }
 
